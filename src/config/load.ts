@@ -1,0 +1,80 @@
+/** Reads the config file and the calendar password; all checks end in one ConfigError. */
+import { readFileSync, statSync, existsSync } from 'node:fs';
+import { hostname, homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { ConfigError } from '../core/errors.js';
+import { validateConfig, type Config } from './schema.js';
+
+export const SYSTEM_CONFIG = '/etc/hosthog/config.toml';
+
+export interface LoadOptions {
+  /** --config */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Load the calendar password too (the bridge and direct CalDAV need it; status does not). */
+  withPassword?: boolean;
+}
+
+/** Which file applies: --config, then HOSTHOG_CONFIG, then /etc/hosthog, then the user's own. */
+export function configPath(opts: LoadOptions = {}): string | null {
+  const env = opts.env ?? process.env;
+  if (opts.path) return opts.path;
+  if (env.HOSTHOG_CONFIG) return env.HOSTHOG_CONFIG;
+  if (existsSync(SYSTEM_CONFIG)) return SYSTEM_CONFIG;
+  const user = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'hosthog', 'config.toml');
+  if (existsSync(user)) return user;
+  return null;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const path = configPath(opts);
+  let raw: Record<string, unknown> = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ConfigError([`cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`],
+        code === 'ENOENT' ? 'create it (see config/config.example.toml) or drop --config/HOSTHOG_CONFIG' : 'run as a user that may read it');
+    }
+    try {
+      raw = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      const msg = (e as Error).message.split('\n')[0];
+      throw new ConfigError([`config ${path} is not valid TOML: ${msg}`], 'fix the line it names');
+    }
+  }
+  const { config, problems } = validateConfig(raw, { hostname: hostname(), timezone: systemZone(env) }, path ?? 'defaults');
+  if (!config) throw new ConfigError(problems.map((p) => `${path}: ${p}`));
+  if (opts.withPassword && config.calendar.kind === 'caldav') {
+    config.calendar.password = readPassword(config.calendar.passwordFile, env);
+  }
+  return config;
+}
+
+function systemZone(env: NodeJS.ProcessEnv): string {
+  return env.TZ && !env.TZ.startsWith(':') ? env.TZ : Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+/** The calendar password: HOSTHOG_PASSWORD, or a file nobody but its owner may read. */
+export function readPassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HOSTHOG_PASSWORD) return env.HOSTHOG_PASSWORD;
+  if (!file) throw new ConfigError(['[calendar] has a url but no password'], 'set password_file = "/etc/hosthog/password" (mode 0600) or HOSTHOG_PASSWORD');
+  let st;
+  try { st = statSync(file); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError([`cannot read password file ${file}: ${code === 'ENOENT' ? 'no such file' : code}`], `create it with: install -m 600 /dev/null ${file} and write the app password into it`);
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new ConfigError([`password file ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)})`], `run: chmod 600 ${file}`);
+  }
+  let pw: string;
+  try { pw = readFileSync(file, 'utf8').replace(/\r?\n$/, ''); } catch (e) {
+    throw new ConfigError([`cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code}`], 'run the bridge as the file\'s owner (root)');
+  }
+  if (!pw) throw new ConfigError([`password file ${file} is empty`], 'write the calendar app password into it');
+  return pw;
+}
