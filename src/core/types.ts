@@ -28,6 +28,8 @@ interface OccurrenceBase {
   allDay: boolean;
   /** The event's SUMMARY, sanitised for terminal output. */
   title: string;
+  /** When it was booked (CREATED, else DTSTAMP of the master); decides conflicts. */
+  created?: Date;
 }
 
 /** One occurrence of a claim on the host (or some of its resources). */
