@@ -1,0 +1,209 @@
+/**
+ * The bridge: polls the host's calendar into the mirror and, from the cache, keeps the host's
+ * own view current: snapshot.json (for the CLI) and the motd file. Decisions (what the motd says,
+ * when to poll) are pure functions in src/core; this file only sequences them.
+ *
+ * One node-cron task ticks every few seconds; a tick syncs when a poll is due (with jitter and
+ * back-off, never two at once) and otherwise re-renders the motd when the minute changed, so a
+ * claim that starts or ends shows on time even when the calendar is unreachable.
+ */
+import { statSync } from 'node:fs';
+import cron from 'node-cron';
+import type { Config } from '../config/schema.js';
+import type { CalendarSource } from '../caldav/source.js';
+import type { CalendarObject, Occurrence, Snapshot } from '../core/types.js';
+import { AuthError, CalendarUnavailableError, errorLine } from '../core/errors.js';
+import { isDue, type PollState } from '../core/poll-schedule.js';
+import { decodeObjects } from '../core/ics-read.js';
+import { hostView, type HostView } from '../core/view.js';
+import { renderMotd } from '../core/motd.js';
+import { openSource } from '../caldav/open-source.js';
+import { writeFileAtomic } from '../host/atomic-write.js';
+import type { Log } from '../host/log.js';
+import { Mirror, type SyncOutcome } from './mirror.js';
+import { writeSnapshotFile, type StoredSnapshot } from './snapshot-file.js';
+
+const DAY = 86_400_000;
+
+/** Called after every refresh with the previous and current snapshot (notifications, hog). */
+export type RefreshHook = (prev: StoredSnapshot | null, next: StoredSnapshot, view: HostView, now: Date) => Promise<void>;
+
+export interface BridgeOptions {
+  source?: CalendarSource;
+  clock?: () => Date;
+  hooks?: RefreshHook[];
+  /** Re-read the config (to pick up a new password after a refused login). */
+  reloadConfig?: () => Config;
+  /** Extra motd lines (e.g. who is online), computed at render time. */
+  motdExtras?: (view: HostView) => string[];
+}
+
+export class Bridge {
+  private snapshot: StoredSnapshot | null = null;
+  private lastMotd: string | null = null;
+  private lastRenderMinute = -1;
+  private poll: PollState = { lastAttemptAt: null, consecutiveFailures: 0, authBlocked: false, jitterMs: 0 };
+  private busy: Promise<unknown> | null = null;
+  private task: { stop(): void } | null = null;
+  private configStamp: string;
+  readonly hooks: RefreshHook[];
+
+  private constructor(
+    private cfg: Config,
+    private readonly log: Log,
+    private src: CalendarSource,
+    readonly mirror: Mirror,
+    private readonly clock: () => Date,
+    private readonly opts: BridgeOptions,
+  ) {
+    this.configStamp = stampOf(cfg);
+    this.hooks = opts.hooks ?? [];
+  }
+
+  static async open(config: Config, log: Log, opts: BridgeOptions = {}): Promise<Bridge> {
+    const source = opts.source ?? openSource(config);
+    const mirror = await Mirror.open(config.bridge.stateDir, source);
+    const b = new Bridge(config, log, source, mirror, opts.clock ?? (() => new Date()), opts);
+    if (mirror.size || mirror.meta.syncedAt) {
+      // Show what we knew before the first poll: a restart never blanks the motd.
+      await b.refresh(true);
+    }
+    return b;
+  }
+
+  get config(): Config { return this.cfg; }
+  get source(): CalendarSource { return this.src; }
+
+  /** The current decoded view (after the last refresh). */
+  get current(): StoredSnapshot | null { return this.snapshot; }
+
+  /** One sync + refresh. Throws the sync error (after recording it and refreshing the motd). */
+  async syncOnce(opts: { forceFull?: boolean } = {}): Promise<SyncOutcome> {
+    return this.exclusive(async () => {
+      const now = this.clock();
+      this.poll = { ...this.poll, lastAttemptAt: now, jitterMs: Math.floor(Math.random() * (this.config.bridge.jitterMs + 1)) };
+      try {
+        const out = await this.mirror.sync(now, this.config.bridge.fullReconcileMs, opts);
+        this.poll = { ...this.poll, consecutiveFailures: 0, retryAfterMs: undefined };
+        const level = out.changed || out.deleted || out.full ? 'info' : 'debug';
+        this.log[level]({ changed: out.changed, deleted: out.deleted, full: out.full, reason: out.fullReason, requests: out.stats.requests, bytes: out.stats.bytes }, 'synced');
+        await this.refresh(out.changed > 0 || out.deleted > 0 || out.full || !this.snapshot);
+        return out;
+      } catch (e) {
+        this.poll = {
+          ...this.poll,
+          consecutiveFailures: this.poll.consecutiveFailures + 1,
+          authBlocked: e instanceof AuthError,
+          retryAfterMs: e instanceof CalendarUnavailableError ? e.retryAfterMs : undefined,
+        };
+        if (e instanceof AuthError) this.log.error({ err: errorLine(e) }, 'calendar login refused: polling stops until the config or password file changes');
+        else this.log.warn({ err: errorLine(e), failures: this.poll.consecutiveFailures }, 'sync failed; showing the cached calendar');
+        await this.refresh(true);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Recompute the decoded snapshot (when the objects or the window changed) and rewrite
+   * snapshot.json and the motd if what they say changed.
+   */
+  async refresh(redecode: boolean): Promise<HostView> {
+    const now = this.clock();
+    const prev = this.snapshot;
+    const meta = this.mirror.meta;
+    const from = new Date(startOfDayUtc(now).getTime() - DAY);
+    if (redecode || !prev || prev.from.getTime() !== from.getTime()) {
+      const to = new Date(from.getTime() + (this.config.bridge.windowDays + 2) * DAY);
+      const { occurrences, problems } = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from, to });
+      for (const p of problems) this.log.debug({ href: p.href }, `unreadable event: ${p.message}`);
+      this.snapshot = { occurrences, problems, from, to, syncedAt: null };
+    }
+    const snap = this.snapshot!;
+    snap.syncedAt = meta.syncedAt ? new Date(meta.syncedAt) : null;
+    snap.failingSince = meta.failingSince ? new Date(meta.failingSince) : null;
+    snap.lastError = meta.lastError;
+    writeSnapshotFile(this.config.bridge.stateDir, snap);
+    const view = hostView(snap, this.config, now);
+    this.writeMotd(view);
+    this.lastRenderMinute = Math.floor(now.getTime() / 60_000);
+    for (const hook of this.hooks) {
+      try { await hook(prev, snap, view, now); } catch (e) { this.log.error({ err: errorLine(e) }, 'refresh hook failed'); }
+    }
+    return view;
+  }
+
+  private writeMotd(view: HostView): void {
+    const extras = this.opts.motdExtras?.(view) ?? [];
+    const text = renderMotd(view) + (extras.length ? extras.join('\n') + '\n' : '');
+    if (text === this.lastMotd) return;
+    try {
+      writeFileAtomic(this.config.bridge.motd, text, 0o644);
+      this.lastMotd = text;
+    } catch (e) {
+      this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
+    }
+  }
+
+  /** Reflect a write made through the bridge at once (issue: the CLI's writes). */
+  async remember(obj: CalendarObject): Promise<void> { await this.exclusive(async () => { await this.mirror.remember(obj); await this.refresh(true); }); }
+  async forget(href: string): Promise<void> { await this.exclusive(async () => { await this.mirror.forget(href); await this.refresh(true); }); }
+  get(href: string): CalendarObject | undefined { return this.mirror.get(href); }
+
+  /** A tick of the schedule: sync if due; otherwise refresh the motd when the minute turned. */
+  async tick(): Promise<void> {
+    if (this.busy) return;
+    const now = this.clock();
+    if (this.poll.authBlocked && stampOf(this.cfg) !== this.configStamp) {
+      this.configStamp = stampOf(this.cfg);
+      try {
+        if (this.opts.reloadConfig) {
+          this.cfg = this.opts.reloadConfig();
+          this.src = openSource(this.cfg);
+          this.mirror.useSource(this.src);
+        }
+        this.poll = { ...this.poll, authBlocked: false, consecutiveFailures: 0 };
+        this.log.info('config or password file changed: polling again');
+      } catch (e) {
+        this.log.error({ err: errorLine(e) }, 'config changed but cannot be used; still not polling');
+      }
+    }
+    if (isDue(this.poll, this.config.bridge.pollMs, now)) {
+      await this.syncOnce().catch(() => { /* logged */ });
+    } else if (Math.floor(now.getTime() / 60_000) !== this.lastRenderMinute) {
+      await this.exclusive(() => this.refresh(false));
+    }
+  }
+
+  /** Start the node-cron schedule (every 5 s; the poll interval itself is config). */
+  start(): void {
+    this.task = cron.schedule('*/5 * * * * *', () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')), { noOverlap: true, name: 'hosthog-bridge' });
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.task?.stop();
+    if (this.busy) await this.busy.catch(() => undefined);
+    this.mirror.close();
+  }
+
+  /** Run fn with no other sync/refresh running (no overlap). */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.busy) await this.busy.catch(() => undefined);
+    const p = fn();
+    this.busy = p;
+    try { return await p; } finally { if (this.busy === p) this.busy = null; }
+  }
+
+  /** The snapshot as a plain Snapshot (for pure planners). */
+  snapshotForPlanning(): Snapshot | null { return this.snapshot; }
+  occurrences(): Occurrence[] { return this.snapshot?.occurrences ?? []; }
+}
+
+function startOfDayUtc(d: Date): Date { return new Date(Math.floor(d.getTime() / DAY) * DAY); }
+
+/** Changes when the config file or password file changes (to lift an auth block). */
+function stampOf(config: Config): string {
+  const files = [config.source, config.calendar.kind === 'caldav' ? config.calendar.passwordFile : undefined];
+  return files.map((f) => { try { const s = statSync(f!); return `${s.mtimeMs}:${s.size}`; } catch { return '-'; } }).join('|');
+}

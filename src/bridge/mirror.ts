@@ -1,0 +1,150 @@
+/**
+ * The mirror: the calendar's objects cached in keyv (FileStore in state_dir), kept in step with
+ * a CalendarSource. One sync step = an incremental RFC 6578 delta when we hold a token, a full
+ * etag reconcile when we do not, when the token is refused, when the source changed, or when
+ * the periodic full reconcile is due (Nextcloud prunes token history and can then answer an
+ * incomplete delta without saying so). Nothing unchanged is ever downloaded twice, also across
+ * restarts: the cache holds every object's etag and the token.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Keyv from 'keyv';
+import type { CalendarObject } from '../core/types.js';
+import type { CalendarSource, SyncDelta } from '../caldav/source.js';
+import { InvalidSyncTokenError, errorLine } from '../core/errors.js';
+import { FileStore } from '../host/file-store.js';
+
+export interface MirrorMeta {
+  /** The source the cache belongs to; a different one starts a fresh reconcile. */
+  source: string;
+  token: string | null;
+  syncedAt: string | null;
+  lastFullAt: string | null;
+  failingSince: string | null;
+  lastError?: string;
+}
+
+export interface SyncOutcome {
+  full: boolean;
+  /** Why a full reconcile ran, if one did. */
+  fullReason?: 'no-token' | 'token-refused' | 'periodic' | 'source-changed';
+  changed: number;
+  deleted: number;
+  stats: { requests: number; bytes: number };
+}
+
+const META = 'meta';
+const OBJ = 'obj:';
+
+export class Mirror {
+  private constructor(
+    private readonly kv: Keyv,
+    private readonly store: FileStore,
+    private source: CalendarSource,
+    private readonly objectsByHref: Map<string, CalendarObject>,
+    private metaValue: MirrorMeta,
+  ) {}
+
+  static async open(stateDir: string, source: CalendarSource): Promise<Mirror> {
+    mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+    const store = new FileStore(join(stateDir, 'cache.json'), 0o600);
+    store.on('error', () => { /* reported through meta.lastError on the next sync */ });
+    const kv = new Keyv({ store, namespace: 'hosthog' });
+    const objects = new Map<string, CalendarObject>();
+    for await (const [key, value] of kv.iterator!(undefined) as AsyncGenerator<[string, { etag: string | null; data: string }]>) {
+      if (key.startsWith(OBJ) && value) objects.set(key.slice(OBJ.length), { href: key.slice(OBJ.length), etag: value.etag, data: value.data });
+    }
+    const empty: MirrorMeta = { source: source.description, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
+    const meta = ((await kv.get<MirrorMeta>(META)) ?? empty);
+    return new Mirror(kv, store, source, objects, meta);
+  }
+
+  get meta(): Readonly<MirrorMeta> { return this.metaValue; }
+  /** Switch to a re-opened source (new credentials); a different calendar resets the cache at the next sync. */
+  useSource(source: CalendarSource): void { this.source = source; }
+  objects(): CalendarObject[] { return [...this.objectsByHref.values()]; }
+  get size(): number { return this.objectsByHref.size; }
+
+  /** One sync step. Throws on failure (after recording it); the cache keeps what it knew. */
+  async sync(now: Date, fullReconcileMs: number, opts: { forceFull?: boolean } = {}): Promise<SyncOutcome> {
+    const known = new Map<string, string | null>([...this.objectsByHref].map(([h, o]) => [h, o.etag]));
+    let reason: SyncOutcome['fullReason'];
+    if (this.metaValue.source !== this.source.description) reason = 'source-changed';
+    else if (!this.metaValue.token) reason = 'no-token';
+    else if (opts.forceFull || !this.metaValue.lastFullAt || now.getTime() - Date.parse(this.metaValue.lastFullAt) >= fullReconcileMs) reason = 'periodic';
+    let delta: SyncDelta;
+    let extra = { requests: 0, bytes: 0 };
+    try {
+      if (reason === 'source-changed') {
+        await this.resetFor(this.source.description);
+        known.clear();
+      }
+      if (reason) {
+        delta = await this.source.reconcile(known);
+      } else {
+        try {
+          delta = await this.source.sync(this.metaValue.token, known);
+        } catch (e) {
+          if (!(e instanceof InvalidSyncTokenError)) throw e;
+          reason = 'token-refused';
+          this.metaValue = { ...this.metaValue, token: null };
+          extra = { requests: 1, bytes: 0 };
+          delta = await this.source.reconcile(known);
+        }
+      }
+    } catch (e) {
+      await this.recordFailure(now, e);
+      throw e;
+    }
+    await this.apply(delta.changed, delta.deleted);
+    this.metaValue = {
+      ...this.metaValue,
+      source: this.source.description,
+      token: delta.token,
+      syncedAt: now.toISOString(),
+      lastFullAt: delta.full ? now.toISOString() : this.metaValue.lastFullAt,
+      failingSince: null,
+      lastError: undefined,
+    };
+    await this.kv.set(META, this.metaValue);
+    this.store.flush();
+    return {
+      full: delta.full,
+      fullReason: reason,
+      changed: delta.changed.length,
+      deleted: delta.deleted.length,
+      stats: { requests: delta.stats.requests + extra.requests, bytes: delta.stats.bytes + extra.bytes },
+    };
+  }
+
+  /** Remember that syncing failed (and since when), without touching the cached objects. */
+  async recordFailure(now: Date, err: unknown): Promise<void> {
+    this.metaValue = { ...this.metaValue, failingSince: this.metaValue.failingSince ?? now.toISOString(), lastError: errorLine(err) };
+    await this.kv.set(META, this.metaValue);
+    this.store.flush();
+  }
+
+  /** After a write through the bridge: reflect it at once, not at the next poll. */
+  async remember(obj: CalendarObject): Promise<void> { await this.apply([obj], []); this.store.flush(); }
+  async forget(href: string): Promise<void> { await this.apply([], [href]); this.store.flush(); }
+  get(href: string): CalendarObject | undefined { return this.objectsByHref.get(href); }
+
+  private async apply(changed: CalendarObject[], deleted: string[]): Promise<void> {
+    if (changed.length) {
+      await this.kv.setMany(changed.map((o) => ({ key: OBJ + o.href, value: { etag: o.etag, data: o.data } })));
+      for (const o of changed) this.objectsByHref.set(o.href, o);
+    }
+    if (deleted.length) {
+      await this.kv.delete(deleted.map((h) => OBJ + h));
+      for (const h of deleted) this.objectsByHref.delete(h);
+    }
+  }
+
+  private async resetFor(source: string): Promise<void> {
+    await this.kv.clear();
+    this.objectsByHref.clear();
+    this.metaValue = { source, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
+  }
+
+  close(): void { this.store.flush(); }
+}

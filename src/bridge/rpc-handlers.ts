@@ -1,0 +1,87 @@
+/**
+ * What the bridge does for a verified caller on the host. The caller's identity comes from the
+ * RPC layer's proof (src/host/peer-identity.ts), never from the request: `user` in a request is
+ * only a wish to act for someone else, which the planners allow to admins alone.
+ */
+import type { Config } from '../config/schema.js';
+import type { Caller, RpcRequest } from '../host/rpc-protocol.js';
+import { PermissionError, UsageError } from '../core/errors.js';
+import type { Actor, ClaimRequest } from '../core/plan-write.js';
+import type { Mode } from '../core/types.js';
+import type { CalendarWriter } from './writer.js';
+
+export function actorOf(caller: Caller, config: Config): Actor {
+  const isAdmin = caller.uid === 0 || config.admins.users.includes(caller.user) || caller.groups.includes(config.admins.group);
+  return { user: caller.user, isAdmin };
+}
+
+/** Extra methods other parts of the bridge serve (notify, hog …). */
+export type ExtraHandler = (caller: Caller, actor: Actor, params: Record<string, unknown>) => Promise<unknown>;
+
+export function makeHandler(writer: CalendarWriter, config: Config, before: () => Promise<void>, extra: Record<string, ExtraHandler> = {}) {
+  return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
+    const actor = actorOf(caller, config);
+    const p = req.params ?? {};
+    switch (req.method) {
+      case 'whoami':
+        return { user: caller.user, uid: caller.uid, admin: actor.isAdmin };
+      case 'claim':
+        await before();
+        return writer.claim(actor, claimRequest(p));
+      case 'extend':
+        await before();
+        return writer.extend(actor, { uid: optStr(p.uid), by: optNum(p.byMs), until: optDate(p.until) });
+      case 'edit':
+        await before();
+        return writer.edit(actor, reqStr(p.uid, 'uid'), {
+          note: optStr(p.note), until: optDate(p.until), start: optDate(p.start),
+          resources: optList(p.resources), mode: optMode(p.mode), hog: optBool(p.hog), allow: optList(p.allow),
+        });
+      case 'release':
+        await before();
+        return writer.release(actor, optStr(p.uid));
+      case 'cancel':
+        await before();
+        return writer.release(actor, reqStr(p.uid, 'uid'), { cancelOnly: true });
+      case 'announce':
+        if (!actor.isAdmin) throw new PermissionError('only admins may announce', `ask an admin (root, ${config.admins.users.join(', ')} or members of ${config.admins.group})`);
+        await before();
+        return writer.announce(actor, reqStr(p.text, 'text'), reqDate(p.start, 'start'), reqDate(p.end, 'end'));
+      case 'hog':
+        await before();
+        return writer.setHog(actor, optStr(p.uid), true, optList(p.allow));
+      case 'unhog':
+        await before();
+        return writer.setHog(actor, optStr(p.uid), false);
+      default: {
+        const h = extra[req.method];
+        if (h) return h(caller, actor, p);
+        throw new UsageError(`the bridge does not know the request "${String(req.method).slice(0, 40)}"`, 'update the hosthog CLI and bridge to the same version');
+      }
+    }
+  };
+}
+
+function claimRequest(p: Record<string, unknown>): ClaimRequest {
+  return {
+    resources: optList(p.resources) ?? [],
+    mode: optMode(p.mode) ?? 'shared',
+    hog: optBool(p.hog) ?? false,
+    note: optStr(p.note) ?? '',
+    allow: optList(p.allow) ?? [],
+    start: reqDate(p.start, 'start'),
+    end: optDate(p.end) ?? null,
+    rrule: optStr(p.rrule),
+    user: optStr(p.user),
+  };
+}
+
+function bad(what: string): never { throw new UsageError(`malformed request: ${what}`, 'update the hosthog CLI and bridge to the same version'); }
+function optStr(v: unknown): string | undefined { if (v === undefined || v === null) return undefined; if (typeof v !== 'string' || v.length > 10_000) bad('a text field'); return v; }
+function reqStr(v: unknown, name: string): string { const s = optStr(v); if (s === undefined) bad(`${name} missing`); return s; }
+function optNum(v: unknown): number | undefined { if (v === undefined || v === null) return undefined; if (typeof v !== 'number' || !Number.isFinite(v)) bad('a number field'); return v; }
+function optBool(v: unknown): boolean | undefined { if (v === undefined || v === null) return undefined; if (typeof v !== 'boolean') bad('a yes/no field'); return v; }
+function optDate(v: unknown): Date | undefined { const s = optStr(v); if (s === undefined) return undefined; const d = new Date(s); if (Number.isNaN(d.getTime())) bad('a time field'); return d; }
+function reqDate(v: unknown, name: string): Date { const d = optDate(v); if (!d) bad(`${name} missing`); return d; }
+function optList(v: unknown): string[] | undefined { if (v === undefined || v === null) return undefined; if (!Array.isArray(v) || v.length > 100 || v.some((x) => typeof x !== 'string' || x.length > 100)) bad('a list field'); return v as string[]; }
+function optMode(v: unknown): Mode | undefined { const s = optStr(v); if (s === undefined) return undefined; if (s !== 'shared' && s !== 'exclusive') bad('mode'); return s; }

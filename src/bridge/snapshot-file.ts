@@ -1,0 +1,38 @@
+/**
+ * The decoded calendar, as the bridge last knew it: occurrences in the expansion window plus
+ * sync state, in one small JSON file (state_dir/snapshot.json, mode 0644). Readers such as
+ * `hosthog status` load only this file: no ical.js, no cache, no network, so they start fast.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Occurrence, Snapshot } from '../core/types.js';
+import { writeFileAtomic } from '../host/atomic-write.js';
+
+export const SNAPSHOT_FILE = 'snapshot.json';
+
+export interface StoredSnapshot extends Snapshot {
+  /** Expansion window the occurrences cover. */
+  from: Date;
+  to: Date;
+  /** Events that could not be read (href + one line), for `hosthog doctor` and logs. */
+  problems: { href: string; message: string }[];
+}
+
+export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot): void {
+  writeFileAtomic(join(stateDir, SNAPSHOT_FILE), JSON.stringify({ version: 1, ...snap }), 0o644);
+}
+
+const DATE_KEYS = new Set(['start', 'end', 'created', 'syncedAt', 'failingSince', 'from', 'to']);
+
+/** The stored snapshot, or null when the bridge never wrote one. */
+export function readSnapshotFile(stateDir: string): StoredSnapshot | null {
+  let text: string;
+  try { text = readFileSync(join(stateDir, SNAPSHOT_FILE), 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const doc = JSON.parse(text, (k, v) => (DATE_KEYS.has(k) && typeof v === 'string' ? new Date(v) : v)) as StoredSnapshot & { version: number };
+  if (doc.version !== 1) return null;
+  doc.occurrences = doc.occurrences as Occurrence[];
+  return doc;
+}

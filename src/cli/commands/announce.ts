@@ -1,0 +1,18 @@
+/** hosthog announce: an admins' message for everyone, shown in motd/status while it lasts. */
+import type { GlobalOptions } from '../main.js';
+import { configFor } from '../context.js';
+import { callWrite } from '../transport.js';
+import { parseWhen } from '../../core/when.js';
+import { UsageError } from '../../core/errors.js';
+import { printResult } from '../output.js';
+
+export async function announce(g: GlobalOptions, words: string[], o: { from?: string; until?: string; json?: boolean }): Promise<void> {
+  const config = configFor(g);
+  const text = words.join(' ').trim();
+  if (!text) throw new UsageError('announce what?', 'e.g. hosthog announce --until 2026-12-01 "NixOS upgrade Saturday"');
+  if (!o.until) throw new UsageError('an announcement needs an end', 'add --until "2026-12-01" (it shows until then)');
+  const now = new Date();
+  const start = o.from ? parseWhen(o.from, now, config.timezone) : now;
+  const end = parseWhen(o.until, start, config.timezone);
+  printResult(await callWrite(g, 'announce', { text, start: start.toISOString(), end: end.toISOString() }), o.json);
+}

@@ -1,0 +1,46 @@
+/** hosthog bridge: the long-running service. */
+import { dirname } from 'node:path';
+import { configFor } from '../context.js';
+import type { GlobalOptions } from '../main.js';
+import { Bridge } from '../../bridge/bridge.js';
+import { CalendarWriter } from '../../bridge/writer.js';
+import { makeHandler } from '../../bridge/rpc-handlers.js';
+import { startRpcServer } from '../../host/rpc-server.js';
+import { createLog } from '../../host/log.js';
+import { loadConfig } from '../../config/load.js';
+import { ConfigError, errorLine } from '../../core/errors.js';
+
+export function stateDirError(e: unknown, dir: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new ConfigError([`cannot write the state directory ${dir}: ${code}`], 'run as root, or set [bridge] state_dir to a writable directory');
+  }
+  return e;
+}
+
+export async function bridge(g: GlobalOptions): Promise<void> {
+  const config = configFor(g, { withPassword: true });
+  const log = createLog();
+  const b = await Bridge.open(config, log, {
+    reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
+  }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  const writer = new CalendarWriter(b.source, b, config);
+  // Before planning a write, catch up with the calendar (one small request when nothing changed).
+  const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
+  const rpc = await startRpcServer({
+    socketPath: config.bridge.socket,
+    runDir: dirname(config.bridge.socket),
+    handler: makeHandler(writer, config, catchUp),
+    log,
+  });
+  log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
+  b.start();
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info({ signal: sig }, 'stopping');
+      Promise.all([rpc.close(), b.stop()]).then(() => resolve(), (e) => { log.error({ err: errorLine(e) }, 'stop failed'); resolve(); });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

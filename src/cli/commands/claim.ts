@@ -1,0 +1,80 @@
+/** claim, extend, edit, release, cancel, hog, unhog: parse what the user typed, send it, print. */
+import { userInfo } from 'node:os';
+import type { GlobalOptions } from '../main.js';
+import { configFor } from '../context.js';
+import { callWrite } from '../transport.js';
+import { parseWhen, parseDurationArg } from '../../core/when.js';
+import { parseRepeat } from '../../core/repeat.js';
+import { UsageError } from '../../core/errors.js';
+import { printResult } from '../output.js';
+
+export interface ClaimOpts {
+  exclusive?: boolean; shared?: boolean; hog?: boolean;
+  in?: string; at?: string; for?: string; until?: string;
+  note?: string; repeat?: string; allow?: string; user?: string; json?: boolean;
+}
+
+const list = (s?: string) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+
+export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts): Promise<void> {
+  const config = configFor(g);
+  const now = new Date();
+  if (o.exclusive && o.shared) throw new UsageError('--exclusive and --shared contradict each other', 'pick one');
+  if (o.in && o.at) throw new UsageError('--in and --at both say when to start', 'pick one');
+  if (o.for && o.until) throw new UsageError('--for and --until both say when to end', 'pick one');
+  const start = o.in ? new Date(now.getTime() + parseDurationArg(o.in)) : o.at ? parseWhen(o.at, now, config.timezone) : now;
+  const end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseWhen(o.until, start, config.timezone) : null;
+  if (!end) throw new UsageError('a claim needs an end', 'add --for 2h or --until 18:00');
+  const rrule = o.repeat ? parseRepeat(o.repeat, start, config.timezone) : undefined;
+  const res = resources.flatMap((r) => list(r) ?? []);
+  const result = await callWrite(g, 'claim', {
+    resources: res, mode: o.exclusive || o.hog ? 'exclusive' : 'shared', hog: Boolean(o.hog), note: o.note ?? '',
+    allow: list(o.allow) ?? [], start: start.toISOString(), end: end.toISOString(), rrule, user: o.user,
+  });
+  printResult(result, o.json);
+}
+
+export async function extend(g: GlobalOptions, duration: string | undefined, o: { until?: string; uid?: string; json?: boolean }): Promise<void> {
+  const config = configFor(g);
+  if (!duration && !o.until) throw new UsageError('extend by how much?', 'e.g. hosthog extend 2h, or hosthog extend --until 18:00');
+  if (duration && o.until) throw new UsageError('give a duration or --until, not both', 'e.g. hosthog extend 2h');
+  const params = duration ? { uid: o.uid, byMs: parseDurationArg(duration) } : { uid: o.uid, until: parseWhen(o.until!, new Date(), config.timezone).toISOString() };
+  printResult(await callWrite(g, 'extend', params), o.json);
+}
+
+export async function edit(g: GlobalOptions, uid: string, o: { note?: string; until?: string; at?: string; resources?: string; exclusive?: boolean; shared?: boolean; hog?: boolean; allow?: string; json?: boolean }): Promise<void> {
+  const config = configFor(g);
+  const now = new Date();
+  if (o.exclusive && o.shared) throw new UsageError('--exclusive and --shared contradict each other', 'pick one');
+  const params = {
+    uid, note: o.note,
+    until: o.until ? parseWhen(o.until, now, config.timezone).toISOString() : undefined,
+    start: o.at ? parseWhen(o.at, now, config.timezone).toISOString() : undefined,
+    resources: list(o.resources), mode: o.exclusive ? 'exclusive' : o.shared ? 'shared' : undefined,
+    hog: o.hog, allow: list(o.allow),
+  };
+  if (Object.entries(params).every(([k, v]) => k === 'uid' || v === undefined)) throw new UsageError('nothing to change', 'give e.g. --note "…" or --until 18:00');
+  printResult(await callWrite(g, 'edit', params), o.json);
+}
+
+export async function release(g: GlobalOptions, uid: string | undefined, o: { json?: boolean }): Promise<void> {
+  printResult(await callWrite(g, 'release', { uid }), o.json);
+}
+
+export async function cancel(g: GlobalOptions, uid: string, o: { json?: boolean }): Promise<void> {
+  printResult(await callWrite(g, 'cancel', { uid }), o.json);
+}
+
+export async function hog(g: GlobalOptions, uid: string | undefined, o: { allow?: string; json?: boolean }): Promise<void> {
+  printResult(await callWrite(g, 'hog', { uid, allow: list(o.allow) }), o.json);
+}
+
+export async function unhog(g: GlobalOptions, uid: string | undefined, o: { force?: boolean; json?: boolean }): Promise<void> {
+  if (o.force) {
+    if (userInfo().uid !== 0) throw new UsageError('unhog --force clears every hog mount and needs root', 'run it with sudo');
+    const { forceUnhog } = await import('./unhog-force.js');
+    printResult(await forceUnhog(configFor(g)), o.json);
+    return;
+  }
+  printResult(await callWrite(g, 'unhog', { uid }), o.json);
+}

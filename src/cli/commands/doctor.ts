@@ -1,0 +1,67 @@
+/**
+ * hosthog doctor: checks an admin would otherwise do by hand, each "ok" or "FAIL" with the fix.
+ * Exit 0 when nothing failed, 1 otherwise.
+ */
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { GlobalOptions } from '../main.js';
+import { loadConfig } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import { errorLine } from '../../core/errors.js';
+import { openSource } from '../../caldav/open-source.js';
+import { readSnapshotFile } from '../../bridge/snapshot-file.js';
+
+interface Check { ok: boolean; what: string; fix?: string; warn?: boolean }
+
+export async function doctor(g: GlobalOptions): Promise<void> {
+  const checks: Check[] = [];
+  const add = (c: Check) => { checks.push(c); print(c); };
+  let config: Config;
+  try {
+    config = loadConfig({ path: g.config, withPassword: true });
+    add({ ok: true, what: `config ${config.source} is valid (host ${config.host}, zone ${config.timezone})` });
+  } catch (e) {
+    add({ ok: false, what: errorLine(e) });
+    finish(checks);
+    return;
+  }
+  const cal = config.calendar;
+  try {
+    const source = openSource(config);
+    const info = await source.info();
+    add({ ok: true, what: `calendar ${source.description} answers${info.displayName ? ` ("${info.displayName}")` : ''}` });
+    if (info.readOnly) add({ ok: false, warn: true, what: `calendar is read-only: ${info.readOnlyReason ?? 'writes are refused'}`, fix: 'the CLI cannot write claims; give the hosthog account write access' });
+  } catch (e) {
+    add({ ok: false, what: `calendar: ${errorLine(e)}`, fix: cal.kind === 'caldav' ? 'check [calendar] url, username and the password file' : `check [calendar] path` });
+  }
+  const sd = config.bridge.stateDir;
+  add(writable(sd) ? { ok: true, what: `state directory ${sd} is writable` } : { ok: false, what: `state directory ${sd} is not writable by this user`, fix: 'run the bridge as root or set [bridge] state_dir' });
+  const snap = safe(() => readSnapshotFile(sd));
+  if (!snap) add({ ok: false, warn: true, what: 'the bridge has not written a snapshot yet', fix: 'systemctl enable --now hosthog-bridge' });
+  else {
+    const age = snap.syncedAt ? Math.round((Date.now() - snap.syncedAt.getTime()) / 1000) : null;
+    const stale = age === null || age * 1000 > config.bridge.pollMs * config.bridge.stalePolls;
+    add({ ok: !stale, warn: true, what: age === null ? 'never synced' : `last good sync ${age}s ago${snap.lastError ? ` (last error: ${snap.lastError})` : ''}`, fix: stale ? 'see journalctl -u hosthog-bridge' : undefined });
+  }
+  const motdDir = dirname(config.bridge.motd);
+  add(existsSync(motdDir) ? { ok: true, what: `motd directory ${motdDir} exists` } : { ok: false, warn: true, what: `motd directory ${motdDir} does not exist yet`, fix: 'the bridge creates it; pam_motd shows /run/motd.d/* at login' });
+  const pam = safe(() => readFileSync('/etc/pam.d/sshd', 'utf8')) ?? '';
+  add(/pam_motd/.test(pam) ? { ok: true, what: 'sshd shows the motd (pam_motd in /etc/pam.d/sshd)' } : { ok: false, warn: true, what: 'pam_motd is not in /etc/pam.d/sshd: people will not see the motd at ssh login', fix: 'add "session optional pam_motd.so motd=/run/motd.dynamic" and "session optional pam_motd.so noupdate"' });
+  if (cal.kind === 'caldav' && cal.passwordFile) {
+    const st = safe(() => statSync(cal.passwordFile!));
+    if (st && st.uid !== 0) add({ ok: false, warn: true, what: `password file ${cal.passwordFile} is owned by uid ${st.uid}, not root`, fix: `chown root:root ${cal.passwordFile}` });
+  }
+  finish(checks);
+}
+
+function writable(dir: string): boolean {
+  try { accessSync(existsSync(dir) ? dir : dirname(dir), constants.W_OK); return true; } catch { return false; }
+}
+function safe<T>(f: () => T): T | null { try { return f(); } catch { return null; } }
+function print(c: Check): void {
+  process.stdout.write(`${c.ok ? 'ok  ' : c.warn ? 'warn' : 'FAIL'}  ${c.what}${c.fix ? `\n      fix: ${c.fix}` : ''}\n`);
+}
+function finish(checks: Check[]): void {
+  const failed = checks.filter((c) => !c.ok && !c.warn).length;
+  if (failed) process.exitCode = 1;
+}

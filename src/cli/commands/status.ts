@@ -1,0 +1,21 @@
+/** hosthog status: the host's view from snapshot.json; never touches the network. */
+import { configFor } from '../context.js';
+import type { GlobalOptions } from '../main.js';
+import { readSnapshotFile } from '../../bridge/snapshot-file.js';
+import { hostView } from '../../core/view.js';
+import { renderStatus, statusJson } from '../../core/status-render.js';
+import { parseWhen } from '../../core/when.js';
+import { HosthogError } from '../../core/errors.js';
+
+export async function status(g: GlobalOptions, opts: { at?: string; json?: boolean; brief?: boolean }): Promise<void> {
+  const config = configFor(g);
+  const now = new Date();
+  const at = opts.at ? parseWhen(opts.at, now, config.timezone) : now;
+  const snap = readSnapshotFile(config.bridge.stateDir);
+  if (!snap) {
+    throw new HosthogError(`no calendar data on this host yet (${config.bridge.stateDir}/snapshot.json is missing)`,
+      'start the bridge (systemctl start hosthog-bridge) or run: hosthog sync');
+  }
+  const view = hostView(snap, config, at);
+  process.stdout.write(opts.json ? JSON.stringify(statusJson(view), null, 2) + '\n' : renderStatus(view, { brief: opts.brief }));
+}

@@ -1,0 +1,19 @@
+/** hosthog sync: one sync and motd write, then exit (non-zero with one clear line on failure). */
+import { configFor } from '../context.js';
+import type { GlobalOptions } from '../main.js';
+import { Bridge } from '../../bridge/bridge.js';
+import { createLog } from '../../host/log.js';
+import { stateDirError } from './bridge.js';
+
+export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<void> {
+  const config = configFor(g, { withPassword: true });
+  const log = createLog({ level: process.env.HOSTHOG_LOG_LEVEL ?? 'warn', stream: process.stderr });
+  const bridge = await Bridge.open(config, log).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  try {
+    const out = await bridge.syncOnce({ forceFull: opts.full });
+    const n = bridge.current?.occurrences.length ?? 0;
+    process.stdout.write(`synced ${bridge.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ${out.changed} changed, ${out.deleted} deleted; ${bridge.mirror.size} events, ${n} occurrences in the window; motd ${config.bridge.motd}\n`);
+  } finally {
+    await bridge.stop();
+  }
+}

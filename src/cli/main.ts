@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+/**
+ * hosthog's command line. Each command's module is imported only when that command runs, so
+ * reading commands (status, list) load nothing they do not need. Every failure ends here: one
+ * line on stderr ("hosthog: …") and the error class's exit code; never a stack trace
+ * (HOSTHOG_DEBUG=1 prints it for developers).
+ */
+import { Command, CommanderError } from 'commander';
+import { errorLine, exitCodeOf, HosthogError, UsageError } from '../core/errors.js';
+
+export interface GlobalOptions { config?: string; calendar?: string }
+
+function program(): Command {
+  const p = new Command('hosthog')
+    .description('who uses this host, from the shared calendar')
+    .option('-c, --config <path>', 'config file (default: $HOSTHOG_CONFIG, /etc/hosthog/config.toml, ~/.config/hosthog/config.toml)')
+    .option('--calendar <url>', 'talk to this CalDAV calendar directly (off the host)')
+    .showHelpAfterError('(run hosthog --help for usage)')
+    .exitOverride();
+  const g = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+
+  p.command('status', { isDefault: true })
+    .description('who uses the host now, who will in the next 24 h, announcements (from the cache; no network)')
+    .option('--at <time>', 'show the host as it was or will be at TIME (ISO 8601 or e.g. "tomorrow 9:00")')
+    .option('--json', 'machine-readable output')
+    .option('--brief', 'one or two lines, for shell start-up')
+    .action(async (opts, cmd) => (await import('./commands/status.js')).status(g(cmd), opts));
+
+  p.command('claim')
+    .argument('[resources...]', 'resources to claim (e.g. gpu0 gpu1); none = the whole host')
+    .description('claim the host (or some resources) for a while')
+    .option('-x, --exclusive', 'nobody else may use it meanwhile')
+    .option('--shared', 'others may share it (the default)')
+    .option('--hog', 'exclusive, and lock other users out at the door (ssh keys) while it lasts')
+    .option('--in <duration>', 'start after this long, e.g. 5m')
+    .option('--at <time>', 'start at TIME, e.g. "tomorrow 9:00" (default: now)')
+    .option('--for <duration>', 'how long, e.g. 2h')
+    .option('--until <time>', 'until TIME, e.g. "friday 18:00"')
+    .option('-m, --note <text>', 'what for; everyone sees it')
+    .option('--repeat <rule>', 'e.g. "every monday until 2027-03-01"')
+    .option('--allow <users>', 'with --hog: users still let in (comma list)')
+    .option('--user <name>', 'admins: claim for someone else')
+    .option('--json', 'machine-readable output')
+    .action(async (resources, opts, cmd) => (await import('./commands/claim.js')).claim(g(cmd), resources, opts));
+
+  p.command('extend')
+    .argument('[duration]', 'how much longer, e.g. 2h')
+    .description('make your current claim longer')
+    .option('--until <time>', 'new end instead of a duration')
+    .option('--uid <id>', 'which claim (default: your current or next one)')
+    .option('--json', 'machine-readable output')
+    .action(async (duration, opts, cmd) => (await import('./commands/claim.js')).extend(g(cmd), duration, opts));
+
+  p.command('edit')
+    .argument('<id>', 'the claim (uid or its first characters, see hosthog list)')
+    .description('change a claim: note, times, resources, mode')
+    .option('-m, --note <text>', 'new note')
+    .option('--at <time>', 'new start')
+    .option('--until <time>', 'new end')
+    .option('--resources <list>', 'new resources (comma list; "" = whole host)')
+    .option('-x, --exclusive', 'make it exclusive')
+    .option('--shared', 'make it shared')
+    .option('--hog', 'lock others out while it lasts')
+    .option('--no-hog', 'stop locking others out')
+    .option('--allow <users>', 'users let in during a hog')
+    .option('--json', 'machine-readable output')
+    .action(async (id, opts, cmd) => (await import('./commands/claim.js')).edit(g(cmd), id, opts));
+
+  p.command('release')
+    .argument('[id]', 'the claim (default: your current one)')
+    .description('end your claim now (a future one is cancelled)')
+    .option('--json', 'machine-readable output')
+    .action(async (id, opts, cmd) => (await import('./commands/claim.js')).release(g(cmd), id, opts));
+
+  p.command('cancel')
+    .argument('<id>', 'the future claim to cancel')
+    .description('cancel a claim that has not started')
+    .option('--json', 'machine-readable output')
+    .action(async (id, opts, cmd) => (await import('./commands/claim.js')).cancel(g(cmd), id, opts));
+
+  p.command('list')
+    .description('claims from now on (from the cache; no network)')
+    .option('--mine', 'only yours')
+    .option('--user <name>', "only this user's")
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/list.js')).list(g(cmd), opts));
+
+  p.command('announce')
+    .argument('<text...>', 'the announcement')
+    .description('admins: an announcement shown in motd and status until it ends')
+    .option('--from <time>', 'when it starts showing (default: now)')
+    .option('--until <time>', 'when it stops showing')
+    .option('--json', 'machine-readable output')
+    .action(async (text, opts, cmd) => (await import('./commands/announce.js')).announce(g(cmd), text, opts));
+
+  p.command('hog')
+    .argument('[id]', 'your active exclusive claim (default: the current one)')
+    .description('lock other users out (ssh keys) for the rest of your exclusive claim')
+    .option('--allow <users>', 'users still let in (comma list)')
+    .option('--dry-run', 'list the key files that would be covered, change nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (id, opts, cmd) => (await import('./commands/claim.js')).hog(g(cmd), id, opts));
+
+  p.command('unhog')
+    .argument('[id]', 'your claim (default: the current one)')
+    .description('let everyone in again')
+    .option('--force', 'root: remove every hog mount now, whatever the calendar says')
+    .option('--json', 'machine-readable output')
+    .action(async (id, opts, cmd) => (await import('./commands/claim.js')).unhog(g(cmd), id, opts));
+
+  p.command('notify')
+    .argument('<text...>', 'the message')
+    .description('send a message to everyone logged in on this host (signed with your name)')
+    .option('--json', 'machine-readable output')
+    .action(async (text, opts, cmd) => (await import('./commands/notify.js')).notify(g(cmd), text, opts));
+
+  p.command('who')
+    .description('who is on the host and how (ssh, tmux, vscode, desktop), with their load')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/who.js')).who(g(cmd), opts));
+
+  p.command('sync')
+    .description('sync the calendar once, rewrite the motd, and exit')
+    .option('--full', 'reconcile against a full listing even if the sync token is good')
+    .action(async (opts, cmd) => (await import('./commands/sync.js')).sync(g(cmd), opts));
+
+  p.command('bridge')
+    .description('run the bridge: poll the calendar, keep motd and cache current, serve the CLI (systemd service)')
+    .action(async (_opts, cmd) => (await import('./commands/bridge.js')).bridge(g(cmd)));
+
+  p.command('doctor')
+    .description('check the configuration, the calendar and the host integration, with fixes')
+    .action(async (_opts, cmd) => (await import('./commands/doctor.js')).doctor(g(cmd)));
+
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const p = program();
+  try {
+    await p.parseAsync(argv);
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return e.exitCode === 0 ? 0 : 64; // commander already printed its one line
+    }
+    if (process.env.HOSTHOG_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.stderr.write(`hosthog: ${errorLine(e)}\n`);
+    if (!(e instanceof HosthogError) && !process.env.HOSTHOG_DEBUG) process.stderr.write('hosthog: this is a bug; run with HOSTHOG_DEBUG=1 for details\n');
+    return exitCodeOf(e);
+  }
+}
+
+export { UsageError };
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

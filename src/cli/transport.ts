@@ -1,0 +1,54 @@
+/**
+ * Where a write goes. On a host whose bridge runs: over the bridge's unix socket, which verifies
+ * who is calling and writes with the host's calendar credentials (users never see them).
+ * Off the host (--calendar URL, or a per-user config with its own credentials): straight to
+ * CalDAV as that user, with a per-user cache in ~/.cache/hosthog.
+ */
+import { existsSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { GlobalOptions } from './main.js';
+import type { Config } from '../config/schema.js';
+import { loadConfig, readPassword, SYSTEM_CONFIG } from '../config/load.js';
+import { BridgeUnavailableError, ConfigError } from '../core/errors.js';
+
+export async function callWrite(g: GlobalOptions, method: string, params: Record<string, unknown>): Promise<unknown> {
+  const config = loadConfig({ path: g.config });
+  if (!g.calendar && existsSync(config.bridge.socket)) {
+    const { callBridge } = await import('../host/rpc-client.js');
+    return callBridge(config.bridge.socket, { method, params });
+  }
+  if (!g.calendar && config.source === SYSTEM_CONFIG && process.getuid?.() !== 0) {
+    throw new BridgeUnavailableError(`no hosthog bridge is running on this host (no socket at ${config.bridge.socket})`,
+      'ask an admin to start it (systemctl start hosthog-bridge), or use --calendar URL with your own calendar account');
+  }
+  return direct(g, config, method, params);
+}
+
+async function direct(g: GlobalOptions, config: Config, method: string, params: Record<string, unknown>): Promise<unknown> {
+  if (g.calendar) {
+    const username = process.env.HOSTHOG_USERNAME ?? (config.calendar.kind === 'caldav' ? config.calendar.username : '');
+    if (!username) throw new ConfigError(['--calendar needs a calendar account name'], 'set HOSTHOG_USERNAME, or username in ~/.config/hosthog/config.toml [calendar]');
+    const passwordFile = config.calendar.kind === 'caldav' ? config.calendar.passwordFile : undefined;
+    config.calendar = { kind: 'caldav', url: g.calendar.endsWith('/') ? g.calendar : g.calendar + '/', username, passwordFile, timeoutMs: 15_000 };
+  }
+  if (config.calendar.kind === 'caldav') config.calendar.password = readPassword(config.calendar.passwordFile);
+  const { openSource } = await import('../caldav/open-source.js');
+  const { DirectCache } = await import('./direct-cache.js');
+  const { CalendarWriter } = await import('../bridge/writer.js');
+  const { makeHandler } = await import('../bridge/rpc-handlers.js');
+  const source = openSource(config);
+  const isRootOnHost = process.getuid?.() === 0 && !g.calendar;
+  const cacheDir = isRootOnHost ? config.bridge.stateDir : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hosthog', createHash('sha256').update(source.description).digest('hex').slice(0, 16));
+  const cache = await DirectCache.open(cacheDir, source, config);
+  try {
+    await cache.sync();
+    const writer = new CalendarWriter(source, cache, config);
+    const me = userInfo();
+    const handler = makeHandler(writer, config, async () => undefined);
+    return await handler({ uid: me.uid, gid: me.gid, user: process.env.HOSTHOG_USER ?? me.username, groups: [] }, { method, params });
+  } finally {
+    cache.close();
+  }
+}

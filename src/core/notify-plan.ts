@@ -1,0 +1,282 @@
+/**
+ * Which notices to send now: a pure function of (previous occurrences, new occurrences, now,
+ * keys already sent, config). Every notice has a stable key; the host's ledger remembers sent
+ * keys so restarts and re-syncs never repeat one. The clock is passed in.
+ */
+import type { Claim, Occurrence, Announcement } from './types.js';
+import type { Config } from '../config/schema.js';
+import { cleanText } from './sanitize.js';
+import { formatDuration } from './duration.js';
+
+export type NoticeKind =
+  | 'new' | 'changed' | 'released' | 'cancelled' | 'reminder' | 'started'
+  | 'ending-soon' | 'ended' | 'announcement' | 'message';
+
+export interface Notice {
+  /** Stable dedupe key, e.g. "reminder:15m:<uid>:<recurrenceId|start ISO>". */
+  key: string;
+  kind: NoticeKind;
+  urgent: boolean;
+  to: 'all' | { users: string[] };
+  title: string;
+  body: string;
+  at: Date;
+  /** Further keys this notice stands for (a coalesced summary); the ledger records them too. */
+  covers?: string[];
+}
+
+export const TITLE_MAX = 100;
+export const BODY_MAX = 300;
+/** More 'new'/'changed' notices than this in one run become one summary. */
+export const COALESCE_OVER = 3;
+
+export interface PlanOptions {
+  /** When the planner last ran (reminder moments before it were handled then). */
+  lastRun?: Date;
+  /** Moments older than this are stale and never notified (default 2 polls, at least 2 min). */
+  staleMs?: number;
+}
+
+/** "uid:<recurrenceId|start ISO>": identifies one occurrence across syncs. */
+export function occurrenceKey(o: Occurrence): string {
+  return `${o.uid}:${o.recurrenceId ?? o.start.toISOString()}`;
+}
+
+export function planNotices(
+  prev: Occurrence[] | null,
+  next: Occurrence[],
+  now: Date,
+  sent: ReadonlySet<string>,
+  config: Config,
+  opts: PlanOptions = {},
+): Notice[] {
+  const t = now.getTime();
+  const staleMs = opts.staleMs ?? Math.max(2 * config.bridge.pollMs, 120_000);
+  const lastRun = opts.lastRun?.getTime();
+  const offsets = [...config.notify.remindersMs].filter((x) => x > 0).sort((a, b) => b - a);
+  const fmt = new TimeFormat(config.timezone, now);
+  const host = cleanText(config.host, 40);
+  const out: Notice[] = [];
+  const seen = new Set<string>();
+  const add = (n: Notice) => {
+    if (sent.has(n.key) || seen.has(n.key)) return;
+    seen.add(n.key);
+    out.push(n);
+  };
+  /** A timed moment is due if it passed since lastRun and is not stale (never fire long-past moments). */
+  const due = (moment: number) => moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
+
+  const claims = next.filter((o): o is Claim => o.kind === 'claim');
+  const nextByKey = new Map(next.map((o) => [occurrenceKey(o), o]));
+  const diffed = new Set<string>(); // occurrence keys that got a new/changed/released/cancelled notice this run
+  const endedEarly = new Set<string>();
+
+  // 1. Differences with the previous sync (never on the first run: that is not news).
+  const changes: Notice[] = [];
+  if (prev) {
+    const prevByKey = new Map(prev.map((o) => [occurrenceKey(o), o]));
+    const prevUids = new Set(prev.map((o) => o.uid));
+    const newUids = new Set<string>();
+    const changedUids = new Set<string>();
+    for (const o of claims) {
+      if (o.end.getTime() <= t && !prevByKey.has(occurrenceKey(o))) continue; // back-logged, already over
+      const k = occurrenceKey(o);
+      const p = prevByKey.get(k);
+      if (!p) {
+        if (prevUids.has(o.uid) || newUids.has(o.uid)) continue; // more occurrences of a known/just-reported event
+        newUids.add(o.uid);
+        changes.push(claimNotice('new', `new:${o.uid}`, o, fmt, host, now));
+        diffed.add(k);
+      } else if (p.kind === 'claim') {
+        // Ended early: end moved to the past while it was running.
+        if (p.end.getTime() > t && o.end.getTime() <= t && o.end.getTime() < p.end.getTime()) {
+          add(claimNotice('released', `ended:${k}`, o, fmt, host, now));
+          diffed.add(k); endedEarly.add(k);
+          continue;
+        }
+        const sig = claimSig(o);
+        if (sig !== claimSig(p) && o.end.getTime() > t && !changedUids.has(o.uid)) {
+          changedUids.add(o.uid);
+          changes.push(claimNotice('changed', `changed:${k}:${hash(sig)}`, o, fmt, host, now));
+          diffed.add(k);
+        }
+      }
+    }
+    const cancelledUids = new Set<string>();
+    for (const p of prev) {
+      if (p.kind !== 'claim') continue;
+      const k = occurrenceKey(p);
+      if (nextByKey.has(k) || p.end.getTime() <= t) continue;
+      // A recurring event whose other occurrences remain was just edited; "changed" covers it.
+      if (next.some((o) => o.uid === p.uid) && changedUids.has(p.uid)) continue;
+      if (p.start.getTime() <= t) {
+        add(claimNotice('released', `ended:${k}`, p, fmt, host, now));
+        endedEarly.add(k);
+      } else if (!cancelledUids.has(p.uid)) {
+        cancelledUids.add(p.uid);
+        add(claimNotice('cancelled', `cancelled:${k}`, p, fmt, host, now));
+      }
+    }
+  }
+
+  // 2. Timed notices from the new occurrences alone, deduplicated by key.
+  for (const o of claims) {
+    const k = occurrenceKey(o);
+    const s = o.start.getTime();
+    const e = o.end.getTime();
+    if (endedEarly.has(k)) continue;
+    // Reminders before start: only the latest due offset (a 15m and a 5m both due → only 5m).
+    if (s > t && !diffed.has(k)) {
+      const dueOffsets = offsets.filter((off) => due(s - off));
+      const off = dueOffsets[dueOffsets.length - 1];
+      if (off !== undefined) add(claimNotice('reminder', `reminder:${formatDuration(off)}:${k}`, o, fmt, host, now));
+    }
+    if (s <= t && e > t && due(s)) add(claimNotice('started', `started:${k}`, o, fmt, host, now));
+    if (s <= t && e > t) {
+      const dueOffsets = offsets.filter((off) => e - off >= s && due(e - off));
+      const off = dueOffsets[dueOffsets.length - 1];
+      if (off !== undefined) add(claimNotice('ending-soon', `ending-soon:${formatDuration(off)}:${k}`, o, fmt, host, now));
+    }
+    if (e <= t && due(e)) add(claimNotice('ended', `ended:${k}`, o, fmt, host, now));
+  }
+
+  // 3. Announcements: once, when they become active (or appear while active).
+  const prevKeys = prev ? new Set(prev.map(occurrenceKey)) : null;
+  for (const o of next) {
+    if (o.kind !== 'announcement') continue;
+    const s = o.start.getTime();
+    const e = o.end.getTime();
+    if (s > t || e <= t) continue;
+    const appeared = prevKeys !== null && !prevKeys.has(occurrenceKey(o));
+    if (appeared || due(s)) add(announcementNotice(o, fmt, host, now));
+  }
+
+  // 4. Coalesce bursts of new/changed.
+  const fresh = changes.filter((n) => !sent.has(n.key) && !seen.has(n.key));
+  if (fresh.length > COALESCE_OVER) {
+    const who = [...new Set(fresh.map((n) => n.title.split(' ')[0]))];
+    add({
+      key: `summary:${hash(fresh.map((n) => n.key).sort().join('|'))}`,
+      kind: fresh.some((n) => n.kind === 'new') ? 'new' : 'changed',
+      urgent: fresh.some((n) => n.urgent),
+      to: 'all',
+      title: cleanText(`${host}: ${fresh.length} claims new or changed`, TITLE_MAX),
+      body: cleanText(`by ${who.join(', ')}. Run "hosthog status" to see them.`, BODY_MAX),
+      at: now,
+      covers: fresh.map((n) => n.key),
+    });
+  } else {
+    for (const n of fresh) add(n);
+  }
+  return out;
+}
+
+/** A message someone sent with `hosthog notify`, signed. */
+export function messageNotice(from: string, text: string, now: Date): Notice {
+  const who = cleanText(from, 32) || 'unknown';
+  return {
+    key: `message:${who}:${now.toISOString()}`,
+    kind: 'message',
+    urgent: false,
+    to: 'all',
+    title: cleanText(`Message from ${who}`, TITLE_MAX),
+    body: truncateSigned(cleanText(text, BODY_MAX), who),
+    at: now,
+  };
+}
+
+function truncateSigned(text: string, who: string): string {
+  const sig = ` — from ${who}`;
+  const room = BODY_MAX - Array.from(sig).length;
+  return cleanText(text, Math.max(room, 20)) + sig;
+}
+
+// ---- texts ----
+
+function what(c: Claim): string {
+  const res = c.resources.length ? c.resources.map((r) => cleanText(r, 40)).join(', ') : 'the whole host';
+  return `${c.hog ? 'exclusive (hog)' : c.mode}: ${res}`;
+}
+
+function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice {
+  const user = cleanText(c.user, 32) || '?';
+  const when = fmt.range(c.start, c.end, c.allDay);
+  const left = formatDuration(c.start.getTime() - now.getTime());
+  const endsIn = formatDuration(c.end.getTime() - now.getTime());
+  const head: Record<string, string> = {
+    new: `${user} claimed ${host}`,
+    changed: `${user} changed a claim on ${host}`,
+    released: `${user} released ${host}`,
+    cancelled: `${user} cancelled a claim on ${host}`,
+    reminder: `${user}'s claim on ${host} starts in ${left}`,
+    started: `${user}'s claim on ${host} started`,
+    'ending-soon': `Your claim on ${host} ends in ${endsIn}`,
+    ended: `${user}'s claim on ${host} ended`,
+  };
+  const title = cleanText(head[kind] ?? `${user}: ${kind}`, TITLE_MAX);
+  const parts = [`${what(c)}, ${when}${c.recurring ? ' (repeats)' : ''}`];
+  const t = cleanText(c.title, 80);
+  if (t) parts.push(`"${t}"`);
+  const note = cleanText(c.note, 120);
+  if (note) parts.push(note);
+  const urgent = c.mode === 'exclusive' && (kind === 'new' || kind === 'changed' || kind === 'reminder' || kind === 'started');
+  return {
+    key,
+    kind,
+    urgent,
+    to: kind === 'ending-soon' ? { users: [c.user] } : 'all',
+    title,
+    body: cleanText(parts.join(' · '), BODY_MAX),
+    at: now,
+  };
+}
+
+function announcementNotice(a: Announcement, fmt: TimeFormat, host: string, now: Date): Notice {
+  return {
+    key: `announcement:${occurrenceKey(a)}`,
+    kind: 'announcement',
+    urgent: false,
+    to: 'all',
+    title: cleanText(`Announcement on ${host}: ${cleanText(a.title, 80)}`, TITLE_MAX),
+    body: cleanText(`${cleanText(a.text, 240)} (until ${fmt.at(a.end)})`, BODY_MAX),
+    at: now,
+  };
+}
+
+function claimSig(c: Claim): string {
+  return JSON.stringify([c.user, c.mode, c.hog, [...c.resources].sort(), c.start.getTime(), c.end.getTime(), c.title, c.note]);
+}
+
+/** Small stable hash (FNV-1a 32-bit, hex) for keys. */
+export function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** Host-zone local times: "14:00" today, "Tue 3 Dec 14:00" otherwise. */
+class TimeFormat {
+  private readonly day: Intl.DateTimeFormat;
+  private readonly time: Intl.DateTimeFormat;
+  private readonly date: Intl.DateTimeFormat;
+  private readonly today: string;
+  constructor(readonly zone: string, now: Date) {
+    this.day = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    this.time = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    this.date = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short' });
+    this.today = this.day.format(now);
+  }
+  at(d: Date): string {
+    return this.day.format(d) === this.today ? this.time.format(d) : `${this.date.format(d)} ${this.time.format(d)}`;
+  }
+  range(s: Date, e: Date, allDay: boolean): string {
+    if (allDay) {
+      const last = new Date(e.getTime() - 1);
+      const a = this.date.format(s);
+      const b = this.date.format(last);
+      return a === b ? `${a} (all day)` : `${a} – ${b}`;
+    }
+    const sameDay = this.day.format(s) === this.day.format(new Date(e.getTime() - 1));
+    return `${this.at(s)}–${sameDay ? this.time.format(e) : this.at(e)}`;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * What the host should say right now: the pure summary the motd, `hosthog status` and the
+ * JSON output are rendered from. Pure: (snapshot, config, now) → HostView.
+ *
+ * Decisions:
+ *  - Only claims that hold (see rule() in conflicts.ts) appear as active/upcoming.
+ *  - active: holding claims with start ≤ now < end, sorted by start.
+ *  - upcoming: holding claims with now < start < now + 24 h, sorted by start.
+ *  - announcements: those active at now AND those starting within the next 24 h; the renderers
+ *    tell them apart by start > now ("from 20:00").
+ *  - conflicts: overruled claims that touch [now, now + 24 h).
+ *  - exclusiveHolder: the active holding exclusive (or hog) claim on the whole host; a hog one
+ *    is preferred if a user holds several.
+ *  - stale: when the host never synced, or the last good sync is strictly older than
+ *    stalePolls × pollMs (exactly at the limit is still fresh). `since` is when syncs started
+ *    failing if known, else null.
+ */
+import type { Announcement, Claim, Snapshot } from './types.js';
+import type { Config } from '../config/schema.js';
+import { isExclusive, rule } from './conflicts.js';
+
+export const HORIZON_MS = 24 * 3_600_000;
+
+export interface HostView {
+  host: string;
+  now: Date;
+  timezone: string;
+  /** Holding claims active at now. */
+  active: Claim[];
+  /** Holding claims starting within the next 24 h (after now). */
+  upcoming: Claim[];
+  /** Active at now, plus those starting within the next 24 h (start > now). */
+  announcements: Announcement[];
+  /** Overruled claims that touch [now, now + 24 h). */
+  conflicts: { claim: Claim; by: Claim }[];
+  /** The active exclusive claim on the whole host, if any. */
+  exclusiveHolder: Claim | null;
+  /** Set when the last good sync is older than stalePolls × pollMs, or there never was one. */
+  stale: { since: Date | null; lastError?: string } | null;
+  syncedAt: Date | null;
+}
+
+export function isStale(snapshot: Snapshot, config: Config, now: Date): boolean {
+  if (!snapshot.syncedAt) return true;
+  return now.getTime() - snapshot.syncedAt.getTime() > config.bridge.stalePolls * config.bridge.pollMs;
+}
+
+export function hostView(snapshot: Snapshot, config: Config, now: Date): HostView {
+  const t = now.getTime();
+  const horizon = t + HORIZON_MS;
+  const claims = snapshot.occurrences.filter((o): o is Claim => o.kind === 'claim');
+  const ruling = rule(claims);
+
+  const active = ruling.holds.filter((c) => c.start.getTime() <= t && t < c.end.getTime());
+  const upcoming = ruling.holds.filter((c) => c.start.getTime() > t && c.start.getTime() < horizon);
+  const announcements = snapshot.occurrences
+    .filter((o): o is Announcement => o.kind === 'announcement')
+    .filter((a) => a.end.getTime() > t && a.start.getTime() < horizon && a.end.getTime() > a.start.getTime())
+    .sort((a, b) => a.start.getTime() - b.start.getTime() || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+  const conflicts = ruling.overruled.filter(({ claim }) => claim.start.getTime() < horizon && claim.end.getTime() > t);
+
+  const wholeExclusive = active.filter((c) => isExclusive(c) && c.resources.length === 0);
+  const exclusiveHolder = wholeExclusive.find((c) => c.hog) ?? wholeExclusive[0] ?? null;
+
+  let stale: HostView['stale'] = null;
+  if (isStale(snapshot, config, now)) {
+    stale = { since: snapshot.failingSince ?? null };
+    if (snapshot.lastError) stale.lastError = snapshot.lastError;
+  }
+
+  return {
+    host: config.host,
+    now,
+    timezone: config.timezone,
+    active,
+    upcoming,
+    announcements,
+    conflicts,
+    exclusiveHolder,
+    stale,
+    syncedAt: snapshot.syncedAt,
+  };
+}

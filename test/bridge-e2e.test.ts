@@ -1,0 +1,106 @@
+/**
+ * The bridge end to end, as a real process against a real Radicale: another client PUTs, edits
+ * and deletes an event over plain HTTP; each shows in the motd after one poll. Then the server
+ * stops: the motd keeps what it knew and says since when; `hosthog sync` fails with one line.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { startRadicale } from './harness/servers.js';
+import { writeTestConfig, vevent } from './harness/config.js';
+import { startCli, runCli, waitFor } from './harness/cli.js';
+
+const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+
+test('bridge on Radicale: PUT, edit and delete by another client show in the motd within one poll', async (t) => {
+  const srv = await startRadicale();
+  t.after(() => srv.destroy());
+  const cfg = writeTestConfig({ calendarUrl: srv.calendarUrl, username: srv.username, password: srv.password, host: 'e2e-box' });
+  const env = { HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'info' };
+  const bridge = startCli(['bridge'], { env });
+  t.after(() => { if (bridge.exitCode === null) bridge.kill('SIGKILL'); });
+
+  await waitFor(() => read(cfg.motd).includes('e2e-box'), 'first motd');
+  const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+  const href = srv.calendarUrl + 'e2e-1.ics';
+  const now = Date.now();
+  const start = new Date(now - 10 * 60_000);
+  const end = new Date(now + 2 * 3600_000);
+
+  let r = await fetch(href, { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar', 'if-none-match': '*' }, body: vevent('e2e-1', 'alice exclusive: paper deadline', start, end) });
+  assert.equal(r.status, 201);
+  const t0 = Date.now();
+  const motd1 = await waitFor(() => { const m = read(cfg.motd); return m.includes('alice') && m.includes('paper deadline') ? m : ''; }, 'claim in motd', 15_000);
+  assert.ok(Date.now() - t0 < 5_000 + 3_000, 'seen within one poll (5 s) plus slack');
+  assert.match(motd1, /exclusive/i);
+
+  const etag = (await fetch(href, { headers: { authorization: auth } })).headers.get('etag')!;
+  r = await fetch(href, { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar', 'if-match': etag }, body: vevent('e2e-1', 'alice exclusive: camera ready', start, end) });
+  assert.ok(r.status === 201 || r.status === 204, `edit status ${r.status}`);
+  await waitFor(() => read(cfg.motd).includes('camera ready'), 'edit in motd', 15_000);
+  assert.ok(!read(cfg.motd).includes('paper deadline'));
+
+  const st = await runCli(['status', '--json'], { env });
+  assert.equal(st.code, 0, st.stderr);
+  const j = JSON.parse(st.stdout);
+  assert.equal(j.active.length, 1);
+  assert.equal(j.active[0].user, 'alice');
+  assert.equal(j.active[0].mode, 'exclusive');
+  assert.equal(j.active[0].note, 'camera ready');
+  assert.equal(new Date(j.active[0].end).getTime(), Math.floor(end.getTime() / 1000) * 1000);
+  assert.match(j.active[0].end, /[+-]\d\d:\d\d$/, 'ISO 8601 with offset');
+
+  const etag2 = (await fetch(href, { headers: { authorization: auth } })).headers.get('etag')!;
+  r = await fetch(href, { method: 'DELETE', headers: { authorization: auth, 'if-match': etag2 } });
+  assert.ok(r.status === 200 || r.status === 204, `delete status ${r.status}`);
+  await waitFor(() => { const m = read(cfg.motd); return m.includes('e2e-box') && !m.includes('alice'); }, 'delete in motd', 15_000);
+
+  // The calendar goes away: the host keeps showing what it knew, and says so.
+  r = await fetch(srv.calendarUrl + 'e2e-2.ics', { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar' }, body: vevent('e2e-2', 'bob gpu0: training', start, end) });
+  await waitFor(() => read(cfg.motd).includes('bob'), 'second claim', 15_000);
+  await srv.stop();
+  const stale = await waitFor(() => { const m = read(cfg.motd); return /unreachable|stale/i.test(m) ? m : ''; }, 'stale line', 40_000);
+  assert.match(stale, /bob/, 'cached claim still shown');
+
+  const sync = await runCli(['sync'], { env });
+  assert.notEqual(sync.code, 0);
+  const lines = sync.stderr.trim().split('\n').filter((l) => l.startsWith('hosthog:'));
+  assert.equal(lines.length, 1, sync.stderr);
+  assert.doesNotMatch(sync.stderr, /\n\s+at /, 'no stack trace');
+
+  bridge.kill('SIGTERM');
+  const code = await new Promise((res) => bridge.once('exit', (c) => res(c)));
+  assert.equal(code, 0, bridge.output());
+  for (const l of read(cfg.motd).split('\n')) assert.ok([...l].length <= 80, `motd line over 80 columns: ${l}`);
+});
+
+test('hosthog sync on the embedded default (local calendar directory) writes motd and snapshot', async (t) => {
+  const cfg = writeTestConfig({});
+  const r = await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /vdir/);
+  assert.ok(existsSync(cfg.motd));
+  const st = await runCli(['status', '--json'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(st.code, 0, st.stderr);
+  assert.deepEqual(JSON.parse(st.stdout).active, []);
+  t.diagnostic(read(cfg.motd));
+});
+
+test('bad config: every problem on its own line with the fix, exit 78, no stack trace', async () => {
+  const cfg = writeTestConfig({ extra: 'polll = 3\ntimezone_x = 1', bridge: 'stale_polls = -1' });
+  const r = await runCli(['status'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(r.code, 78);
+  assert.match(r.stderr, /unknown key polll/);
+  assert.match(r.stderr, /stale_polls must be a whole number/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a password file readable by others is refused with the chmod fix', async () => {
+  const srvUrl = 'http://127.0.0.1:9/cal/';
+  const cfg = writeTestConfig({ calendarUrl: srvUrl });
+  const { chmodSync } = await import('node:fs');
+  chmodSync(cfg.dir + '/password', 0o644);
+  const r = await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(r.code, 78);
+  assert.match(r.stderr, /readable by group or others.*chmod 600/);
+});
