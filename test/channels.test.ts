@@ -145,13 +145,13 @@ test('tmux: hh-bob\'s server, a client on a real pty, message shown literally an
   assert.equal(srv.clients.length, 1);
   assert.match(srv.clients[0].tty, /^\/dev\/pts\/\d+$/);
 
-  const n: Notice = { ...plain, title: 'hh-carol claimed box', body: 'shared: gpu0 · literal #{pane_id} and #S and ## end #[fg=red]x' };
+  const n: Notice = { ...plain, title: 'hh-carol claimed box', body: 'shared: gpu0 · literal #{pane_id} and #S and ## end #[fg=red]x ###[y # #, #}' };
   const only = { ...sessions, tmux: [srv] };
   const rep = await tmuxChannel({ displayMs: 20_000 }).deliver(n, only);
   assert.deepEqual(rep.failed, []);
   assert.deepEqual(rep.delivered.map((d) => d.user), ['hh-bob']);
   const screen = await until('status message', () => { const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', 'o']); return s.includes('hosthog:') && s; });
-  assert.ok(screen.includes('hosthog: hh-carol claimed box — shared: gpu0 · literal #{pane_id} and #S and ## end #[fg=red]x'), screen);
+  assert.ok(screen.includes('hosthog: hh-carol claimed box — shared: gpu0 · literal #{pane_id} and #S and ## end #[fg=red]x ###[y # #, #}'), screen);
   // The message log of bob's server names the client it was shown on.
   const log = sh(['tmux', '-S', sock, 'show-messages']);
   assert.ok(log.includes('literal #{pane_id}'), log);

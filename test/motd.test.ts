@@ -153,7 +153,7 @@ test('formatDayRange: whole-day events by day names, end exclusive', () => {
 
 test('motd: an all-day claim tomorrow reads by day, not by midnights', () => {
   const c = claim({ uid: 'ad', user: 'erin', allDay: true, start: b('2026-11-23T00:00:00'), end: b('2026-11-24T00:00:00') });
-  const lines = linesOf(motd(snap([c]), b('2026-11-22T20:00:00')));
+  const lines = linesOf(motd(snap([c], { syncedAt: b('2026-11-22T20:00:00') }), b('2026-11-22T20:00:00')));
   assert.deepEqual(lines.slice(1), ['NEXT 24H:', '  all day tomorrow erin · shared · whole host']);
 });
 

@@ -1,7 +1,7 @@
 /**
  * tmux channel: a status-line message on every attached client of each recipient's tmux
  * servers, via `tmux display-message`, run as that user (tmux interprets '#', so it is
- * doubled, twice). Never display-popup: it blocks until closed.
+ * escaped). Never display-popup: it blocks until closed.
  */
 import type { Notice } from '../../core/notify-plan.js';
 import type { HostSessions } from '../../core/who-view.js';
@@ -18,11 +18,13 @@ export function tmuxText(n: Notice): string {
 }
 
 /**
- * tmux expands formats in the message ('##' → '#', '#{…}', '#S' …) and then reads the result
- * for styles ('#[…]', '##' → '#') when drawing it: a literal '#' needs doubling twice.
+ * Make text show literally in a tmux 3.3 message. Two stages read it: format expansion
+ * ('##' → '#', '#{…}', '#S', '#,' …), then drawing, which shows a run of n '#' as ceil(n/2)
+ * of them unless the run is followed by '[' (then it is literal; styles are not applied).
+ * Measured with tmux 3.3a (test/channels.test.ts checks what a real client shows).
  */
 export function tmuxEscape(s: string): string {
-  return s.replace(/#/g, '####');
+  return s.replace(/#+(\[)?/g, (m: string, br?: string) => (br ? '#'.repeat(2 * (m.length - 1)) + '[' : '#'.repeat(4 * m.length)));
 }
 
 export function tmuxChannel(opts: { displayMs?: number; timeoutMs?: number } = {}): Channel {
