@@ -9,16 +9,23 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, chownSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { discoverSessions } from '../src/host/sessions.js';
 import { wallChannel, wallText } from '../src/host/channels/wall.js';
 import { tmuxChannel, tmuxText } from '../src/host/channels/tmux.js';
 import { desktopChannel } from '../src/host/channels/desktop.js';
+import { notifyRun } from '../src/host/channels/index.js';
+import { Ledger } from '../src/host/ledger.js';
+import { validateConfig } from '../src/config/schema.js';
 import type { Notice } from '../src/core/notify-plan.js';
 import { isClean } from '../src/core/sanitize.js';
 
 const users = ensureTestUsers();
-const PY = '/usr/bin/python3';
+const PY = '/usr/bin/python3'; // Debian's, with python3-dbus and python3-gi
+// From test/ (tsx) or dist/test/ (compiled): the .py file stays in the source tree.
+const NOTIFY_SERVER = [join(import.meta.dirname, 'harness', 'notification-server.py'), join(import.meta.dirname, '..', '..', 'test', 'harness', 'notification-server.py')]
+  .find((p) => existsSync(p))!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function asUser(u: TestUser, cmd: string[], env: Record<string, string> = {}): string[] {
@@ -94,6 +101,10 @@ test('wall: a real pty registered in utmp receives exactly the cleaned text; hos
   const shown = await until('pane text', () => { const s = sh(['tmux', '-S', sock, 'capture-pane', '-p', '-t', 'main']); return s.includes('run #1') && s; });
   assert.match(shown, /\*\*\* hosthog gpu-box-3 \*\*\*\n.*starts in 5m\nexclusive: the whole host, 11:00–13:00 · "run #1"/);
 
+  // A tty where a tmux client runs is left to the tmux channel when asked.
+  const asClient = { ...sessions, tmux: [{ user: 'hh-alice', uid: alice.uid, gid: alice.gid, socket: sock, clients: [{ name: tty, tty }] }] };
+  assert.deepEqual((await wallChannel({ skipTmuxClients: true }).deliver(plain, asClient)).delivered, []);
+
   // Targeted to someone else: nothing written.
   const before = readFileSync(raw, 'utf8');
   const rep2 = await wall.deliver({ ...plain, to: { users: ['hh-bob'] } }, sessions);
@@ -152,9 +163,12 @@ test('tmux: hh-bob\'s server, a client on a real pty, message shown literally an
   assert.deepEqual(rep.delivered.map((d) => d.user), ['hh-bob']);
   const screen = await until('status message', () => { const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', 'o']); return s.includes('hosthog:') && s; });
   assert.ok(screen.includes('hosthog: hh-carol claimed box — shared: gpu0 · literal #{pane_id} and #S and ## end #[fg=red]x ###[y # #, #}'), screen);
-  // The message log of bob's server names the client it was shown on.
+  // Bob's server logs who sent the command: root's clients are marked "[root]", bob's are not.
   const log = sh(['tmux', '-S', sock, 'show-messages']);
-  assert.ok(log.includes('literal #{pane_id}'), log);
+  const cmd = log.split('\n').filter((l) => /command: display-message -c /.test(l));
+  assert.equal(cmd.length, 1, log);
+  assert.match(cmd[0], /client-\d+ command:/);
+  assert.ok(!cmd[0].includes('[root]'), 'ran as bob, not root');
 
   // Targeted to alice only: bob's tmux gets nothing.
   const rep2 = await tmuxChannel().deliver({ ...n, to: { users: ['hh-alice'] } }, only);
@@ -165,10 +179,13 @@ test('tmux: hh-bob\'s server, a client on a real pty, message shown literally an
   assert.equal(rep3.delivered.length, 1);
   const text = tmuxText(hostile);
   assert.ok(isClean(text) && Array.from(text).length <= 400);
-  const log3 = sh(['tmux', '-S', sock, 'show-messages']);
-  const last = log3.trim().split('\n').pop() ?? '';
-  assert.ok(last.includes('esrever') && last.includes('#{pane_id}') && !last.includes('EVILTITLE'), last);
-  assert.ok(isClean(last));
+  const screen3 = await until('hostile message', () => { const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', 'o']); return s.includes('esrever') && s; });
+  const all = sh(['tmux', '-S', sock, 'show-messages']);
+  const msgs = all.split('\n').filter((l) => / message: hosthog: /.test(l));
+  const last = msgs[0] ?? ''; // newest first
+  assert.ok(last.includes('esrever') && last.includes('#{pane_id}') && !last.includes('EVILTITLE'), all);
+  assert.ok(isClean(last), 'the message tmux shows has no control characters');
+  assert.ok(screen3.includes('$(touch /tmp/pwned) \'; touch /tmp/pwned2 # #{pane_id} AAAA'), screen3);
   assert.equal(existsSync('/tmp/pwned') || existsSync('/tmp/pwned2'), false);
 });
 
@@ -196,7 +213,7 @@ test('desktop: notify-send as hh-carol on her own session bus; summary/body/urge
   const daemon = start(asUser(carol, ['dbus-daemon', '--session', '--nofork', '--print-address', `--address=unix:path=${bus}`]));
   await until('bus', () => existsSync(bus));
   const addr = `unix:path=${bus}`;
-  const server = start(asUser(carol, [PY, join(import.meta.dirname, 'harness', 'notification-server.py'), log], { DBUS_SESSION_BUS_ADDRESS: addr }));
+  const server = start(asUser(carol, [PY, NOTIFY_SERVER, log], { DBUS_SESSION_BUS_ADDRESS: addr }));
   let out = '';
   server.stdout!.on('data', (d) => { out += d; });
   let err = '';
@@ -240,4 +257,94 @@ test('desktop: notify-send as hh-carol on her own session bus; summary/body/urge
   assert.ok(Array.from(h.summary as string).length <= 100 && Array.from(h.body as string).length <= 400);
   assert.equal(h.urgency, 2);
   assert.equal(existsSync('/tmp/pwned') || existsSync('/tmp/pwned2'), false);
+});
+
+test('wall: a real ssh login (sshd registers the pty in /var/run/utmp) receives the cleaned text', async (t) => {
+  const alice = users['hh-alice'];
+  if (!existsSync('/var/run/utmp')) execFileSync('install', ['-m', '664', '-g', 'utmp', '/dev/null', '/var/run/utmp']);
+  mkdirSync('/run/sshd', { recursive: true });
+  const dir = mkdtempSync('/tmp/hh-sshd-');
+  chmodSync(dir, 0o755);
+  const procs: ChildProcess[] = [];
+  t.after(async () => {
+    for (const p of procs.reverse()) { try { p.kill('SIGTERM'); } catch { /* gone */ } }
+    await sleep(200);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'user_key')]);
+  writeFileSync(join(dir, 'authorized_keys_hh-alice'), readFileSync(join(dir, 'user_key.pub')), { mode: 0o644 });
+  const port = await freePort();
+  writeFileSync(join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys_%u')}`, 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
+    'UsePAM no', 'StrictModes no', `AllowUsers ${alice.name}`, 'PrintMotd no', 'PrintLastLog no', '',
+  ].join('\n'));
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  procs.push(sshd);
+  let sshdErr = '';
+  sshd.stderr!.on('data', (d) => { sshdErr += d; });
+  await until('sshd listening', () => sshdErr.includes('listening') || existsSync(join(dir, 'sshd.pid')));
+
+  const client = spawn('ssh', ['-tt', '-i', join(dir, 'user_key'), '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', `${alice.name}@127.0.0.1`, 'echo LOGGED-IN; tty; sleep 60'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  procs.push(client);
+  let out = '';
+  let cerr = '';
+  client.stdout!.on('data', (d) => { out += d; });
+  client.stderr!.on('data', (d) => { cerr += d; });
+  const tty = await until('login', () => { const m = /(\/dev\/pts\/\d+)/.exec(out); return m?.[1]; }, 10_000).catch((e) => { throw new Error(`${e.message}: ${cerr} ${sshdErr}`); });
+
+  const sessions = await discoverSessions({ sampleMs: 50 });
+  const mine = sessions.ttys.filter((s) => `/dev/${s.line}` === tty);
+  assert.deepEqual(mine.map((s) => [s.user, s.host]), [['hh-alice', '127.0.0.1']], `utmp: ${JSON.stringify(sessions.ttys)}`);
+  const before = out.length;
+  const rep = await wallChannel({ host: 'gpu-box-3' }).deliver(hostile, { ...sessions, ttys: mine });
+  assert.deepEqual(rep.delivered, [{ user: 'hh-alice', target: tty }]);
+  const expected = wallText(hostile, 'gpu-box-3').replace(/\n/g, '\r\n'); // the remote pty adds CR before LF
+  const got = await until('message over ssh', () => out.length - before >= expected.length && out.slice(before));
+  assert.equal(got, expected);
+  assert.ok(noControls(got, true));
+  assert.equal(existsSync('/tmp/pwned') || existsSync('/tmp/pwned2'), false);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const a = srv.address(); srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0)); });
+  });
+}
+
+test('notifyRun: plan → ledger → real tty; a restart over the same window delivers nothing again', async (t) => {
+  const alice = users['hh-alice'];
+  const dir = mkdtempSync('/tmp/hh-run-');
+  chownSync(dir, alice.uid, alice.gid);
+  const label = `hhrun${process.pid}`;
+  const sock = userTmux(alice, label);
+  t.after(() => { killTmux(alice, sock); rmSync(dir, { recursive: true, force: true }); });
+  const tty = sh(['tmux', '-S', sock, 'display-message', '-p', '-t', 'main', '#{pane_tty}']).trim();
+  const raw = join(dir, 'raw');
+  sh(['tmux', '-S', sock, 'pipe-pane', '-o', '-t', 'main', `cat >> ${raw}`]);
+  const stateDir = join(dir, 'state');
+  const config = validateConfig({ host: 'box', timezone: 'UTC' }, { hostname: 'box', timezone: 'UTC' }, 't').config!;
+  const now = new Date();
+  const claimOcc = {
+    kind: 'claim' as const, uid: 'run1', recurring: false, allDay: false, user: 'hh-bob', mode: 'exclusive' as const, hog: false,
+    resources: [], note: '', allow: [], title: 'run', start: new Date(now.getTime() - 30_000), end: new Date(now.getTime() + 3_600_000),
+  };
+  // Only alice's pty: never write to other people's terminals on this machine.
+  const discover = async () => ({ at: now, ttys: [{ user: 'hh-alice', line: tty.slice(5), host: '', pid: 0, loginAt: null, idleMs: 0 }], tmux: [], graphical: [],
+    users: [{ user: 'hh-alice', uid: alice.uid, gid: alice.gid, procs: 1, cpuPct: 0, rssBytes: 0, vscode: false, gpuProcs: 0, gpuMemMiB: 0 }] });
+  const first = await notifyRun({ prev: null, next: [claimOcc], now, config, ledger: Ledger.load(stateDir), channels: [wallChannel()], discover });
+  assert.deepEqual(first.notices.map((n) => n.kind), ['started']);
+  assert.deepEqual(first.reports[0][0].delivered, [{ user: 'hh-alice', target: tty }]);
+  await until('started on tty', () => existsSync(raw) && readFileSync(raw, 'utf8').includes("hh-bob's claim on box started"));
+  // Restart: new ledger object from disk, prev = null, same moment and a bit later.
+  for (const at of [now, new Date(now.getTime() + 20_000)]) {
+    const again = await notifyRun({ prev: null, next: [claimOcc], now: at, config, ledger: Ledger.load(stateDir), channels: [wallChannel()], discover });
+    assert.deepEqual(again.notices, []);
+  }
+  await sleep(200);
+  assert.equal(readFileSync(raw, 'utf8').split('started').length - 1, 1, 'shown exactly once');
 });

@@ -194,3 +194,27 @@ test('ledger prunes keys older than a week', (t) => {
   assert.deepEqual([...l2.keys()], ['recent']);
   assert.equal(l2.lastRun?.toISOString(), '2026-01-09T00:00:00.000Z');
 });
+
+test('moving a claim is "changed", not cancelled+new; series edits and window drift', () => {
+  const a = claim({ uid: 'a' });
+  const moved = { ...a, start: at(120), end: at(240) };
+  const ns = planNotices([a], [moved], T0, new Set(), CFG);
+  assert.deepEqual(ns.map((n) => n.kind), ['changed']);
+  assert.match(ns[0].body, /12:00–14:00/);
+
+  const day = 1440;
+  const series = (shift: number, days: number[]) => days.map((d) => claim({
+    uid: 'r', recurring: true, recurrenceId: at(60 + shift + d * day).toISOString(), start: at(60 + shift + d * day), end: at(120 + shift + d * day),
+  }));
+  const s0 = series(0, [0, 1, 2]);
+  // The expansion window moves on: a 4th occurrence appears at the far end. Not news.
+  assert.deepEqual(planNotices(s0, series(0, [0, 1, 2, 3]), T0, new Set(), CFG), []);
+  // The whole series moves by an hour: one "changed".
+  const shifted = planNotices(s0, series(60, [0, 1, 2]), T0, new Set(), CFG);
+  assert.deepEqual(shifted.map((n) => n.kind), ['changed']);
+  // One occurrence removed (EXDATE): one "cancelled".
+  const ex = planNotices(s0, series(0, [0, 2]), T0, new Set(), CFG);
+  assert.deepEqual(ex.map((n) => [n.kind, n.key]), [['cancelled', `cancelled:r:${at(60 + day).toISOString()}`]]);
+  // Whole series deleted: one "cancelled", not one per occurrence.
+  assert.deepEqual(planNotices(s0, [], T0, new Set(), CFG).map((n) => n.kind), ['cancelled']);
+});

@@ -48,7 +48,12 @@ export interface Cover {
   /** The pattern was absolute and outside the user's home: a root-owned file is accepted too. */
   rootOwnedOk: boolean;
 }
-export interface CoverPlan { covers: Cover[]; skipped: { user: string; file?: string; why: string }[] }
+export interface CoverPlan {
+  covers: Cover[];
+  skipped: { user: string; file?: string; why: string }[];
+  /** What blocked users see (hogMessage), shell-safe. */
+  message: string;
+}
 
 /** The users never locked out during this hog. */
 export function exemptUsers(hog: Claim, config: Config): Set<string> {
@@ -109,7 +114,7 @@ export function planCovers(hog: Claim, users: UserEntry[], authorizedKeysFiles: 
       covers.push({ user: u.name, file, mode: config.hog.lockout, uid: u.uid, rootOwnedOk: pattern.startsWith('/') && !pattern.includes('%h') && !inHome });
     }
   }
-  return { covers, skipped };
+  return { covers, skipped, message: hogMessage(hog, config) };
 }
 
 /** Keep only what is safe inside command="…" run by any login shell: no quotes, backslashes, $, `, !, ;, …. */
@@ -159,7 +164,7 @@ export function overlayContent(keysText: string, message: string): string {
     if (/(^|,)\s*cert-authority\b/i.test(options)) continue; // a CA is not a login key: never turn it into one
     const [type, blob, ...comment] = rest.split(/\s+/);
     if (!type || !blob || !KEY_TYPE.test(type) || !BLOB.test(blob)) continue;
-    const c = cleanText(comment.join(' '), 120).replace(/["\\]/g, '');
+    const c = cleanText(comment.join(' ').replace(/["\\]/g, ''), 120);
     out.push(`restrict,command="${cmd}" ${type} ${blob}${c ? ' ' + c : ''}`);
   }
   return out.length ? out.join('\n') + '\n' : '';

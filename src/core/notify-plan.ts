@@ -37,9 +37,14 @@ export interface PlanOptions {
   staleMs?: number;
 }
 
-/** "uid:<recurrenceId|start ISO>": identifies one occurrence across syncs. */
+/** "uid:<recurrenceId|start ISO>": one occurrence at one moment (timed keys use it). */
 export function occurrenceKey(o: Occurrence): string {
   return `${o.uid}:${o.recurrenceId ?? o.start.toISOString()}`;
+}
+
+/** The same occurrence across edits: the uid, plus the recurrence id for a repeating event. */
+function identity(o: Occurrence): string {
+  return o.recurring ? `${o.uid}:${o.recurrenceId ?? o.start.toISOString()}` : o.uid;
 }
 
 export function planNotices(
@@ -67,54 +72,62 @@ export function planNotices(
   const due = (moment: number) => moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
 
   const claims = next.filter((o): o is Claim => o.kind === 'claim');
-  const nextByKey = new Map(next.map((o) => [occurrenceKey(o), o]));
   const diffed = new Set<string>(); // occurrence keys that got a new/changed/released/cancelled notice this run
   const endedEarly = new Set<string>();
 
   // 1. Differences with the previous sync (never on the first run: that is not news).
   const changes: Notice[] = [];
   if (prev) {
-    const prevByKey = new Map(prev.map((o) => [occurrenceKey(o), o]));
-    const prevUids = new Set(prev.map((o) => o.uid));
-    const newUids = new Set<string>();
-    const changedUids = new Set<string>();
-    for (const o of claims) {
-      if (o.end.getTime() <= t && !prevByKey.has(occurrenceKey(o))) continue; // back-logged, already over
-      const k = occurrenceKey(o);
-      const p = prevByKey.get(k);
-      if (!p) {
-        if (prevUids.has(o.uid) || newUids.has(o.uid)) continue; // more occurrences of a known/just-reported event
-        newUids.add(o.uid);
-        changes.push(claimNotice('new', `new:${o.uid}`, o, fmt, host, now));
-        diffed.add(k);
-      } else if (p.kind === 'claim') {
-        // Ended early: end moved to the past while it was running.
-        if (p.end.getTime() > t && o.end.getTime() <= t && o.end.getTime() < p.end.getTime()) {
-          add(claimNotice('released', `ended:${k}`, o, fmt, host, now));
-          diffed.add(k); endedEarly.add(k);
-          continue;
-        }
-        const sig = claimSig(o);
-        if (sig !== claimSig(p) && o.end.getTime() > t && !changedUids.has(o.uid)) {
-          changedUids.add(o.uid);
-          changes.push(claimNotice('changed', `changed:${k}:${hash(sig)}`, o, fmt, host, now));
-          diffed.add(k);
+    const prevClaims = prev.filter((o): o is Claim => o.kind === 'claim');
+    const uids = [...new Set([...prevClaims, ...claims].map((o) => o.uid))];
+    for (const uid of uids) {
+      const P = prevClaims.filter((o) => o.uid === uid);
+      const N = claims.filter((o) => o.uid === uid);
+      const pLive = P.filter((o) => o.end.getTime() > t);
+      const nLive = N.filter((o) => o.end.getTime() > t);
+      if (!P.length) {
+        // New event (back-logged ones that are already over are not news).
+        if (nLive.length) { changes.push(claimNotice('new', `new:${uid}`, nLive[0], fmt, host, now)); diffed.add(occurrenceKey(nLive[0])); }
+        continue;
+      }
+      const nById = new Map(N.map((o) => [identity(o), o]));
+      const pById = new Map(P.map((o) => [identity(o), o]));
+      let changed: Claim | null = null;
+      const gone: Claim[] = [];
+      for (const p of pLive) {
+        const o = nById.get(identity(p));
+        if (!o) { gone.push(p); continue; }
+        // Ended early: end moved to the past while it was running (a release).
+        if (o.end.getTime() <= t && p.start.getTime() <= t) {
+          add(claimNotice('released', `ended:${occurrenceKey(o)}`, o, fmt, host, now));
+          diffed.add(occurrenceKey(o)); endedEarly.add(occurrenceKey(o));
+        } else if (o.end.getTime() <= t) {
+          gone.push(p); // a future occurrence moved into the past: as good as cancelled
+        } else if (!changed && claimSig(o) !== claimSig(p)) {
+          changed = o;
         }
       }
-    }
-    const cancelledUids = new Set<string>();
-    for (const p of prev) {
-      if (p.kind !== 'claim') continue;
-      const k = occurrenceKey(p);
-      if (nextByKey.has(k) || p.end.getTime() <= t) continue;
-      // A recurring event whose other occurrences remain was just edited; "changed" covers it.
-      if (next.some((o) => o.uid === p.uid) && changedUids.has(p.uid)) continue;
-      if (p.start.getTime() <= t) {
-        add(claimNotice('released', `ended:${k}`, p, fmt, host, now));
-        endedEarly.add(k);
-      } else if (!cancelledUids.has(p.uid)) {
-        cancelledUids.add(p.uid);
-        add(claimNotice('cancelled', `cancelled:${k}`, p, fmt, host, now));
+      // Occurrences that appeared: beyond the previous horizon they are only the window moving on.
+      const pMax = Math.max(...P.map((o) => o.start.getTime()));
+      const appeared = nLive.filter((o) => !pById.has(identity(o)) && o.start.getTime() <= pMax);
+      if (appeared.length && (gone.length || !changed)) {
+        // The series itself moved (or gained dates): one "changed" for it.
+        changed = changed ?? appeared[0];
+        gone.length = 0;
+      }
+      if (changed) {
+        changes.push(claimNotice('changed', `changed:${occurrenceKey(changed)}:${hash(claimSig(changed))}`, changed, fmt, host, now));
+        diffed.add(occurrenceKey(changed));
+      }
+      let cancelled = false;
+      for (const p of gone) {
+        if (p.start.getTime() <= t) {
+          add(claimNotice('released', `ended:${occurrenceKey(p)}`, p, fmt, host, now));
+          endedEarly.add(occurrenceKey(p));
+        } else if (!cancelled) {
+          cancelled = true;
+          add(claimNotice('cancelled', `cancelled:${occurrenceKey(p)}`, p, fmt, host, now));
+        }
       }
     }
   }

@@ -9,12 +9,15 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 
 export interface HogMountRecord {
-  /** Covered key file (path in the sshd mount namespace). */
+  /** Where the cover is mounted (path in the sshd mount namespace, directory symlinks resolved). */
   target: string;
+  /** The key file path as planned (differs from target when ~/.ssh is a symlink). */
+  file?: string;
   /** Overlay file bind-mounted over it. */
   overlay: string;
   user: string;
   status: 'intended' | 'active';
+  mode?: 'message' | 'empty';
 }
 
 export interface HogState {
@@ -23,6 +26,8 @@ export interface HogState {
   hogUid: string | null;
   /** The process whose mount namespace holds the mounts. */
   nsPid: number;
+  /** The message the 'message' overlays print. */
+  message?: string;
   mounts: HogMountRecord[];
   updatedAt: string;
 }
@@ -41,8 +46,8 @@ export function readHogState(stateDir: string): HogState | null {
     const s = JSON.parse(text) as Partial<HogState>;
     if (s.version !== 1 || !Array.isArray(s.mounts) || typeof s.nsPid !== 'number') return null;
     const mounts = s.mounts.filter((m): m is HogMountRecord =>
-      !!m && typeof m.target === 'string' && typeof m.overlay === 'string' && typeof m.user === 'string' && (m.status === 'intended' || m.status === 'active'));
-    return { version: 1, hogUid: typeof s.hogUid === 'string' ? s.hogUid : null, nsPid: s.nsPid, mounts, updatedAt: String(s.updatedAt ?? '') };
+      !!m && typeof m.target === 'string' && typeof m.overlay === 'string' && typeof m.user === 'string' && (m.status === 'intended' || m.status === 'active') && (m.file === undefined || typeof m.file === 'string'));
+    return { version: 1, hogUid: typeof s.hogUid === 'string' ? s.hogUid : null, nsPid: s.nsPid, message: typeof s.message === 'string' ? s.message : undefined, mounts, updatedAt: String(s.updatedAt ?? '') };
   } catch { return null; }
 }
 

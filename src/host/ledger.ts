@@ -3,8 +3,9 @@
  * the state dir (atomic: temp file, fsync, rename, fsync dir), pruned of keys older than a week.
  * Restarts and re-syncs consult it so no notice is ever sent twice.
  */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync, mkdirSync, unlinkSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
 import type { Notice } from '../core/notify-plan.js';
 
 export const LEDGER_FILE = 'notify-ledger.json';
@@ -60,27 +61,6 @@ export class Ledger {
       lastRun: now.toISOString(),
       sent: Object.fromEntries([...this.sentAt].map(([k, ms]) => [k, new Date(ms).toISOString()])),
     };
-    atomicWrite(this.path, JSON.stringify(data) + '\n');
+    writeFileAtomic(this.path, JSON.stringify(data) + '\n', 0o600);
   }
-}
-
-export function atomicWrite(path: string, text: string, mode = 0o600): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* ignore */ }
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems refuse fsync on a directory */ }
 }

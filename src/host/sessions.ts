@@ -202,7 +202,7 @@ export async function discoverSessions(opts: DiscoverOptions = {}): Promise<Host
   const ttys = readTtys(opts.utmpPath, at);
 
   const usage = new Map<number, UserUsage>();
-  const displayPids = new Map<number, number[]>();
+  const displayUsers = new Set<number>();
   const xrdpUsers = new Set<number>();
   for (const p of second.values()) {
     const pw = passwd.get(p.uid);
@@ -220,7 +220,7 @@ export async function discoverSessions(opts: DiscoverOptions = {}): Promise<Host
     u.rssBytes += p.rssBytes;
     if (VSCODE.test(p.cmdline)) u.vscode = true;
     if (gpu.has(p.pid)) { u.gpuProcs++; u.gpuMemMiB += gpu.get(p.pid)!; }
-    if (/^(xrdp|Xorg|Xvnc|Xwayland|gnome-shell|kwin|xfce4-session|startplasma|sway)/.test(p.comm)) (displayPids.get(p.uid) ?? displayPids.set(p.uid, []).get(p.uid)!).push(p.pid);
+    if (/^(xrdp|Xorg|Xvnc|Xwayland|gnome-shell|kwin|xfce4-session|startplasma|sway)/.test(p.comm)) displayUsers.add(p.uid);
     if (/xrdp/.test(p.comm) || /xrdp/.test(p.cmdline)) xrdpUsers.add(p.uid);
   }
   for (const u of usage.values()) u.cpuPct = Math.round(u.cpuPct * 10) / 10;
@@ -237,7 +237,7 @@ export async function discoverSessions(opts: DiscoverOptions = {}): Promise<Host
       if (env.DISPLAY || env.WAYLAND_DISPLAY) break;
     }
     const xrdp = xrdpUsers.has(u.uid);
-    if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !xrdp && !displayPids.has(u.uid)) continue;
+    if (!env.DISPLAY && !env.WAYLAND_DISPLAY && !xrdp && !displayUsers.has(u.uid)) continue;
     graphical.push({ user: u.user, uid: u.uid, gid: u.gid, bus: `unix:path=${bus}`, display: env.DISPLAY, wayland: env.WAYLAND_DISPLAY, xrdp });
   }
 

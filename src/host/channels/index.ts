@@ -2,7 +2,11 @@
  * Notification channels: thin adapters that carry a planned Notice to the people on the host.
  * Each cleans the text again, caps it, never uses a shell and bounds every spawn with a timeout.
  */
-import type { Notice } from '../../core/notify-plan.js';
+import { planNotices, type Notice } from '../../core/notify-plan.js';
+import type { Occurrence } from '../../core/types.js';
+import type { Config } from '../../config/schema.js';
+import { discoverSessions } from '../sessions.js';
+import type { Ledger } from '../ledger.js';
 import type { HostSessions } from '../../core/who-view.js';
 import { cleanText } from '../../core/sanitize.js';
 import { wallChannel } from './wall.js';
@@ -36,7 +40,7 @@ export function isFor(n: Notice, user: string): boolean {
 
 export function channelsByName(names: string[], opts: { host?: string } = {}): Channel[] {
   const all: Record<string, () => Channel> = {
-    wall: () => wallChannel({ host: opts.host }),
+    wall: () => wallChannel({ host: opts.host, skipTmuxClients: names.includes('tmux') }),
     tmux: () => tmuxChannel(),
     desktop: () => desktopChannel(),
   };
@@ -52,6 +56,28 @@ export async function deliverAll(channels: Channel[], notice: Notice, sessions: 
     }
   }
   return out;
+}
+
+/**
+ * One notification run for the bridge: plan from (prev, next), record the notices in the ledger
+ * and save it (at most once, never spam), then deliver each through the channels. Sessions
+ * are discovered only when there is something to send.
+ */
+export async function notifyRun(args: {
+  prev: Occurrence[] | null; next: Occurrence[]; now: Date; config: Config; ledger: Ledger; channels: Channel[];
+  discover?: () => Promise<HostSessions>;
+}): Promise<{ notices: Notice[]; reports: DeliveryReport[][] }> {
+  const { prev, next, now, config, ledger, channels } = args;
+  const notices = planNotices(prev, next, now, ledger.keys(), config, { lastRun: ledger.lastRun ?? undefined });
+  const reports: DeliveryReport[][] = [];
+  // Recorded before delivery: a crash mid-run may lose a notice but never repeats one.
+  for (const n of notices) ledger.markSent(n, now);
+  ledger.save(now);
+  if (notices.length) {
+    const sessions = await (args.discover ?? (() => discoverSessions({ sampleMs: 0 })))();
+    for (const n of notices) reports.push(await deliverAll(channels, n, sessions));
+  }
+  return { notices, reports };
 }
 
 export { wallChannel, tmuxChannel, desktopChannel };

@@ -24,7 +24,14 @@ export function wallText(n: Notice, host?: string): string {
   return `\r\n${banner}\r\n${title}\r\n${body ? body + '\r\n' : ''}`;
 }
 
-export function wallChannel(opts: { host?: string; uidOf?: (user: string) => number | undefined } = {}): Channel {
+export interface WallOptions {
+  host?: string;
+  uidOf?: (user: string) => number | undefined;
+  /** Leave alone ttys where a tmux client runs (the tmux channel reaches them without garbling the screen). */
+  skipTmuxClients?: boolean;
+}
+
+export function wallChannel(opts: WallOptions = {}): Channel {
   return {
     name: 'wall',
     async deliver(notice: Notice, sessions: HostSessions): Promise<DeliveryReport> {
@@ -32,6 +39,7 @@ export function wallChannel(opts: { host?: string; uidOf?: (user: string) => num
       const text = Buffer.from(wallText(notice, opts.host), 'utf8');
       const uids = new Map(sessions.users.map((u) => [u.user, u.uid]));
       const done = new Set<string>();
+      if (opts.skipTmuxClients) for (const srv of sessions.tmux) for (const c of srv.clients) done.add(c.tty.replace(/^\/dev\//, ''));
       for (const t of sessions.ttys) {
         if (!isFor(notice, t.user) || !safeLine(t.line) || done.has(t.line)) continue;
         done.add(t.line);

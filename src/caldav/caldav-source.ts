@@ -1,0 +1,352 @@
+/**
+ * A CalDAV calendar collection as a CalendarSource, on tsdav's low-level request functions with
+ * our own fetch (src/caldav/http.ts: auth, timeout, counting, error mapping).
+ *
+ * Request budget:
+ *  - idle poll: ONE sync-collection REPORT (etags only), no PROPFIND;
+ *  - delta: the REPORT + calendar-multiget of only the hrefs whose etag differs from `known`
+ *    (batches of MULTIGET_BATCH);
+ *  - reconcile: ONE PROPFIND Depth 1 (getetag of every member + the collection's sync-token)
+ *    + multiget of the differences.
+ * Never sends <d:limit>. A 507 answer for the collection inside a delta (server truncated the
+ * delta) makes us continue from the token it gave.
+ */
+import { davRequest, propfind, syncCollection } from 'tsdav';
+import type { CalendarObject } from '../core/types.js';
+import {
+  CalendarUnavailableError,
+  HosthogError,
+  InvalidSyncTokenError,
+  NotFoundError,
+  PreconditionFailedError,
+  UsageError,
+} from '../core/errors.js';
+import type { CalendarSource, SourceInfo, SyncDelta } from './source.js';
+import { CalDavHttp } from './http.js';
+import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
+
+export interface CalDavSourceOptions {
+  /** The calendar collection's URL (a trailing slash is added if missing). */
+  url: string;
+  username: string;
+  password?: string;
+  timeoutMs: number;
+  /** Underlying fetch (tests); default globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+/** hrefs per calendar-multiget request. */
+export const MULTIGET_BATCH = 200;
+/** At most this many 507 "continue" rounds in one sync. */
+const MAX_CONTINUES = 50;
+
+const NS = {
+  'xmlns:d': 'DAV:',
+  'xmlns:c': 'urn:ietf:params:xml:ns:caldav',
+};
+
+type DavResponse = Awaited<ReturnType<typeof davRequest>>[number];
+type Props = Record<string, unknown>;
+
+export class CalDavSource implements CalendarSource {
+  readonly description: string;
+  readonly url: string;
+  private readonly http: CalDavHttp;
+
+  constructor(opts: CalDavSourceOptions) {
+    this.url = opts.url.endsWith('/') ? opts.url : opts.url + '/';
+    this.description = `caldav ${this.url}`;
+    this.http = new CalDavHttp({ url: this.url, username: opts.username, password: opts.password, timeoutMs: opts.timeoutMs, fetch: opts.fetch });
+  }
+
+  /** Requests and bytes since the last sync/reconcile (or since the last call). */
+  takeStats(): { requests: number; bytes: number } { return this.http.takeStats(); }
+
+  async info(): Promise<SourceInfo> {
+    this.http.takeStats();
+    let status = 0;
+    const res = await propfind({
+      url: this.url,
+      depth: '0',
+      props: {
+        'd:resourcetype': {},
+        'd:displayname': {},
+        'd:current-user-privilege-set': {},
+        'oc:read-only': { _attributes: { 'xmlns:oc': 'http://owncloud.org/ns' } },
+      },
+      fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
+    });
+    if (status === 403) throw this.http.authError(403);
+    if (status === 404 || status === 410) {
+      throw new NotFoundError(`no calendar at ${this.url} (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');
+    }
+    if (status !== 207) {
+      throw new HosthogError(`${this.url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself');
+    }
+    const self = res.find((r) => r.href !== undefined && isCollectionHref(String(r.href), this.url)) ?? res[0];
+    const props = (self?.props ?? {}) as Props;
+    const types = Object.keys(asObject(props.resourcetype));
+    const displayName = props.displayname !== undefined && props.displayname !== null && typeof props.displayname !== 'object'
+      ? String(props.displayname) : undefined;
+    const isCalendar = types.includes('calendar');
+    const isSubscription = types.includes('subscribed');
+    if (!isCalendar && !isSubscription) {
+      throw new NotFoundError(
+        `${this.url} is not a calendar (it is ${types.length ? types.join('+') : 'a plain resource'})`,
+        'point [calendar] url at a calendar collection, e.g. …/calendars/USER/NAME/',
+      );
+    }
+    const info: SourceInfo = { readOnly: false };
+    if (displayName) info.displayName = displayName;
+    const ro = (reason: string) => { info.readOnly = true; info.readOnlyReason = reason; return info; };
+    const path = new URL(this.url).pathname;
+    if (isSubscription) return ro('it is a subscription (a read-only feed)');
+    if (/\/trashbin\//.test(path)) return ro('it is the Nextcloud trash bin');
+    if (/contact_birthdays/.test(path)) return ro('it is the Nextcloud birthday calendar');
+    if (isTrue(props.readOnly)) return ro('it is shared read-only with this account');
+    const privileges = privilegeNames(props.currentUserPrivilegeSet);
+    if (privileges && !privileges.some((p) => p === 'all' || p === 'write' || p === 'writeContent' || p === 'bind')) {
+      return ro('this account has no write privilege on it');
+    }
+    return info;
+  }
+
+  async sync(token: string | null, known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
+    if (token === null || token === '') return this.reconcile(known);
+    this.http.takeStats();
+    const listed = new Map<string, string | null>();
+    const gone = new Set<string>();
+    let current = token;
+    for (let round = 0; ; round++) {
+      let status = 0;
+      const fetcher = this.http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } });
+      const res = await syncCollection({ url: this.url, props: { 'd:getetag': {} }, syncLevel: 1, syncToken: current, fetch: fetcher });
+      if (status !== 207) {
+        throw new InvalidSyncTokenError(
+          `calendar server refused the sync token (HTTP ${status})`,
+          'the cache is rebuilt from a full etag listing',
+        );
+      }
+      let truncated = false;
+      for (const r of res) {
+        if (r.href === undefined) continue;
+        const href = canonicalHref(String(r.href), this.url);
+        if (isCollectionHref(href, this.url)) { if (r.status === 507) truncated = true; continue; }
+        if (r.status === 404 || r.status === 410) { gone.add(href); listed.delete(href); continue; }
+        if (r.status >= 200 && r.status < 300) {
+          gone.delete(href);
+          listed.set(href, etagOf(r.props as Props | undefined));
+        }
+      }
+      const next = tokenOf(res);
+      if (!next) throw new InvalidSyncTokenError('calendar server answered the sync without a new sync token', 'the cache is rebuilt from a full etag listing');
+      current = next;
+      if (!truncated || round >= MAX_CONTINUES) break;
+    }
+    const deleted = [...gone];
+    const { changed, missing } = await this.download(listed, known);
+    for (const h of missing) if (known.has(h) && !deleted.includes(h)) deleted.push(h);
+    return { full: false, changed, deleted, token: current, stats: this.http.takeStats() };
+  }
+
+  async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
+    this.http.takeStats();
+    let status = 0;
+    const res = await propfind({
+      url: this.url,
+      depth: '1',
+      props: { 'd:getetag': {}, 'd:sync-token': {}, 'd:resourcetype': {} },
+      fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
+    });
+    if (status !== 207) throw this.statusError(status, 'listing the calendar');
+    let token: string | null = null;
+    const listed = new Map<string, string | null>();
+    for (const r of res) {
+      if (r.href === undefined) continue;
+      const href = canonicalHref(String(r.href), this.url);
+      const props = (r.props ?? {}) as Props;
+      if (isCollectionHref(href, this.url)) {
+        if (props.syncToken !== undefined && props.syncToken !== null && typeof props.syncToken !== 'object') token = String(props.syncToken);
+        continue;
+      }
+      if (r.status < 200 || r.status >= 300) continue;
+      if (Object.keys(asObject(props.resourcetype)).includes('collection')) continue; // a sub-collection, not an event
+      listed.set(href, etagOf(props));
+    }
+    if (token === null) token = await this.freshToken();
+    const deleted = [...known.keys()].filter((h) => !listed.has(h));
+    const { changed, missing } = await this.download(listed, known);
+    for (const h of missing) if (known.has(h) && !deleted.includes(h)) deleted.push(h);
+    return { full: true, changed, deleted, token, stats: this.http.takeStats() };
+  }
+
+  async get(href: string): Promise<CalendarObject | null> {
+    const url = hrefToUrl(href, this.url);
+    const res = await this.http.fetcher()(url, { method: 'GET', headers: { accept: 'text/calendar' } });
+    if (res.status === 404 || res.status === 410) return null;
+    const body = await res.text();
+    const err = this.http.errorForStatus(res.status, res.statusText, res.headers, `reading ${href}`, body);
+    if (err) throw err;
+    return { href: canonicalHref(url, this.url), etag: res.headers.get('etag'), data: body };
+  }
+
+  async create(name: string, data: string): Promise<CalendarObject> {
+    if (!name || name.includes('/') || name === '.' || name === '..') {
+      throw new UsageError(`"${name}" is not a valid event file name`, 'use something like "<uid>.ics"');
+    }
+    const url = new URL(encodeURIComponent(name), this.url).toString();
+    const href = canonicalHref(url, this.url);
+    const res = await this.http.fetcher()(url, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/calendar; charset=utf-8', 'if-none-match': '*' },
+      body: data,
+    });
+    const body = await res.text();
+    if (res.status === 412) {
+      throw new PreconditionFailedError(`an event named ${name} already exists in the calendar (HTTP 412), nothing was overwritten`, 'pick another name');
+    }
+    const err = this.http.errorForStatus(res.status, res.statusText, res.headers, `saving ${name}`, body);
+    if (err) throw err;
+    return this.afterWrite(href, data, res.headers.get('etag'));
+  }
+
+  async update(href: string, data: string, etag: string): Promise<CalendarObject> {
+    if (!etag) throw new PreconditionFailedError(`refusing to overwrite ${href} without knowing its etag`, 'read the event again first');
+    const url = hrefToUrl(href, this.url);
+    const res = await this.http.fetcher()(url, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/calendar; charset=utf-8', 'if-match': etag },
+      body: data,
+    });
+    const body = await res.text();
+    const err = this.http.errorForStatus(res.status, res.statusText, res.headers, `updating ${href}`, body);
+    if (err) throw err;
+    return this.afterWrite(canonicalHref(url, this.url), data, res.headers.get('etag'));
+  }
+
+  async remove(href: string, etag: string): Promise<void> {
+    if (!etag) throw new PreconditionFailedError(`refusing to delete ${href} without knowing its etag`, 'read the event again first');
+    const url = hrefToUrl(href, this.url);
+    const res = await this.http.fetcher()(url, { method: 'DELETE', headers: { 'if-match': etag } });
+    const body = await res.text();
+    const err = this.http.errorForStatus(res.status, res.statusText, res.headers, `deleting ${href}`, body);
+    if (err) throw err;
+  }
+
+  // ---- internals ----
+
+  /** The object as stored: with the server's etag, or (no ETag = server changed it) read back. */
+  private async afterWrite(href: string, data: string, etag: string | null): Promise<CalendarObject> {
+    if (etag && !etag.startsWith('W/')) return { href, etag, data };
+    const back = await this.get(href);
+    if (!back) throw new NotFoundError(`${href} vanished right after it was saved`);
+    return back;
+  }
+
+  /** The collection's sync token when the Depth-1 listing did not carry it: PROPFIND Depth 0. */
+  private async freshToken(): Promise<string | null> {
+    const res = await propfind({
+      url: this.url,
+      depth: '0',
+      props: { 'd:sync-token': {} },
+      fetch: this.http.fetcher(),
+    });
+    const props = (res[0]?.props ?? {}) as Props;
+    return props.syncToken !== undefined && typeof props.syncToken !== 'object' ? String(props.syncToken) : null;
+  }
+
+  /** Multiget every listed href whose etag is not the known one. */
+  private async download(listed: Map<string, string | null>, known: ReadonlyMap<string, string | null>): Promise<{ changed: CalendarObject[]; missing: string[] }> {
+    const want = [...listed].filter(([h, e]) => e === null || !known.has(h) || known.get(h) !== e).map(([h]) => h);
+    const changed: CalendarObject[] = [];
+    const missing: string[] = [];
+    for (let i = 0; i < want.length; i += MULTIGET_BATCH) {
+      const batch = want.slice(i, i + MULTIGET_BATCH);
+      let status = 0;
+      const res = await davRequest({
+        url: this.url,
+        init: {
+          method: 'REPORT',
+          headers: { depth: '1' },
+          namespace: 'c',
+          body: {
+            'calendar-multiget': {
+              _attributes: NS,
+              'd:prop': { 'd:getetag': {}, 'c:calendar-data': {} },
+              'd:href': batch,
+            },
+          },
+        },
+        fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
+      });
+      if (status !== 207) throw this.statusError(status, 'downloading changed events');
+      const seen = new Set<string>();
+      for (const r of res) {
+        if (r.href === undefined) continue;
+        const href = canonicalHref(String(r.href), this.url);
+        seen.add(href);
+        const props = (r.props ?? {}) as Props;
+        const data = calendarDataOf(props);
+        if (r.status >= 200 && r.status < 300 && data !== null) {
+          changed.push({ href, etag: etagOf(props) ?? listed.get(href) ?? null, data });
+        } else if (r.status === 404 || r.status === 410) {
+          missing.push(href);
+        }
+      }
+      // An href the server silently left out of the answer is gone too.
+      for (const h of batch) if (!seen.has(h)) missing.push(h);
+    }
+    return { changed, missing };
+  }
+
+  private statusError(status: number, what: string): HosthogError {
+    if (status === 403) return this.http.authError(403);
+    if (status === 404) return new NotFoundError(`no calendar at ${this.url} (HTTP 404)`, 'check [calendar] url');
+    return this.http.errorForStatus(status, '', new Headers(), what)
+      ?? new CalendarUnavailableError(`${what}: unexpected answer HTTP ${status} from ${this.url}`);
+  }
+}
+
+function asObject(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function isTrue(v: unknown): boolean {
+  return v === true || v === 1 || (typeof v === 'string' && /^(1|true)$/i.test(v.trim()));
+}
+
+function privilegeNames(set: unknown): string[] | null {
+  const o = asObject(set);
+  if (!('privilege' in o)) return null;
+  const list = Array.isArray(o.privilege) ? o.privilege : [o.privilege];
+  return list.flatMap((p) => Object.keys(asObject(p)));
+}
+
+function etagOf(props: Props | undefined): string | null {
+  const e = props?.getetag;
+  if (e === undefined || e === null || typeof e === 'object') return null;
+  return String(e);
+}
+
+function calendarDataOf(props: Props): string | null {
+  const d = props.calendarData;
+  if (d === undefined || d === null) return null;
+  if (typeof d === 'object') {
+    const o = d as { _cdata?: unknown; _text?: unknown };
+    const v = o._cdata ?? o._text;
+    return v === undefined ? null : String(v);
+  }
+  return String(d);
+}
+
+function tokenOf(res: DavResponse[]): string | null {
+  for (const r of res) {
+    const ms = asObject(asObject(r.raw).multistatus);
+    const t = ms.syncToken;
+    if (t !== undefined && t !== null) {
+      const v = typeof t === 'object' ? (t as { _text?: unknown })._text : t;
+      if (v !== undefined && v !== null && String(v) !== '') return String(v);
+    }
+  }
+  return null;
+}

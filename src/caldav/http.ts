@@ -1,0 +1,185 @@
+/**
+ * The HTTP layer under tsdav: a `fetch` to inject into tsdav's request functions that
+ *  - adds Basic auth,
+ *  - gives every request a timeout (AbortSignal.timeout; tsdav has none),
+ *  - counts requests and bytes (request + response: start line, headers we see, bodies) into
+ *    a stats object the source reads and resets per sync step,
+ *  - turns failures into hosthog errors: network errors and timeouts, 429, 502/503/504 always
+ *    (CalendarUnavailableError, Retry-After honoured), 401 always (AuthError); the rest by
+ *    `errorForStatus` where the caller decides (a 500 to sync-collection means "token refused"
+ *    on Xandikos, a 403 means "token refused" on Radicale, a 412 on a PUT means "changed").
+ */
+import {
+  AuthError,
+  CalendarUnavailableError,
+  HosthogError,
+  NotFoundError,
+  PermissionError,
+  PreconditionFailedError,
+} from '../core/errors.js';
+import { cleanText } from '../core/sanitize.js';
+
+export interface HttpStats { requests: number; bytes: number; }
+
+export interface HttpOptions {
+  /** The calendar collection URL (for messages). */
+  url: string;
+  username: string;
+  password?: string;
+  timeoutMs: number;
+  /** The fetch to use underneath (tests inject one); default globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface FetcherOptions {
+  /** Also throw CalendarUnavailableError for 500 and other 5xx (default true). */
+  throw5xx?: boolean;
+  /** Called with every response's status and headers (after the body was read). */
+  onResponse?: (status: number, headers: Headers) => void;
+}
+
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+export class CalDavHttp {
+  readonly stats: HttpStats = { requests: 0, bytes: 0 };
+  private readonly base: typeof fetch;
+  private readonly auth: string | undefined;
+
+  constructor(readonly opts: HttpOptions) {
+    this.base = opts.fetch ?? globalThis.fetch;
+    this.auth = opts.password !== undefined
+      ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password}`, 'utf8').toString('base64')
+      : undefined;
+  }
+
+  /** Return the counts so far and start again from zero. */
+  takeStats(): HttpStats {
+    const s = { ...this.stats };
+    this.stats.requests = 0;
+    this.stats.bytes = 0;
+    return s;
+  }
+
+  /** A fetch for tsdav (or direct use). The response body is already read (and re-wrapped). */
+  fetcher(fo: FetcherOptions = {}): typeof fetch {
+    const throw5xx = fo.throw5xx ?? true;
+    return (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
+      const headers = new Headers(init.headers);
+      if (this.auth && !headers.has('authorization')) headers.set('authorization', this.auth);
+      const method = (init.method ?? 'GET').toUpperCase();
+      const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+      const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+
+      this.stats.requests++;
+      this.stats.bytes += method.length + url.length + 12 + headerBytes(headers) + bodyBytes(init.body);
+
+      let res: Response;
+      let buf: ArrayBuffer;
+      try {
+        res = await this.base(url, { ...init, method, headers, signal, redirect: init.redirect ?? 'follow' });
+        buf = await res.arrayBuffer();
+      } catch (e) {
+        throw this.networkError(e, timeout.aborted);
+      }
+      this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + buf.byteLength;
+      fo.onResponse?.(res.status, res.headers);
+
+      if (res.status === 401) throw this.authError();
+      if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504 || (throw5xx && res.status >= 500)) {
+        throw this.unavailable(res.status, res.statusText, res.headers);
+      }
+      return new Response(NULL_BODY.has(res.status) ? null : buf, { status: res.status, statusText: res.statusText, headers: res.headers });
+    }) as typeof fetch;
+  }
+
+  authError(status = 401): AuthError {
+    return new AuthError(
+      `calendar login failed for ${this.opts.username} at ${this.opts.url} (HTTP ${status})`,
+      status === 403
+        ? 'this account may not read that calendar: check [calendar] url and username'
+        : 'fix the password in [calendar] password_file (for Nextcloud use an app password) or [calendar] username',
+    );
+  }
+
+  unavailable(status: number, statusText: string, headers: Headers): CalendarUnavailableError {
+    const retryAfterMs = parseRetryAfter(headers.get('retry-after'), Date.now());
+    return new CalendarUnavailableError(
+      `calendar server at ${origin(this.opts.url)} answered HTTP ${status} ${cleanText(statusText, 60)}`.trim(),
+      retryAfterMs !== undefined ? `it asked to retry in ${Math.ceil(retryAfterMs / 1000)}s` : 'will retry at the next poll',
+      retryAfterMs,
+    );
+  }
+
+  networkError(e: unknown, timedOut: boolean): HosthogError {
+    if (e instanceof HosthogError) return e;
+    const name = (e as { name?: string })?.name;
+    if (timedOut || name === 'TimeoutError') {
+      return new CalendarUnavailableError(
+        `calendar server at ${origin(this.opts.url)} did not answer within ${Math.round(this.opts.timeoutMs / 100) / 10}s`,
+        'raise [calendar] timeout if the server is just slow',
+      );
+    }
+    const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+    const code = cause?.code ?? (e as { code?: string })?.code;
+    const detail = code ?? cleanText(cause?.message ?? (e as Error)?.message ?? String(e), 80);
+    return new CalendarUnavailableError(
+      `cannot reach calendar server at ${origin(this.opts.url)} (${detail})`,
+      code === 'ENOTFOUND' ? 'check the host name in [calendar] url' : 'check that the server is up and the URL is right',
+    );
+  }
+
+  /**
+   * The error for a non-success status of a request, given what it was for. Returns null for
+   * 2xx. `what` is a short description ("saving event x.ics").
+   */
+  errorForStatus(status: number, statusText: string, headers: Headers, what: string, body = ''): HosthogError | null {
+    if (status >= 200 && status < 300) return null;
+    const snippet = body ? `: ${cleanText(body.replace(/<[^>]*>/g, ' '), 120)}` : '';
+    switch (status) {
+      case 401: return this.authError(401);
+      case 412: return new PreconditionFailedError(
+        `${what} failed: the event changed on the server (HTTP 412), nothing was overwritten`,
+        'read it again and retry',
+      );
+      case 404: case 410: return new NotFoundError(`${what} failed: not found on the calendar server (HTTP ${status})`);
+      case 403: return new PermissionError(
+        `${what} failed: the calendar server refused it (HTTP 403)${snippet}`,
+        'the calendar may be read-only for this account, or the event too large',
+      );
+      case 429: case 502: case 503: case 504: return this.unavailable(status, statusText, headers);
+      default:
+        if (status >= 500) return this.unavailable(status, statusText, headers);
+        return new HosthogError(`${what} failed: calendar server answered HTTP ${status} ${cleanText(statusText, 60)}${snippet}`.trim());
+    }
+  }
+}
+
+/** Retry-After as milliseconds from now: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return undefined;
+  return Math.max(0, t - nowMs);
+}
+
+function origin(url: string): string {
+  try { return new URL(url).origin; } catch { return url; }
+}
+
+function headerBytes(h: Headers): number {
+  let n = 0;
+  h.forEach((v, k) => { n += k.length + v.length + 4; });
+  return n + 2;
+}
+
+function bodyBytes(body: unknown): number {
+  if (body === undefined || body === null) return 0;
+  if (typeof body === 'string') return Buffer.byteLength(body, 'utf8');
+  if (body instanceof ArrayBuffer) return body.byteLength;
+  if (ArrayBuffer.isView(body)) return body.byteLength;
+  if (body instanceof URLSearchParams) return Buffer.byteLength(body.toString(), 'utf8');
+  return 0;
+}

@@ -1,0 +1,160 @@
+/**
+ * A real sshd for hog tests, inside a PRIVATE mount namespace so bind mounts made by a test
+ * never reach the host's namespace:
+ *
+ *   const sshd = await startSshd();        // anchor: unshare --mount --propagation private sleep infinity
+ *   t.after(() => sshd.stop());            // sshd: nsenter --mount=/proc/ANCHOR/ns/mnt sshd -D -e -f CONFIG
+ *   createHogEnforcer({ nsPid: sshd.anchorPid, … })
+ *
+ * Config: free loopback port, generated host key, PasswordAuthentication no, UsePAM no,
+ * StrictModes default (yes), AuthorizedKeysFile = the two defaults plus an absolute
+ * root-owned dir (DIR/keys/%u) used for root's key so the real /root/.ssh is never touched.
+ * The working dir is under /run (root-owned 0755 all the way up, as StrictModes wants).
+ */
+import { spawn, execFileSync, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, readlinkSync, chownSync, chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { freePort } from './free-port.js';
+import type { TestUser } from './users.js';
+
+export interface LoginResult { code: number | null; stdout: string; stderr: string }
+
+export interface TestSshd {
+  port: number;
+  dir: string;
+  configFile: string;
+  anchorPid: number;
+  sshdPid: number;
+  /** Dir of the absolute AuthorizedKeysFile pattern (DIR/keys/%u). */
+  keysDir: string;
+  /** ssh -i key -p port … user@127.0.0.1 echo ok */
+  login(user: string, keyFile: string): Promise<LoginResult>;
+  /** /proc/ANCHOR/mountinfo */
+  mountInfo(): string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let hook = false;
+function track(c: ChildProcess): void {
+  live.add(c);
+  c.once('exit', () => live.delete(c));
+  if (!hook) {
+    hook = true;
+    process.on('exit', () => { for (const p of live) try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ } });
+  }
+}
+
+async function killAndWait(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const done = new Promise<void>((r) => c.once('exit', () => r()));
+  try { process.kill(-c.pid!, 'SIGTERM'); } catch { /* gone */ }
+  const t = setTimeout(() => { try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ } }, 2000);
+  await done;
+  clearTimeout(t);
+}
+
+function waitPort(port: number, ms: number, child: ChildProcess, errText: () => string): Promise<void> {
+  const until = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null) return reject(new Error(`sshd exited: ${errText()}`));
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(); });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > until) reject(new Error(`sshd did not listen on ${port}: ${errText()}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function startSshd(): Promise<TestSshd> {
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync('/run/hosthog-sshd-');
+  chmodSync(dir, 0o755);
+  const keysDir = join(dir, 'keys');
+  mkdirSync(keysDir, { mode: 0o755 });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
+  const port = await freePort();
+  const configFile = join(dir, 'sshd_config');
+  writeFileSync(configFile, [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_ed25519')}`, `PidFile ${join(dir, 'sshd.pid')}`,
+    'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'PermitRootLogin prohibit-password',
+    `AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 ${keysDir}/%u`, 'LogLevel VERBOSE', '',
+  ].join('\n'));
+
+  const anchor = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', 'infinity'], { detached: true, stdio: 'ignore' });
+  track(anchor);
+  const anchorPid = anchor.pid!;
+  const self = readlinkSync('/proc/self/ns/mnt');
+  for (let i = 0; i < 100; i++) {
+    try { if (readlinkSync(`/proc/${anchorPid}/ns/mnt`) !== self) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (readlinkSync(`/proc/${anchorPid}/ns/mnt`) === self) throw new Error('anchor did not get a private mount namespace');
+
+  let err = '';
+  const sshd = spawn('nsenter', [`--mount=/proc/${anchorPid}/ns/mnt`, '--', '/usr/sbin/sshd', '-D', '-e', '-f', configFile], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  track(sshd);
+  sshd.stderr!.on('data', (d) => { err += String(d); if (err.length > 200_000) err = err.slice(-100_000); });
+  try { await waitPort(port, 10_000, sshd, () => err); }
+  catch (e) { await killAndWait(sshd); await killAndWait(anchor); rmSync(dir, { recursive: true, force: true }); throw e; }
+
+  return {
+    port, dir, configFile, anchorPid, sshdPid: sshd.pid!, keysDir,
+    login(user, keyFile) {
+      return new Promise((resolve) => {
+        execFile('ssh', ['-i', keyFile, '-p', String(port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+          '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', '--', `${user}@127.0.0.1`, 'echo', 'ok'],
+        { encoding: 'utf8', timeout: 20_000 }, (e, stdout, stderr) => {
+          const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : null) : 0;
+          resolve({ code, stdout, stderr });
+        });
+      });
+    },
+    mountInfo: () => readFileSync(`/proc/${anchorPid}/mountinfo`, 'utf8'),
+    stderr: () => err,
+    async stop() {
+      await killAndWait(sshd);
+      await killAndWait(anchor); // the namespace (and every test mount in it) dies with its last process
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface UserKey { user: string; keyFile: string; pub: string }
+
+/** A fresh ed25519 key pair for user in dir (private key owned by root, for ssh run as root). */
+export function makeKey(dir: string, user: string): UserKey {
+  const keyFile = join(dir, `id_${user.replace(/[^A-Za-z0-9_-]/g, '_')}`);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${user}@hosthog-test`, '-f', keyFile]);
+  return { user, keyFile, pub: readFileSync(keyFile + '.pub', 'utf8') };
+}
+
+/**
+ * Install text as user's ~/.ssh/authorized_keys (0700 dir, 0600 file, owned by the user).
+ * Returns a restore function that puts back what was there before (file or nothing).
+ */
+export function installAuthorizedKeys(u: TestUser, text: string): () => void {
+  const sshDir = join(u.home, '.ssh');
+  const file = join(sshDir, 'authorized_keys');
+  const hadDir = existsSync(sshDir);
+  let before: Buffer | null = null;
+  try { if (lstatSync(file).isFile()) before = readFileSync(file); } catch { /* none */ }
+  mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+  chownSync(sshDir, u.uid, u.gid);
+  chmodSync(sshDir, 0o700);
+  try { unlinkSync(file); } catch { /* none */ }
+  writeFileSync(file, text, { mode: 0o600 });
+  chownSync(file, u.uid, u.gid);
+  return () => {
+    try { unlinkSync(file); } catch { /* gone */ }
+    if (before) { writeFileSync(file, before, { mode: 0o600 }); chownSync(file, u.uid, u.gid); }
+    else if (!hadDir) rmSync(sshDir, { recursive: true, force: true });
+  };
+}
