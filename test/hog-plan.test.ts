@@ -6,7 +6,10 @@ import type { Claim } from '../src/core/types.js';
 import { validateConfig, type Config } from '../src/config/schema.js';
 import { parsePasswd } from '../src/host/users-db.js';
 import { parseAuthorizedKeysFiles } from '../src/host/sshd-config.js';
-import { parseMountInfo, isHosthogMount } from '../src/host/hog-mounts.js';
+import { parseMountInfo, isHosthogMount, resolveInRoot } from '../src/host/hog-mounts.js';
+import { mkdtempSync, mkdirSync, symlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function cfg(hog: Record<string, unknown> = {}): Config {
   const r = validateConfig({ host: 'gpu-box-3', timezone: 'Europe/Berlin', hog }, { hostname: 'x', timezone: 'UTC' }, 'test');
@@ -218,4 +221,20 @@ test('parseMountInfo / isHosthogMount: escapes decoded, deleted overlays still r
   const m = parseMountInfo(text);
   assert.equal(m.length, 4);
   assert.deepEqual(m.filter(isHosthogMount).map((e) => e.mountPoint), ['/home/bob/.ssh/authorized_keys', '/home/o d/.ssh/authorized_keys']);
+});
+
+test('resolveInRoot: symlinks resolved relative to the given root, loops and missing parts give null', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'hh-root-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'home/bob/real'), { recursive: true });
+  symlinkSync('real', join(root, 'home/bob/.ssh'));
+  symlinkSync('/home/bob', join(root, 'abs'));
+  symlinkSync('loop2', join(root, 'loop1'));
+  symlinkSync('loop1', join(root, 'loop2'));
+  assert.equal(resolveInRoot(root, '/home/bob/.ssh'), '/home/bob/real');
+  assert.equal(resolveInRoot(root, '/abs/.ssh'), '/home/bob/real');
+  assert.equal(resolveInRoot(root, '/home/bob/./real/../.ssh'), '/home/bob/real');
+  assert.equal(resolveInRoot(root, '/loop1'), null);
+  assert.equal(resolveInRoot(root, '/home/nobody'), null);
+  assert.equal(resolveInRoot(root, '/'), '/');
 });

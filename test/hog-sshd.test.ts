@@ -380,3 +380,35 @@ test('a ~/.ssh that is a symlink to a directory of the user\'s own is covered wh
   await enf.release();
   assert.ok(await loginOk('hh-bob'));
 });
+
+test('race at the last moment: a cover that lands on another user\'s file is taken off at once', async (t) => {
+  const dir = mkdtempSync(join(tmp, 'st-'));
+  const bobSsh = join(users['hh-bob'].home, '.ssh');
+  const aliceKeys = join(users['hh-alice'].home, '.ssh', 'authorized_keys');
+  const warnings: string[] = [];
+  let swapped = false;
+  const enf = createHogEnforcer({
+    stateDir: join(dir, 'state'), overlayDir: join(dir, 'overlays'), nsPid: sshd!.anchorPid,
+    log: { info() {}, warn(o: object, m?: string) { warnings.push(`${m} ${JSON.stringify(o)}`); } },
+    beforeMount(target) {
+      if (target !== join(bobSsh, 'authorized_keys') || swapped) return;
+      swapped = true; // checks passed; now bob swaps his .ssh for a symlink to alice's
+      renameSync(bobSsh, bobSsh + '.moved');
+      symlinkSync(join(users['hh-alice'].home, '.ssh'), bobSsh);
+    },
+  });
+  t.after(async () => {
+    await enf.release().catch(() => undefined);
+    if (swapped) { try { unlinkSync(bobSsh); } catch { /* gone */ } renameSync(bobSsh + '.moved', bobSsh); }
+  });
+  const aliceBefore = readFileSync(aliceKeys, 'utf8');
+  const hog = hogClaim({ user: 'hh-carol', allow: ['hh-alice'] });
+  await enf.apply(await plan(hog, cfg()), hog);
+  assert.ok(swapped);
+  assert.ok(warnings.some((w) => w.includes('landed elsewhere') && w.includes(aliceKeys)), warnings.join('\n'));
+  assert.deepEqual(hogMounts(sshd!.mountInfo()), ['/home/hh-dave/.ssh/authorized_keys']);
+  assert.equal(readFileSync(aliceKeys, 'utf8'), aliceBefore);
+  assert.ok(await loginOk('hh-alice'));
+  assert.equal(readHogState(join(dir, 'state'))!.mounts.length, 1);
+  await enf.release();
+});

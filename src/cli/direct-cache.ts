@@ -24,7 +24,7 @@ export class DirectCache implements WriteCache {
   occurrences(): Occurrence[] {
     if (!this.decoded) {
       const now = Date.now();
-      this.decoded = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from: new Date(now - DAY), to: new Date(now + this.config.bridge.windowDays * DAY) }).occurrences;
+      return (this.decoded = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from: new Date(now - DAY), to: new Date(now + this.config.bridge.windowDays * DAY) }).occurrences);
     }
     return this.decoded;
   }

@@ -68,6 +68,8 @@ export interface EnforcerOptions {
   /** Process whose mount namespace sshd uses; default 1 (the host's). */
   nsPid?: number;
   log?: HogLog;
+  /** Test seam: runs between the last check of a key file and its mount (to provoke the race). */
+  beforeMount?: (target: string) => void | Promise<void>;
 }
 
 export interface MountInfoEntry { id: number; root: string; mountPoint: string }
@@ -230,6 +232,7 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
     state.mounts.push(rec);
     save(); // BEFORE the mount: a crash now leaves a record of what may exist
     try {
+      await opts.beforeMount?.(target);
       await nsenter('mount', ['--no-canonicalize', '--bind', '--', overlay, target]);
     } catch (e) {
       state.mounts = state.mounts.filter((m) => m !== rec);
@@ -275,7 +278,7 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
       if (unwanted.length) {
         const targets = new Set(unwanted.map((m) => m.target));
         await removeMounts((mp) => targets.has(mp));
-        for (const m of unwanted) rmSync(m.overlay, { force: true });
+        for (const m of unwanted) { rmSync(m.overlay, { force: true }); mounted.delete(m.target); }
       }
       // Records whose mount vanished (someone unmounted it) are forgotten and covered again.
       const vanished = state.mounts.filter((m) => wanted.has(planned(m)) && !mounted.has(m.target));
@@ -287,7 +290,7 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
       if (remode.length) {
         const targets = new Set(remode.map((m) => m.target));
         await removeMounts((mp) => targets.has(mp));
-        for (const m of remode) rmSync(m.overlay, { force: true });
+        for (const m of remode) { rmSync(m.overlay, { force: true }); mounted.delete(m.target); }
         state.mounts = state.mounts.filter((m) => !remode.includes(m));
       }
       if (state.message !== undefined && state.message !== plan.message) {

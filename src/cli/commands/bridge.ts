@@ -8,6 +8,9 @@ import { makeHandler } from '../../bridge/rpc-handlers.js';
 import { startRpcServer } from '../../host/rpc-server.js';
 import { createLog } from '../../host/log.js';
 import { loadConfig } from '../../config/load.js';
+import { telling } from '../../bridge/notify-hook.js';
+import { hostView } from '../../core/view.js';
+import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
 
 export function stateDirError(e: unknown, dir: string): unknown {
@@ -21,16 +24,21 @@ export function stateDirError(e: unknown, dir: string): unknown {
 export async function bridge(g: GlobalOptions): Promise<void> {
   const config = configFor(g, { withPassword: true });
   const log = createLog();
+  let activeClaims: () => Claim[] = () => [];
+  const tell = telling(config, log, () => activeClaims());
   const b = await Bridge.open(config, log, {
     reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
+    hooks: [tell.hook],
+    motdExtras: () => tell.motdLines(),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
   const writer = new CalendarWriter(b.source, b, config);
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
   const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
     runDir: dirname(config.bridge.socket),
-    handler: makeHandler(writer, config, catchUp),
+    handler: makeHandler(writer, config, catchUp, { ...tell.handlers }),
     log,
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');

@@ -1,0 +1,27 @@
+/**
+ * hosthog who: who is on the host and how. Through the bridge (root sees every user's tmux and
+ * desktop session); without a bridge, what this user can see from /proc and utmp.
+ */
+import { existsSync } from 'node:fs';
+import type { GlobalOptions } from '../main.js';
+import { configFor } from '../context.js';
+import { readSnapshotFile } from '../../bridge/snapshot-file.js';
+import { renderWho, whoRows, type WhoFlag, type WhoRow } from '../../core/who-view.js';
+import { hostView } from '../../core/view.js';
+
+export async function who(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
+  const config = configFor(g);
+  let out: { rows: WhoRow[]; flags: WhoFlag[] };
+  if (existsSync(config.bridge.socket)) {
+    const { callBridge } = await import('../../host/rpc-client.js');
+    out = await callBridge(config.bridge.socket, { method: 'who', params: {} }, { timeoutMs: 15_000 }) as typeof out;
+  } else {
+    const { discoverSessions } = await import('../../host/sessions.js');
+    const snap = readSnapshotFile(config.bridge.stateDir);
+    const now = new Date();
+    const active = snap ? hostView(snap, config, now).active : [];
+    out = whoRows(await discoverSessions({ sampleMs: 500 }), active, now);
+  }
+  if (o.json) { process.stdout.write(JSON.stringify(out, null, 2) + '\n'); return; }
+  process.stdout.write(renderWho(out.rows, { flags: out.flags }) + '\n');
+}
