@@ -155,7 +155,7 @@ export class CalDavSource implements CalendarSource {
     const res = await propfind({
       url: this.url,
       depth: '1',
-      props: { 'd:getetag': {}, 'd:sync-token': {}, 'd:resourcetype': {} },
+      props: { 'd:getetag': {}, 'd:sync-token': {} },
       fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
     });
     if (status !== 207) throw this.statusError(status, 'listing the calendar');
@@ -170,7 +170,7 @@ export class CalDavSource implements CalendarSource {
         continue;
       }
       if (r.status < 200 || r.status >= 300) continue;
-      if (Object.keys(asObject(props.resourcetype)).includes('collection')) continue; // a sub-collection, not an event
+      if (href.endsWith('/')) continue; // a sub-collection, not an event
       listed.set(href, etagOf(props));
     }
     if (token === null) token = await this.freshToken();

@@ -136,7 +136,8 @@ export class VdirSource implements CalendarSource {
 
   private async ensureDir(): Promise<void> {
     try {
-      await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
+      const created = await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
+      if (created !== undefined) await fsp.chmod(this.dir, 0o755); // whatever the umask
     } catch (e) {
       throw fsError(e, `creating the calendar directory ${this.dir}`);
     }
@@ -229,6 +230,7 @@ export class VdirSource implements CalendarSource {
     let fh: fsp.FileHandle | undefined;
     try {
       fh = await fsp.open(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, 0o644);
+      await fh.chmod(0o644);
       await fh.writeFile(data, 'utf8');
       await fh.sync();
     } catch (e) {

@@ -23,6 +23,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { constants, openSync, readlinkSync, readFileSync, writeSync, ftruncateSync, fsyncSync, fstatSync, readSync, closeSync, mkdirSync, chmodSync, lstatSync, readdirSync, rmSync, chownSync, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Claim } from '../core/types.js';
@@ -150,7 +151,6 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
     run('nsenter', [`--mount=/proc/${nsPid}/ns/mnt`, '--', cmd, ...args], { encoding: 'utf8', timeout: 15_000 });
 
   const mountInfo = async (): Promise<MountInfoEntry[]> => {
-    const { readFile } = await import('node:fs/promises');
     return parseMountInfo(await readFile(`/proc/${nsPid}/mountinfo`, 'utf8'));
   };
 

@@ -58,6 +58,10 @@ function launch(cmd: string, args: string[], cwd: string): Running {
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
   live.add(child);
+  // A server a test forgot to stop must not keep the test process alive (the exit hook kills it).
+  child.unref();
+  (child.stdout as unknown as { unref?: () => void }).unref?.();
+  (child.stderr as unknown as { unref?: () => void }).unref?.();
   let buf = '';
   const keep = (d: Buffer) => { buf = (buf + d.toString('utf8')).slice(-8000); };
   child.stdout!.on('data', keep);

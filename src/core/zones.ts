@@ -1,0 +1,255 @@
+/**
+ * Time zones from the runtime's Intl data (ical.js' TimezoneService starts empty).
+ *
+ * Wall-clock → instant (zonedToUtc) follows RFC 5545 §3.3.5:
+ *  - a wall time that does not exist (spring-forward gap) is read with the offset in force
+ *    BEFORE the gap, so 02:30 on the Berlin spring change becomes 03:30 CEST (01:30Z);
+ *  - a wall time that exists twice (autumn overlap) is the EARLIER instant (the first pass,
+ *    still in summer time), so 02:30 on the Berlin autumn change is 00:30Z.
+ */
+
+export interface WallParts { year: number; month: number; day: number; hour: number; minute: number; second: number }
+export interface ZonedParts extends WallParts { /** 0 = Sunday … 6 = Saturday */ weekday: number }
+
+const fmtCache = new Map<string, Intl.DateTimeFormat>();
+function fmt(tz: string): Intl.DateTimeFormat {
+  let f = fmtCache.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, hourCycle: 'h23', weekday: 'short',
+      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    fmtCache.set(tz, f);
+  }
+  return f;
+}
+
+const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+
+/** True when Intl knows the zone name. */
+export function isValidZone(tz: string): boolean {
+  if (!tz) return false;
+  try { fmt(tz); return true; } catch { return false; }
+}
+
+export function utcToZoned(d: Date, tz: string): ZonedParts {
+  const out: Record<string, string> = {};
+  for (const p of fmt(tz).formatToParts(d)) out[p.type] = p.value;
+  let year = Number(out.year);
+  // formatToParts gives era-less years; negative years are out of scope.
+  return {
+    year, month: Number(out.month), day: Number(out.day),
+    hour: Number(out.hour) % 24, minute: Number(out.minute), second: Number(out.second),
+    weekday: WEEKDAYS[out.weekday] ?? 0,
+  };
+}
+
+/** Offset of tz from UTC at instant t, in milliseconds (east positive), whole seconds. */
+export function offsetAt(t: number, tz: string): number {
+  const ms = Math.floor(t / 1000) * 1000;
+  const p = utcToZoned(new Date(ms), tz);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
+}
+
+const DAY = 86_400_000;
+
+export function zonedToUtc(parts: WallParts, tz: string): Date {
+  const local = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  if (tz === 'UTC' || tz === 'Etc/UTC') return new Date(local);
+  const before = offsetAt(local - DAY, tz);
+  const after = offsetAt(local + DAY, tz);
+  const candidates: number[] = [];
+  for (const o of new Set([before, after])) {
+    const t = local - o;
+    if (offsetAt(t, tz) === o) candidates.push(t);
+  }
+  if (candidates.length === 0) {
+    // Rare: a change within a day of another; try the offset at the naive instant.
+    const o = offsetAt(local, tz);
+    const t = local - o;
+    if (offsetAt(t, tz) === o) candidates.push(t);
+  }
+  if (candidates.length === 0) return new Date(local - before); // gap: offset before the gap
+  return new Date(Math.min(...candidates)); // overlap: earlier instant
+}
+
+/** Instants in [from, to] where the zone's offset changes (second precision). */
+export function transitions(tz: string, from: Date, to: Date): { at: number; fromOffset: number; toOffset: number }[] {
+  const out: { at: number; fromOffset: number; toOffset: number }[] = [];
+  const STEP = 7 * DAY;
+  let t = from.getTime();
+  let o = offsetAt(t, tz);
+  while (t < to.getTime()) {
+    const n = Math.min(t + STEP, to.getTime());
+    const on = offsetAt(n, tz);
+    if (on !== o) {
+      // binary search the change between t and n; guard a second change inside the step
+      let lo = t, hi = n;
+      while (hi - lo > 1000) {
+        const mid = Math.floor((lo + hi) / 2000) * 1000;
+        if (mid <= lo) break;
+        if (offsetAt(mid, tz) === o) lo = mid; else hi = mid;
+      }
+      const toOffset = offsetAt(hi, tz);
+      out.push({ at: hi, fromOffset: o, toOffset });
+      t = hi; o = toOffset;
+      continue;
+    }
+    t = n; o = on;
+  }
+  return out;
+}
+
+function offsetText(ms: number): string {
+  const sign = ms < 0 ? '-' : '+';
+  let s = Math.abs(Math.round(ms / 1000));
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${sign}${p(h)}${p(m)}${s ? p(s) : ''}`;
+}
+
+function localStamp(p: WallParts): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return `${String(p.year).padStart(4, '0')}${p2(p.month)}${p2(p.day)}T${p2(p.hour)}${p2(p.minute)}${p2(p.second)}`;
+}
+
+function abbreviation(tz: string, t: number): string {
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'short' }).formatToParts(new Date(t));
+    const n = parts.find((x) => x.type === 'timeZoneName')?.value ?? '';
+    return n.replace(/[^A-Za-z0-9+\-:]/g, '');
+  } catch { return ''; }
+}
+
+function wallAt(t: number, offset: number): WallParts {
+  const d = new Date(t + offset);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+}
+
+function isDst(tz: string, t: number, offset: number): boolean {
+  const y = new Date(t).getUTCFullYear();
+  const jan = offsetAt(Date.UTC(y, 0, 1), tz);
+  const jul = offsetAt(Date.UTC(y, 6, 1), tz);
+  return offset > Math.min(jan, jul);
+}
+
+interface Obs { kind: 'STANDARD' | 'DAYLIGHT'; from: number; to: number; name: string; starts: WallParts[] }
+
+/**
+ * A VTIMEZONE (CRLF text, ending in CRLF) for tz covering [from, to] (padded by a year each
+ * side). Observances with a regular yearly pattern (same month, weekday, week-of-month or last
+ * week, same local time) get an RRULE (what phones expect); irregular ones get RDATEs. A zone
+ * without changes gets one STANDARD observance.
+ */
+export function vtimezone(tz: string, from: Date, to: Date): string {
+  const lo = new Date(Date.UTC(from.getUTCFullYear() - 1, 0, 1));
+  const hi = new Date(Date.UTC(to.getUTCFullYear() + 2, 0, 1));
+  const trans = transitions(tz, lo, hi);
+  const lines = ['BEGIN:VTIMEZONE', `TZID:${tz}`];
+  if (trans.length === 0) {
+    const o = offsetAt(from.getTime(), tz);
+    lines.push('BEGIN:STANDARD', 'DTSTART:19700101T000000', `TZOFFSETFROM:${offsetText(o)}`, `TZOFFSETTO:${offsetText(o)}`);
+    const name = abbreviation(tz, from.getTime());
+    if (name) lines.push(`TZNAME:${name}`);
+    lines.push('END:STANDARD');
+  } else {
+    const groups = new Map<string, Obs>();
+    for (const tr of trans) {
+      const kind = isDst(tz, tr.at, tr.toOffset) ? 'DAYLIGHT' : 'STANDARD';
+      const name = abbreviation(tz, tr.at);
+      const key = `${kind}|${tr.fromOffset}|${tr.toOffset}|${name}`;
+      let g = groups.get(key);
+      if (!g) { g = { kind, from: tr.fromOffset, to: tr.toOffset, name, starts: [] }; groups.set(key, g); }
+      g.starts.push(wallAt(tr.at, tr.fromOffset));
+    }
+    for (const g of groups.values()) {
+      lines.push(`BEGIN:${g.kind}`, `DTSTART:${localStamp(g.starts[0])}`, `TZOFFSETFROM:${offsetText(g.from)}`, `TZOFFSETTO:${offsetText(g.to)}`);
+      const rule = yearlyRule(g.starts);
+      if (rule) lines.push(`RRULE:${rule}`);
+      else for (const s of g.starts.slice(1)) lines.push(`RDATE:${localStamp(s)}`);
+      if (g.name) lines.push(`TZNAME:${g.name}`);
+      lines.push(`END:${g.kind}`);
+    }
+  }
+  lines.push('END:VTIMEZONE');
+  return lines.join('\r\n') + '\r\n';
+}
+
+const DAYNAMES = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
+
+function yearlyRule(starts: WallParts[]): string | null {
+  if (starts.length < 2) return null;
+  const desc = starts.map((s) => {
+    const wd = new Date(Date.UTC(s.year, s.month - 1, s.day)).getUTCDay();
+    const dim = new Date(Date.UTC(s.year, s.month, 0)).getUTCDate();
+    return { s, wd, last: s.day + 7 > dim, nth: Math.ceil(s.day / 7) };
+  });
+  const a = desc[0];
+  for (let i = 0; i < desc.length; i++) {
+    const d = desc[i];
+    if (d.s.year !== a.s.year + i) return null;
+    if (d.s.month !== a.s.month || d.wd !== a.wd || d.s.hour !== a.s.hour || d.s.minute !== a.s.minute || d.s.second !== a.s.second) return null;
+  }
+  if (desc.every((d) => d.last)) return `FREQ=YEARLY;BYMONTH=${a.s.month};BYDAY=-1${DAYNAMES[a.wd]}`;
+  if (desc.every((d) => d.nth === a.nth)) return `FREQ=YEARLY;BYMONTH=${a.s.month};BYDAY=${a.nth}${DAYNAMES[a.wd]}`;
+  return null;
+}
+
+/** Common Windows (Outlook/Exchange) zone names → IANA. */
+const WINDOWS: Record<string, string> = {
+  'W. Europe Standard Time': 'Europe/Berlin',
+  'Central Europe Standard Time': 'Europe/Budapest',
+  'Central European Standard Time': 'Europe/Warsaw',
+  'Romance Standard Time': 'Europe/Paris',
+  'GMT Standard Time': 'Europe/London',
+  'Greenwich Standard Time': 'Atlantic/Reykjavik',
+  'E. Europe Standard Time': 'Europe/Chisinau',
+  'FLE Standard Time': 'Europe/Kiev',
+  'GTB Standard Time': 'Europe/Bucharest',
+  'Russian Standard Time': 'Europe/Moscow',
+  'Eastern Standard Time': 'America/New_York',
+  'Central Standard Time': 'America/Chicago',
+  'Mountain Standard Time': 'America/Denver',
+  'US Mountain Standard Time': 'America/Phoenix',
+  'Pacific Standard Time': 'America/Los_Angeles',
+  'Alaskan Standard Time': 'America/Anchorage',
+  'Hawaiian Standard Time': 'Pacific/Honolulu',
+  'Atlantic Standard Time': 'America/Halifax',
+  'E. South America Standard Time': 'America/Sao_Paulo',
+  'Tokyo Standard Time': 'Asia/Tokyo',
+  'China Standard Time': 'Asia/Shanghai',
+  'India Standard Time': 'Asia/Kolkata',
+  'Korea Standard Time': 'Asia/Seoul',
+  'Singapore Standard Time': 'Asia/Singapore',
+  'AUS Eastern Standard Time': 'Australia/Sydney',
+  'New Zealand Standard Time': 'Pacific/Auckland',
+  'Israel Standard Time': 'Asia/Jerusalem',
+  'Arabian Standard Time': 'Asia/Dubai',
+  'UTC': 'UTC',
+  'Coordinated Universal Time': 'UTC',
+};
+
+/**
+ * Map a TZID as calendars write it to an IANA name Intl knows, or null:
+ * "Europe/Berlin"; "/Europe/Berlin" and "/mozilla.org/20050126_1/Europe/Berlin"-style prefixes
+ * (the longest valid trailing path wins); Windows names ("W. Europe Standard Time");
+ * Outlook's "(UTC+01:00) Amsterdam, Berlin, …" labels are NOT mapped.
+ */
+export function resolveTzid(tzid: string | null | undefined): string | null {
+  if (!tzid) return null;
+  const t = tzid.trim().replace(/^"|"$/g, '');
+  if (WINDOWS[t]) return WINDOWS[t];
+  if (/^(utc|gmt|z|etc\/utc)$/i.test(t)) return 'UTC';
+  if (!t.startsWith('/') && isValidZone(t) && t.includes('/')) return canonical(t);
+  const segs = t.split('/').filter(Boolean);
+  for (let i = 0; i < segs.length; i++) {
+    const cand = segs.slice(i).join('/');
+    if (cand.includes('/') && isValidZone(cand)) return canonical(cand);
+  }
+  return null;
+}
+
+function canonical(t: string): string {
+  try { return new Intl.DateTimeFormat('en-US', { timeZone: t }).resolvedOptions().timeZone; } catch { return t; }
+}
