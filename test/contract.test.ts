@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -182,6 +182,21 @@ for (const backend of BACKENDS) {
       assert.deepEqual(idle.changed, []);
     });
 
+    test('our own write whose etag the cache already holds is not downloaded again', async (t) => {
+      const f = await backend.make(t);
+      const r = await f.source.reconcile(EMPTY);
+      const obj = await f.source.create('mine.ics', ics('mine', 'written by us'));
+      const known = new Map([[obj.href, obj.etag]]);
+      const d = await f.source.sync(r.token, known);
+      assert.deepEqual(d.changed, [], 'the etag from create is the one the server lists');
+      assert.deepEqual(d.deleted, []);
+      const upd = await f.source.update(obj.href, ics('mine', 'changed by us'), obj.etag!);
+      known.set(upd.href, upd.etag);
+      const d2 = await f.source.sync(d.token, known);
+      assert.deepEqual(d2.changed, []);
+      if (backend.name !== 'vdir') assert.equal(d2.stats.requests, 1, 'no multiget');
+    });
+
     test('create twice with the same name: PreconditionFailedError, first kept', async (t) => {
       const f = await backend.make(t);
       const first = await f.source.create('dup.ics', ics('dup', 'first'));
@@ -269,6 +284,29 @@ for (const backend of BACKENDS) {
     }
   });
 }
+
+describe('vdir specifics', () => {
+  test('atomic writes: files 0644, no temp files left, temp and non-.ics files ignored, hrefs are absolute paths', async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'hh-vdir-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const dir = join(root, 'my cal');
+    const src = new VdirSource(dir);
+    const a = await src.create('a b.ics', ics('a', 'A'));
+    assert.equal(a.href, join(root, 'my%20cal', 'a%20b.ics'));
+    await src.update(a.href, ics('a', 'A2'), a.etag!);
+    assert.deepEqual(readdirSync(dir), ['a b.ics'], 'no temp files left behind');
+    assert.equal(statSync(join(dir, 'a b.ics')).mode & 0o777, 0o644);
+    writeFileSync(join(dir, '.a b.ics.123.tmp'), 'partial');
+    writeFileSync(join(dir, 'notes.txt'), 'not an event');
+    mkdirSync(join(dir, 'sub.ics'));
+    const r = await src.reconcile(EMPTY);
+    assert.deepEqual(r.changed.map((o) => o.href), [a.href]);
+    assert.match(r.changed[0].data, /SUMMARY:A2/);
+    assert.equal((await src.get('/a%20b.ics'))!.href, a.href, 'a bare "/name" href works too');
+    await assert.rejects(src.create('../escape.ics', 'x'), /not a valid event file name/);
+    await assert.rejects(src.create('.hidden.ics', 'x'), /not a valid event file name/);
+  });
+});
 
 describe('CalendarSource contract: radicale authentication', () => {
   test('a wrong password gives AuthError naming the user, on every call', async (t) => {
