@@ -59,6 +59,12 @@ export interface Config {
     quietUnits: string[];
     /** Warn logged-in users this long before a hog starts. */
     warnBeforeMs: number;
+    /** sshd's pid file: hog mounts are made in that process's mount namespace (else PID 1's). */
+    sshdPidFile: string;
+    /** sshd's config file, for `sshd -T` (AuthorizedKeysFile). */
+    sshdConfig: string;
+    /** Users from this uid up are locked out during a hog (system accounts are left alone). */
+    minUid: number;
   };
 }
 
@@ -72,7 +78,7 @@ const KNOWN: Record<string, string[]> = {
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
   limits: ['max_claim', 'max_ahead'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
-  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'warn_before'],
+  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid'],
 };
 
 const CHANNELS = ['wall', 'tmux', 'desktop'];
@@ -189,6 +195,9 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       maxCacheAgeMs: dur(h, 'hog', 'max_cache_age', '5m', 1000),
       quietUnits: list(h, 'hog', 'quiet_units', []),
       warnBeforeMs: dur(h, 'hog', 'warn_before', '10m'),
+      sshdPidFile: str(h, 'hog', 'sshd_pid_file', '/run/sshd.pid'),
+      sshdConfig: str(h, 'hog', 'sshd_config', '/etc/ssh/sshd_config'),
+      minUid: int(h, 'hog', 'min_uid', 1000, 0),
     },
   };
   return problems.length ? { problems } : { config, problems };

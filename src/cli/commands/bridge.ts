@@ -9,6 +9,7 @@ import { startRpcServer } from '../../host/rpc-server.js';
 import { createLog } from '../../host/log.js';
 import { loadConfig } from '../../config/load.js';
 import { telling } from '../../bridge/notify-hook.js';
+import { hogging } from '../../bridge/hog-hook.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
@@ -32,13 +33,22 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     motdExtras: () => tell.motdLines(),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
+  // Hog enforcement needs root (mounts). First settle what a previous run left, then enforce on
+  // every refresh.
+  const hog = process.getuid?.() === 0 ? hogging(config, log) : null;
+  if (hog) {
+    await hog.reconcileAtStart(b.current?.occurrences ?? [], b.current?.syncedAt ?? null, new Date());
+    b.hooks.push(hog.hook);
+  } else {
+    log.warn('not running as root: hog enforcement and notifications to other users are off');
+  }
   const writer = new CalendarWriter(b.source, b, config);
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
   const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
     runDir: dirname(config.bridge.socket),
-    handler: makeHandler(writer, config, catchUp, { ...tell.handlers }),
+    handler: makeHandler(writer, config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) }),
     log,
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');

@@ -65,7 +65,13 @@ export async function cancel(g: GlobalOptions, uid: string, o: { json?: boolean 
   printResult(await callWrite(g, 'cancel', { uid }), o.json);
 }
 
-export async function hog(g: GlobalOptions, uid: string | undefined, o: { allow?: string; json?: boolean }): Promise<void> {
+export async function hog(g: GlobalOptions, uid: string | undefined, o: { allow?: string; dryRun?: boolean; json?: boolean }): Promise<void> {
+  if (o.dryRun) {
+    const r = await callWrite(g, 'hog-dry-run', { uid, allow: list(o.allow) }) as { summary: string; covers: { user: string; file: string }[] };
+    if (o.json) { printResult(r, true); return; }
+    process.stdout.write(r.summary + '\n' + r.covers.map((c) => `  ${c.user}\t${c.file}\n`).join(''));
+    return;
+  }
   printResult(await callWrite(g, 'hog', { uid, allow: list(o.allow) }), o.json);
 }
 

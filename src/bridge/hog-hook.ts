@@ -1,0 +1,116 @@
+/**
+ * Hog enforcement in the bridge: after every refresh, decideHog (pure) says whether a hog holds;
+ * planCovers (pure) says which key files to cover; the enforcer (src/host/hog-mounts.ts) makes
+ * the mounts match in sshd's mount namespace. At start, what a crashed bridge left behind is
+ * reconciled with the cached calendar. A hog ends at its claim's end even with no network: the
+ * decision runs on every minute's refresh from the cache.
+ */
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/schema.js';
+import type { Claim, Occurrence } from '../core/types.js';
+import { decideHog, planCovers, type CoverPlan, type PathKind } from '../core/hog-plan.js';
+import { errorLine, PermissionError } from '../core/errors.js';
+import { findMyClaim } from '../core/plan-write.js';
+import { createHogEnforcer, type HogEnforcer } from '../host/hog-mounts.js';
+import { readHogState } from '../host/hog-state.js';
+import { listUsers } from '../host/users-db.js';
+import { authorizedKeysFiles } from '../host/sshd-config.js';
+import type { Log } from '../host/log.js';
+import type { RefreshHook } from './bridge.js';
+import type { ExtraHandler } from './rpc-handlers.js';
+
+export function pathKind(p: string): PathKind {
+  try {
+    const st = lstatSync(p);
+    return st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
+  } catch { return 'missing'; }
+}
+
+/** The mount namespace sshd lives in: its pid file's process if it is alive, else PID 1. */
+export function sshdNamespacePid(pidFile: string): number {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0) { lstatSync(`/proc/${pid}/ns/mnt`); return pid; }
+  } catch { /* fall through */ }
+  return 1;
+}
+
+export interface Hogging {
+  hook: RefreshHook;
+  handlers: Record<string, ExtraHandler>;
+  /** At start, before the first refresh hook: adopt or remove what a previous run left. */
+  reconcileAtStart(occurrences: Occurrence[], syncedAt: Date | null, now: Date): Promise<void>;
+  enforcer: HogEnforcer;
+}
+
+export function hogging(config: Config, log: Log): Hogging {
+  const overlayDir = join(config.bridge.stateDir, 'overlays');
+  const nsPid = () => sshdNamespacePid(config.hog.sshdPidFile);
+  const enforcer = createHogEnforcer({ stateDir: config.bridge.stateDir, overlayDir, nsPid: nsPid(), log });
+  let keyFiles: { at: number; files: string[] } | null = null;
+  let current: string | null = null;
+
+  const claimsOf = (occ: Occurrence[]) => occ.filter((o): o is Claim => o.kind === 'claim');
+  const ageOf = (syncedAt: Date | null, now: Date) => (syncedAt ? now.getTime() - syncedAt.getTime() : Infinity);
+
+  async function plan(hog: Claim): Promise<CoverPlan> {
+    if (!keyFiles || Date.now() - keyFiles.at > 3_600_000) {
+      keyFiles = { at: Date.now(), files: await authorizedKeysFiles('/usr/sbin/sshd', config.hog.sshdConfig) };
+    }
+    const users = await listUsers({ minUid: config.hog.minUid });
+    return planCovers(hog, users, keyFiles.files, pathKind, config);
+  }
+
+  const hook: RefreshHook = async (_prev, next, _view, now) => {
+    const enforcing = enforcer.active().length > 0 || current !== null;
+    const d = decideHog(claimsOf(next.occurrences), now, ageOf(next.syncedAt, now), config, enforcing);
+    if (d.active) {
+      const p = await plan(d.active);
+      await enforcer.apply(p, d.active);
+      const key = `${d.active.uid}|${d.active.end.toISOString()}|${p.covers.length}`;
+      if (key !== current) {
+        log.info({ holder: d.active.user, until: d.active.end.toISOString(), covered: p.covers.length, skipped: p.skipped.length, reason: d.reason }, 'hog holds: other users\' ssh keys are covered');
+        for (const s of p.skipped) log.debug({ user: s.user, file: s.file, why: s.why }, 'hog: not covered');
+        current = key;
+      }
+    } else if (enforcing) {
+      await enforcer.release();
+      log.info({ reason: d.reason }, 'hog ended: everyone may log in again');
+      current = null;
+    } else if (d.reason && /not starting/.test(d.reason)) {
+      log.warn({ reason: d.reason }, 'hog not started');
+    }
+  };
+
+  const handlers: Record<string, ExtraHandler> = {
+    /** `hosthog hog --dry-run`: exactly which files would be covered, nothing touched. */
+    'hog-dry-run': async (_caller, actor, p) => {
+      const now = new Date();
+      const claims = claimsOf(lastOccurrences);
+      const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined);
+      if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
+      const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
+      const cp = await plan({ ...claim, hog: true, mode: 'exclusive', allow });
+      return { action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}`, covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode })), skipped: cp.skipped, commands: enforcer.dryRun(cp) };
+    },
+  };
+  let lastOccurrences: Occurrence[] = [];
+  const wrapped: RefreshHook = async (prev, next, view, now) => {
+    lastOccurrences = next.occurrences;
+    try { await hook(prev, next, view, now); } catch (e) { log.error({ err: errorLine(e) }, 'hog enforcement failed'); throw e; }
+  };
+
+  return {
+    hook: wrapped,
+    handlers,
+    enforcer,
+    async reconcileAtStart(occurrences, syncedAt, now) {
+      lastOccurrences = occurrences;
+      const wasEnforcing = (readHogState(config.bridge.stateDir)?.mounts.length ?? 0) > 0;
+      const d = decideHog(claimsOf(occurrences), now, ageOf(syncedAt, now), config, wasEnforcing);
+      const r = await enforcer.reconcile(d.active);
+      if (r.kept.length || r.removed.length) log.info({ kept: r.kept.length, removed: r.removed.length, holder: d.active?.user }, 'hog mounts reconciled at start');
+    },
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * Calendar objects → occurrences in [from, to). Pure, never throws: anything unreadable becomes
+ * a `problems` entry. Time rules (docs/events.md):
+ *  - DATE (all-day) values are whole days in the host's zone; floating times are host time;
+ *  - a TZID that names an IANA zone (also "/Europe/Berlin", "/mozilla.org/…/Europe/Berlin",
+ *    Windows names like "W. Europe Standard Time") is converted with Intl (zones.ts), even when
+ *    a VTIMEZONE is present; other TZIDs use their VTIMEZONE (anywhere in the VCALENDAR) through
+ *    ical.js; an unknown TZID without VTIMEZONE is read as host time (and reported);
+ *  - recurrence expanded with ical.js in wall-clock time, then each occurrence converted, so
+ *    09:00 stays 09:00 local across DST;
+ *  - no DTEND: DURATION; else all-day = 1 day, timed = 1 minute (a zero-length claim would be
+ *    invisible to "who holds the host now").
+ */
+import ICAL from 'ical.js';
+import type { CalendarObject, Occurrence, Mode, Claim, Announcement } from './types.js';
+import { cleanText } from './sanitize.js';
+import { parseTitle } from './title.js';
+import { zonedToUtc, resolveTzid, type WallParts } from './zones.js';
+
+export interface DecodeOptions { timezone: string; from: Date; to: Date; maxOccurrences?: number }
+export interface DecodeResult { occurrences: Occurrence[]; problems: { href: string; message: string }[] }
+
+type ICALTime = InstanceType<typeof ICAL.Time>;
+type ICALComp = InstanceType<typeof ICAL.Component>;
+type ICALProp = InstanceType<typeof ICAL.Property>;
+
+const MAX_ITERATIONS = 200_000;
+const DAY = 86_400_000;
+const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
+
+/** How a time value is turned into an instant. */
+type Zone = { kind: 'iana'; tz: string; key: string } | { kind: 'vtz'; zone: any; key: string };
+
+interface Ctx { opts: DecodeOptions; href: string; problems: DecodeResult['problems'] }
+
+function wall(t: ICALTime): WallParts {
+  return { year: t.year, month: t.month, day: t.day, hour: t.isDate ? 0 : t.hour, minute: t.isDate ? 0 : t.minute, second: t.isDate ? 0 : t.second };
+}
+function wallMs(p: WallParts): number { return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second); }
+function fromWallMs(ms: number): WallParts {
+  const d = new Date(ms);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+}
+
+function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
+  const host: Zone = { kind: 'iana', tz: ctx.opts.timezone, key: `iana:${ctx.opts.timezone}` };
+  if (time.isDate) return host;
+  const z = (time as any).zone;
+  if (z && z.tzid === 'UTC') return { kind: 'iana', tz: 'UTC', key: 'iana:UTC' };
+  const tzid = (prop?.getParameter('tzid') as string | undefined) ?? (time as any).timezone;
+  if (!tzid) return host;
+  const iana = resolveTzid(String(tzid));
+  if (iana) return { kind: 'iana', tz: iana, key: `iana:${iana}` };
+  if (z && z.tzid && z.tzid !== 'floating' && z.component) return { kind: 'vtz', zone: z, key: `vtz:${z.tzid}` };
+  ctx.problems.push({ href: ctx.href, message: `unknown time zone ${cleanText(tzid, 80)}: read as ${ctx.opts.timezone} time` });
+  return host;
+}
+
+function toInstant(p: WallParts, zone: Zone): Date {
+  if (zone.kind === 'iana') return zonedToUtc(p, zone.tz);
+  const t = new ICAL.Time({ ...p, isDate: false }, zone.zone);
+  return new Date(t.toUnixTime() * 1000);
+}
+
+interface Item {
+  comp: ICALComp;
+  start: ICALTime; startZone: Zone; allDay: boolean;
+  /** end from a start wall time */
+  endFor(startWall: WallParts, startInstant: Date): Date;
+}
+
+function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
+  const sp = comp.getFirstProperty('dtstart');
+  const start = sp?.getFirstValue() as ICALTime | undefined;
+  if (!sp || !start || typeof (start as any).year !== 'number') return null;
+  const startZone = zoneOf(start, sp, ctx);
+  const allDay = !!start.isDate;
+  const ep = comp.getFirstProperty('dtend');
+  const end = ep?.getFirstValue() as ICALTime | undefined;
+  let endFor: Item['endFor'];
+  if (ep && end && typeof (end as any).year === 'number') {
+    const endZone = zoneOf(end, ep, ctx);
+    if (endZone.key === startZone.key && !!end.isDate === allDay) {
+      const diff = wallMs(wall(end)) - wallMs(wall(start));
+      endFor = (sw) => toInstant(fromWallMs(wallMs(sw) + diff), startZone);
+    } else {
+      const abs = toInstant(wall(end), endZone).getTime() - toInstant(wall(start), startZone).getTime();
+      endFor = (_sw, si) => new Date(si.getTime() + abs);
+    }
+  } else if (comp.hasProperty('duration')) {
+    const d = comp.getFirstPropertyValue('duration') as any;
+    const sign = d.isNegative ? -1 : 1;
+    const days = sign * ((d.weeks ?? 0) * 7 + (d.days ?? 0));
+    const secs = sign * ((d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0));
+    endFor = (sw) => new Date(toInstant(fromWallMs(wallMs(sw) + days * DAY), startZone).getTime() + secs * 1000);
+  } else if (allDay) {
+    endFor = (sw) => toInstant(fromWallMs(wallMs(sw) + DAY), startZone);
+  } else {
+    endFor = (_sw, si) => new Date(si.getTime() + 60_000);
+  }
+  return { comp, start, startZone, allDay, endFor };
+}
+
+function cancelled(comp: ICALComp): boolean {
+  return String(comp.getFirstPropertyValue('status') ?? '').toUpperCase() === 'CANCELLED';
+}
+
+/** Undo RFC 5545 TEXT escaping (X- properties arrive raw from ical.js). */
+export function unescapeText(s: string): string {
+  return s.replace(/\\([\\;,nN])/g, (_m, c: string) => (c === 'n' || c === 'N' ? '\n' : c));
+}
+
+function rawX(comp: ICALComp, name: string): string | null {
+  const p = comp.getFirstProperty(name);
+  if (!p) return null;
+  const v = p.getFirstValue();
+  if (v === null || v === undefined) return '';
+  return p.type === 'text' ? String(v) : unescapeText(String(v));
+}
+
+function list(s: string | null): string[] {
+  if (!s) return [];
+  const out: string[] = [];
+  for (const x of s.split(',')) {
+    const c = cleanText(x, 64).toLowerCase();
+    if (c && !out.includes(c)) out.push(c);
+  }
+  return out;
+}
+
+function truthy(s: string | null): boolean { return !!s && /^(true|yes|1)$/i.test(s.trim()); }
+
+type Meaning =
+  | { kind: 'claim'; user: string; mode: Mode; hog: boolean; resources: string[]; note: string; allow: string[] }
+  | { kind: 'announcement'; text: string };
+
+/** What an event means: hosthog's X- properties while the SUMMARY is as hosthog wrote it, else the title. */
+export function meaningOf(comp: ICALComp): Meaning {
+  const summary = String(comp.getFirstPropertyValue('summary') ?? '');
+  const kind = rawX(comp, 'x-hosthog-kind')?.trim().toLowerCase();
+  const xsum = rawX(comp, 'x-hosthog-summary');
+  const xuser = cleanText(rawX(comp, 'x-hosthog-user') ?? '', 64).toLowerCase();
+  const allow = list(rawX(comp, 'x-hosthog-allow'));
+  if (kind && xsum !== null && xsum === summary) {
+    if (kind === 'announcement') return { kind: 'announcement', text: cleanText(summary) };
+    if (kind === 'claim' && USER.test(xuser)) {
+      const hog = truthy(rawX(comp, 'x-hosthog-hog'));
+      const mode: Mode = hog || rawX(comp, 'x-hosthog-mode')?.trim().toLowerCase() === 'exclusive' ? 'exclusive' : 'shared';
+      return { kind: 'claim', user: xuser, mode, hog, resources: list(rawX(comp, 'x-hosthog-resources')), note: cleanText(rawX(comp, 'x-hosthog-note') ?? ''), allow };
+    }
+  }
+  const cats: string[] = [];
+  for (const p of comp.getAllProperties('categories')) for (const v of p.getValues()) cats.push(String(v));
+  const t = parseTitle(summary, cats);
+  if (t.kind === 'announcement') return t;
+  return { ...t, allow: kind === 'claim' && t.user === xuser ? allow : [] };
+}
+
+function dateOf(comp: ICALComp, name: string, ctx: Ctx): Date | undefined {
+  const p = comp.getFirstProperty(name);
+  const v = p?.getFirstValue() as ICALTime | undefined;
+  if (!p || !v || typeof (v as any).year !== 'number') return undefined;
+  return toInstant(wall(v), zoneOf(v, p, ctx));
+}
+
+function makeOccurrence(m: Meaning, base: Omit<Claim, 'kind' | 'user' | 'mode' | 'hog' | 'resources' | 'note' | 'allow'>): Occurrence {
+  if (m.kind === 'claim') return { kind: 'claim', ...base, user: m.user, mode: m.mode, hog: m.hog, resources: m.resources, note: m.note, allow: m.allow } as Claim;
+  return { kind: 'announcement', ...base, text: m.text } as Announcement;
+}
+
+function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
+  const { from, to } = ctx.opts;
+  const max = ctx.opts.maxOccurrences ?? 1000;
+  let root: ICALComp;
+  root = new ICAL.Component(ICAL.parse(obj.data) as any);
+  const roots = root.name === 'vcalendar' ? [root] : root.getAllSubcomponents('vcalendar');
+  const vevents: ICALComp[] = [];
+  for (const r of roots.length ? roots : [root]) vevents.push(...r.getAllSubcomponents('vevent'));
+  if (vevents.length === 0) return;
+  const byUid = new Map<string, { master?: ICALComp; overrides: ICALComp[] }>();
+  for (const v of vevents) {
+    const uid = v.getFirstPropertyValue('uid');
+    if (!uid || !String(uid).trim()) { ctx.problems.push({ href: ctx.href, message: 'event without UID ignored' }); continue; }
+    const key = String(uid);
+    let g = byUid.get(key);
+    if (!g) { g = { overrides: [] }; byUid.set(key, g); }
+    if (v.hasProperty('recurrence-id')) g.overrides.push(v);
+    else if (g.master) ctx.problems.push({ href: ctx.href, message: `duplicate event ${cleanText(key, 80)} ignored` });
+    else g.master = v;
+  }
+  const inWindow = (s: Date, e: Date) => s < to && (e > from || (e.getTime() === s.getTime() && s >= from));
+
+  for (const [uidRaw, g] of byUid) {
+    const uid = cleanText(uidRaw, 200);
+    const base = (comp: ICALComp, start: Date, end: Date, allDay: boolean, recurring: boolean, recurrenceId: string | undefined, created: Date | undefined) => ({
+      uid, href: obj.href, recurring, start, end, allDay,
+      title: cleanText(comp.getFirstPropertyValue('summary') ?? ''),
+      ...(recurrenceId ? { recurrenceId } : {}),
+      ...(created ? { created } : {}),
+    });
+    if (!g.master) {
+      // Overrides without their master: show each as it stands.
+      for (const o of g.overrides) {
+        if (cancelled(o)) continue;
+        const it = itemOf(o, ctx);
+        if (!it) { ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
+        const s = toInstant(wall(it.start), it.startZone);
+        const e = it.endFor(wall(it.start), s);
+        const rid = dateOf(o, 'recurrence-id', ctx);
+        if (inWindow(s, e)) out.push(makeOccurrence(meaningOf(o), base(o, s, e, it.allDay, true, rid?.toISOString(), dateOf(o, 'created', ctx) ?? dateOf(o, 'dtstamp', ctx))));
+      }
+      continue;
+    }
+    const master = g.master;
+    if (cancelled(master)) continue;
+    const mItem = itemOf(master, ctx);
+    if (!mItem) { ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
+    const created = dateOf(master, 'created', ctx) ?? dateOf(master, 'dtstamp', ctx);
+    const event = new ICAL.Event(master, { strictExceptions: false, exceptions: g.overrides } as any);
+    const masterMeaning = meaningOf(master);
+    if (!event.isRecurring()) {
+      const s = toInstant(wall(mItem.start), mItem.startZone);
+      const e = mItem.endFor(wall(mItem.start), s);
+      if (inWindow(s, e)) out.push(makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created)));
+      continue;
+    }
+    const items = new Map<ICALComp, Item | null>();
+    const iter = event.iterator();
+    let n = 0, emitted = 0;
+    const stopAt = to.getTime() + 31 * DAY;
+    for (let next = iter.next(); next; next = iter.next()) {
+      if (++n > MAX_ITERATIONS) { ctx.problems.push({ href: ctx.href, message: `event ${uid}: recurrence expansion stopped after ${MAX_ITERATIONS} steps` }); break; }
+      const ridWall = wall(next);
+      const rid = toInstant(ridWall, mItem.startZone);
+      if (rid.getTime() >= stopAt) break;
+      const details = event.getOccurrenceDetails(next);
+      const comp: ICALComp = details.item?.component ?? master;
+      let it: Item | null = mItem;
+      let sw = ridWall;
+      if (comp !== master) {
+        if (cancelled(comp)) continue;
+        if (!items.has(comp)) items.set(comp, itemOf(comp, ctx));
+        it = items.get(comp) ?? null;
+        if (!it) continue;
+        sw = wall(it.start);
+      }
+      const s = toInstant(sw, it.startZone);
+      const e = it.endFor(sw, s);
+      if (!inWindow(s, e)) continue;
+      if (emitted >= max) { ctx.problems.push({ href: ctx.href, message: `event ${uid}: more than ${max} occurrences in the window, rest ignored` }); break; }
+      emitted++;
+      const meaning = comp === master ? masterMeaning : meaningOf(comp);
+      out.push(makeOccurrence(meaning, base(comp, s, e, mItem.allDay, true, rid.toISOString(), created)));
+    }
+  }
+}
+
+export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOptions): DecodeResult {
+  const occurrences: Occurrence[] = [];
+  const problems: DecodeResult['problems'] = [];
+  for (const obj of objects) {
+    const href = obj?.href ?? '';
+    const ctx: Ctx = { opts, href, problems };
+    const mark = occurrences.length;
+    try {
+      decodeOne(obj, ctx, occurrences);
+    } catch (err) {
+      occurrences.length = mark;
+      problems.push({ href, message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}` });
+    }
+  }
+  occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || a.uid.localeCompare(b.uid) || (a.recurrenceId ?? '').localeCompare(b.recurrenceId ?? ''));
+  return { occurrences, problems };
+}
