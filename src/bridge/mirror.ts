@@ -33,6 +33,7 @@ export interface SyncOutcome {
   stats: { requests: number; bytes: number };
 }
 
+const NS = 'hosthog';
 const META = 'meta';
 const OBJ = 'obj:';
 
@@ -49,11 +50,14 @@ export class Mirror {
     mkdirSync(stateDir, { recursive: true, mode: 0o755 });
     const store = new FileStore(join(stateDir, 'cache.json'), 0o600);
     store.on('error', () => { /* reported through meta.lastError on the next sync */ });
-    const kv = new Keyv({ store, namespace: 'hosthog' });
+    const kv = new Keyv({ store, namespace: NS });
     const objects = new Map<string, CalendarObject>();
-    for await (const [key, value] of kv.iterator!(undefined) as AsyncGenerator<[string, { etag: string | null; data: string }]>) {
-      if (key.startsWith(OBJ) && value) objects.set(key.slice(OBJ.length), { href: key.slice(OBJ.length), etag: value.etag, data: value.data });
-    }
+    const keys = store.keys(`${NS}:${OBJ}`).map((k) => k.slice(NS.length + 1));
+    const values = await kv.getMany<{ etag: string | null; data: string }>(keys);
+    keys.forEach((key, i) => {
+      const v = values[i];
+      if (v) objects.set(key.slice(OBJ.length), { href: key.slice(OBJ.length), etag: v.etag, data: v.data });
+    });
     const empty: MirrorMeta = { source: source.description, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
     const meta = ((await kv.get<MirrorMeta>(META)) ?? empty);
     return new Mirror(kv, store, source, objects, meta);

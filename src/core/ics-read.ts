@@ -171,11 +171,14 @@ function makeOccurrence(m: Meaning, base: Omit<Claim, 'kind' | 'user' | 'mode' |
 function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
   const { from, to } = ctx.opts;
   const max = ctx.opts.maxOccurrences ?? 1000;
-  let root: ICALComp;
-  root = new ICAL.Component(ICAL.parse(obj.data) as any);
-  const roots = root.name === 'vcalendar' ? [root] : root.getAllSubcomponents('vcalendar');
+  const parsed = ICAL.parse(obj.data) as any;
+  const jcals: any[] = Array.isArray(parsed[0]) ? parsed : [parsed];
   const vevents: ICALComp[] = [];
-  for (const r of roots.length ? roots : [root]) vevents.push(...r.getAllSubcomponents('vevent'));
+  for (const j of jcals) {
+    const c = new ICAL.Component(j);
+    if (c.name === 'vevent') vevents.push(c);
+    else vevents.push(...c.getAllSubcomponents('vevent'));
+  }
   if (vevents.length === 0) return;
   const byUid = new Map<string, { master?: ICALComp; overrides: ICALComp[] }>();
   for (const v of vevents) {

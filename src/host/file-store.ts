@@ -11,14 +11,15 @@ import { writeFileAtomic } from './atomic-write.js';
 const FORMAT = 1;
 
 export class FileStore extends EventEmitter {
-  readonly opts: { path: string };
+  /** keyv reads opts.url/opts.dialect to decide how to iterate; we iterate with keys(). */
+  readonly opts: { path: string; url: string; dialect: string };
   namespace?: string;
   private map = new Map<string, unknown>();
   private dirty = false;
 
   constructor(readonly path: string, private readonly mode = 0o600) {
     super();
-    this.opts = { path };
+    this.opts = { path, url: `file://${path}`, dialect: 'hosthog-file' };
     this.load();
   }
 
@@ -56,6 +57,8 @@ export class FileStore extends EventEmitter {
     for (const [k, v] of this.map) if (k.startsWith(prefix)) yield [k, v];
   }
   async disconnect(): Promise<void> { this.flush(); }
+  /** Stored keys (as keyv wrote them, namespace included) that start with prefix. */
+  keys(prefix = ''): string[] { return [...this.map.keys()].filter((k) => k.startsWith(prefix)); }
 
   /** Persist if anything changed since the last flush. */
   flush(): boolean {
