@@ -129,15 +129,16 @@ test('planCovers: covers every non-exempt user with existing key files; exempts 
     '/etc/ssh/keys/bob': 'file',
   });
   const plan = planCovers(claim({ allow: ['carol'] }), USERS, ['.ssh/authorized_keys', '%h/.ssh/authorized_keys2', '/etc/ssh/keys/%u'], fs, c);
-  const covered = plan.covers.map((x) => `${x.user} ${x.file} ${x.mode} ${x.rootOwnedOk}`);
+  const covered = plan.covers.map((x) => `${x.user} ${x.file} ${x.mode} ${x.rootOwnedOk}${x.viaLink ? ' via-link' : ''}`);
   assert.deepEqual(covered, [
     'bob /home/bob/.ssh/authorized_keys message false',
     'bob /home/bob/.ssh/authorized_keys2 message false',
     'bob /etc/ssh/keys/bob message true',
+    // A symlinked key file is planned as a link: the enforcer covers its landing only if dave owns it.
+    'dave /home/dave/.ssh/authorized_keys message false via-link',
     'o.d_d-x /home/o.d_d-x/.ssh/authorized_keys message false',
   ]);
   const why = Object.fromEntries(plan.skipped.map((s) => [`${s.user} ${s.file ?? ''}`.trim(), s.why]));
-  assert.match(why['dave /home/dave/.ssh/authorized_keys'], /symlink/);
   assert.match(why['dave /home/dave/.ssh/authorized_keys2'], /not a regular file/);
   assert.match(why['ghost'], /home is missing/);
   assert.match(why['bad name'], /odd user name/);
@@ -155,6 +156,18 @@ test('planCovers: empty lockout mode, AuthorizedKeysFile none, shared file cover
   assert.deepEqual(plan.covers.map((x) => [x.user, x.file, x.mode]), [['bob', '/home/bob/.ssh/authorized_keys', 'empty'], ['bob', '/srv/keys', 'empty']]);
   assert.match(plan.skipped.find((s) => s.user === 'dave')!.why, /already covered/);
   assert.deepEqual(planCovers(claim(), users, [], fs, c).covers, []);
+});
+
+test('planCovers: a symlinked key file is a via-link cover, never root-owned-ok, even for an absolute pattern', () => {
+  const c = cfg();
+  const fs = fsFake({ '/home/bob': 'other', '/home/bob/.ssh/authorized_keys': 'symlink', '/etc/ssh/keys/bob': 'symlink' });
+  const users = USERS.filter((u) => u.name === 'bob');
+  const plan = planCovers(claim(), users, ['.ssh/authorized_keys', '/etc/ssh/keys/%u'], fs, c);
+  assert.deepEqual(plan.covers.map((x) => [x.file, x.uid, x.rootOwnedOk, x.viaLink]), [
+    ['/home/bob/.ssh/authorized_keys', 1001, false, true],
+    ['/etc/ssh/keys/bob', 1001, false, true],
+  ]);
+  assert.deepEqual(plan.skipped, []);
 });
 
 test('hogMessage: host, holder, local end time, title; shell- and quote-safe', () => {

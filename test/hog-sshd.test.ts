@@ -205,9 +205,11 @@ test('crash: a new enforcer reconciles: removes stale mounts, keeps those of a s
   await assertAllLogIn(ALL);
 });
 
-test('edge cases: symlinked key files are neither followed nor covered, missing home skipped, nothing else harmed', async (t) => {
+test('edge cases: key files symlinked to /etc/shadow or to another user\'s file are not covered, missing home skipped, nothing else harmed', async (t) => {
   const dir = mkdtempSync(join(tmp, 'st-'));
-  const enf = enforcer(join(dir, 'state'), join(dir, 'overlays'));
+  const warnings: string[] = [];
+  const enf = createHogEnforcer({ stateDir: join(dir, 'state'), overlayDir: join(dir, 'overlays'), nsPid: sshd!.anchorPid,
+    log: { info() {}, warn(o: object, m?: string) { warnings.push(`${m} ${JSON.stringify(o)}`); } } });
   const bob = users['hh-bob'];
   const dave = users['hh-dave'];
   const daveKeys = join(dave.home, '.ssh', 'authorized_keys');
@@ -231,12 +233,15 @@ test('edge cases: symlinked key files are neither followed nor covered, missing 
   const hog = hogClaim({ user: 'hh-carol', allow: ['hh-alice'] });
   const ghost: UserEntry = { name: 'hh-ghost', uid: 64999, home: '/home/hh-ghost-does-not-exist' };
   const p = await plan(hog, cfg(), [ghost]);
-  assert.deepEqual(p.covers.map((c) => c.file), ['/home/hh-bob/.ssh/authorized_keys']);
+  // The links are planned (sshd follows them), the enforcer refuses where they land.
+  assert.deepEqual(p.covers.map((c) => `${c.file}${c.viaLink ? ' via-link' : ''}`), [
+    '/home/hh-bob/.ssh/authorized_keys', '/home/hh-bob/.ssh/authorized_keys2 via-link', '/home/hh-dave/.ssh/authorized_keys via-link']);
   const why = p.skipped.map((s) => `${s.user}: ${s.why}`);
-  assert.ok(why.includes('hh-dave: key file is a symlink: not followed, not covered'), why.join('\n'));
-  assert.ok(why.includes('hh-bob: key file is a symlink: not followed, not covered'), why.join('\n'));
   assert.ok(why.includes('hh-ghost: home is missing'), why.join('\n'));
   await enf.apply(p, hog);
+  assert.ok(warnings.some((w) => w.includes('not covered') && w.includes(bobKeys2) && w.includes(`owned by uid ${users['hh-alice'].uid}`)), warnings.join('\n'));
+  assert.ok(warnings.some((w) => w.includes('not covered') && w.includes(daveKeys) && w.includes('owned by uid 0')), warnings.join('\n'));
+  assert.equal(readHogState(join(dir, 'state'))!.mounts.length, 1);
 
   assert.deepEqual(hogMounts(sshd!.mountInfo()), ['/home/hh-bob/.ssh/authorized_keys']);
   assert.equal(sha('/etc/shadow'), shadowBefore);
@@ -411,4 +416,55 @@ test('race at the last moment: a cover that lands on another user\'s file is tak
   assert.ok(await loginOk('hh-alice'));
   assert.equal(readHogState(join(dir, 'state'))!.mounts.length, 1);
   await enf.release();
+});
+
+test('a key file that is a symlink to a file of the user\'s own elsewhere is covered where it lands', async (t) => {
+  const dir = mkdtempSync(join(tmp, 'st-'));
+  const enf = enforcer(join(dir, 'state'), join(dir, 'overlays'));
+  const bob = users['hh-bob'];
+  const bobKeys = join(bob.home, '.ssh', 'authorized_keys');
+  const elsewhere = join(bob.home, 'keys-elsewhere');
+  const saved = readFileSync(bobKeys);
+  renameSync(bobKeys, elsewhere); // bob's own file, 0600, owned by bob
+  symlinkSync(elsewhere, bobKeys);
+  t.after(async () => {
+    await enf.release().catch(() => undefined);
+    try { unlinkSync(bobKeys); } catch { /* gone */ }
+    rmSync(elsewhere, { force: true });
+    writeFileSync(bobKeys, saved, { mode: 0o600 });
+    chownSync(bobKeys, bob.uid, bob.gid);
+  });
+  assert.equal(lstatSync(elsewhere).uid, bob.uid);
+  assert.ok(await loginOk('hh-bob'), 'sshd follows the link before the hog');
+  const hog = hogClaim({ allow: [] });
+  const p = await plan(hog, cfg());
+  assert.ok(p.covers.some((c) => c.file === bobKeys && c.viaLink));
+  assert.ok(enf.dryRun(p).some((l) => l.includes(JSON.stringify(elsewhere)) && l.includes('symlink')), enf.dryRun(p).join('\n'));
+  await enf.apply(p, hog);
+  assert.ok(hogMounts(sshd!.mountInfo()).includes(elsewhere), hogMounts(sshd!.mountInfo()).join(', '));
+  assert.ok(!hogMounts(sshd!.mountInfo()).includes(bobKeys), 'the link itself is not a mount point');
+  const r = await sshd!.login('hh-bob', keys['hh-bob'].keyFile);
+  assert.equal(r.stdout.trim(), hogMessage(hog, cfg()), 'bob is locked out during the hog');
+  assert.notEqual(r.code, 0);
+  assert.ok(lstatSync(bobKeys).isSymbolicLink(), 'the link is left alone');
+  await enf.apply(p, hog); // idempotent: one mount at the landing
+  assert.equal(hogMounts(sshd!.mountInfo()).filter((m) => m === elsewhere).length, 1);
+  await enf.release();
+  assert.deepEqual(hogMounts(sshd!.mountInfo()), []);
+  assert.ok(await loginOk('hh-bob'));
+});
+
+test('a link and its target (both the user\'s) are covered once, not stacked', async (t) => {
+  const dir = mkdtempSync(join(tmp, 'st-'));
+  const enf = enforcer(join(dir, 'state'), join(dir, 'overlays'));
+  const bob = users['hh-bob'];
+  const keys2 = join(bob.home, '.ssh', 'authorized_keys2');
+  symlinkSync('authorized_keys', keys2);
+  t.after(async () => { await enf.release().catch(() => undefined); try { unlinkSync(keys2); } catch { /* gone */ } });
+  const hog = hogClaim({ allow: [] });
+  await enf.apply(await plan(hog, cfg()), hog);
+  assert.equal(hogMounts(sshd!.mountInfo()).filter((m) => m === join(bob.home, '.ssh', 'authorized_keys')).length, 1);
+  assert.equal(await loginOk('hh-bob'), false);
+  await enf.release();
+  assert.ok(await loginOk('hh-bob'));
 });

@@ -62,7 +62,42 @@ export function hogging(config: Config, log: Log): Hogging {
     return planCovers(hog, users, keyFiles.files, pathKind, config);
   }
 
-  const hook: RefreshHook = async (_prev, next, _view, now) => {
+  // One decision at a time: the bridge's refreshes and the end-of-hog timer share the enforcer.
+  let chain: Promise<void> = Promise.resolve();
+  const serial = (fn: () => Promise<void>): Promise<void> => {
+    const p = chain.then(fn, fn);
+    chain = p.catch(() => undefined);
+    return p;
+  };
+  let endTimer: NodeJS.Timeout | null = null;
+  let lastNext: Parameters<RefreshHook>[1] | null = null;
+  const disarm = () => { if (endTimer) { clearTimeout(endTimer); endTimer = null; } };
+  /**
+   * A hog starts at its claim's start and ends at its end, not at the next poll (polls back off
+   * while the calendar is unreachable): decide again from the last snapshot at the next such
+   * boundary. The decision itself still applies every rule (a stale cache starts nothing).
+   */
+  const armNext = (claims: Claim[], now: Date) => {
+    disarm();
+    const t = now.getTime();
+    const next = Math.min(...claims.filter((c) => c.hog).flatMap((c) => [c.start.getTime(), c.end.getTime()]).filter((x) => x > t));
+    if (!Number.isFinite(next)) return;
+    const ms = next - Date.now() + 200;
+    if (ms > 2_000_000_000) return; // beyond setTimeout's range: a later refresh arms it
+    endTimer = setTimeout(() => {
+      endTimer = null;
+      const snap = lastNext;
+      if (!snap) return;
+      serial(() => decide(snap, new Date())).catch((e) => log.error({ err: errorLine(e) }, 'hog decision at a claim boundary failed'));
+    }, Math.max(0, ms));
+    endTimer.unref();
+  };
+
+  const decide = async (next: Parameters<RefreshHook>[1], now: Date): Promise<void> => {
+    try { await decideNow(next, now); } finally { armNext(claimsOf(next.occurrences), now); }
+  };
+
+  const decideNow = async (next: Parameters<RefreshHook>[1], now: Date): Promise<void> => {
     const enforcing = enforcer.active().length > 0 || current !== null;
     const d = decideHog(claimsOf(next.occurrences), now, ageOf(next.syncedAt, now), config, enforcing);
     if (d.active) {
@@ -88,7 +123,7 @@ export function hogging(config: Config, log: Log): Hogging {
     'hog-dry-run': async (_caller, actor, p) => {
       const now = new Date();
       const claims = claimsOf(lastOccurrences);
-      const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined);
+      const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined, config.timezone);
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
       const cp = await plan({ ...claim, hog: true, mode: 'exclusive', allow });
@@ -96,9 +131,10 @@ export function hogging(config: Config, log: Log): Hogging {
     },
   };
   let lastOccurrences: Occurrence[] = [];
-  const wrapped: RefreshHook = async (prev, next, view, now) => {
+  const wrapped: RefreshHook = async (_prev, next, _view, now) => {
     lastOccurrences = next.occurrences;
-    try { await hook(prev, next, view, now); } catch (e) { log.error({ err: errorLine(e) }, 'hog enforcement failed'); throw e; }
+    lastNext = next;
+    try { await serial(() => decide(next, now)); } catch (e) { log.error({ err: errorLine(e) }, 'hog enforcement failed'); throw e; }
   };
 
   return {

@@ -58,7 +58,7 @@ export class CalendarWriter {
 
   async extend(actor: Actor, sel: { uid?: string; by?: number; until?: Date }): Promise<WriteResult> {
     const now = this.clock();
-    const claim = findMyClaim(this.claims(), actor.user, now, sel.uid);
+    const claim = findMyClaim(this.claims(), actor.user, now, sel.uid, this.config.timezone);
     const by = sel.until ?? sel.by;
     if (by === undefined) throw new UsageError('extend needs a duration or --until', 'e.g. hosthog extend 2h, or hosthog extend --until 18:00');
     const { patch, recurrenceId } = planExtend(claim, by, actor, this.claims(), this.config, now);
@@ -68,7 +68,7 @@ export class CalendarWriter {
 
   async edit(actor: Actor, uid: string, changes: Parameters<typeof planEdit>[1]): Promise<WriteResult> {
     const now = this.clock();
-    const claim = findMyClaim(this.claims(), actor.user, now, uid);
+    const claim = findMyClaim(this.claims(), actor.user, now, uid, this.config.timezone);
     const { patch, recurrenceId } = planEdit(claim, changes, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
     return { action: 'edited', uid: claim.uid, summary: `edited ${claim.user}'s claim ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (uid ${claim.uid})` };
@@ -76,7 +76,7 @@ export class CalendarWriter {
 
   async release(actor: Actor, uid?: string, opts: { cancelOnly?: boolean } = {}): Promise<WriteResult> {
     const now = this.clock();
-    const claim = findMyClaim(this.claims(), actor.user, now, uid);
+    const claim = findMyClaim(this.claims(), actor.user, now, uid, this.config.timezone);
     const plan = planRelease(claim, actor, now);
     if (opts.cancelOnly && plan.action === 'end-now') {
       throw new UsageError(`claim ${claim.uid} is already running`, 'use hosthog release to end it now');
@@ -105,7 +105,7 @@ export class CalendarWriter {
   /** Set the hog flag (and allow list) on a claim: only its holder, and only when exclusive. */
   async setHog(actor: Actor, uid: string | undefined, hog: boolean, allow?: string[]): Promise<WriteResult> {
     const now = this.clock();
-    const claim = findMyClaim(this.claims(), actor.user, now, uid);
+    const claim = findMyClaim(this.claims(), actor.user, now, uid, this.config.timezone);
     const { patch, recurrenceId } = planEdit(claim, { hog, allow }, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
     return { action: hog ? 'hogged' : 'unhogged', uid: claim.uid, summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})` };

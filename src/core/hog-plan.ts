@@ -47,6 +47,12 @@ export interface Cover {
   uid: number;
   /** The pattern was absolute and outside the user's home: a root-owned file is accepted too. */
   rootOwnedOk: boolean;
+  /**
+   * The key file is a symlink: the enforcer resolves it ONCE in sshd's namespace and covers the
+   * file it lands on only if that is a regular file owned by this uid (never root's, never another
+   * user's: a link to /etc/shadow or to someone else's keys is not followed further).
+   */
+  viaLink?: boolean;
 }
 export interface CoverPlan {
   covers: Cover[];
@@ -107,10 +113,14 @@ export function planCovers(hog: Claim, users: UserEntry[], authorizedKeysFiles: 
       if (seen.has(file)) { skipped.push({ user: u.name, file, why: 'already covered for another user' }); continue; }
       const kind = existing(file);
       if (kind === 'missing') continue; // nothing to cover: sshd finds no keys there either
-      if (kind === 'symlink') { skipped.push({ user: u.name, file, why: 'key file is a symlink: not followed, not covered' }); continue; }
       if (kind === 'other') { skipped.push({ user: u.name, file, why: 'key file is not a regular file' }); continue; }
       seen.add(file);
       const inHome = file.startsWith(u.home.replace(/\/+$/, '') + '/');
+      if (kind === 'symlink') {
+        // sshd follows it, so the hog must cover where it lands; the enforcer checks the landing.
+        covers.push({ user: u.name, file, mode: config.hog.lockout, uid: u.uid, rootOwnedOk: false, viaLink: true });
+        continue;
+      }
       covers.push({ user: u.name, file, mode: config.hog.lockout, uid: u.uid, rootOwnedOk: pattern.startsWith('/') && !pattern.includes('%h') && !inHome });
     }
   }
@@ -125,7 +135,7 @@ export function shellSafe(s: string): string {
 /** "gpu-box-3 is hogged by alice until 17:00 (benchmarks)". */
 export function hogMessage(hog: Claim, config: Config): string {
   const until = formatTime(hog.end, config.timezone, hog.start);
-  const what = shellSafe(cleanText(hog.title || hog.note, 80));
+  const what = shellSafe(cleanText(hog.note || hog.title, 80)); // the note ("benchmarks"), not "alice hog: benchmarks"
   const msg = `${shellSafe(cleanText(config.host, 60))} is hogged by ${shellSafe(cleanText(hog.user, 40))} until ${shellSafe(until)}${what ? ` (${what})` : ''}`;
   return shellSafe(cleanText(msg, 200));
 }

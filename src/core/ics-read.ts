@@ -15,7 +15,7 @@ import ICAL from 'ical.js';
 import type { CalendarObject, Occurrence, Mode, Claim, Announcement } from './types.js';
 import { cleanText } from './sanitize.js';
 import { parseTitle } from './title.js';
-import { zonedToUtc, resolveTzid, type WallParts } from './zones.js';
+import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js';
 
 export interface DecodeOptions { timezone: string; from: Date; to: Date; maxOccurrences?: number }
 export interface DecodeResult { occurrences: Occurrence[]; problems: { href: string; message: string }[] }
@@ -118,12 +118,15 @@ function rawX(comp: ICALComp, name: string): string | null {
   return p.type === 'text' ? String(v) : unescapeText(String(v));
 }
 
-function list(s: string | null): string[] {
+const RESOURCE_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+
+/** A comma list from an X- property; entries that are not valid names are dropped. */
+function list(s: string | null, valid: RegExp): string[] {
   if (!s) return [];
   const out: string[] = [];
   for (const x of s.split(',')) {
     const c = cleanText(x, 64).toLowerCase();
-    if (c && !out.includes(c)) out.push(c);
+    if (c && valid.test(c) && !out.includes(c)) out.push(c);
   }
   return out;
 }
@@ -140,17 +143,18 @@ export function meaningOf(comp: ICALComp): Meaning {
   const kind = rawX(comp, 'x-hosthog-kind')?.trim().toLowerCase();
   const xsum = rawX(comp, 'x-hosthog-summary');
   const xuser = cleanText(rawX(comp, 'x-hosthog-user') ?? '', 64).toLowerCase();
-  const allow = list(rawX(comp, 'x-hosthog-allow'));
+  const allow = list(rawX(comp, 'x-hosthog-allow'), USER);
   if (kind && xsum !== null && xsum === summary) {
     if (kind === 'announcement') return { kind: 'announcement', text: cleanText(summary) };
     if (kind === 'claim' && USER.test(xuser)) {
       const hog = truthy(rawX(comp, 'x-hosthog-hog'));
       const mode: Mode = hog || rawX(comp, 'x-hosthog-mode')?.trim().toLowerCase() === 'exclusive' ? 'exclusive' : 'shared';
-      return { kind: 'claim', user: xuser, mode, hog, resources: list(rawX(comp, 'x-hosthog-resources')), note: cleanText(rawX(comp, 'x-hosthog-note') ?? ''), allow };
+      return { kind: 'claim', user: xuser, mode, hog, resources: list(rawX(comp, 'x-hosthog-resources'), RESOURCE_NAME), note: cleanText(rawX(comp, 'x-hosthog-note') ?? ''), allow };
     }
   }
+  // A hosthog event whose title a person edited: its CATEGORIES are hosthog's stale ones too.
   const cats: string[] = [];
-  for (const p of comp.getAllProperties('categories')) for (const v of p.getValues()) cats.push(String(v));
+  if (!kind) for (const p of comp.getAllProperties('categories')) for (const v of p.getValues()) cats.push(String(v));
   const t = parseTitle(summary, cats);
   if (t.kind === 'announcement') return t;
   return { ...t, allow: kind === 'claim' && t.user === xuser ? allow : [] };
@@ -227,17 +231,42 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
       if (inWindow(s, e)) out.push(makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created)));
       continue;
     }
+    // EXDATEs and RECURRENCE-IDs are matched by instant as well (ical.js matches them by
+    // wall-clock text, which misses e.g. a UTC EXDATE against a TZID known only to Intl).
+    const exdates = new Set<number>();
+    const exdays = new Set<string>();
+    for (const p of master.getAllProperties('exdate')) {
+      for (const v of p.getValues() as ICALTime[]) {
+        if (!v || typeof (v as any).year !== 'number') continue;
+        if (v.isDate && !mItem.allDay) exdays.add(`${v.year}-${v.month}-${v.day}`);
+        else exdates.add(toInstant(wall(v), zoneOf(v, p, ctx)).getTime());
+      }
+    }
+    const byRid = new Map<number, ICALComp>();
+    for (const o of g.overrides) {
+      const r = dateOf(o, 'recurrence-id', ctx);
+      if (r) byRid.set(r.getTime(), o);
+    }
     const items = new Map<ICALComp, Item | null>();
     const iter = event.iterator();
     let n = 0, emitted = 0;
     const stopAt = to.getTime() + 31 * DAY;
     for (let next = iter.next(); next; next = iter.next()) {
       if (++n > MAX_ITERATIONS) { ctx.problems.push({ href: ctx.href, message: `event ${uid}: recurrence expansion stopped after ${MAX_ITERATIONS} steps` }); break; }
-      const ridWall = wall(next);
-      const rid = toInstant(ridWall, mItem.startZone);
+      // An RDATE may be written in UTC while DTSTART has a zone: then its wall time is UTC.
+      const nextZone: Zone = (next as any).zone?.tzid === 'UTC' && mItem.startZone.key !== 'iana:UTC' ? { kind: 'iana', tz: 'UTC', key: 'iana:UTC' } : mItem.startZone;
+      let ridWall = wall(next);
+      let rid = toInstant(ridWall, nextZone);
+      if (nextZone !== mItem.startZone && mItem.startZone.kind === 'iana') {
+        const z = utcToZoned(rid, mItem.startZone.tz);
+        ridWall = { year: z.year, month: z.month, day: z.day, hour: z.hour, minute: z.minute, second: z.second };
+        rid = toInstant(ridWall, mItem.startZone);
+      }
       if (rid.getTime() >= stopAt) break;
-      const details = event.getOccurrenceDetails(next);
-      const comp: ICALComp = details.item?.component ?? master;
+      if (exdates.has(rid.getTime()) || exdays.has(`${ridWall.year}-${ridWall.month}-${ridWall.day}`)) continue;
+      // RANGE=THISANDFUTURE overrides are left to ical.js; plain ones are matched above.
+      const ranged = (event as any).rangeExceptions?.length ? event.getOccurrenceDetails(next).item?.component : undefined;
+      const comp: ICALComp = byRid.get(rid.getTime()) ?? ranged ?? master;
       let it: Item | null = mItem;
       let sw = ridWall;
       if (comp !== master) {

@@ -228,10 +228,11 @@ function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, h
   };
   const title = cleanText(head[kind] ?? `${user}: ${kind}`, TITLE_MAX);
   const parts = [`${what(c)}, ${when}${c.recurring ? ' (repeats)' : ''}`];
+  // The title usually is the claim grammar ("alice exclusive: paper"): then its note says it all.
   const t = cleanText(c.title, 80);
-  if (t) parts.push(`"${t}"`);
   const note = cleanText(c.note, 120);
-  if (note) parts.push(note);
+  if (note) parts.push(`"${note}"`);
+  else if (t) parts.push(`"${t}"`);
   const urgent = c.mode === 'exclusive' && (kind === 'new' || kind === 'changed' || kind === 'reminder' || kind === 'started');
   return {
     key,

@@ -4,14 +4,15 @@
  *   [tag]… user [word…] [: note]
  *
  * user: a unix-like name [a-z_][a-z0-9_.-]* (≤ 32, case-folded). Words after the user, before
- * the colon: mode keywords (exclusive|excl|exclusively|x → exclusive; shared|share → shared),
+ * the colon: mode keywords (exclusive|excl|exclusively → exclusive; shared|share → shared),
  * `hog` (implies exclusive), or a comma list of resources, each a name ending in a digit
  * (gpu0, nvme1, gpu0,gpu1). Anything else before the colon makes the whole title an
  * announcement. After the colon: the note — unless it consists only of keywords/resources
  * (`alice: exclusive`), then those are read as tags. Leading `[exclusive]`, `[shared]`, `[hog]`
  * tags are allowed. A lone capitalised word ("Reboot") is an announcement; a lone lowercase
- * word ("reboot") is a claim by that user. CATEGORIES exclusive/shared/hog/claim add tags (and
- * make a capitalised user a claim); CATEGORIES announcement forces an announcement.
+ * word ("reboot") is a claim by that user. CATEGORIES exclusive/shared/hog count when the title
+ * has no mode/hog keyword of its own; they (and `claim`) make a capitalised lone word a claim;
+ * CATEGORIES announcement forces an announcement.
  */
 import type { Mode } from './types.js';
 import { cleanText } from './sanitize.js';
@@ -24,7 +25,7 @@ export interface TitleClaim { user: string; mode: Mode; hog: boolean; resources:
 
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 const RESOURCE = /^[a-z][a-z0-9_.-]*[0-9]$/;
-const EXCL = new Set(['exclusive', 'excl', 'exclusively', 'x']);
+const EXCL = new Set(['exclusive', 'excl', 'exclusively']);
 const SHARED = new Set(['shared', 'share']);
 const HOG = new Set(['hog']);
 
@@ -68,9 +69,10 @@ export function parseTitle(summary: string, categories: string[]): TitleParse {
   const announce = { kind: 'announcement' as const, text: cleanText(text) };
   if (cats.includes('announcement')) return announce;
 
+  const catTags: Tag[] = [];
+  for (const c of cats) { const k = keyword(c); if (k) catTags.push(k); }
+  const catClaim = catTags.length > 0 || cats.includes('claim');
   const tags: Tag[] = [];
-  for (const c of cats) { const k = keyword(c); if (k) tags.push(k); }
-  const catClaim = tags.length > 0 || cats.includes('claim');
 
   let rest = text;
   let prefixed = false;
@@ -109,7 +111,9 @@ export function parseTitle(summary: string, categories: string[]): TitleParse {
   let mode: Mode = 'shared';
   let hog = false;
   const resources: string[] = [];
-  for (const t of tags) {
+  // Keywords in the title win over CATEGORIES; categories count only when the title has none.
+  const titleSaysMode = tags.some((t) => t.mode || t.hog);
+  for (const t of titleSaysMode ? tags : [...tags, ...catTags]) {
     if (t.mode === 'exclusive') mode = 'exclusive';
     if (t.hog) hog = true;
     for (const r of t.resources ?? []) if (!resources.includes(r)) resources.push(r);

@@ -44,11 +44,37 @@ export function utcToZoned(d: Date, tz: string): ZonedParts {
   };
 }
 
-/** Offset of tz from UTC at instant t, in milliseconds (east positive), whole seconds. */
-export function offsetAt(t: number, tz: string): number {
+function exactOffset(t: number, tz: string): number {
   const ms = Math.floor(t / 1000) * 1000;
   const p = utcToZoned(new Date(ms), tz);
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
+}
+
+interface YearOffsets { start: number; changes: { at: number; toOffset: number }[] }
+const yearCache = new Map<string, YearOffsets>();
+
+/** Offsets for one UTC year, found once with Intl, then looked up (Intl calls are slow). */
+function yearOffsets(tz: string, year: number): YearOffsets {
+  const key = `${tz}|${year}`;
+  let y = yearCache.get(key);
+  if (!y) {
+    const from = Date.UTC(year, 0, 1);
+    y = { start: exactOffset(from, tz), changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({ at: c.at, toOffset: c.toOffset })) };
+    if (yearCache.size > 5000) yearCache.clear();
+    yearCache.set(key, y);
+  }
+  return y;
+}
+
+/** Offset of tz from UTC at instant t, in milliseconds (east positive), whole seconds. */
+export function offsetAt(t: number, tz: string): number {
+  if (!Number.isFinite(t)) return 0;
+  const year = new Date(t).getUTCFullYear();
+  if (year < 1900 || year > 2200) return exactOffset(t, tz);
+  const y = yearOffsets(tz, year);
+  let o = y.start;
+  for (const c of y.changes) { if (c.at <= t) o = c.toOffset; else break; }
+  return o;
 }
 
 const DAY = 86_400_000;
@@ -75,12 +101,16 @@ export function zonedToUtc(parts: WallParts, tz: string): Date {
 
 /** Instants in [from, to] where the zone's offset changes (second precision). */
 export function transitions(tz: string, from: Date, to: Date): { at: number; fromOffset: number; toOffset: number }[] {
+  return scan(tz, from.getTime(), to.getTime(), offsetAt);
+}
+
+function scan(tz: string, fromMs: number, toMs: number, offsetAt: (t: number, tz: string) => number): { at: number; fromOffset: number; toOffset: number }[] {
   const out: { at: number; fromOffset: number; toOffset: number }[] = [];
   const STEP = 7 * DAY;
-  let t = from.getTime();
+  let t = fromMs;
   let o = offsetAt(t, tz);
-  while (t < to.getTime()) {
-    const n = Math.min(t + STEP, to.getTime());
+  while (t < toMs) {
+    const n = Math.min(t + STEP, toMs);
     const on = offsetAt(n, tz);
     if (on !== o) {
       // binary search the change between t and n; guard a second change inside the step
@@ -116,7 +146,7 @@ function localStamp(p: WallParts): string {
 
 function abbreviation(tz: string, t: number): string {
   try {
-    const parts = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'short' }).formatToParts(new Date(t));
+    const parts = new Intl.DateTimeFormat('en-GB', { timeZone: tz, timeZoneName: 'short' }).formatToParts(new Date(t));
     const n = parts.find((x) => x.type === 'timeZoneName')?.value ?? '';
     return n.replace(/[^A-Za-z0-9+\-:]/g, '');
   } catch { return ''; }
@@ -134,7 +164,7 @@ function isDst(tz: string, t: number, offset: number): boolean {
   return offset > Math.min(jan, jul);
 }
 
-interface Obs { kind: 'STANDARD' | 'DAYLIGHT'; from: number; to: number; name: string; starts: WallParts[] }
+interface Obs { kind: 'STANDARD' | 'DAYLIGHT'; from: number; to: number; name: string; starts: WallParts[]; last: number }
 
 /**
  * A VTIMEZONE (CRLF text, ending in CRLF) for tz covering [from, to] (padded by a year each
@@ -160,14 +190,18 @@ export function vtimezone(tz: string, from: Date, to: Date): string {
       const name = abbreviation(tz, tr.at);
       const key = `${kind}|${tr.fromOffset}|${tr.toOffset}|${name}`;
       let g = groups.get(key);
-      if (!g) { g = { kind, from: tr.fromOffset, to: tr.toOffset, name, starts: [] }; groups.set(key, g); }
+      if (!g) { g = { kind, from: tr.fromOffset, to: tr.toOffset, name, starts: [], last: tr.at }; groups.set(key, g); }
       g.starts.push(wallAt(tr.at, tr.fromOffset));
+      g.last = tr.at;
     }
     for (const g of groups.values()) {
       lines.push(`BEGIN:${g.kind}`, `DTSTART:${localStamp(g.starts[0])}`, `TZOFFSETFROM:${offsetText(g.from)}`, `TZOFFSETTO:${offsetText(g.to)}`);
       const rule = yearlyRule(g.starts);
-      if (rule) lines.push(`RRULE:${rule}`);
-      else for (const s of g.starts.slice(1)) lines.push(`RDATE:${localStamp(s)}`);
+      // A rule that stopped before the end of the scanned range gets an UNTIL.
+      const stopped = new Date(g.last).getUTCFullYear() < hi.getUTCFullYear() - 1;
+      if (rule) lines.push(`RRULE:${rule}${stopped ? `;UNTIL=${new Date(g.last).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}` : ''}`);
+      // RDATEs repeat the DTSTART too: ical.js ignores DTSTART as an onset once RDATEs exist.
+      else if (g.starts.length > 1) for (const s of g.starts) lines.push(`RDATE:${localStamp(s)}`);
       if (g.name) lines.push(`TZNAME:${g.name}`);
       lines.push(`END:${g.kind}`);
     }
@@ -236,8 +270,19 @@ const WINDOWS: Record<string, string> = {
  * (the longest valid trailing path wins); Windows names ("W. Europe Standard Time");
  * Outlook's "(UTC+01:00) Amsterdam, Berlin, …" labels are NOT mapped.
  */
+const resolved = new Map<string, string | null>();
+
 export function resolveTzid(tzid: string | null | undefined): string | null {
   if (!tzid) return null;
+  const hit = resolved.get(tzid);
+  if (hit !== undefined) return hit;
+  const r = resolveUncached(tzid);
+  if (resolved.size > 1000) resolved.clear();
+  resolved.set(tzid, r);
+  return r;
+}
+
+function resolveUncached(tzid: string): string | null {
   const t = tzid.trim().replace(/^"|"$/g, '');
   if (WINDOWS[t]) return WINDOWS[t];
   if (/^(utc|gmt|z|etc\/utc)$/i.test(t)) return 'UTC';

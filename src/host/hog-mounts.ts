@@ -202,16 +202,26 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
    * sshd's namespace (a user may keep ~/.ssh as a symlink to a directory of their own).
    */
   const readKeyFile = (c: Cover): { text: string; gid: number; landing: string } | string => {
-    const dir = resolveInRoot(nsRoot, dirname(c.file));
-    if (dir === null) return 'its directory cannot be resolved';
-    const landing = (dir === '/' ? '' : dir) + '/' + basename(c.file);
+    let landing: string;
+    if (c.viaLink) {
+      // The key file is a symlink: resolve it once (in sshd's namespace); the open below does not
+      // follow any further link, and the file must be the user's own (root's is never accepted).
+      const whole = resolveInRoot(nsRoot, c.file);
+      if (whole === null) return 'symlink cannot be resolved';
+      if (whole === '/') return 'symlink points at /';
+      landing = whole;
+    } else {
+      const dir = resolveInRoot(nsRoot, dirname(c.file));
+      if (dir === null) return 'its directory cannot be resolved';
+      landing = (dir === '/' ? '' : dir) + '/' + basename(c.file);
+    }
     let fd: number;
     try { fd = openSync(nsRoot + landing, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY); }
     catch (e) { return (e as NodeJS.ErrnoException).code === 'ELOOP' ? 'became a symlink' : `cannot open (${(e as NodeJS.ErrnoException).code})`; }
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) return 'not a regular file';
-      if (st.uid !== c.uid && !(st.uid === 0 && c.rootOwnedOk)) return `owned by uid ${st.uid}, not by ${c.user}`;
+      if (st.uid !== c.uid && !(st.uid === 0 && c.rootOwnedOk && !c.viaLink)) return `owned by uid ${st.uid}, not by ${c.user}`;
       if (st.size > MAX_KEYS_BYTES) return 'too large';
       const buf = Buffer.alloc(Math.min(st.size, MAX_KEYS_BYTES));
       let off = 0;
@@ -220,14 +230,15 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
     } finally { closeSync(fd); }
   };
 
-  const coverOne = async (c: Cover, message: string): Promise<void> => {
+  const coverOne = async (c: Cover, message: string, taken: Set<string>): Promise<void> => {
     const read = readKeyFile(c);
     if (typeof read === 'string') { log.warn({ user: c.user, target: c.file, why: read }, 'hog: key file not covered'); return; }
     const overlay = join(opts.overlayDir, OVERLAY_PREFIX + randomBytes(8).toString('hex'));
     writeFileAtomic(overlay, c.mode === 'message' ? overlayContent(read.text, message) : '', 0o640);
     chownSync(overlay, 0, read.gid);
     const target = read.landing;
-    if (target !== c.file) log.info({ user: c.user, target: c.file, landing: target }, 'hog: key file reached through a symlinked directory');
+    if (taken.has(target)) { rmSync(overlay, { force: true }); log.info({ user: c.user, target: c.file, landing: target }, 'hog: already covered through another path'); return; }
+    if (target !== c.file) log.info({ user: c.user, target: c.file, landing: target }, c.viaLink ? 'hog: key file is a symlink to a file of the user\'s own: covered where it lands' : 'hog: key file reached through a symlinked directory');
     const rec: HogMountRecord = { target, file: c.file, overlay, user: c.user, status: 'intended', mode: c.mode };
     state.mounts.push(rec);
     save(); // BEFORE the mount: a crash now leaves a record of what may exist
@@ -302,7 +313,9 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
       for (const c of plan.covers) {
         if (have.has(c.file)) continue;
         if (mounted.has(c.file)) continue; // a hosthog cover is already there (release/reconcile find it in mountinfo)
-        await coverOne(c, plan.message);
+        // Landings already covered (two planned paths, e.g. a link and its target, one file).
+        const taken = new Set([...mounted, ...state.mounts.map((m) => m.target)]);
+        await coverOne(c, plan.message, taken);
       }
       save();
     },
@@ -328,7 +341,11 @@ export function createHogEnforcer(opts: EnforcerOptions): HogEnforcer {
     },
 
     dryRun(plan) {
-      return plan.covers.map((c) => `nsenter --mount=/proc/${nsPid}/ns/mnt -- mount --bind ${join(opts.overlayDir, OVERLAY_PREFIX + '…')} ${JSON.stringify(c.file)}  # ${c.user}: ${c.mode}`);
+      return plan.covers.map((c) => {
+        const landing = c.viaLink ? resolveInRoot(nsRoot, c.file) : null;
+        const where = c.viaLink ? `${JSON.stringify(landing ?? '(unresolvable)')}  # ${c.user}: ${c.mode}, symlink ${JSON.stringify(c.file)}; covered only if the user owns it` : `${JSON.stringify(c.file)}  # ${c.user}: ${c.mode}`;
+        return `nsenter --mount=/proc/${nsPid}/ns/mnt -- mount --bind ${join(opts.overlayDir, OVERLAY_PREFIX + '…')} ${where}`;
+      });
     },
 
     active() { return state.mounts.filter((m) => m.status === 'active').map((m) => m.target); },

@@ -1,0 +1,241 @@
+/**
+ * Hog enforcement through the REAL bridge process (`hosthog bridge`), with a real sshd in a
+ * private mount namespace (test/harness/sshd.ts; its PidFile is [hog] sshd_pid_file, so the
+ * bridge mounts in THAT namespace), real unix users with real keys, and a real calendar (a local
+ * vdir, or Radicale for the "calendar down" case). Issue 5's "must be shown":
+ *  - a hog claim active now → after one poll only the holder, root and the allowed user get in;
+ *    the others see the hog message; `hosthog hog --dry-run` lists exactly the covered files;
+ *    at the claim's end everyone gets in and no hosthog mount is left;
+ *  - kill -9 of the bridge during a hog and a restart: the hog holds; `hosthog unhog --force`
+ *    clears everything; after the end everything is unmounted;
+ *  - calendar server stopped: no NEW hog starts from a stale cache; a running one ends on time.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startSshd, makeKey, installAuthorizedKeys, type TestSshd, type UserKey } from './harness/sshd.js';
+import { ensureTestUsers, type TestUser } from './harness/users.js';
+import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
+import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
+import { startRadicale } from './harness/servers.js';
+import { parseMountInfo, isHosthogMount } from '../src/host/hog-mounts.js';
+
+// cwd = the repo: `node --import tsx` (the uncompiled CLI) resolves tsx from the working dir.
+const runCli = (args: string[], opts: Parameters<typeof runCliAt>[1] = {}) => runCliAt(args, { cwd: REPO, ...opts });
+
+let sshd: TestSshd | undefined;
+let users: Record<string, TestUser> = {};
+const keys: Record<string, UserKey> = {};
+const restores: (() => void)[] = [];
+let tmp = '';
+const ALL = ['root', 'hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'];
+
+before(async () => {
+  users = ensureTestUsers();
+  sshd = await startSshd();
+  tmp = mkdtempSync('/tmp/hosthog-hog-e2e-');
+  for (const name of ALL) keys[name] = makeKey(tmp, name);
+  for (const name of ALL.slice(1)) restores.push(installAuthorizedKeys(users[name], keys[name].pub));
+  writeFileSync(join(sshd.keysDir, 'root'), keys.root.pub, { mode: 0o600 });
+});
+
+after(async () => {
+  for (const r of restores.reverse()) { try { r(); } catch { /* keep cleaning */ } }
+  await sshd?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function hogMounts(): string[] {
+  return parseMountInfo(sshd!.mountInfo()).filter(isHosthogMount).map((e) => e.mountPoint).sort();
+}
+function hogMountIds(): string {
+  return parseMountInfo(sshd!.mountInfo()).filter(isHosthogMount).map((e) => `${e.id} ${e.mountPoint}`).sort().join('\n');
+}
+async function loginOk(user: string): Promise<boolean> {
+  const r = await sshd!.login(user, keys[user].keyFile);
+  return r.code === 0 && r.stdout.trim() === 'ok';
+}
+async function assertLogins(expect: Record<string, boolean>, bridge?: { output(): string }): Promise<void> {
+  for (const [u, ok] of Object.entries(expect)) {
+    assert.equal(await loginOk(u), ok, `${u} should ${ok ? '' : 'NOT '}log in; mounts: ${hogMounts().join(', ')}\nbridge: ${bridge?.output().slice(-1500) ?? ''}`);
+  }
+}
+const everyoneIn = Object.fromEntries(ALL.map((u) => [u, true]));
+const hogHolds = { root: true, 'hh-alice': true, 'hh-carol': true, 'hh-bob': false, 'hh-dave': false };
+const COVERED = () => [join(users['hh-bob'].home, '.ssh/authorized_keys'), join(users['hh-dave'].home, '.ssh/authorized_keys')].sort();
+
+/** The [hog] table: mount in the test sshd's namespace, read ITS AuthorizedKeysFile. */
+function hogToml(maxCacheAge = '1m'): string {
+  const pidFile = join(sshd!.dir, 'sshd.pid');
+  return `\n[hog]\nsshd_pid_file = "${pidFile}"\nsshd_config = "${sshd!.configFile}"\nmax_cache_age = "${maxCacheAge}"\nlockout = "message"\n`;
+}
+
+/** "hh-alice hog: benchmarks", hh-carol allowed (hosthog's X- properties, as the CLI writes them). */
+function hogEvent(uid: string, start: Date, end: Date): string {
+  return vevent(uid, 'hh-alice hog: benchmarks', start, end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice\r\nX-HOSTHOG-ALLOW:hh-carol');
+}
+/** Whole seconds (the iCalendar text has no milliseconds). */
+const at = (msFromNow: number) => new Date(Math.floor((Date.now() + msFromNow) / 1000) * 1000);
+
+function startBridge(cfg: TestConfig, t: { after(fn: () => unknown): void }): ChildProcess & { output: () => string } {
+  const b = startCli(['bridge'], { cwd: REPO, env: { HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'info' } });
+  t.after(() => { if (b.exitCode === null && b.signalCode === null) b.kill('SIGKILL'); });
+  return b;
+}
+async function kill9(b: ChildProcess): Promise<void> {
+  if (b.exitCode !== null || b.signalCode !== null) return;
+  const done = new Promise((r) => b.once('exit', r));
+  b.kill('SIGKILL');
+  await done;
+}
+async function stopBridge(b: ChildProcess & { output: () => string }): Promise<void> {
+  const done = new Promise<number | null>((r) => b.once('exit', (c) => r(c)));
+  b.kill('SIGTERM');
+  assert.equal(await done, 0, b.output().slice(-2000));
+}
+/** waitFor, and on a timeout say what the bridge logged. */
+async function until<T>(b: { output(): string }, fn: () => T | Promise<T>, what: string, ms = 20_000, every = 100): Promise<T> {
+  try { return await waitFor(fn, what, ms, every); } catch (e) { throw new Error(`${(e as Error).message}\nbridge output:\n${b.output().slice(-3000)}`); }
+}
+/** Whatever happens, nothing of a test is left mounted in sshd's namespace. */
+function forceCleanup(cfg: TestConfig, t: { after(fn: () => unknown): void }): void {
+  t.after(async () => { if (hogMounts().length) await runCli(['unhog', '--force'], { env: { HOSTHOG_CONFIG: cfg.path } }); });
+}
+
+test('sshd writes its PidFile (the bridge finds sshd\'s mount namespace through it)', () => {
+  assert.equal(Number(readFileSync(join(sshd!.dir, 'sshd.pid'), 'utf8').trim()), sshd!.sshdPid);
+  assert.notEqual(readlinkSync(`/proc/${sshd!.sshdPid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'), 'sshd runs in a private mount namespace');
+});
+
+test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed and root; dry-run lists the covered files; it ends on time', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => read(cfg.motd).includes('test-box'), 'first motd');
+  await assertLogins(everyoneIn);
+  assert.deepEqual(hogMounts(), []);
+
+  const start = at(-60_000);
+  const end = at(30_000);
+  writeFileSync(join(vdir, 'hog-1.ics'), hogEvent('hog-1', start, end));
+  const t0 = Date.now();
+  await until(bridge, () => hogMounts().length === 2, 'hog covers after one poll', 15_000);
+  assert.ok(Date.now() - t0 < 5_000 + 4_000, 'within one poll (5 s) plus slack');
+  assert.deepEqual(hogMounts(), COVERED());
+  assert.deepEqual(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter(isHosthogMount), [], 'nothing mounted in the host namespace');
+  await assertLogins(hogHolds, bridge);
+  const r = await sshd!.login('hh-bob', keys['hh-bob'].keyFile);
+  assert.match(r.stdout.trim(), /^test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)$/);
+  assert.notEqual(r.code, 0);
+
+  // hosthog hog --dry-run (as the holder, through the bridge socket): exactly the covered files.
+  const dry = await runCli(['hog', '--dry-run', '--json'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
+  assert.equal(dry.code, 0, dry.stderr);
+  const j = JSON.parse(dry.stdout) as { covers: { user: string; file: string }[] };
+  assert.deepEqual(j.covers.map((c) => c.file).sort(), hogMounts());
+  assert.deepEqual(j.covers.map((c) => c.user).sort(), ['hh-bob', 'hh-dave']);
+  const dryText = await runCli(['hog', '--dry-run'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
+  assert.equal(dryText.code, 0, dryText.stderr);
+  for (const f of COVERED()) assert.ok(dryText.stdout.includes(f), dryText.stdout);
+  assert.deepEqual(hogMounts(), COVERED(), 'dry-run changed nothing');
+
+  // The claim ends: everyone gets in again, at the end (not a poll later), nothing left mounted.
+  await until(bridge, () => hogMounts().length === 0, 'hog end', end.getTime() - Date.now() + 15_000, 200);
+  assert.ok(Date.now() - end.getTime() < 3_000, `ended ${Date.now() - end.getTime()} ms after the claim's end`);
+  await assertLogins(everyoneIn, bridge);
+  assert.ok(!sshd!.mountInfo().includes('hosthog-ovl-'), 'no hosthog mount in sshd\'s namespace');
+  assert.match(bridge.output(), /hog holds/);
+  assert.match(bridge.output(), /hog ended/);
+  await stopBridge(bridge);
+});
+
+test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force clears it; after the end all is unmounted', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const end = at(75_000);
+  writeFileSync(join(vdir, 'hog-2.ics'), hogEvent('hog-2', at(-60_000), end));
+  let bridge = startBridge(cfg, t);
+  await until(bridge, () => hogMounts().length === 2, 'hog covers', 15_000);
+  await assertLogins(hogHolds, bridge);
+  const before = hogMountIds();
+
+  // 1. kill -9: the mounts stay (sshd still refuses bob); a restarted bridge adopts them.
+  await kill9(bridge);
+  assert.equal(hogMountIds(), before);
+  assert.equal(await loginOk('hh-bob'), false);
+  bridge = startBridge(cfg, t);
+  await until(bridge, () => /hosthog bridge started/.test(bridge.output()), 'bridge restarted', 20_000);
+  assert.equal(hogMountIds(), before, 'the same mounts, adopted (not removed and made again)');
+  assert.match(bridge.output(), /hog mounts reconciled at start.*"kept":2|"kept":2.*hog mounts reconciled at start/);
+  await sleep(6_000); // a poll later it still holds
+  assert.equal(hogMountIds(), before);
+  await assertLogins(hogHolds, bridge);
+
+  // 2. kill -9 again; root clears everything by hand.
+  await kill9(bridge);
+  const force = await runCli(['unhog', '--force', '--json'], { env });
+  assert.equal(force.code, 0, force.stderr);
+  assert.deepEqual(hogMounts(), []);
+  await assertLogins(everyoneIn);
+  // A non-root user may not.
+  const notRoot = await runCli(['unhog', '--force'], { env, uid: users['hh-bob'].uid, gid: users['hh-bob'].gid });
+  assert.notEqual(notRoot.code, 0);
+  assert.match(notRoot.stderr, /root/);
+
+  // 3. The calendar still says it holds: a restarted bridge puts it back on its first refresh.
+  bridge = startBridge(cfg, t);
+  await until(bridge, () => hogMounts().length === 2, 'hog put back', 15_000);
+  await assertLogins(hogHolds, bridge);
+
+  // 4. After its end everything is unmounted.
+  await until(bridge, () => hogMounts().length === 0, 'hog end', end.getTime() - Date.now() + 15_000, 200);
+  assert.ok(Date.now() - end.getTime() < 3_000, `ended ${Date.now() - end.getTime()} ms after the claim's end`);
+  await assertLogins(everyoneIn, bridge);
+  assert.ok(!sshd!.mountInfo().includes('hosthog-ovl-'));
+  await stopBridge(bridge);
+});
+
+test('real bridge, Radicale stopped: a running hog ends on time; no new hog starts from a stale cache', async (t) => {
+  const srv = await startRadicale();
+  t.after(() => srv.destroy());
+  const cfg = writeTestConfig({ calendarUrl: srv.calendarUrl, username: srv.username, password: srv.password, bridge: hogToml('10s') });
+  forceCleanup(cfg, t);
+  const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+  const put = async (uid: string, body: string) => {
+    const r = await fetch(srv.calendarUrl + `${uid}.ics`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar', 'if-none-match': '*' }, body });
+    assert.equal(r.status, 201);
+  };
+  const end1 = at(25_000);
+  const start2 = at(45_000);
+  const end2 = at(80_000);
+  await put('hog-3', hogEvent('hog-3', at(-60_000), end1));
+  await put('hog-4', hogEvent('hog-4', start2, end2));
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => hogMounts().length === 2, 'hog from a fresh cache', 15_000);
+  await assertLogins(hogHolds, bridge);
+
+  // The calendar server goes away: the running hog ends on time anyway (from the cache).
+  await srv.stop();
+  await until(bridge, () => hogMounts().length === 0, 'hog end without the server', end1.getTime() - Date.now() + 15_000, 200);
+  assert.ok(Date.now() - end1.getTime() < 3_000, `ended ${Date.now() - end1.getTime()} ms after the claim's end`);
+  await assertLogins(everyoneIn, bridge);
+
+  // The next hog's start comes; the cache is older than max_cache_age (10 s): it does not start.
+  await sleep(Math.max(0, start2.getTime() - Date.now()) + 7_000);
+  assert.ok(Date.now() < end2.getTime());
+  assert.deepEqual(hogMounts(), [], 'no new hog from a stale cache');
+  await assertLogins(everyoneIn, bridge);
+  assert.match(bridge.output(), /hog not started/);
+  assert.match(bridge.output(), /not starting a hog/);
+  await stopBridge(bridge);
+  assert.deepEqual(hogMounts(), []);
+});
