@@ -222,7 +222,7 @@ test('notifications through the real bridge: new/reminder/started once each acro
   // "started" at the claim's start.
   await waitFor(() => login.out().includes(STARTED), 'started on bob\'s tty', start.getTime() - Date.now() + 15_000);
   await waitFor(() => tmuxCount(/hh-alice's claim on test-box started/) >= 1, 'started on bob\'s tmux', 5000);
-  assert.ok(Date.now() >= start.getTime(), 'started not early');
+  assert.ok(Date.now() >= start.getTime(), `started not early: ${Date.now() - start.getTime()} ms; tty: ${JSON.stringify(login.out())}; bridge: ${bridge.output().slice(-3000)}`);
 
   // Two more polls, then count: each notice exactly once on each channel.
   await sleep(11_000);
