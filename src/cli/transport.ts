@@ -4,13 +4,13 @@
  * Off the host (--calendar URL, or a per-user config with its own credentials): straight to
  * CalDAV as that user, with a per-user cache in ~/.cache/hosthog.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { GlobalOptions } from './main.js';
 import type { Config } from '../config/schema.js';
-import { loadConfig, readPassword, SYSTEM_CONFIG } from '../config/load.js';
+import { loadConfig, readPassword } from '../config/load.js';
 import { BridgeUnavailableError, ConfigError } from '../core/errors.js';
 
 export async function callWrite(g: GlobalOptions, method: string, params: Record<string, unknown>): Promise<unknown> {
@@ -19,11 +19,24 @@ export async function callWrite(g: GlobalOptions, method: string, params: Record
     const { callBridge } = await import('../host/rpc-client.js');
     return callBridge(config.bridge.socket, { method, params });
   }
-  if (!g.calendar && config.source === SYSTEM_CONFIG && process.getuid?.() !== 0) {
+  if (!g.calendar && !canWriteDirectly(config)) {
     throw new BridgeUnavailableError(`no hosthog bridge is running on this host (no socket at ${config.bridge.socket})`,
       'ask an admin to start it (systemctl start hosthog-bridge), or use --calendar URL with your own calendar account');
   }
   return direct(g, config, method, params);
+}
+
+/** Without a bridge, this user may go to the calendar itself only with credentials or files of their own. */
+function canWriteDirectly(config: Config): boolean {
+  if (config.calendar.kind === 'caldav') {
+    if (process.env.HOSTHOG_PASSWORD) return true;
+    return !!config.calendar.passwordFile && readable(config.calendar.passwordFile, constants.R_OK);
+  }
+  return readable(config.calendar.path, constants.W_OK) || (!existsSync(config.calendar.path) && process.getuid?.() === 0);
+}
+
+function readable(path: string, mode: number): boolean {
+  try { accessSync(path, mode); return true; } catch { return false; }
 }
 
 async function direct(g: GlobalOptions, config: Config, method: string, params: Record<string, unknown>): Promise<unknown> {
