@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO } from './harness/cli.js';
 import ICAL from 'ical.js';
 import { decodeObjects, type DecodeOptions } from '../src/core/ics-read.js';
 import { zonedToUtc, utcToZoned, vtimezone, resolveTzid } from '../src/core/zones.js';
 import { isClean } from '../src/core/sanitize.js';
 import type { Claim, Occurrence, CalendarObject } from '../src/core/types.js';
 
-const dir = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const dir = join(REPO, 'test/fixtures') + '/';
 const obj = (name: string): CalendarObject => ({ href: `/cal/${name}`, etag: '"1"', data: readFileSync(dir + name, 'utf8') });
 const WIDE: DecodeOptions = { timezone: 'Europe/Berlin', from: new Date('2026-01-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') };
 const decode = (name: string, opts: DecodeOptions = WIDE) => decodeObjects([obj(name)], opts);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO } from './harness/cli.js';
 import { encodeEvent, patchEvent, type ClaimSpec, type AnnouncementSpec } from '../src/core/ics-write.js';
 import { decodeObjects, type DecodeOptions } from '../src/core/ics-read.js';
 import { UsageError } from '../src/core/errors.js';
@@ -14,7 +15,7 @@ const WIN: DecodeOptions = { timezone: 'Europe/Berlin', from: new Date('2026-01-
 const dec = (data: string, opts: DecodeOptions = WIN) => decodeObjects([{ href: '/cal/x.ics', etag: null, data }], opts);
 const iso = (d: Date) => d.toISOString();
 const claim = (o: Occurrence): Claim => { assert.equal(o.kind, 'claim'); return o as Claim; };
-const fixture = (n: string) => readFileSync(fileURLToPath(new URL(`./fixtures/${n}`, import.meta.url)), 'utf8');
+const fixture = (n: string) => readFileSync(join(REPO, 'test/fixtures', n), 'utf8');
 
 const spec: ClaimSpec = {
   kind: 'claim', uid: 'hosthog-1234', host: 'gpu-box-1', user: 'alice', mode: 'exclusive', hog: false,

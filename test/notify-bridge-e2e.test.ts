@@ -23,7 +23,8 @@ import { isClean } from '../src/core/sanitize.js';
 
 const users = ensureTestUsers();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const HOST = 'test-box';
+// Unique: other test files' bridges (all root, all on this host) reach bob's tty too.
+const HOST = `nbe${process.pid}`;
 
 function asUser(u: TestUser, cmd: string[], env: Record<string, string> = {}): string[] {
   return ['setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--init-groups', 'env', '-i', `HOME=${u.home}`, `USER=${u.name}`, 'PATH=/usr/bin:/bin', 'TERM=xterm-256color', 'LC_ALL=C.UTF-8',
@@ -147,16 +148,16 @@ test('notifications through the real bridge: new/reminder/started once each acro
   const t0 = Date.now();
   const start = new Date(Math.ceil((t0 + 75_000) / 1000) * 1000);
   dropEvent(vdir, 'paper', vevent('paper-1@test', 'hh-alice exclusive: paper', start, new Date(start.getTime() + 600_000)));
-  const NEW = 'hh-alice claimed test-box';
-  const REMIND = /hh-alice's claim on test-box starts in \d/;
-  const STARTED = "hh-alice's claim on test-box started";
+  const NEW = `hh-alice claimed ${HOST}`;
+  const REMIND = new RegExp(`hh-alice's claim on ${HOST} starts in \\d`);
+  const STARTED = `hh-alice's claim on ${HOST} started`;
   await waitFor(() => login.out().includes(NEW), 'new-claim notice on bob\'s tty', 12_000);
   const newAfter = Date.now() - t0;
   t.diagnostic(`new-claim notice on the tty ${newAfter} ms after the file appeared`);
   assert.ok(newAfter <= 12_000, `within a poll or two: ${newAfter} ms`);
-  await waitFor(() => tmuxCount(/hh-alice claimed test-box/) >= 1, 'new-claim notice on bob\'s tmux', 5000);
+  await waitFor(() => tmuxCount(new RegExp(NEW)) >= 1, 'new-claim notice on bob\'s tmux', 5000);
   // (wall sends CR LF; the pty's ONLCR adds one more CR before each LF.)
-  assert.match(login.out(), /\*\*\* hosthog test-box \(urgent\) \*\*\*\r+\nhh-alice claimed test-box\r+\nexclusive: the whole host, \d\d:\d\d–\d\d:\d\d · "paper"\r+\n/);
+  assert.match(login.out(), new RegExp(`\\*\\*\\* hosthog ${HOST} \\(urgent\\) \\*\\*\\*\\r+\\nhh-alice claimed ${HOST}\\r+\\nexclusive: the whole host, \\d\\d:\\d\\d–\\d\\d:\\d\\d · "paper"\\r+\\n`));
 
   // Restart 1: SIGTERM + start (before the reminder is due at start − 1 min).
   await stopBridge(bridge, 'SIGTERM');
@@ -172,22 +173,23 @@ test('notifications through the real bridge: new/reminder/started once each acro
 
   // hosthog notify as hh-alice (claiming to be someone else): signed with the verified sender.
   const env = { HOSTHOG_CONFIG: cfg.path, HOME: alice.home, USER: 'someone-else', LOGNAME: 'someone-else' };
-  const msg = 'please stop your jobs on gpu1 by 17:00';
+  // Unique per run: another copy of this test may run at the same time and reach bob too.
+  const msg = `please stop your jobs on gpu1 by 17:00 [${HOST}]`;
   const r1 = await runCli(['notify', msg], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
   assert.equal(r1.code, 0, r1.stderr);
   assert.match(r1.stdout, /hh-bob/);
   await waitFor(() => login.out().includes(`${msg} — from hh-alice`), 'message on bob\'s tty', 5000);
   assert.ok(login.out().includes('Message from hh-alice'));
   assert.ok(!login.out().includes('someone-else'));
-  await waitFor(() => tmuxCount(/Message from hh-alice — please stop your jobs on gpu1 by 17:00 — from hh-alice/) === 1, 'message on bob\'s tmux', 5000);
-  const r2 = await runCli(['notify', 'second one'], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
+  await waitFor(() => tmuxLog().split('\n').filter((l) => l.includes(`Message from hh-alice — ${msg} — from hh-alice`)).length === 1, 'message on bob\'s tmux', 5000);
+  const r2 = await runCli(['notify', `second one ${HOST}`], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
   assert.equal(r2.code, 0, r2.stderr);
-  const r3 = await runCli(['notify', 'third one'], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
+  const r3 = await runCli(['notify', `third one ${HOST}`], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
   assert.equal(r3.code, 77, `${r3.stdout}\n${r3.stderr}`);
   assert.equal(r3.stderr.trim().split('\n').length, 1, r3.stderr);
   assert.match(r3.stderr, /2 messages in the last hour/);
   await sleep(500);
-  assert.ok(!login.out().includes('third one'));
+  assert.ok(!login.out().includes(`third one ${HOST}`));
 
   // hosthog who, as a plain user, through the bridge.
   const cenv = { HOSTHOG_CONFIG: cfg.path, HOME: carol.home };
@@ -210,18 +212,18 @@ test('notifications through the real bridge: new/reminder/started once each acro
   const hstart = new Date(Date.now() + 26 * 3_600_000);
   dropEvent(vdir, 'hostile', vevent('hostile-1@test', `hh-carol shared gpu0: ${HOSTILE_NOTE}`, hstart, new Date(hstart.getTime() + 3_600_000)));
   const got = await waitFor(() => { const s = login.out().slice(before); return s.includes('esrever') && s.includes('end"') ? s : ''; }, 'hostile notice on the tty', 15_000);
-  assert.ok(got.includes('hh-carol claimed test-box'), got);
+  assert.ok(got.includes(`hh-carol claimed ${HOST}`), got);
   assert.ok(isClean(got.replace(/[\r\n]/g, '')), `control bytes reached the tty: ${JSON.stringify(got)}`);
   assert.ok(!got.includes('EVILTITLE'));
   assert.ok(got.includes('$(touch /tmp/hh-pwned-e2e) #{pane_id} end'), got);
-  await waitFor(() => tmuxCount(/hh-carol claimed test-box/) === 1, 'hostile notice on tmux', 5000);
-  const hostileTmux = tmuxLog().split('\n').find((l) => /hh-carol claimed test-box/.test(l))!;
+  await waitFor(() => tmuxCount(new RegExp(`hh-carol claimed ${HOST}`)) === 1, 'hostile notice on tmux', 5000);
+  const hostileTmux = tmuxLog().split('\n').find((l) => l.includes(`hh-carol claimed ${HOST}`))!;
   assert.ok(isClean(hostileTmux) && !hostileTmux.includes('EVILTITLE') && hostileTmux.includes('#{pane_id} end'), hostileTmux);
   assert.equal(existsSync('/tmp/hh-pwned-e2e'), false);
 
   // "started" at the claim's start.
   await waitFor(() => login.out().includes(STARTED), 'started on bob\'s tty', start.getTime() - Date.now() + 15_000);
-  await waitFor(() => tmuxCount(/hh-alice's claim on test-box started/) >= 1, 'started on bob\'s tmux', 5000);
+  await waitFor(() => tmuxCount(new RegExp(STARTED)) >= 1, 'started on bob\'s tmux', 5000);
   assert.ok(Date.now() >= start.getTime(), `started not early: ${Date.now() - start.getTime()} ms; tty: ${JSON.stringify(login.out())}; bridge: ${bridge.output().slice(-3000)}`);
 
   // Two more polls, then count: each notice exactly once on each channel.
@@ -231,10 +233,10 @@ test('notifications through the real bridge: new/reminder/started once each acro
   assert.equal(count(out, REMIND), 1, 'reminder once on the tty');
   assert.equal(count(out, STARTED), 1, 'started once on the tty');
   assert.equal(count(out, `${msg} — from hh-alice`), 1, 'message once on the tty');
-  assert.equal(count(out, 'hh-carol claimed test-box'), 1, 'hostile new once on the tty');
-  assert.equal(tmuxCount(/hh-alice claimed test-box/), 1, 'new once on tmux');
+  assert.equal(count(out, `hh-carol claimed ${HOST}`), 1, 'hostile new once on the tty');
+  assert.equal(tmuxCount(new RegExp(NEW)), 1, 'new once on tmux');
   assert.equal(tmuxCount(REMIND), 1, 'reminder once on tmux');
-  assert.equal(tmuxCount(/hh-alice's claim on test-box started/), 1, 'started once on tmux');
+  assert.equal(tmuxCount(new RegExp(STARTED)), 1, 'started once on tmux');
   assert.equal(bridge.exitCode, null, 'bridge still running');
 });
 
@@ -274,7 +276,7 @@ test('profile.d snippet: brief status in an interactive shell inside tmux, nothi
   sh(asUser(bob, ['tmux', '-L', label, 'new-session', '-d', '-s', 'main', '-x', '200', '-y', '30', `bash --noprofile --rcfile ${rc} -i`], uenv));
   const pane = await waitFor(() => { const s = sh(['tmux', '-S', sock, 'capture-pane', '-p', '-t', 'main']); return s.includes('PROMPT>') ? s : ''; }, 'interactive shell prompt', 30_000);
   const lines = pane.split('\n').filter((l) => l.trim());
-  assert.equal(lines[0], 'test-box: in use by hh-dave', pane);
+  assert.equal(lines[0], `${HOST}: in use by hh-dave`, pane);
   assert.equal(lines.length, 2, pane); // the status line, then the prompt
 
   // Non-interactive shells (bash and dash), even inside tmux: nothing at all.

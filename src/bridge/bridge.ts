@@ -3,7 +3,7 @@
  * own view current: snapshot.json (for the CLI) and the motd file. Decisions (what the motd says,
  * when to poll) are pure functions in src/core; this file only sequences them.
  *
- * One node-cron task ticks every few seconds; a tick syncs when a poll is due (with jitter and
+ * One node-cron task ticks every second; a tick syncs when a poll is due (with jitter and
  * back-off, never two at once) and otherwise re-renders the motd when the minute changed, so a
  * claim that starts or ends shows on time even when the calendar is unreachable.
  */
@@ -175,9 +175,9 @@ export class Bridge {
     }
   }
 
-  /** Start the node-cron schedule (every 5 s; the poll interval itself is config). */
+  /** Start the node-cron schedule (a tick every second; the poll interval itself is config). */
   start(): void {
-    this.task = cron.schedule('*/5 * * * * *', () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')), { noOverlap: true, name: 'hosthog-bridge' });
+    this.task = cron.schedule('* * * * * *', () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')), { noOverlap: true, name: 'hosthog-bridge' });
     void this.tick();
   }
 

@@ -3,30 +3,16 @@
  * `now` is passed in. Uses Intl, so DST transitions follow the zone database.
  */
 
+import { utcToZoned } from './zones.js';
+
 interface Local { y: number; mo: number; d: number; h: number; mi: number; s: number; wd: string }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(tz: string): Intl.DateTimeFormat {
-  let f = formatters.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz, hourCycle: 'h23', weekday: 'short',
-      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-    });
-    formatters.set(tz, f);
-  }
-  return f;
-}
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /** Wall-clock fields of d in zone tz. */
 export function localParts(d: Date, tz: string): Local {
-  const p: Record<string, string> = {};
-  for (const part of formatter(tz).formatToParts(d)) p[part.type] = part.value;
-  return {
-    y: Number(p.year), mo: Number(p.month), d: Number(p.day),
-    h: Number(p.hour) % 24, mi: Number(p.minute), s: Number(p.second), wd: p.weekday,
-  };
+  const z = utcToZoned(d, tz);
+  return { y: z.year, mo: z.month, d: z.day, h: z.hour, mi: z.minute, s: z.second, wd: DAY_NAMES[z.weekday] };
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
