@@ -302,8 +302,9 @@ test('wall: a real ssh login (sshd registers the pty in /var/run/utmp) receives 
   const rep = await wallChannel({ host: 'gpu-box-3' }).deliver(hostile, { ...sessions, ttys: mine });
   assert.deepEqual(rep.delivered, [{ user: 'hh-alice', target: tty }]);
   const expected = wallText(hostile, 'gpu-box-3').replace(/\n/g, '\r\n'); // the remote pty adds CR before LF
-  const got = await until('message over ssh', () => out.length - before >= expected.length && out.slice(before));
-  assert.equal(got, expected);
+  // Other root bridges running tests at the same time may write to this (real, utmp-registered) tty too.
+  const got = await until('message over ssh', () => out.slice(before).includes(expected) && out.slice(before));
+  assert.ok(got.includes(expected), got);
   assert.ok(noControls(got, true));
   assert.equal(existsSync('/tmp/pwned') || existsSync('/tmp/pwned2'), false);
 });

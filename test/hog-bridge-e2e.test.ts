@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startSshd, makeKey, installAuthorizedKeys, type TestSshd, type UserKey } from './harness/sshd.js';
+import { startSshd, makeKey, installAuthorizedKeys, lockTestUsers, type TestSshd, type UserKey } from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
@@ -32,7 +32,10 @@ const restores: (() => void)[] = [];
 let tmp = '';
 const ALL = ['root', 'hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'];
 
+let unlock: (() => void) | undefined;
+
 before(async () => {
+  unlock = await lockTestUsers(); // the other hog test file changes the same users' keys
   users = ensureTestUsers();
   sshd = await startSshd();
   tmp = mkdtempSync('/tmp/hosthog-hog-e2e-');
@@ -45,6 +48,7 @@ after(async () => {
   for (const r of restores.reverse()) { try { r(); } catch { /* keep cleaning */ } }
   await sshd?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+  unlock?.();
 });
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
@@ -238,4 +242,26 @@ test('real bridge, Radicale stopped: a running hog ends on time; no new hog star
   assert.match(bridge.output(), /not starting a hog/);
   await stopBridge(bridge);
   assert.deepEqual(hogMounts(), []);
+});
+
+test('real bridge: `hosthog claim --hog --allow` as the holder through the socket locks out at once; `hosthog release` lets everyone in', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const alice = { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid };
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
+  const c = await runCli(['claim', '--hog', '--allow', 'hh-carol', '--for', '1h', '-m', 'benchmarks'], alice);
+  assert.equal(c.code, 0, c.stderr + c.stdout);
+  await until(bridge, () => hogMounts().length === 2, 'hog covers after the write', 10_000);
+  assert.deepEqual(hogMounts(), COVERED());
+  await assertLogins(hogHolds, bridge);
+  const r = await sshd!.login('hh-bob', keys['hh-bob'].keyFile);
+  assert.match(r.stdout.trim(), /^test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)$/);
+  const rel = await runCli(['release'], alice);
+  assert.equal(rel.code, 0, rel.stderr + rel.stdout);
+  await until(bridge, () => hogMounts().length === 0, 'hog gone after release', 10_000);
+  await assertLogins(everyoneIn, bridge);
+  await stopBridge(bridge);
 });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, lstatSync, symlinkSyn
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { startSshd, makeKey, installAuthorizedKeys, type TestSshd, type UserKey } from './harness/sshd.js';
+import { startSshd, makeKey, installAuthorizedKeys, lockTestUsers, type TestSshd, type UserKey } from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { planCovers, hogMessage, type CoverPlan, type PathKind, type UserEntry } from '../src/core/hog-plan.js';
 import type { Claim } from '../src/core/types.js';
@@ -74,7 +74,10 @@ async function assertAllLogIn(names: string[]): Promise<void> {
 
 const ALL = ['root', 'hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'];
 
+let unlock: (() => void) | undefined;
+
 before(async () => {
+  unlock = await lockTestUsers(); // the other hog test file changes the same users' keys
   users = ensureTestUsers();
   sshd = await startSshd();
   tmp = mkdtempSync('/tmp/hosthog-hog-');
@@ -88,6 +91,7 @@ after(async () => {
   for (const r of restores.reverse()) { try { r(); } catch { /* keep cleaning */ } }
   await sshd?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+  unlock?.();
 });
 
 test('sshd -T gives the AuthorizedKeysFile patterns of the running config', () => {

@@ -181,7 +181,8 @@ test('notifications through the real bridge: new/reminder/started once each acro
   await waitFor(() => login.out().includes(`${msg} — from hh-alice`), 'message on bob\'s tty', 5000);
   assert.ok(login.out().includes('Message from hh-alice'));
   assert.ok(!login.out().includes('someone-else'));
-  await waitFor(() => tmuxLog().split('\n').filter((l) => l.includes(`Message from hh-alice — ${msg} — from hh-alice`)).length === 1, 'message on bob\'s tmux', 5000);
+  await waitFor(() => tmuxLog().split('\n').filter((l) => / message: hosthog: /.test(l) && l.includes(`Message from hh-alice — ${msg} — from hh-alice`)).length === 1, 'message on bob\'s tmux', 5000)
+    .catch((e) => { throw new Error(`${(e as Error).message}\n${tmuxLog()}`); });
   const r2 = await runCli(['notify', `second one ${HOST}`], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
   assert.equal(r2.code, 0, r2.stderr);
   const r3 = await runCli(['notify', `third one ${HOST}`], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
@@ -217,7 +218,7 @@ test('notifications through the real bridge: new/reminder/started once each acro
   assert.ok(!got.includes('EVILTITLE'));
   assert.ok(got.includes('$(touch /tmp/hh-pwned-e2e) #{pane_id} end'), got);
   await waitFor(() => tmuxCount(new RegExp(`hh-carol claimed ${HOST}`)) === 1, 'hostile notice on tmux', 5000);
-  const hostileTmux = tmuxLog().split('\n').find((l) => l.includes(`hh-carol claimed ${HOST}`))!;
+  const hostileTmux = tmuxLog().split('\n').find((l) => / message: hosthog: /.test(l) && l.includes(`hh-carol claimed ${HOST}`))!;
   assert.ok(isClean(hostileTmux) && !hostileTmux.includes('EVILTITLE') && hostileTmux.includes('#{pane_id} end'), hostileTmux);
   assert.equal(existsSync('/tmp/hh-pwned-e2e'), false);
 

@@ -127,7 +127,7 @@ export function hogging(config: Config, log: Log): Hogging {
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
       const cp = await plan({ ...claim, hog: true, mode: 'exclusive', allow });
-      return { action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}`, covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode })), skipped: cp.skipped, commands: enforcer.dryRun(cp) };
+      return { action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}`, covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode, ...(c.viaLink ? { viaLink: true } : {}) })), skipped: cp.skipped, commands: enforcer.dryRun(cp) };
     },
   };
   let lastOccurrences: Occurrence[] = [];

@@ -11,6 +11,9 @@
  *  - If several users' hogs hold at once (disjoint resources), the earliest booked one is
  *    enforced and the other holders (and the users they allow) are let in too.
  *  - Exempt from the lockout: root (uid 0), the holder, the holder's allow list, hog.breakGlass.
+ *  - A key file that is a symlink is covered where it lands (resolved once, in sshd's namespace)
+ *    only if that is a regular file owned by the same user; a link to root's or another user's
+ *    file is never covered (src/host/hog-mounts.ts checks it right before the mount).
  */
 import type { Claim } from './types.js';
 import type { Config } from '../config/schema.js';

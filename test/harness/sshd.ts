@@ -150,6 +150,8 @@ export function installAuthorizedKeys(u: TestUser, text: string): () => void {
   chownSync(sshDir, u.uid, u.gid);
   chmodSync(sshDir, 0o700);
   try { unlinkSync(file); } catch { /* none */ }
+  // A test that failed badly may have left an authorized_keys2 (link) behind: start clean.
+  try { if (lstatSync(file + '2').isSymbolicLink()) unlinkSync(file + '2'); } catch { /* none */ }
   writeFileSync(file, text, { mode: 0o600 });
   chownSync(file, u.uid, u.gid);
   return () => {
@@ -157,4 +159,46 @@ export function installAuthorizedKeys(u: TestUser, text: string): () => void {
     if (before) { writeFileSync(file, before, { mode: 0o600 }); chownSync(file, u.uid, u.gid); }
     else if (!hadDir) rmSync(sshDir, { recursive: true, force: true });
   };
+}
+
+const USERS_LOCK = '/run/hosthog-test-users.lock';
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Test files that change the hh-* users' keys (hog-sshd, hog-bridge-e2e) take turns: node --test
+ * runs files in parallel. A lock directory holding the owner's pid; a dead owner's lock is taken
+ * over. Returns the release function (also run at process exit).
+ */
+export async function lockTestUsers(timeoutMs = 900_000): Promise<() => void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(USERS_LOCK, { mode: 0o700 });
+      writeFileSync(join(USERS_LOCK, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let pid = NaN;
+      try { pid = Number(readFileSync(join(USERS_LOCK, 'pid'), 'utf8')); } catch { /* being written */ }
+      let age = 0;
+      try { age = Date.now() - lstatSync(USERS_LOCK).mtimeMs; } catch { continue; }
+      if ((Number.isInteger(pid) && pid > 0 && !alive(pid)) || (!Number.isInteger(pid) && age > 10_000)) {
+        rmSync(USERS_LOCK, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > end) throw new Error(`test users are locked by pid ${pid} (${USERS_LOCK})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    try { if (readFileSync(join(USERS_LOCK, 'pid'), 'utf8') === String(process.pid)) rmSync(USERS_LOCK, { recursive: true, force: true }); } catch { /* gone */ }
+  };
+  process.once('exit', release);
+  return release;
 }
