@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { fetchCalendarObjects } from 'tsdav';
 import { startRadicale } from '../test/harness/servers.js';
 import { writeTestConfig } from '../test/harness/config.js';
-import { startCli, waitFor, REPO } from '../test/harness/cli.js';
+import { spawn } from 'node:child_process';
+import { waitFor, REPO } from '../test/harness/cli.js';
+
+/** The flags systemd/hosthog-bridge.service runs the bridge with. */
+const BRIDGE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
 import { loadConfig } from '../src/config/load.js';
 import { Bridge } from '../src/bridge/bridge.js';
 import { silentLog } from '../src/host/log.js';
@@ -110,7 +114,8 @@ async function main(): Promise<void> {
 
     // RSS of a real bridge process after its first sync.
     const cfg2 = writeTestConfig({ calendarUrl: srv.calendarUrl, username: srv.username, password: srv.password, host: 'bench-box' });
-    const child = startCli(['bridge'], { env: { HOSTHOG_CONFIG: cfg2.path, HOSTHOG_LOG_LEVEL: 'warn' } });
+    // Started as systemd/hosthog-bridge.service starts it (same V8 flags).
+    const child = spawn(process.execPath, [...BRIDGE_FLAGS, join(REPO, 'dist/src/cli/main.js'), 'bridge'], { env: { ...process.env, HOSTHOG_CONFIG: cfg2.path, HOSTHOG_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
     const t2 = Date.now();
     await waitFor(() => existsSync(join(cfg2.stateDir, 'snapshot.json')) && existsSync(cfg2.motd), 'bridge first sync', 120_000, 50);
     const bridgeFirstMs = Date.now() - t2;

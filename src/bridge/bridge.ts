@@ -40,6 +40,8 @@ export interface BridgeOptions {
 
 export class Bridge {
   private snapshot: StoredSnapshot | null = null;
+  private readonly decoded = new Map<string, { etag: string | null; data: string; occurrences: Occurrence[]; problems: { href: string; message: string }[] }>();
+  private decodedWindow = -1;
   private lastMotd: string | null = null;
   private lastRenderMinute = -1;
   private poll: PollState = { lastAttemptAt: null, consecutiveFailures: 0, authBlocked: false, jitterMs: 0 };
@@ -115,8 +117,7 @@ export class Bridge {
     const from = new Date(startOfDayUtc(now).getTime() - DAY);
     if (redecode || !prev || prev.from.getTime() !== from.getTime()) {
       const to = new Date(from.getTime() + (this.config.bridge.windowDays + 2) * DAY);
-      const { occurrences, problems } = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from, to });
-      for (const p of problems) this.log.debug({ href: p.href }, `unreadable event: ${p.message}`);
+      const { occurrences, problems } = this.decodeAll(from, to);
       this.snapshot = { occurrences, problems, from, to, syncedAt: null };
     }
     const snap = this.snapshot!;
@@ -131,6 +132,32 @@ export class Bridge {
       try { await hook(prev, snap, view, now); } catch (e) { this.log.error({ err: errorLine(e) }, 'refresh hook failed'); }
     }
     return view;
+  }
+
+  /**
+   * Decode the mirror into occurrences, reusing each object's earlier result while its etag
+   * (and data) and the window are unchanged: a one-event change decodes one event, not 5,000.
+   */
+  private decodeAll(from: Date, to: Date): { occurrences: Occurrence[]; problems: { href: string; message: string }[] } {
+    if (this.decodedWindow !== from.getTime()) { this.decoded.clear(); this.decodedWindow = from.getTime(); }
+    const seen = new Set<string>();
+    const occurrences: Occurrence[] = [];
+    const problems: { href: string; message: string }[] = [];
+    for (const obj of this.mirror.objects()) {
+      seen.add(obj.href);
+      let d = this.decoded.get(obj.href);
+      if (!d || d.etag !== obj.etag || d.data !== obj.data) {
+        const r = decodeObjects([obj], { timezone: this.config.timezone, from, to });
+        for (const p of r.problems) this.log.debug({ href: p.href }, `unreadable event: ${p.message}`);
+        d = { etag: obj.etag, data: obj.data, occurrences: r.occurrences, problems: r.problems };
+        this.decoded.set(obj.href, d);
+      }
+      occurrences.push(...d.occurrences);
+      problems.push(...d.problems);
+    }
+    for (const href of this.decoded.keys()) if (!seen.has(href)) this.decoded.delete(href);
+    occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || a.uid.localeCompare(b.uid) || (a.recurrenceId ?? '').localeCompare(b.recurrenceId ?? ''));
+    return { occurrences, problems };
   }
 
   private writeMotd(view: HostView): void {

@@ -11,7 +11,6 @@ import type { Config } from '../config/schema.js';
 import type { Claim, Occurrence } from '../core/types.js';
 import { decideHog, planCovers, type CoverPlan, type PathKind } from '../core/hog-plan.js';
 import { errorLine, PermissionError } from '../core/errors.js';
-import { findMyClaim } from '../core/plan-write.js';
 import { createHogEnforcer, type HogEnforcer } from '../host/hog-mounts.js';
 import { readHogState } from '../host/hog-state.js';
 import { listUsers } from '../host/users-db.js';
@@ -123,6 +122,7 @@ export function hogging(config: Config, log: Log): Hogging {
     'hog-dry-run': async (_caller, actor, p) => {
       const now = new Date();
       const claims = claimsOf(lastOccurrences);
+      const { findMyClaim } = await import('../core/plan-write.js');
       const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined, config.timezone);
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;

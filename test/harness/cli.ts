@@ -24,7 +24,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: nu
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, [...pre, ...args], {
       env: { ...process.env, HOSTHOG_LOG_LEVEL: 'warn', ...opts.env },
-      uid: opts.uid, gid: opts.gid, cwd: opts.cwd ?? '/',
+      uid: opts.uid, gid: opts.gid, cwd: opts.cwd ?? REPO,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -41,7 +41,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: nu
 /** Start a long-running CLI command (the bridge); the caller stops it. */
 export function startCli(args: string[], opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => string } {
   const [cmd, ...pre] = cliCommand();
-  const child = spawn(cmd, [...pre, ...args], { cwd: '/', ...opts, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
+  const child = spawn(cmd, [...pre, ...args], { cwd: REPO, ...opts, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

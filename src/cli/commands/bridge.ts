@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import { configFor } from '../context.js';
 import type { GlobalOptions } from '../main.js';
 import { Bridge } from '../../bridge/bridge.js';
-import { CalendarWriter } from '../../bridge/writer.js';
 import { makeHandler } from '../../bridge/rpc-handlers.js';
+import type { Caller, RpcRequest } from '../../host/rpc-protocol.js';
 import { startRpcServer } from '../../host/rpc-server.js';
 import { createLog } from '../../host/log.js';
 import { loadConfig } from '../../config/load.js';
@@ -42,13 +42,22 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   } else {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
-  const writer = new CalendarWriter(b.source, b, config);
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
   const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
+  // The write path (planners, rrule) loads on the first request, not at start: the bridge's
+  // resident memory stays small on hosts where people mostly read.
+  let handler: ((caller: Caller, req: RpcRequest) => Promise<unknown>) | null = null;
+  const handle = async (caller: Caller, req: RpcRequest) => {
+    if (!handler) {
+      const { CalendarWriter } = await import('../../bridge/writer.js');
+      handler = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
+    }
+    return handler(caller, req);
+  };
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
     runDir: dirname(config.bridge.socket),
-    handler: makeHandler(writer, config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) }),
+    handler: handle,
     log,
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
