@@ -47,7 +47,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       throw new ConfigError([`config ${path} is not valid TOML: ${msg}`], 'fix the line it names');
     }
   }
-  const { config, problems } = validateConfig(raw, { hostname: hostname(), timezone: systemZone(env) }, path ?? 'defaults');
+  const { config, problems } = validateConfig(raw, { hostname: hostname(), get timezone() { return systemZone(env); } }, path ?? 'defaults');
   if (!config) throw new ConfigError(problems.map((p) => `${path}: ${p}`));
   if (opts.withPassword && config.calendar.kind === 'caldav') {
     config.calendar.password = readPassword(config.calendar.passwordFile, env);

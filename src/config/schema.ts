@@ -125,7 +125,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
 
   const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
   const host = str(raw, '', 'host', defaults.hostname);
-  const timezone = str(raw, '', 'timezone', defaults.timezone);
+  // defaults.timezone may be costly (ICU start-up): only ask when the config names no zone.
+  const timezone = raw.timezone === undefined ? defaults.timezone : str(raw, '', 'timezone', 'Europe/Berlin');
   if (!isValidZone(timezone)) problems.push(`timezone = "${timezone}" is not an IANA time zone: write e.g. timezone = "Europe/Berlin"`);
   const resources = list(raw, '', 'resources', [], NAME);
   const adminUsers = list(raw, '', 'admins', ['root']);

@@ -3,7 +3,7 @@
  * `now` is passed in. Uses Intl, so DST transitions follow the zone database.
  */
 
-import { utcToZoned } from './zones.js';
+import { offsetAt } from './zones.js';
 
 interface Local { y: number; mo: number; d: number; h: number; mi: number; s: number; wd: string }
 
@@ -11,8 +11,10 @@ const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /** Wall-clock fields of d in zone tz. */
 export function localParts(d: Date, tz: string): Local {
-  const z = utcToZoned(d, tz);
-  return { y: z.year, mo: z.month, d: z.day, h: z.hour, mi: z.minute, s: z.second, wd: DAY_NAMES[z.weekday] };
+  // The zone's offset (cached per zone and year in zones.ts), then plain UTC arithmetic: no ICU
+  // call per formatted time, which keeps listing hundreds of claims fast.
+  const l = new Date(d.getTime() + offsetAt(d.getTime(), tz));
+  return { y: l.getUTCFullYear(), mo: l.getUTCMonth() + 1, d: l.getUTCDate(), h: l.getUTCHours(), mi: l.getUTCMinutes(), s: l.getUTCSeconds(), wd: DAY_NAMES[l.getUTCDay()] };
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
