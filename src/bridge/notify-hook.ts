@@ -43,7 +43,8 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
       whoAt = now.getTime();
       try {
         const s = await discoverSessions({ sampleMs: 200 });
-        whoLine = whoSummaryLine(whoRows(s, activeClaims(), now).rows, 78);
+        const { rows } = whoRows(s, activeClaims(), now);
+        whoLine = rows.length ? whoSummaryLine(rows, 78) : '';
       } catch (e) {
         log.debug({ err: errorLine(e) }, 'who summary failed');
       }

@@ -79,8 +79,8 @@ function checkResources(list: string[], config: Config): string[] {
   if (unknown.length) {
     const names = unknown.map((r) => `"${cleanText(r, 40)}"`).join(', ');
     const hint = config.resources.length
-      ? `known resources: ${config.resources.join(', ')} (resources in ${config.source}); leave out --resource to claim the whole host`
-      : `this host names no resources (resources in ${config.source}); leave out --resource to claim the whole host`;
+      ? `known resources: ${config.resources.join(', ')} (resources in ${config.source}); name no resource to claim the whole host`
+      : `this host names no resources (resources in ${config.source}); name no resource to claim the whole host`;
     throw new UsageError(`unknown resource${unknown.length > 1 ? 's' : ''} ${names} on ${config.host}`, hint);
   }
   return out;
@@ -303,7 +303,7 @@ export function planEdit(claim: Claim, changes: ClaimChanges, actor: Actor, clai
     if (allow.join(',') !== claim.allow.join(',')) patch.allow = allow;
   }
   if (Object.keys(patch).length === 0) {
-    throw new UsageError(`nothing to change in claim ${shortUid(claim.uid)}`, 'give e.g. --note, --until, --at, --resource, --mode, --hog or --allow');
+    throw new UsageError(`nothing to change in claim ${shortUid(claim.uid)}`, 'give e.g. --note, --until, --at, --resources, --exclusive, --shared, --hog or --allow');
   }
   const wider = patch.start || patch.end || patch.resources || patch.mode || patch.hog !== undefined;
   if (wider) {
