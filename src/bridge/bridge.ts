@@ -42,6 +42,8 @@ export class Bridge {
   private snapshot: StoredSnapshot | null = null;
   private readonly decoded = new Map<string, { etag: string | null; data: string; occurrences: Occurrence[]; problems: { href: string; message: string }[] }>();
   private decodedWindow = -1;
+  private decodeCount = 0;
+  private snapshotStamp = '';
   private lastMotd: string | null = null;
   private lastRenderMinute = -1;
   private poll: PollState = { lastAttemptAt: null, consecutiveFailures: 0, authBlocked: false, jitterMs: 0 };
@@ -119,12 +121,18 @@ export class Bridge {
       const to = new Date(from.getTime() + (this.config.bridge.windowDays + 2) * DAY);
       const { occurrences, problems } = this.decodeAll(from, to);
       this.snapshot = { occurrences, problems, from, to, syncedAt: null };
+      this.decodeCount++;
     }
     const snap = this.snapshot!;
     snap.syncedAt = meta.syncedAt ? new Date(meta.syncedAt) : null;
     snap.failingSince = meta.failingSince ? new Date(meta.failingSince) : null;
     snap.lastError = meta.lastError;
-    writeSnapshotFile(this.config.bridge.stateDir, snap);
+    // Rewrite snapshot.json only when what it says changed (not on every minute's tick).
+    const stamp = `${this.decodeCount}|${meta.syncedAt}|${meta.failingSince}|${meta.lastError}`;
+    if (stamp !== this.snapshotStamp) {
+      writeSnapshotFile(this.config.bridge.stateDir, snap);
+      this.snapshotStamp = stamp;
+    }
     const view = hostView(snap, this.config, now);
     this.writeMotd(view);
     this.lastRenderMinute = Math.floor(now.getTime() / 60_000);
