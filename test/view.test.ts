@@ -155,6 +155,43 @@ test('rule: result is independent of input order (all permutations)', () => {
   assert.deepEqual(r.overruled.map((x) => [x.claim.uid, x.by.uid]), [['b', 'a'], ['c', 'a'], ['e', 'd']]);
 });
 
+test('rule: the day-indexed ruling equals the plain definition on 300 random calendars', () => {
+  // The definition, written as plainly as possible: booking order, first conflicting hold wins.
+  const plain = (cs: Claim[]) => {
+    const booked = (c: Claim) => c.created?.getTime() ?? c.start.getTime();
+    const ordered = [...cs].sort((a, b) => booked(a) - booked(b) || a.start.getTime() - b.start.getTime() || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
+    const holds: Claim[] = [];
+    const over: [string, string][] = [];
+    for (const c of ordered) {
+      const by = holds.find((h) => conflicts(h, c));
+      if (by) over.push([c.uid, by.uid]); else holds.push(c);
+    }
+    return { holds: holds.map((h) => h.uid).sort(), over: over.sort() };
+  };
+  let seed = 42; // mulberry32: a small PRNG whose low bits are random too
+  const rnd = (n: number) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+  for (let round = 0; round < 300; round++) {
+    const cs: Claim[] = [];
+    for (let i = 0, n = 2 + rnd(40); i < n; i++) {
+      const start = rnd(60 * 24 * 20) - 60 * 24 * 5; // minutes, over ~3 weeks
+      const len = [0, 30, 60 * 23, 60 * 24, 60 * 24 * 3, 60 * 24 * 70][rnd(6)] + rnd(90) * (rnd(4) ? 1 : -1);
+      cs.push(claim({
+        uid: `c${i}`, user: `u${rnd(5)}`, mode: rnd(3) ? 'shared' : 'exclusive', hog: rnd(10) === 0,
+        resources: [[], ['gpu0'], ['gpu1'], ['gpu0', 'gpu1']][rnd(4)], start: at(start), end: at(start + len),
+        created: rnd(3) ? at(rnd(10_000) - 20_000) : undefined,
+      }));
+    }
+    const r = rule(cs);
+    const want = plain(cs);
+    assert.deepEqual({ holds: r.holds.map((h) => h.uid).sort(), over: r.overruled.map((x) => [x.claim.uid, x.by.uid] as [string, string]).sort() }, want, `round ${round}`);
+  }
+});
+
 test('rule: empty input', () => {
   assert.deepEqual(rule([]), { holds: [], overruled: [] });
 });

@@ -1,10 +1,10 @@
 /** Reads the config file and the calendar password; all checks end in one ConfigError. */
-import { readFileSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync, existsSync } from 'node:fs';
 import { hostname, homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../core/errors.js';
-import { validateConfig, type Config } from './schema.js';
+import { validateConfig, isValidZone, type Config } from './schema.js';
 
 export const SYSTEM_CONFIG = '/etc/hosthog/config.toml';
 
@@ -55,8 +55,17 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   return config;
 }
 
+/**
+ * The system's zone, as the C library sees it: TZ, then /etc/localtime's link target, then
+ * /etc/timezone (Debian); Intl only as the last resort (its first use costs ~20 ms).
+ */
 function systemZone(env: NodeJS.ProcessEnv): string {
-  return env.TZ && !env.TZ.startsWith(':') ? env.TZ : Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  if (env.TZ && !env.TZ.startsWith(':')) return env.TZ;
+  const named = (s: string | undefined) => (s && /^[A-Za-z][A-Za-z0-9_+/-]*$/.test(s) && isValidZone(s) ? s : undefined);
+  let zone: string | undefined;
+  try { zone = named(readlinkSync('/etc/localtime').split('/zoneinfo/')[1]); } catch { /* not a link */ }
+  if (!zone) try { zone = named(readFileSync('/etc/timezone', 'utf8').trim()); } catch { /* none */ }
+  return zone ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
 }
 
 /** The calendar password: HOSTHOG_PASSWORD, or a file nobody but its owner may read. */

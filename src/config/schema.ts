@@ -4,6 +4,7 @@
  * and the machine's defaults, returns a Config or the list of problems.
  */
 import { parseDuration } from '../core/duration.js';
+import { isValidZone } from '../core/zones.js';
 
 export interface CalDavCalendarConfig {
   kind: 'caldav';
@@ -208,8 +209,6 @@ function isTable(v: unknown): v is Table {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
-export function isValidZone(tz: string): boolean {
-  try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
-}
+export { isValidZone };
 
 function joinPath(a: string, b: string): string { return a.replace(/\/+$/, '') + '/' + b; }

@@ -76,13 +76,34 @@ function byStart(a: Claim, b: Claim): number {
 }
 
 export function rule(claims: Claim[]): Ruling {
-  const ordered = [...claims].sort(bookingOrder);
+  // Sort keys computed once (a comparator calling getTime() costs n·log n Date calls).
+  const keyed = claims.map((c) => ({ c, b: bookedAt(c), s: c.start.getTime() }));
+  keyed.sort((x, y) => x.b - y.b || x.s - y.s || cmpStr(x.c.uid, y.c.uid) || cmpStr(x.c.recurrenceId ?? '', y.c.recurrenceId ?? ''));
+  const ordered = keyed.map((k) => k.c);
   const holds: Claim[] = [];
   const overruled: { claim: Claim; by: Claim }[] = [];
+  // Holding claims indexed by the days they touch, so each claim is checked only against
+  // holds near it in time (a snapshot has a few thousand occurrences; every CLI start rules
+  // them all). Among the conflicting holds the earliest booked (lowest index) overrules.
+  const DAY = 86_400_000;
+  const byDay = new Map<number, number[]>();
+  const long: number[] = []; // holds spanning more than LONG_DAYS: checked against everyone
+  const LONG_DAYS = 62;
+  const days = (s: number, e: number) => [Math.floor(s / DAY), Math.floor((Math.max(e, s + 1) - 1) / DAY)];
   for (const c of ordered) {
-    const by = holds.find((h) => conflicts(h, c));
-    if (by) overruled.push({ claim: c, by });
-    else holds.push(c);
+    const s = c.start.getTime();
+    const e = c.end.getTime();
+    let best = -1;
+    const consider = (i: number) => { if ((best < 0 || i < best) && conflicts(holds[i], c)) best = i; };
+    for (const i of long) consider(i);
+    const [d0, d1] = days(s, e);
+    if (d1 - d0 > LONG_DAYS) { for (let i = 0; i < holds.length; i++) consider(i); } else {
+      for (let d = d0; d <= d1; d++) for (const i of byDay.get(d) ?? []) consider(i);
+    }
+    if (best >= 0) { overruled.push({ claim: c, by: holds[best] }); continue; }
+    const i = holds.push(c) - 1;
+    if (d1 - d0 > LONG_DAYS) long.push(i);
+    else for (let d = d0; d <= d1; d++) { const b = byDay.get(d); if (b) b.push(i); else byDay.set(d, [i]); }
   }
   holds.sort(byStart);
   overruled.sort((x, y) => byStart(x.claim, y.claim));

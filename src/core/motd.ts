@@ -32,7 +32,25 @@ export function codePointWidth(cp: number): number {
   return PRESENTATION.test(ch) ? 2 : 1;
 }
 
-const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+let segmenter: Intl.Segmenter | undefined;
+const PLAIN = /^[\x20-\x7e]*$/;
+/**
+ * Text where every UTF-16 unit is a grapheme cluster of its own: Latin, punctuation (– … ·),
+ * arrows, box drawing and symbols; nothing that combines (marks, ZWJ, variation selectors,
+ * regional indicators, surrogate pairs).
+ */
+const SIMPLE = /^[\x20-\x7e\u00a0-\u02ff\u2010-\u2027\u2030-\u205e\u2190-\u23ff\u2500-\u27bf]*$/;
+
+/**
+ * Grapheme clusters of s. Simple text (almost every motd line) is split per character and
+ * skips Intl.Segmenter, whose first use loads ICU data (~15 ms of a CLI start).
+ */
+function clusters(s: string): Iterable<string> {
+  if (SIMPLE.test(s)) return s;
+  segmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
+  const it = segmenter.segment(s);
+  return { *[Symbol.iterator]() { for (const x of it) yield x.segment; } };
+}
 
 function clusterWidth(g: string): number {
   if (g.includes('\ufe0f')) return 2; // emoji presentation selector
@@ -43,8 +61,9 @@ function clusterWidth(g: string): number {
 
 /** Columns the text takes in a terminal. */
 export function displayWidth(s: string): number {
+  if (PLAIN.test(s)) return s.length;
   let w = 0;
-  for (const { segment } of graphemes.segment(s)) w += clusterWidth(segment);
+  for (const segment of clusters(s)) w += clusterWidth(segment);
   return w;
 }
 
@@ -57,7 +76,7 @@ export function wrapColumns(s: string, cols: number, maxLines: number): string[]
     if (lines.length === maxLines - 1) { lines.push(fitColumns(rest, cols)); rest = ''; break; }
     let cut = '';
     let w = 0;
-    for (const { segment } of graphemes.segment(rest)) {
+    for (const segment of clusters(rest)) {
       const cw = clusterWidth(segment);
       if (w + cw > cols) break;
       cut += segment;
@@ -76,7 +95,7 @@ export function fitColumns(s: string, cols: number = COLS): string {
   if (displayWidth(s) <= cols) return s;
   let out = '';
   let w = 0;
-  for (const { segment } of graphemes.segment(s)) {
+  for (const segment of clusters(s)) {
     const cw = clusterWidth(segment);
     if (w + cw > cols - 1) break;
     out += segment;

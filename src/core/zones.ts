@@ -8,6 +8,9 @@
  *    still in summer time), so 02:30 on the Berlin autumn change is 00:30Z.
  */
 
+import { readFileSync } from 'node:fs';
+import { parseTzif, type Tzif } from './tzif.js';
+
 export interface WallParts { year: number; month: number; day: number; hour: number; minute: number; second: number }
 export interface ZonedParts extends WallParts { /** 0 = Sunday … 6 = Saturday */ weekday: number }
 
@@ -26,13 +29,44 @@ function fmt(tz: string): Intl.DateTimeFormat {
 
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
-/** True when Intl knows the zone name. */
+/**
+ * The system's compiled file for tz (TZDIR or /usr/share/zoneinfo), parsed once; null when
+ * there is none. Reading a zone file costs far less than Intl's first use (see tzif.ts).
+ */
+const zoneFiles = new Map<string, Tzif | null>();
+function zoneFile(tz: string): Tzif | null {
+  let z = zoneFiles.get(tz);
+  if (z === undefined) {
+    z = null;
+    // Only plain IANA-style names: no "..", no absolute paths, nothing hidden.
+    if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9][A-Za-z0-9_+-]*)*$/.test(tz)) {
+      try { z = parseTzif(readFileSync(`${process.env.TZDIR || '/usr/share/zoneinfo'}/${tz}`)); } catch { z = null; }
+    }
+    zoneFiles.set(tz, z);
+  }
+  return z;
+}
+
+/** True when the system's zone files or Intl know the zone name. */
 export function isValidZone(tz: string): boolean {
   if (!tz) return false;
+  if (zoneFile(tz)) return true;
   try { fmt(tz); return true; } catch { return false; }
 }
 
+/** Wall-clock parts of instant d in tz. */
 export function utcToZoned(d: Date, tz: string): ZonedParts {
+  const t = d.getTime();
+  const year = Number.isFinite(t) ? d.getUTCFullYear() : NaN;
+  if (!(year >= 1900 && year <= 2200)) return intlParts(d, tz);
+  const w = new Date(Math.floor(t / 1000) * 1000 + offsetAt(t, tz));
+  return {
+    year: w.getUTCFullYear(), month: w.getUTCMonth() + 1, day: w.getUTCDate(),
+    hour: w.getUTCHours(), minute: w.getUTCMinutes(), second: w.getUTCSeconds(), weekday: w.getUTCDay(),
+  };
+}
+
+function intlParts(d: Date, tz: string): ZonedParts {
   const out: Record<string, string> = {};
   for (const p of fmt(tz).formatToParts(d)) out[p.type] = p.value;
   let year = Number(out.year);
@@ -46,20 +80,38 @@ export function utcToZoned(d: Date, tz: string): ZonedParts {
 
 function exactOffset(t: number, tz: string): number {
   const ms = Math.floor(t / 1000) * 1000;
-  const p = utcToZoned(new Date(ms), tz);
+  const p = intlParts(new Date(ms), tz);
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
 }
 
 interface YearOffsets { start: number; changes: { at: number; toOffset: number }[] }
 const yearCache = new Map<string, YearOffsets>();
 
-/** Offsets for one UTC year, found once with Intl, then looked up (Intl calls are slow). */
+/**
+ * Offsets for one UTC year, found once, then looked up: from the zone file when its table
+ * covers the year (or the zone has no DST rule), else with Intl (Intl calls are slow).
+ */
+function fromTable(z: Tzif, from: number, to: number): YearOffsets {
+  let lo = 0, hi = z.at.length; // first transition after `from`
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (z.at[mid] <= from) lo = mid + 1; else hi = mid; }
+  const start = lo === 0 ? z.initial : z.offset[lo - 1];
+  const changes: { at: number; toOffset: number }[] = [];
+  let o = start;
+  for (let i = lo; i < z.at.length && z.at[i] < to; i++) {
+    if (z.offset[i] !== o) { changes.push({ at: z.at[i], toOffset: z.offset[i] }); o = z.offset[i]; }
+  }
+  return { start, changes };
+}
+
 function yearOffsets(tz: string, year: number): YearOffsets {
   const key = `${tz}|${year}`;
   let y = yearCache.get(key);
   if (!y) {
     const from = Date.UTC(year, 0, 1);
-    y = { start: exactOffset(from, tz), changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({ at: c.at, toOffset: c.toOffset })) };
+    const to = Date.UTC(year + 1, 0, 1);
+    const z = zoneFile(tz);
+    if (z && (!z.ruleAfterTable || (z.at.length > 0 && z.at[z.at.length - 1] >= to))) y = fromTable(z, from, to);
+    else y = { start: exactOffset(from, tz), changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({ at: c.at, toOffset: c.toOffset })) };
     if (yearCache.size > 5000) yearCache.clear();
     yearCache.set(key, y);
   }
