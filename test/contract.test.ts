@@ -340,7 +340,7 @@ describe('openSource', () => {
     assert.ok(c instanceof CalDavSource);
     assert.equal(c.description, `caldav ${srv.calendarUrl}`);
     await c.reconcile(EMPTY);
-    assert.equal(calls, 1, 'the injected fetch is used');
+    assert.equal(calls, 2, 'the injected fetch is used (empty cache: PROPFIND for the token, one calendar-query)');
   });
 });
 

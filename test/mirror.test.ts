@@ -43,6 +43,10 @@ for (const start of [startRadicale, startXandikos]) {
       const first = await m1.sync(new Date(), DAY);
       assert.equal(first.full, true);
       assert.equal(first.changed, 40);
+      assert.equal(first.stats.requests, 2, 'empty cache: PROPFIND for the token + ONE calendar-query with every event');
+      const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+      const server = await fetch(`${srv.calendarUrl}seed-7.ics`, { headers: { authorization: auth } });
+      assert.equal(m1.get(new URL(`${srv.calendarUrl}seed-7.ics`).pathname)?.data, (await server.text()).replace(/\r?\n/g, '\r\n'), 'the event text as the server serves it');
       m1.close();
 
       const m2 = await Mirror.open(dir, sourceFor(srv));
@@ -66,9 +70,7 @@ for (const start of [startRadicale, startXandikos]) {
       const file = join(dir, 'cache.json');
       const doc = JSON.parse(readFileSync(file, 'utf8'));
       for (const e of doc.entries) if (e[0].endsWith('meta')) {
-        const v = JSON.parse(e[1]);
-        v.value.token = srv.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef' : '0000000000000000000000000000000000000000';
-        e[1] = JSON.stringify(v);
+        e[1].value.token = srv.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef' : '0000000000000000000000000000000000000000';
       }
       writeFileSync(file, JSON.stringify(doc));
       const m2 = await Mirror.open(dir, sourceFor(srv));
@@ -125,4 +127,28 @@ test('cache file survives SIGKILL in the middle of writes: always a complete, pa
     assert.equal(k.big.length, 200000);
     assert.ok(map.get('n') === k.i, 'both keys from the same flush');
   }
+});
+
+test('a cache written by the previous format (keyv JSON strings) is read and converted, not re-downloaded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-format1-'));
+  const data = vevent('old-1', 'alice gpu0: kept', new Date('2026-12-01T10:00:00Z'), new Date('2026-12-01T12:00:00Z'));
+  const meta = { source: 'caldav http://x/cal/', token: 'tok-7', syncedAt: '2026-11-20T10:00:00.000Z', lastFullAt: '2026-11-20T10:00:00.000Z', failingSince: null };
+  writeFileSync(join(dir, 'cache.json'), JSON.stringify({
+    format: 1,
+    entries: [
+      ['hosthog:obj:/cal/old-1.ics', JSON.stringify({ value: { etag: '"e1"', data } })],
+      ['hosthog:meta', JSON.stringify({ value: meta })],
+    ],
+  }));
+  const source = { description: 'caldav http://x/cal/' } as unknown as CalendarSource;
+  const m = await Mirror.open(dir, source);
+  assert.equal(m.size, 1);
+  assert.deepEqual(m.get('/cal/old-1.ics'), { href: '/cal/old-1.ics', etag: '"e1"', data });
+  assert.equal(m.meta.token, 'tok-7');
+  m.close();
+  const doc = JSON.parse(readFileSync(join(dir, 'cache.json'), 'utf8'));
+  assert.equal(doc.format, 2, 'rewritten in the current format');
+  const again = await Mirror.open(dir, source);
+  assert.equal(again.get('/cal/old-1.ics')?.data, data);
+  assert.equal(again.meta.token, 'tok-7');
 });

@@ -50,7 +50,10 @@ export class Mirror {
     mkdirSync(stateDir, { recursive: true, mode: 0o755 });
     const store = new FileStore(join(stateDir, 'cache.json'), 0o600);
     store.on('error', () => { /* reported through meta.lastError on the next sync */ });
-    const kv = new Keyv({ store, namespace: NS });
+    // No serializer: the store keeps keyv's { value, expires } records as objects, so an
+    // event's text is held once (shared with the map below), not a second time as JSON.
+    // FileStore writes the whole map as one JSON file anyway.
+    const kv = new Keyv({ store, namespace: NS, serialize: undefined, deserialize: undefined });
     const objects = new Map<string, CalendarObject>();
     const keys = store.keys(`${NS}:${OBJ}`).map((k) => k.slice(NS.length + 1));
     const values = await kv.getMany<{ etag: string | null; data: string }>(keys);

@@ -18,8 +18,22 @@ export interface StoredSnapshot extends Snapshot {
   problems: { href: string; message: string }[];
 }
 
+/**
+ * How the last syncs went (state_dir/sync-state.json, a few hundred bytes). Rewritten after
+ * every poll, while snapshot.json (megabytes for a big calendar) is rewritten only when the
+ * decoded calendar changed. Readers take the sync state from here when it exists.
+ */
+export const SYNC_STATE_FILE = 'sync-state.json';
+
+export interface SyncState { syncedAt: Date | null; failingSince?: Date | null; lastError?: string }
+
 export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot): void {
   writeFileAtomic(join(stateDir, SNAPSHOT_FILE), JSON.stringify({ version: 1, ...snap }), 0o644);
+}
+
+export function writeSyncState(stateDir: string, state: SyncState): void {
+  const { syncedAt, failingSince, lastError } = state;
+  writeFileAtomic(join(stateDir, SYNC_STATE_FILE), JSON.stringify({ version: 1, syncedAt, failingSince: failingSince ?? null, lastError }), 0o644);
 }
 
 const DATE_KEYS = new Set(['start', 'end', 'created', 'syncedAt', 'failingSince', 'from', 'to']);
@@ -40,7 +54,24 @@ export function readSnapshotFile(stateDir: string): StoredSnapshot | null {
   const doc = JSON.parse(text) as StoredSnapshot & { version: number };
   if (doc.version !== 1) return null;
   reviveDates(doc as unknown as Record<string, unknown>);
+  const state = readSyncState(stateDir);
+  if (state) {
+    doc.syncedAt = state.syncedAt;
+    doc.failingSince = state.failingSince ?? null;
+    if (state.lastError) doc.lastError = state.lastError; else delete doc.lastError;
+  }
   if (!Array.isArray(doc.occurrences)) doc.occurrences = [];
   for (const o of doc.occurrences as Occurrence[]) reviveDates(o as unknown as Record<string, unknown>);
   return doc;
+}
+
+function readSyncState(stateDir: string): SyncState | null {
+  try {
+    const doc = JSON.parse(readFileSync(join(stateDir, SYNC_STATE_FILE), 'utf8')) as Record<string, unknown>;
+    if (doc.version !== 1) return null;
+    reviveDates(doc);
+    return doc as unknown as SyncState;
+  } catch {
+    return null; // missing or torn by an older writer: snapshot.json's own fields stand
+  }
 }

@@ -6,12 +6,18 @@
  *  - idle poll: ONE sync-collection REPORT (etags only), no PROPFIND;
  *  - delta: the REPORT + calendar-multiget of only the hrefs whose etag differs from `known`
  *    (batches of MULTIGET_BATCH);
- *  - reconcile: ONE PROPFIND Depth 1 (getetag of every member + the collection's sync-token)
- *    + multiget of the differences.
+ *  - first sync (empty cache): PROPFIND Depth 0 for the sync-token + ONE calendar-query with
+ *    every event's data;
+ *  - reconcile: an initial sync-collection (empty token: every href + etag + a fresh token;
+ *    PROPFIND Depth 1 where refused) + multiget of the differences.
  * Never sends <d:limit>. A 507 answer for the collection inside a delta (server truncated the
  * delta) makes us continue from the token it gave.
+ *
+ * The big answers (listings, multigets, the calendar-query) stream through our multistatus
+ * reader (multistatus.ts) instead of tsdav's xml-js object tree; tsdav carries the rest
+ * (discovery PROPFINDs).
  */
-import { davRequest, propfind, syncCollection } from 'tsdav';
+import { propfind } from 'tsdav';
 import type { CalendarObject } from '../core/types.js';
 import {
   CalendarUnavailableError,
@@ -24,6 +30,7 @@ import {
 import type { CalendarSource, SourceInfo, SyncDelta } from './source.js';
 import { CalDavHttp } from './http.js';
 import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
+import type { Multistatus } from './multistatus.js';
 
 export interface CalDavSourceOptions {
   /** The calendar collection's URL (a trailing slash is added if missing). */
@@ -40,12 +47,6 @@ export const MULTIGET_BATCH = 200;
 /** At most this many 507 "continue" rounds in one sync. */
 const MAX_CONTINUES = 50;
 
-const NS = {
-  'xmlns:d': 'DAV:',
-  'xmlns:c': 'urn:ietf:params:xml:ns:caldav',
-};
-
-type DavResponse = Awaited<ReturnType<typeof davRequest>>[number];
 type Props = Record<string, unknown>;
 
 export class CalDavSource implements CalendarSource {
@@ -128,6 +129,15 @@ export class CalDavSource implements CalendarSource {
    */
   async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     this.http.takeStats();
+    if (known.size === 0) {
+      // Empty cache: the token first (a PROPFIND Depth 0), then every event in one
+      // calendar-query. Whatever changes in between is reported again by the next sync from
+      // that token, so nothing is missed; Radicale with 5,000 events: 0.4 s against 2.3 s for
+      // listing + 25 multigets.
+      const token = await this.freshToken();
+      const all = token ? await this.downloadAll() : null;
+      if (all) return { full: true, changed: all.objects, deleted: [], token, stats: this.http.takeStats() };
+    }
     let listing: { listed: Map<string, string | null>; token: string | null };
     try {
       listing = await this.syncListing('');
@@ -149,27 +159,28 @@ export class CalDavSource implements CalendarSource {
     const gone = new Set<string>();
     let current = token;
     for (let round = 0; ; round++) {
-      let status = 0;
-      const fetcher = this.http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } });
-      const res = await syncCollection({ url: this.url, props: { 'd:getetag': {} }, syncLevel: 1, syncToken: current, fetch: fetcher });
-      if (status !== 207) {
+      const body = `<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>${xmlText(current)}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`;
+      const res = await this.http.davXml(this.url, { method: 'REPORT', depth: '1', body }, { throw5xx: false, what: 'listing changes' });
+      if (res.status !== 207 || !res.ms) {
         throw new InvalidSyncTokenError(
-          `calendar server refused the sync token (HTTP ${status})`,
+          `calendar server refused the sync token (HTTP ${res.status})`,
           'the cache is rebuilt from a full etag listing',
         );
       }
       let truncated = false;
-      for (const r of res) {
-        if (r.href === undefined) continue;
-        const href = canonicalHref(String(r.href), this.url);
-        if (isCollectionHref(href, this.url)) { if (r.status === 507) truncated = true; continue; }
-        if (r.status === 404 || r.status === 410) { gone.add(href); listed.delete(href); continue; }
-        if (r.status >= 200 && r.status < 300 && !href.endsWith('/')) {
-          gone.delete(href);
-          listed.set(href, etagOf(r.props as Props | undefined));
+      for (const r of res.ms.responses) {
+        for (const raw of r.hrefs) {
+          const href = canonicalHref(raw, this.url);
+          const status = r.status ?? (r.hasOkProps ? 200 : 0);
+          if (isCollectionHref(href, this.url)) { if (status === 507) truncated = true; continue; }
+          if (status === 404 || status === 410) { gone.add(href); listed.delete(href); continue; }
+          if (status >= 200 && status < 300 && !href.endsWith('/')) {
+            gone.delete(href);
+            listed.set(href, r.etag);
+          }
         }
       }
-      const next = tokenOf(res);
+      const next = res.ms.syncToken;
       if (!next) throw new InvalidSyncTokenError('calendar server answered the sync without a new sync token', 'the cache is rebuilt from a full etag listing');
       current = next;
       if (!truncated || round >= MAX_CONTINUES) break;
@@ -286,41 +297,48 @@ export class CalDavSource implements CalendarSource {
     const missing: string[] = [];
     for (let i = 0; i < want.length; i += MULTIGET_BATCH) {
       const batch = want.slice(i, i + MULTIGET_BATCH);
-      let status = 0;
-      const res = await davRequest({
-        url: this.url,
-        init: {
-          method: 'REPORT',
-          headers: { depth: '1' },
-          namespace: 'c',
-          body: {
-            'calendar-multiget': {
-              _attributes: NS,
-              'd:prop': { 'd:getetag': {}, 'c:calendar-data': {} },
-              'd:href': batch,
-            },
-          },
-        },
-        fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
-      });
-      if (status !== 207) throw this.statusError(status, 'downloading changed events');
+      const body = `<?xml version="1.0" encoding="utf-8"?><c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop>${batch.map((h) => `<d:href>${xmlText(h)}</d:href>`).join('')}</c:calendar-multiget>`;
+      const res = await this.http.davXml(this.url, { method: 'REPORT', depth: '1', body }, { what: 'downloading changed events' });
+      if (res.status !== 207 || !res.ms) throw this.statusError(res.status, 'downloading changed events');
       const seen = new Set<string>();
-      for (const r of res) {
-        if (r.href === undefined) continue;
-        const href = canonicalHref(String(r.href), this.url);
-        seen.add(href);
-        const props = (r.props ?? {}) as Props;
-        const data = calendarDataOf(props);
-        if (r.status >= 200 && r.status < 300 && data !== null) {
-          changed.push({ href, etag: etagOf(props) ?? listed.get(href) ?? null, data });
-        } else if (r.status === 404 || r.status === 410) {
-          missing.push(href);
-        }
-      }
+      this.collect(res.ms, listed, changed, missing, seen);
       // An href the server silently left out of the answer is gone too.
       for (const h of batch) if (!seen.has(h)) missing.push(h);
     }
     return { changed, missing };
+  }
+
+  /**
+   * Every event of the calendar with its data, in ONE calendar-query (the first sync of an
+   * empty cache: one answer streams faster than 25 multigets). Returns null when the server
+   * does not answer it with a complete multistatus; the caller then multigets.
+   */
+  private async downloadAll(): Promise<{ objects: CalendarObject[]; missing: string[] } | null> {
+    const body = '<?xml version="1.0" encoding="utf-8"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>';
+    const res = await this.http.davXml(this.url, { method: 'REPORT', depth: '1', body }, { throw5xx: false, what: 'downloading the calendar' });
+    if (res.status !== 207 || !res.ms) return null;
+    const objects: CalendarObject[] = [];
+    const missing: string[] = [];
+    // A truncated answer (507 on the collection, RFC 4918 §11.5 as servers use it) is not the whole calendar.
+    if (res.ms.responses.some((r) => r.status === 507 && r.hrefs.some((h) => isCollectionHref(canonicalHref(h, this.url), this.url)))) return null;
+    this.collect(res.ms, new Map(), objects, missing, new Set());
+    return { objects, missing };
+  }
+
+  private collect(ms: Multistatus, listed: ReadonlyMap<string, string | null>, changed: CalendarObject[], missing: string[], seen: Set<string>): void {
+    for (const r of ms.responses) {
+      for (const raw of r.hrefs) {
+        const href = canonicalHref(raw, this.url);
+        if (isCollectionHref(href, this.url) || href.endsWith('/')) continue;
+        seen.add(href);
+        const status = r.status ?? (r.hasOkProps ? 200 : 0);
+        if (status >= 200 && status < 300 && r.calendarData !== null) {
+          changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: r.calendarData });
+        } else if (status === 404 || status === 410) {
+          missing.push(href);
+        }
+      }
+    }
   }
 
   private statusError(status: number, what: string): HosthogError {
@@ -352,25 +370,7 @@ function etagOf(props: Props | undefined): string | null {
   return String(e);
 }
 
-function calendarDataOf(props: Props): string | null {
-  const d = props.calendarData;
-  if (d === undefined || d === null) return null;
-  if (typeof d === 'object') {
-    const o = d as { _cdata?: unknown; _text?: unknown };
-    const v = o._cdata ?? o._text;
-    return v === undefined ? null : String(v);
-  }
-  return String(d);
-}
-
-function tokenOf(res: DavResponse[]): string | null {
-  for (const r of res) {
-    const ms = asObject(asObject(r.raw).multistatus);
-    const t = ms.syncToken;
-    if (t !== undefined && t !== null) {
-      const v = typeof t === 'object' ? (t as { _text?: unknown })._text : t;
-      if (v !== undefined && v !== null && String(v) !== '') return String(v);
-    }
-  }
-  return null;
+/** Text for an XML element body. */
+function xmlText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

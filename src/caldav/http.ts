@@ -18,6 +18,7 @@ import {
   PreconditionFailedError,
 } from '../core/errors.js';
 import { cleanText } from '../core/sanitize.js';
+import { MultistatusReader, type Multistatus } from './multistatus.js';
 
 export interface HttpStats { requests: number; bytes: number; }
 
@@ -91,6 +92,51 @@ export class CalDavHttp {
       }
       return new Response(NULL_BODY.has(res.status) ? null : buf, { status: res.status, statusText: res.statusText, headers: res.headers });
     }) as typeof fetch;
+  }
+
+  /**
+   * A WebDAV request (REPORT, PROPFIND) whose 207 answer streams into a MultistatusReader as it
+   * arrives: the answer is never held whole, as text or as an object tree. Same auth, timeout,
+   * counting and error rules as fetcher(). Other statuses come back with the body as text.
+   */
+  async davXml(url: string, init: { method: string; depth: '0' | '1'; body: string }, fo: FetcherOptions & { what: string }): Promise<{ status: number; headers: Headers; ms: Multistatus | null; text: string }> {
+    const throw5xx = fo.throw5xx ?? true;
+    const headers = new Headers({ 'content-type': 'application/xml; charset=utf-8', depth: init.depth });
+    if (this.auth) headers.set('authorization', this.auth);
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    this.stats.requests++;
+    this.stats.bytes += init.method.length + url.length + 12 + headerBytes(headers) + bodyBytes(init.body);
+    let res: Response;
+    let received = 0;
+    let ms: Multistatus | null = null;
+    let text = '';
+    try {
+      res = await this.base(url, { method: init.method, headers, body: init.body, signal: timeout, redirect: 'follow' });
+      if (res.status === 207 && res.body) {
+        const reader = new MultistatusReader();
+        const decoder = new TextDecoder('utf-8');
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          received += chunk.byteLength;
+          reader.write(decoder.decode(chunk, { stream: true }));
+        }
+        reader.write(decoder.decode());
+        ms = reader.end(fo.what);
+      } else {
+        const buf = await res.arrayBuffer();
+        received = buf.byteLength;
+        text = new TextDecoder().decode(buf);
+      }
+    } catch (e) {
+      if (e instanceof HosthogError) throw e;
+      throw this.networkError(e, timeout.aborted);
+    }
+    this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + received;
+    fo.onResponse?.(res.status, res.headers);
+    if (res.status === 401) throw this.authError();
+    if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504 || (throw5xx && res.status >= 500)) {
+      throw this.unavailable(res.status, res.statusText, res.headers);
+    }
+    return { status: res.status, headers: res.headers, ms, text };
   }
 
   authError(status = 401): AuthError {

@@ -5,6 +5,7 @@
  */
 import { parseDuration } from '../core/duration.js';
 import { isValidZone } from '../core/zones.js';
+import { isUnitPattern } from '../core/quiet-plan.js';
 
 export interface CalDavCalendarConfig {
   kind: 'caldav';
@@ -56,8 +57,10 @@ export interface Config {
     lockout: 'message' | 'empty';
     /** Never start a hog from a cache older than this. */
     maxCacheAgeMs: number;
-    /** systemd units stopped for the hog's duration (quiet host). */
+    /** systemd units (names or globs) stopped for the hog's duration (quiet host). */
     quietUnits: string[];
+    /** How to run systemctl (argv, no shell); default ["systemctl"]. */
+    systemctl: string[];
     /** Warn logged-in users this long before a hog starts. */
     warnBeforeMs: number;
     /** sshd's pid file: hog mounts are made in that process's mount namespace (else PID 1's). */
@@ -79,7 +82,7 @@ const KNOWN: Record<string, string[]> = {
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
   limits: ['max_claim', 'max_ahead'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
-  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid'],
+  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid'],
 };
 
 const CHANNELS = ['wall', 'tmux', 'desktop'];
@@ -165,6 +168,12 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
     if (ms === null || ms <= 0) problems.push(`[notify] reminders: "${r}" is not a duration: write e.g. "15m"`);
     return ms ?? 0;
   });
+  const quietUnits = list(h, 'hog', 'quiet_units', []);
+  for (const u of quietUnits) {
+    if (!isUnitPattern(u)) problems.push(`[hog] quiet_units: "${u}" is not a service or timer name or pattern: write e.g. "xrdp.service" or "*.timer"`);
+  }
+  const systemctlCmd = list(h, 'hog', 'systemctl', ['systemctl']);
+  if (systemctlCmd.length === 0 || systemctlCmd.some((x) => x === '' || /[\0\n]/.test(x))) problems.push('[hog] systemctl: give the command as a list, e.g. ["systemctl"]');
   const lockout = str(h, 'hog', 'lockout', 'message');
   if (lockout !== 'message' && lockout !== 'empty') problems.push(`[hog] lockout = "${lockout}": use "message" or "empty"`);
 
@@ -195,7 +204,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       breakGlass: list(h, 'hog', 'break_glass', ['root']),
       lockout: lockout === 'empty' ? 'empty' : 'message',
       maxCacheAgeMs: dur(h, 'hog', 'max_cache_age', '5m', 1000),
-      quietUnits: list(h, 'hog', 'quiet_units', []),
+      quietUnits,
+      systemctl: systemctlCmd,
       warnBeforeMs: dur(h, 'hog', 'warn_before', '10m'),
       sshdPidFile: str(h, 'hog', 'sshd_pid_file', '/run/sshd.pid'),
       sshdConfig: str(h, 'hog', 'sshd_config', '/etc/ssh/sshd_config'),

@@ -301,6 +301,9 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
       problems.push({ href, message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}` });
     }
   }
-  occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || a.uid.localeCompare(b.uid) || (a.recurrenceId ?? '').localeCompare(b.recurrenceId ?? ''));
+  occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || cmp(a.uid, b.uid) || cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''));
   return { occurrences, problems };
 }
+
+/** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */
+function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }

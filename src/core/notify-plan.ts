@@ -7,6 +7,7 @@ import type { Claim, Occurrence, Announcement } from './types.js';
 import type { Config } from '../config/schema.js';
 import { cleanText } from './sanitize.js';
 import { formatDuration } from './duration.js';
+import { localParts } from './format-time.js';
 
 export type NoticeKind =
   | 'new' | 'changed' | 'released' | 'cancelled' | 'reminder' | 'started'
@@ -268,29 +269,28 @@ export function hash(s: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-/** Host-zone local times: "14:00" today, "Tue 3 Dec 14:00" otherwise. */
+/** Host-zone local times: "14:00" today, "Tue 3 Dec 14:00" otherwise (offsets from zones.ts, no Intl). */
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number) => String(n).padStart(2, '0');
 class TimeFormat {
-  private readonly day: Intl.DateTimeFormat;
-  private readonly time: Intl.DateTimeFormat;
-  private readonly date: Intl.DateTimeFormat;
   private readonly today: string;
   constructor(readonly zone: string, now: Date) {
-    this.day = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
-    this.time = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-    this.date = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short' });
-    this.today = this.day.format(now);
+    this.today = this.day(now);
   }
+  private day(d: Date): string { const l = localParts(d, this.zone); return `${l.y}-${two(l.mo)}-${two(l.d)}`; }
+  private time(d: Date): string { const l = localParts(d, this.zone); return `${two(l.h)}:${two(l.mi)}`; }
+  private date(d: Date): string { const l = localParts(d, this.zone); return `${l.wd} ${l.d} ${MONTHS[l.mo - 1]}`; }
   at(d: Date): string {
-    return this.day.format(d) === this.today ? this.time.format(d) : `${this.date.format(d)} ${this.time.format(d)}`;
+    return this.day(d) === this.today ? this.time(d) : `${this.date(d)} ${this.time(d)}`;
   }
   range(s: Date, e: Date, allDay: boolean): string {
     if (allDay) {
       const last = new Date(e.getTime() - 1);
-      const a = this.date.format(s);
-      const b = this.date.format(last);
+      const a = this.date(s);
+      const b = this.date(last);
       return a === b ? `${a} (all day)` : `${a} – ${b}`;
     }
-    const sameDay = this.day.format(s) === this.day.format(new Date(e.getTime() - 1));
-    return `${this.at(s)}–${sameDay ? this.time.format(e) : this.at(e)}`;
+    const sameDay = this.day(s) === this.day(new Date(e.getTime() - 1));
+    return `${this.at(s)}–${sameDay ? this.time(e) : this.at(e)}`;
   }
 }

@@ -86,7 +86,7 @@ export function whoRows(s: HostSessions, activeClaims: Claim[], now: Date, opts:
     const r = byUser.get(c.user);
     if (r && !r.claim) r.claim = `${c.hog ? 'hog' : c.mode}${c.resources.length ? ' ' + c.resources.join(',') : ''}`;
   }
-  const rows = [...byUser.values()].sort((a, b) => a.user.localeCompare(b.user));
+  const rows = [...byUser.values()].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
 
   const heavyCpu = opts.heavyCpuPct ?? 100;
   const heavyRss = opts.heavyRssBytes ?? 8 * 2 ** 30;

@@ -348,5 +348,6 @@ function resolveUncached(tzid: string): string | null {
 }
 
 function canonical(t: string): string {
+  if (zoneFile(t)) return t; // the system knows it; an alias (US/Eastern) works as well as its target
   try { return new Intl.DateTimeFormat('en-US', { timeZone: t }).resolvedOptions().timeZone; } catch { return t; }
 }

@@ -8,7 +8,11 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
 
-const FORMAT = 1;
+/**
+ * 2: values are stored as given (keyv without a serializer). Format 1 held keyv's JSON strings;
+ * such files are read and converted, so an upgrade does not re-download the calendar.
+ */
+const FORMAT = 2;
 
 export class FileStore extends EventEmitter {
   /** keyv reads opts.url/opts.dialect to decide how to iterate; we iterate with keys(). */
@@ -31,7 +35,11 @@ export class FileStore extends EventEmitter {
     }
     try {
       const doc = JSON.parse(text) as { format: number; entries: [string, unknown][] };
-      if (doc.format !== FORMAT || !Array.isArray(doc.entries)) throw new Error('unknown format');
+      if ((doc.format !== FORMAT && doc.format !== 1) || !Array.isArray(doc.entries)) throw new Error('unknown format');
+      if (doc.format === 1) {
+        doc.entries = doc.entries.map(([k, v]) => [k, typeof v === 'string' ? JSON.parse(v) : v]);
+        this.dirty = true;
+      }
       this.map = new Map(doc.entries);
     } catch {
       // A file we cannot read is treated as no cache: the next sync rebuilds it from the calendar.

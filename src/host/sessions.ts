@@ -241,5 +241,5 @@ export async function discoverSessions(opts: DiscoverOptions = {}): Promise<Host
     graphical.push({ user: u.user, uid: u.uid, gid: u.gid, bus: `unix:path=${bus}`, display: env.DISPLAY, wayland: env.WAYLAND_DISPLAY, xrdp });
   }
 
-  return { at, ttys, tmux, graphical, users: [...usage.values()].sort((a, b) => a.user.localeCompare(b.user)) };
+  return { at, ttys, tmux, graphical, users: [...usage.values()].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0)) };
 }

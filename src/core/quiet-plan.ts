@@ -1,0 +1,61 @@
+/**
+ * Quiet host: which systemd units a hog stops, from the config's patterns and the units systemd
+ * lists as active. Pure; src/host/quiet-host.ts carries it out and restores the units after.
+ *
+ * THE RULE (copied to docs/admin.md):
+ *  - `[hog] quiet_units` holds unit names or glob patterns (`xrdp.service`, `*.timer`); only
+ *    units that are ACTIVE when the hog starts are stopped, and exactly those are started again
+ *    when it ends (a unit that was already stopped stays stopped).
+ *  - Only services and timers are stopped. Never: the way in and the host's plumbing (ssh,
+ *    hosthog's own bridge, dbus, systemd-*, logins and user managers, gettys), whatever the
+ *    patterns say; such a unit is reported as refused.
+ *  - Timers are stopped before services (so a timer cannot start its service again in between)
+ *    and started after them.
+ */
+
+/** Unit names and glob patterns as systemd accepts them (no paths, no spaces, no options). */
+const UNIT_PATTERN = /^[A-Za-z0-9@_.:\\*?[\]-]+$/;
+
+export function isUnitPattern(p: string): boolean {
+  return p.length > 0 && p.length <= 256 && UNIT_PATTERN.test(p) && !p.startsWith('-') && /\.(service|timer)$|[*?[]/.test(p);
+}
+
+const NEVER: [RegExp, string][] = [
+  [/^(ssh|sshd|openssh-server|dropbear)(@.*)?\.service$/, 'it is the way in'],
+  [/^hosthog/, "it is hosthog's own"],
+  [/^(dbus|dbus-broker)\.service$/, 'the system bus'],
+  [/^systemd-/, "systemd's own"],
+  [/^(user|user-runtime-dir)@/, 'a user session'],
+  [/^(getty|serial-getty|console-getty|container-getty|autovt)@/, 'a login prompt'],
+  [/^(polkit|logind|networking|NetworkManager|network-online|ifup@)/, 'the host would become unreachable or unmanageable'],
+];
+
+export interface QuietPlan {
+  /** Units to stop, in order (timers first). */
+  stop: string[];
+  /** Active units a pattern matched that hosthog will not stop, with why. */
+  refused: { unit: string; why: string }[];
+}
+
+/** `active`: the active units systemd listed for the patterns (it does the glob matching). */
+export function planQuiet(active: string[]): QuietPlan {
+  const stop = new Set<string>();
+  const refused: { unit: string; why: string }[] = [];
+  for (const unit of new Set(active)) {
+    if (!/\.(service|timer)$/.test(unit)) { refused.push({ unit, why: 'only services and timers are stopped' }); continue; }
+    const never = NEVER.find(([re]) => re.test(unit));
+    if (never) { refused.push({ unit, why: never[1] }); continue; }
+    stop.add(unit);
+  }
+  const kind = (u: string) => (u.endsWith('.timer') ? 0 : 1);
+  return {
+    stop: [...stop].sort((a, b) => kind(a) - kind(b) || (a < b ? -1 : a > b ? 1 : 0)),
+    refused: refused.sort((a, b) => (a.unit < b.unit ? -1 : 1)),
+  };
+}
+
+/** The order to start stopped units again: services first, then timers. */
+export function restoreOrder(units: string[]): string[] {
+  const kind = (u: string) => (u.endsWith('.timer') ? 1 : 0);
+  return [...units].sort((a, b) => kind(a) - kind(b) || (a < b ? -1 : a > b ? 1 : 0));
+}

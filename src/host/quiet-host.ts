@@ -1,0 +1,162 @@
+/**
+ * Quiet host: stops the configured systemd units when a hog starts and starts exactly those
+ * again when it ends (the plan is src/core/quiet-plan.ts). Crash-safe like the key-file
+ * covers (hog-state.ts): state_dir/hog-units.json (0600, temp + fsync + rename) records each
+ * unit as "intended" BEFORE it is stopped and "stopped" after, so a crash at any point leaves
+ * a file naming every unit that may be down; at start the bridge reconciles it with the
+ * calendar, and `hosthog unhog --force` starts them all again.
+ *
+ * systemctl runs without a shell (execFile); the command is [hog] systemctl (default
+ * ["systemctl"]; e.g. ["nsenter", "-t", "1", "-m", "-p", "systemctl"] for a bridge in a
+ * container). Unit names come from systemd's own listing and are checked again before use.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isUnitPattern, planQuiet, restoreOrder, type QuietPlan } from '../core/quiet-plan.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+export const QUIET_FILE = 'hog-units.json';
+
+export interface QuietRecord { unit: string; status: 'intended' | 'stopped' }
+export interface QuietState { version: 1; hogUid: string | null; units: QuietRecord[]; updatedAt: string }
+
+export interface QuietLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface QuietHost {
+  /** Stop what the patterns match for this hog (idempotent: a hog already quieted is left alone). */
+  apply(hogUid: string, patterns: string[]): Promise<{ stopped: string[]; refused: QuietPlan['refused']; failed: string[] }>;
+  /** Start every recorded unit again; units that fail to start stay recorded (retried later). */
+  release(): Promise<{ started: string[]; failed: string[] }>;
+  /** At start: keep the units down for the hog that still holds, else release. */
+  reconcile(keepFor: string | null): Promise<{ kept: string[]; started: string[]; failed: string[] }>;
+  /** Units recorded as (maybe) stopped by hosthog. */
+  recorded(): string[];
+  /** The systemctl command lines apply would run for these patterns (nothing is touched). */
+  dryRun(patterns: string[]): Promise<string[]>;
+}
+
+export interface QuietOptions {
+  stateDir: string;
+  systemctl: string[];
+  log?: QuietLog;
+  timeoutMs?: number;
+}
+
+const UNIT_NAME = /^[A-Za-z0-9@_.:\\-]+\.(service|timer)$/;
+
+export function readQuietState(stateDir: string): QuietState | null {
+  try {
+    const s = JSON.parse(readFileSync(join(stateDir, QUIET_FILE), 'utf8')) as Partial<QuietState>;
+    if (s.version !== 1 || !Array.isArray(s.units)) return null;
+    const units = s.units.filter((u): u is QuietRecord => !!u && typeof u.unit === 'string' && UNIT_NAME.test(u.unit) && (u.status === 'intended' || u.status === 'stopped'));
+    return { version: 1, hogUid: typeof s.hogUid === 'string' ? s.hogUid : null, units, updatedAt: String(s.updatedAt ?? '') };
+  } catch { return null; }
+}
+
+export function createQuietHost(opts: QuietOptions): QuietHost {
+  const log = opts.log ?? { info() {}, warn() {} };
+  const [cmd, ...pre] = opts.systemctl;
+  let state: QuietState = readQuietState(opts.stateDir) ?? { version: 1, hogUid: null, units: [], updatedAt: '' };
+
+  const save = () => {
+    if (state.units.length === 0) { rmSync(join(opts.stateDir, QUIET_FILE), { force: true }); return; }
+    state.updatedAt = new Date().toISOString();
+    writeFileAtomic(join(opts.stateDir, QUIET_FILE), JSON.stringify(state, null, 2) + '\n', 0o600);
+  };
+
+  const systemctl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
+    execFile(cmd, [...pre, ...args], { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
+    });
+  });
+
+  const activeMatching = async (patterns: string[]): Promise<string[]> => {
+    const ok = patterns.filter(isUnitPattern);
+    if (ok.length === 0) return [];
+    const r = await systemctl(['list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer', '--', ...ok]);
+    if (r.code !== 0) throw new Error(`systemctl list-units failed (exit ${r.code}): ${firstLine(r.stderr)}`);
+    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((u) => !!u && UNIT_NAME.test(u));
+  };
+
+  const isActive = async (unit: string): Promise<boolean> => (await systemctl(['is-active', '--', unit])).stdout.trim() === 'active';
+
+  const release = async (): Promise<{ started: string[]; failed: string[] }> => {
+    if (state.units.length === 0) return { started: [], failed: [] };
+    const units = restoreOrder(state.units.map((u) => u.unit));
+    const r = await systemctl(['start', '--', ...units]);
+    const started: string[] = [];
+    const failed: string[] = [];
+    if (r.code === 0) started.push(...units);
+    else {
+      // One unit that cannot start must not keep the others down: try each alone.
+      for (const u of units) ((await systemctl(['start', '--', u])).code === 0 ? started : failed).push(u);
+    }
+    state = { ...state, units: state.units.filter((u) => failed.includes(u.unit)), hogUid: failed.length ? state.hogUid : null };
+    save();
+    if (started.length) log.info({ units: started }, 'quiet host: units started again');
+    if (failed.length) log.warn({ units: failed }, 'quiet host: units could not be started again; retrying at the next refresh');
+    return { started, failed };
+  };
+
+  const stopRecorded = async (units: string[]): Promise<{ stopped: string[]; failed: string[] }> => {
+    if (units.length === 0) return { stopped: [], failed: [] };
+    await systemctl(['stop', '--', ...units]);
+    const stopped: string[] = [];
+    const failed: string[] = [];
+    for (const u of units) ((await isActive(u)) ? failed : stopped).push(u);
+    // A unit that would not stop is not ours to start later.
+    state = { ...state, units: state.units.filter((r) => !failed.includes(r.unit)).map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)) };
+    save();
+    return { stopped, failed };
+  };
+
+  return {
+    async apply(hogUid, patterns) {
+      if (state.hogUid !== null && state.hogUid !== hogUid && state.units.length) await release();
+      if (state.hogUid === hogUid) {
+        // Already quieted for this hog: finish what a crash may have left "intended".
+        const pending = state.units.filter((u) => u.status === 'intended').map((u) => u.unit);
+        const r = await stopRecorded(pending);
+        return { stopped: r.stopped, refused: [], failed: r.failed };
+      }
+      if (patterns.length === 0) return { stopped: [], refused: [], failed: [] };
+      const plan = planQuiet(await activeMatching(patterns));
+      state = { version: 1, hogUid, units: plan.stop.map((unit) => ({ unit, status: 'intended' as const })), updatedAt: '' };
+      if (plan.stop.length === 0) {
+        // Nothing to stop, but remember that this hog was looked at (no listing every poll).
+        save();
+        return { stopped: [], refused: plan.refused, failed: [] };
+      }
+      save(); // BEFORE stopping: a crash now still names every unit that may go down
+      const r = await stopRecorded(plan.stop);
+      log.info({ stopped: r.stopped, refused: plan.refused.map((x) => `${x.unit} (${x.why})`), failed: r.failed }, 'quiet host: units stopped for the hog');
+      return { stopped: r.stopped, refused: plan.refused, failed: r.failed };
+    },
+    release,
+    async reconcile(keepFor) {
+      if (state.units.length === 0) { state = { ...state, hogUid: null }; return { kept: [], started: [], failed: [] }; }
+      if (keepFor !== null && keepFor === state.hogUid) {
+        const pending = state.units.filter((u) => u.status === 'intended').map((u) => u.unit);
+        await stopRecorded(pending);
+        return { kept: state.units.map((u) => u.unit), started: [], failed: [] };
+      }
+      const r = await release();
+      return { kept: [], ...r };
+    },
+    recorded: () => state.units.map((u) => u.unit),
+    async dryRun(patterns) {
+      const plan = planQuiet(await activeMatching(patterns));
+      return [
+        ...(plan.stop.length ? [[cmd, ...pre, 'stop', '--', ...plan.stop].join(' ')] : []),
+        ...plan.refused.map((x) => `# not stopping ${x.unit}: ${x.why}`),
+      ];
+    },
+  };
+}
+
+function firstLine(s: string): string { return (s.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 200); }
