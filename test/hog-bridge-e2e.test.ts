@@ -8,7 +8,9 @@
  *    at the claim's end everyone gets in and no hosthog mount is left;
  *  - kill -9 of the bridge during a hog and a restart: the hog holds; `hosthog unhog --force`
  *    clears everything; after the end everything is unmounted;
- *  - calendar server stopped: no NEW hog starts from a stale cache; a running one ends on time.
+ *  - calendar server stopped: no NEW hog starts from a stale cache; a running one ends on time;
+ *  - quiet host, with a real systemd (test/harness/systemd.ts): the configured active units stop
+ *    with the hog and start again at its end, also across kill -9 and `unhog --force`.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +23,8 @@ import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
 import { startRadicale } from './harness/servers.js';
 import { parseMountInfo, isHosthogMount } from '../src/host/hog-mounts.js';
+import { startSystemd } from './harness/systemd.js';
+import { QUIET_FILE, readQuietState } from '../src/host/quiet-host.js';
 
 // cwd = the repo: `node --import tsx` (the uncompiled CLI) resolves tsx from the working dir.
 const runCli = (args: string[], opts: Parameters<typeof runCliAt>[1] = {}) => runCliAt(args, { cwd: REPO, ...opts });
@@ -263,5 +267,56 @@ test('real bridge: `hosthog claim --hog --allow` as the holder through the socke
   assert.equal(rel.code, 0, rel.stderr + rel.stdout);
   await until(bridge, () => hogMounts().length === 0, 'hog gone after release', 10_000);
   await assertLogins(everyoneIn, bridge);
+  await stopBridge(bridge);
+});
+
+test('real bridge + real systemd: quiet host stops the active configured units for the hog and starts them again, across kill -9 and unhog --force', async (t) => {
+  const sleeper = (d: string) => `[Unit]\nDescription=${d}\n[Service]\nExecStart=/bin/sleep infinity\n`;
+  const sd = await startSystemd({
+    'hh-render.service': sleeper('remote desktop'),
+    'hh-idle.service': sleeper('installed, not running'),
+    'hh-nightly.timer': '[Unit]\nDescription=nightly\n[Timer]\nOnCalendar=*-*-* 03:00:00\n',
+    'hh-nightly.service': '[Service]\nType=oneshot\nExecStart=/bin/true\n',
+  });
+  t.after(() => sd.stop());
+  assert.equal((await sd.ctl('start', 'hh-render.service', 'hh-nightly.timer')).code, 0);
+  const units = async () => ({ render: await sd.isActive('hh-render.service'), nightly: await sd.isActive('hh-nightly.timer'), idle: await sd.isActive('hh-idle.service') });
+  const quiet = { render: false, nightly: false, idle: false };
+  const normal = { render: true, nightly: true, idle: false };
+
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const quietToml = `quiet_units = ["hh-render.service", "hh-idle.service", "hh-*.timer"]\nsystemctl = ${JSON.stringify(sd.systemctl)}\n`;
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() + quietToml });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const end = at(50_000);
+  writeFileSync(join(vdir, 'hog-q.ics'), hogEvent('hog-q', at(-60_000), end));
+
+  // 1. The hog starts: covers AND quiet units; the record on disk names what was stopped.
+  let bridge = startBridge(cfg, t);
+  await until(bridge, () => hogMounts().length === 2, 'hog covers', 15_000);
+  await until(bridge, async () => JSON.stringify(await units()) === JSON.stringify(quiet), 'units stopped', 10_000);
+  assert.deepEqual(readQuietState(cfg.stateDir)!.units.map((u) => u.unit).sort(), ['hh-nightly.timer', 'hh-render.service']);
+  assert.match(bridge.output(), /quiet host: units stopped for the hog/);
+
+  // 2. kill -9: the units stay down (the hog still holds); root's unhog --force brings them back.
+  await kill9(bridge);
+  assert.deepEqual(await units(), quiet);
+  const force = await runCli(['unhog', '--force', '--json'], { env });
+  assert.equal(force.code, 0, force.stderr);
+  assert.deepEqual((JSON.parse(force.stdout) as { started: string[] }).started, ['hh-render.service', 'hh-nightly.timer']);
+  assert.deepEqual(await units(), normal);
+  assert.deepEqual(hogMounts(), []);
+  assert.equal(existsSync(join(cfg.stateDir, QUIET_FILE)), false);
+
+  // 3. The calendar still says it holds: a restarted bridge quiets the host again ...
+  bridge = startBridge(cfg, t);
+  await until(bridge, async () => hogMounts().length === 2 && JSON.stringify(await units()) === JSON.stringify(quiet), 'hog and quiet back', 15_000);
+
+  // 4. ... and at the claim's end gives everything back (idle stays idle).
+  await until(bridge, async () => hogMounts().length === 0 && JSON.stringify(await units()) === JSON.stringify(normal), 'hog end restores the units', end.getTime() - Date.now() + 15_000, 250);
+  assert.ok(Date.now() - end.getTime() < 4_000, `restored ${Date.now() - end.getTime()} ms after the claim's end`);
+  assert.equal(existsSync(join(cfg.stateDir, QUIET_FILE)), false);
+  assert.match(bridge.output(), /quiet host: units started again/);
   await stopBridge(bridge);
 });

@@ -11,7 +11,8 @@ import type { Config } from '../config/schema.js';
 import type { Claim, Occurrence } from '../core/types.js';
 import { decideHog, planCovers, type CoverPlan, type PathKind } from '../core/hog-plan.js';
 import { errorLine, PermissionError } from '../core/errors.js';
-import { createHogEnforcer, type HogEnforcer } from '../host/hog-mounts.js';
+import { createHogEnforcer, hogKey, type HogEnforcer } from '../host/hog-mounts.js';
+import { createQuietHost, type QuietHost } from '../host/quiet-host.js';
 import { readHogState } from '../host/hog-state.js';
 import { listUsers } from '../host/users-db.js';
 import { authorizedKeysFiles } from '../host/sshd-config.js';
@@ -41,12 +42,18 @@ export interface Hogging {
   /** At start, before the first refresh hook: adopt or remove what a previous run left. */
   reconcileAtStart(occurrences: Occurrence[], syncedAt: Date | null, now: Date): Promise<void>;
   enforcer: HogEnforcer;
+  quiet: QuietHost;
 }
 
 export function hogging(config: Config, log: Log): Hogging {
   const overlayDir = join(config.bridge.stateDir, 'overlays');
   const nsPid = () => sshdNamespacePid(config.hog.sshdPidFile);
   const enforcer = createHogEnforcer({ stateDir: config.bridge.stateDir, overlayDir, nsPid: nsPid(), log });
+  const quiet = createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl, log });
+  /** Quiet host never decides whether a hog holds: its failures are logged, the covers go on. */
+  const quietly = async (what: string, fn: () => Promise<unknown>) => {
+    try { await fn(); } catch (e) { log.warn({ err: errorLine(e) }, `quiet host: ${what} failed`); }
+  };
   let keyFiles: { at: number; files: string[] } | null = null;
   let current: string | null = null;
 
@@ -97,11 +104,13 @@ export function hogging(config: Config, log: Log): Hogging {
   };
 
   const decideNow = async (next: Parameters<RefreshHook>[1], now: Date): Promise<void> => {
-    const enforcing = enforcer.active().length > 0 || current !== null;
+    const enforcing = enforcer.active().length > 0 || current !== null || quiet.recorded().length > 0;
     const d = decideHog(claimsOf(next.occurrences), now, ageOf(next.syncedAt, now), config, enforcing);
     if (d.active) {
       const p = await plan(d.active);
       await enforcer.apply(p, d.active);
+      const hog = d.active;
+      await quietly('stopping units', () => quiet.apply(hogKey(hog), config.hog.quietUnits));
       const key = `${d.active.uid}|${d.active.end.toISOString()}|${p.covers.length}`;
       if (key !== current) {
         log.info({ holder: d.active.user, until: d.active.end.toISOString(), covered: p.covers.length, skipped: p.skipped.length, reason: d.reason }, 'hog holds: other users\' ssh keys are covered');
@@ -110,6 +119,7 @@ export function hogging(config: Config, log: Log): Hogging {
       }
     } else if (enforcing) {
       await enforcer.release();
+      await quietly('starting units again', () => quiet.release());
       log.info({ reason: d.reason }, 'hog ended: everyone may log in again');
       current = null;
     } else if (d.reason && /not starting/.test(d.reason)) {
@@ -127,7 +137,11 @@ export function hogging(config: Config, log: Log): Hogging {
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
       const cp = await plan({ ...claim, hog: true, mode: 'exclusive', allow });
-      return { action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}`, covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode, ...(c.viaLink ? { viaLink: true } : {}) })), skipped: cp.skipped, commands: enforcer.dryRun(cp) };
+      let units: string[] = [];
+      if (config.hog.quietUnits.length) {
+        try { units = await quiet.dryRun(config.hog.quietUnits); } catch (e) { units = [`# quiet host: ${errorLine(e)}`]; }
+      }
+      return { action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}`, covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode, ...(c.viaLink ? { viaLink: true } : {}) })), skipped: cp.skipped, commands: [...enforcer.dryRun(cp), ...units] };
     },
   };
   let lastOccurrences: Occurrence[] = [];
@@ -141,12 +155,18 @@ export function hogging(config: Config, log: Log): Hogging {
     hook: wrapped,
     handlers,
     enforcer,
+    quiet,
     async reconcileAtStart(occurrences, syncedAt, now) {
       lastOccurrences = occurrences;
-      const wasEnforcing = (readHogState(config.bridge.stateDir)?.mounts.length ?? 0) > 0;
+      const wasEnforcing = (readHogState(config.bridge.stateDir)?.mounts.length ?? 0) > 0 || quiet.recorded().length > 0;
       const d = decideHog(claimsOf(occurrences), now, ageOf(syncedAt, now), config, wasEnforcing);
       const r = await enforcer.reconcile(d.active);
       if (r.kept.length || r.removed.length) log.info({ kept: r.kept.length, removed: r.removed.length, holder: d.active?.user }, 'hog mounts reconciled at start');
+      const active = d.active;
+      await quietly('reconciling units at start', async () => {
+        const q = await quiet.reconcile(active ? hogKey(active) : null);
+        if (q.kept.length || q.started.length) log.info({ kept: q.kept, started: q.started, failed: q.failed }, 'quiet host reconciled at start');
+      });
     },
   };
 }

@@ -1,16 +1,23 @@
 /**
  * hosthog unhog --force (root): remove every hosthog mount now, from the state file and from
- * mountinfo, whatever the calendar says. A running bridge puts a hog back on its next refresh
+ * mountinfo, and start again every unit a hog stopped (quiet host), whatever the calendar says. A running bridge puts a hog back on its next refresh
  * if the calendar still says it holds: clear the flag too (hosthog unhog) or end the claim.
  */
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { createHogEnforcer } from '../../host/hog-mounts.js';
 import { sshdNamespacePid } from '../../bridge/hog-hook.js';
+import { createQuietHost } from '../../host/quiet-host.js';
+import { HosthogError } from '../../core/errors.js';
 
-export async function forceUnhog(config: Config): Promise<{ action: string; summary: string; removed: string[] }> {
+export async function forceUnhog(config: Config): Promise<{ action: string; summary: string; removed: string[]; started: string[] }> {
   const enforcer = createHogEnforcer({ stateDir: config.bridge.stateDir, overlayDir: join(config.bridge.stateDir, 'overlays'), nsPid: sshdNamespacePid(config.hog.sshdPidFile) });
   await enforcer.release();
   const r = await enforcer.reconcile(null);
-  return { action: 'unhogged', summary: `removed every hog mount (${r.removed.length} found by the final scan); everyone may log in again`, removed: r.removed };
+  const q = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl }).release();
+  if (q.failed.length) {
+    throw new HosthogError(`removed every hog mount, but could not start again: ${q.failed.join(', ')}`, `see: ${config.hog.systemctl.join(' ')} status ${q.failed[0]}`);
+  }
+  const units = q.started.length ? `; started again: ${q.started.join(', ')}` : '';
+  return { action: 'unhogged', summary: `removed every hog mount (${r.removed.length} found by the final scan); everyone may log in again${units}`, removed: r.removed, started: q.started };
 }

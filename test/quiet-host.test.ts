@@ -1,0 +1,155 @@
+/**
+ * Quiet host against a REAL systemd (test/harness/systemd.ts: Debian's systemd as PID 1 of its
+ * own namespaces): the configured units that are active are stopped for a hog and exactly those
+ * are started again; units that were already stopped stay stopped; ssh and systemd's own are
+ * never stopped; the record on disk survives a crash at any point; a unit that will not start
+ * again stays recorded. The planner's rule is checked on plain data too.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSystemd, type TestSystemd } from './harness/systemd.js';
+import { createQuietHost, readQuietState, QUIET_FILE } from '../src/host/quiet-host.js';
+import { planQuiet, restoreOrder, isUnitPattern } from '../src/core/quiet-plan.js';
+
+const sleeper = (d: string) => `[Unit]\nDescription=${d}\n[Service]\nExecStart=/bin/sleep infinity\n`;
+let sd: TestSystemd;
+
+before(async () => {
+  sd = await startSystemd({
+    'hh-render.service': sleeper('a remote desktop, say'),
+    'hh-idle.service': sleeper('installed but not running'),
+    'hh-nightly.timer': '[Unit]\nDescription=nightly job timer\n[Timer]\nOnCalendar=*-*-* 03:00:00\n',
+    'hh-nightly.service': '[Unit]\nDescription=nightly job\n[Service]\nType=oneshot\nExecStart=/bin/true\n',
+    'hh-weekly.timer': '[Unit]\nDescription=weekly job timer\n[Timer]\nOnCalendar=Sun *-*-* 04:00:00\n',
+    'hh-weekly.service': '[Unit]\nDescription=weekly job\n[Service]\nType=oneshot\nExecStart=/bin/true\n',
+    'ssh.service': sleeper('stands in for sshd'),
+    'hh-fragile.service': '[Unit]\nDescription=starts only while its flag file exists\n[Service]\nExecStartPre=/usr/bin/test -e /tmp/hh-fragile-ok\nExecStart=/bin/sleep infinity\n',
+  });
+});
+after(async () => { await sd?.stop(); });
+
+async function startAll(...units: string[]): Promise<void> {
+  const r = await sd.ctl('start', ...units);
+  assert.equal(r.code, 0, r.stderr);
+}
+async function states(...units: string[]): Promise<Record<string, boolean>> {
+  const out: Record<string, boolean> = {};
+  for (const u of units) out[u] = await sd.isActive(u);
+  return out;
+}
+
+test('planner: services and timers only, never ssh/systemd/hosthog/logins; timers stop first and start last', () => {
+  const p = planQuiet(['xrdp.service', 'apt-daily.timer', 'ssh.service', 'systemd-journald.service', 'hosthog-bridge.service', 'user@1000.service', 'cups.socket', 'apt-daily.timer', 'getty@tty1.service']);
+  assert.deepEqual(p.stop, ['apt-daily.timer', 'xrdp.service']);
+  assert.deepEqual(p.refused.map((r) => r.unit), ['cups.socket', 'getty@tty1.service', 'hosthog-bridge.service', 'ssh.service', 'systemd-journald.service', 'user@1000.service']);
+  assert.deepEqual(restoreOrder(['a.timer', 'b.service', 'c.timer']), ['b.service', 'a.timer', 'c.timer']);
+  for (const ok of ['xrdp.service', '*.timer', 'apt-*', 'getty@tty[12].service']) assert.equal(isUnitPattern(ok), true, ok);
+  for (const bad of ['', '--all', 'a b.service', '/etc/x.service', 'xrdp', '$(reboot).service', 'x.service;reboot']) assert.equal(isUnitPattern(bad), false, bad);
+});
+
+test('real systemd: the active matching units stop for the hog and exactly those start again after', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
+  await startAll('hh-render.service', 'hh-nightly.timer', 'hh-weekly.timer', 'ssh.service');
+  assert.deepEqual(await states('hh-idle.service'), { 'hh-idle.service': false });
+  const q = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
+
+  const r = await q.apply('hog-1', ['hh-render.service', 'hh-idle.service', 'hh-*.timer', 'ssh.service']);
+  assert.deepEqual(r.stopped.sort(), ['hh-nightly.timer', 'hh-render.service', 'hh-weekly.timer']);
+  assert.deepEqual(r.refused, [{ unit: 'ssh.service', why: 'it is the way in' }]);
+  assert.deepEqual(await states('hh-render.service', 'hh-nightly.timer', 'hh-weekly.timer', 'ssh.service', 'hh-idle.service'),
+    { 'hh-render.service': false, 'hh-nightly.timer': false, 'hh-weekly.timer': false, 'ssh.service': true, 'hh-idle.service': false });
+  const list = await sd.ctl('list-units', '--type=timer', '--state=active', '--plain', '--no-legend', '--', 'hh-*');
+  assert.equal(list.stdout.trim(), '', 'no hh timer active during the hog');
+  // On disk, before anything else happens: every stopped unit is named.
+  const st = readQuietState(dir)!;
+  assert.equal(st.hogUid, 'hog-1');
+  assert.deepEqual(st.units.map((u) => [u.unit, u.status]).sort(), [['hh-nightly.timer', 'stopped'], ['hh-render.service', 'stopped'], ['hh-weekly.timer', 'stopped']]);
+
+  // Every poll applies again: nothing is listed or stopped twice.
+  const again = await q.apply('hog-1', ['hh-render.service', 'hh-*.timer']);
+  assert.deepEqual(again.stopped, []);
+
+  const rel = await q.release();
+  assert.deepEqual(rel.started, ['hh-render.service', 'hh-nightly.timer', 'hh-weekly.timer'], 'services first, then timers');
+  assert.deepEqual(await states('hh-render.service', 'hh-nightly.timer', 'hh-weekly.timer', 'hh-idle.service'),
+    { 'hh-render.service': true, 'hh-nightly.timer': true, 'hh-weekly.timer': true, 'hh-idle.service': false });
+  assert.equal(existsSync(join(dir, QUIET_FILE)), false, 'record removed once everything is back');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('real systemd: a crash right after the record was written (units "intended") is undone by the next start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
+  await startAll('hh-render.service', 'hh-nightly.timer');
+  // What a bridge killed between writing its record and finishing the stop leaves behind:
+  await sd.ctl('stop', 'hh-nightly.timer');
+  writeFileSync(join(dir, QUIET_FILE), JSON.stringify({ version: 1, hogUid: 'hog-2', units: [{ unit: 'hh-nightly.timer', status: 'intended' }, { unit: 'hh-render.service', status: 'intended' }], updatedAt: '' }));
+
+  // Restarted while the same hog still holds: the stop is finished, the units stay recorded.
+  const q1 = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
+  const kept = await q1.reconcile('hog-2');
+  assert.deepEqual(kept.kept.sort(), ['hh-nightly.timer', 'hh-render.service']);
+  assert.deepEqual(await states('hh-render.service', 'hh-nightly.timer'), { 'hh-render.service': false, 'hh-nightly.timer': false });
+  assert.deepEqual(readQuietState(dir)!.units.map((u) => u.status), ['stopped', 'stopped']);
+
+  // Restarted after the hog ended (or it vanished from the calendar): everything comes back.
+  const q2 = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
+  const back = await q2.reconcile(null);
+  assert.deepEqual(back.started.sort(), ['hh-nightly.timer', 'hh-render.service']);
+  assert.deepEqual(await states('hh-render.service', 'hh-nightly.timer'), { 'hh-render.service': true, 'hh-nightly.timer': true });
+  assert.equal(existsSync(join(dir, QUIET_FILE)), false);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('real systemd: a unit that will not start again stays recorded and is retried; the others come back at once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
+  writeFileSync('/tmp/hh-fragile-ok', '');
+  await startAll('hh-render.service', 'hh-fragile.service');
+  const q = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
+  const r = await q.apply('hog-3', ['hh-render.service', 'hh-fragile.service']);
+  assert.deepEqual(r.stopped.sort(), ['hh-fragile.service', 'hh-render.service']);
+  rmSync('/tmp/hh-fragile-ok'); // now it refuses to start
+  const rel = await q.release();
+  assert.deepEqual(rel.started, ['hh-render.service']);
+  assert.deepEqual(rel.failed, ['hh-fragile.service']);
+  assert.equal(await sd.isActive('hh-render.service'), true);
+  assert.deepEqual(readQuietState(dir)!.units.map((u) => u.unit), ['hh-fragile.service'], 'still recorded: retried at the next refresh');
+  writeFileSync('/tmp/hh-fragile-ok', '');
+  const retry = await q.release();
+  assert.deepEqual(retry.started, ['hh-fragile.service']);
+  assert.equal(await sd.isActive('hh-fragile.service'), true);
+  assert.equal(existsSync(join(dir, QUIET_FILE)), false);
+  rmSync('/tmp/hh-fragile-ok', { force: true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('no systemd to talk to: one clear error, nothing recorded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
+  const q = createQuietHost({ stateDir: dir, systemctl: ['/nonexistent/systemctl'] });
+  await assert.rejects(q.apply('hog-4', ['*.timer']), /systemctl list-units failed/);
+  assert.equal(existsSync(join(dir, QUIET_FILE)), false);
+  assert.deepEqual(q.recorded(), []);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('hosthog doctor says what a hog would stop now, and fails clearly when systemd cannot be reached', async () => {
+  const { writeTestConfig } = await import('./harness/config.js');
+  const { runCli, REPO } = await import('./harness/cli.js');
+  await startAll('hh-render.service', 'ssh.service');
+  await sd.ctl('stop', 'hh-nightly.timer', 'hh-weekly.timer');
+  const vdir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-vdir-'));
+  const good = writeTestConfig({ vdir, bridge: `\n[hog]\nquiet_units = ["hh-render.service", "hh-*.timer", "ssh.service"]\nsystemctl = ${JSON.stringify(sd.systemctl)}\n` });
+  const r = await runCli(['doctor'], { cwd: REPO, env: { HOSTHOG_CONFIG: good.path } });
+  assert.match(r.stdout, /^ok +quiet host: a hog now would stop hh-render\.service; refuses ssh\.service$/m, r.stdout);
+  const bad = writeTestConfig({ vdir, bridge: '\n[hog]\nquiet_units = ["*.timer"]\nsystemctl = ["/nonexistent/systemctl"]\n' });
+  const r2 = await runCli(['doctor'], { cwd: REPO, env: { HOSTHOG_CONFIG: bad.path } });
+  assert.equal(r2.code, 1, r2.stdout + r2.stderr);
+  assert.match(r2.stdout, /^FAIL +quiet host: \/nonexistent\/systemctl does not answer/m);
+  const worse = writeTestConfig({ vdir, bridge: '\n[hog]\nquiet_units = ["xrdp", "$(reboot).service"]\n' });
+  const r3 = await runCli(['doctor'], { cwd: REPO, env: { HOSTHOG_CONFIG: worse.path } });
+  assert.match(r3.stdout, /\[hog\] quiet_units: "xrdp" is not a service or timer name or pattern/);
+  assert.match(r3.stdout, /\[hog\] quiet_units: "\$\(reboot\)\.service" is not a service or timer name or pattern/);
+  rmSync(vdir, { recursive: true, force: true });
+});
