@@ -289,11 +289,22 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   const cfg = writeTestConfig({ vdir, bridge: hogToml() + quietToml });
   forceCleanup(cfg, t);
   const env = { HOSTHOG_CONFIG: cfg.path };
-  const end = at(50_000);
-  writeFileSync(join(vdir, 'hog-q.ics'), hogEvent('hog-q', at(-60_000), end));
-
-  // 1. The hog starts: covers AND quiet units; the record on disk names what was stopped.
+  const end = at(60_000);
+  // 0. alice's exclusive claim, not yet a hog: `hosthog hog --dry-run` says what a hog would stop.
+  writeFileSync(join(vdir, 'hog-q.ics'), vevent('hog-q', 'hh-alice exclusive: benchmarks', at(-60_000), end));
   let bridge = startBridge(cfg, t);
+  await until(bridge, () => read(cfg.motd).includes('hh-alice'), 'claim in the motd');
+  const alice = { uid: users['hh-alice'].uid, gid: users['hh-alice'].gid };
+  const dry = await runCli(['hog', '--dry-run', '--json'], { env, ...alice });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.deepEqual((JSON.parse(dry.stdout) as { units: unknown }).units, { stop: ['hh-nightly.timer', 'hh-render.service'], refused: [] });
+  const dryText = await runCli(['hog', '--dry-run'], { env, ...alice });
+  assert.match(dryText.stdout, /^ {2}stop\thh-render\.service$/m);
+  assert.deepEqual(await units(), normal, 'dry-run stopped nothing');
+
+  // 1. It becomes a hog (as if edited in the web app): covers AND quiet units at the next poll;
+  //    the record on disk names what was stopped.
+  writeFileSync(join(vdir, 'hog-q.ics'), hogEvent('hog-q', at(-60_000), end));
   await until(bridge, () => hogMounts().length === 2, 'hog covers', 15_000);
   await until(bridge, async () => JSON.stringify(await units()) === JSON.stringify(quiet), 'units stopped', 10_000);
   assert.deepEqual(readQuietState(cfg.stateDir)!.units.map((u) => u.unit).sort(), ['hh-nightly.timer', 'hh-render.service']);

@@ -137,11 +137,17 @@ export function hogging(config: Config, log: Log): Hogging {
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
       const cp = await plan({ ...claim, hog: true, mode: 'exclusive', allow });
-      let units: string[] = [];
+      let units: { stop: string[]; refused: { unit: string; why: string }[]; error?: string } | undefined;
+      let unitCommand: string | null = null;
       if (config.hog.quietUnits.length) {
-        try { units = await quiet.dryRun(config.hog.quietUnits); } catch (e) { units = [`# quiet host: ${errorLine(e)}`]; }
+        try { const q = await quiet.dryRun(config.hog.quietUnits); units = { stop: q.stop, refused: q.refused }; unitCommand = q.command; } catch (e) { units = { stop: [], refused: [], error: errorLine(e) }; }
       }
-      return { action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}`, covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode, ...(c.viaLink ? { viaLink: true } : {}) })), skipped: cp.skipped, commands: [...enforcer.dryRun(cp), ...units] };
+      return {
+        action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}${units ? `, stop ${units.stop.length} unit(s)` : ''}`,
+        covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode, ...(c.viaLink ? { viaLink: true } : {}) })), skipped: cp.skipped,
+        ...(units ? { units } : {}),
+        commands: [...enforcer.dryRun(cp), ...(unitCommand ? [unitCommand] : [])],
+      };
     },
   };
   let lastOccurrences: Occurrence[] = [];

@@ -35,8 +35,8 @@ export interface QuietHost {
   reconcile(keepFor: string | null): Promise<{ kept: string[]; started: string[]; failed: string[] }>;
   /** Units recorded as (maybe) stopped by hosthog. */
   recorded(): string[];
-  /** The systemctl command lines apply would run for these patterns (nothing is touched). */
-  dryRun(patterns: string[]): Promise<string[]>;
+  /** What apply would stop now, and the command it would run (nothing is touched). */
+  dryRun(patterns: string[]): Promise<QuietPlan & { command: string | null }>;
 }
 
 export interface QuietOptions {
@@ -151,10 +151,7 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
     recorded: () => state.units.map((u) => u.unit),
     async dryRun(patterns) {
       const plan = planQuiet(await activeMatching(patterns));
-      return [
-        ...(plan.stop.length ? [[cmd, ...pre, 'stop', '--', ...plan.stop].join(' ')] : []),
-        ...plan.refused.map((x) => `# not stopping ${x.unit}: ${x.why}`),
-      ];
+      return { ...plan, command: plan.stop.length ? [cmd, ...pre, 'stop', '--', ...plan.stop].join(' ') : null };
     },
   };
 }

@@ -67,9 +67,13 @@ export async function cancel(g: GlobalOptions, uid: string, o: { json?: boolean 
 
 export async function hog(g: GlobalOptions, uid: string | undefined, o: { allow?: string; dryRun?: boolean; json?: boolean }): Promise<void> {
   if (o.dryRun) {
-    const r = await callWrite(g, 'hog-dry-run', { uid, allow: list(o.allow) }) as { summary: string; covers: { user: string; file: string }[] };
+    const r = await callWrite(g, 'hog-dry-run', { uid, allow: list(o.allow) }) as {
+      summary: string; covers: { user: string; file: string }[]; units?: { stop: string[]; refused: { unit: string; why: string }[]; error?: string };
+    };
     if (o.json) { printResult(r, true); return; }
-    process.stdout.write(r.summary + '\n' + r.covers.map((c) => `  ${c.user}\t${c.file}\n`).join(''));
+    const u = r.units;
+    process.stdout.write(r.summary + '\n' + r.covers.map((c) => `  ${c.user}\t${c.file}\n`).join('') +
+      (u ? u.stop.map((x) => `  stop\t${x}\n`).join('') + u.refused.map((x) => `  keep\t${x.unit} (${x.why})\n`).join('') + (u.error ? `  quiet host: ${u.error}\n` : '') : ''));
     return;
   }
   printResult(await callWrite(g, 'hog', { uid, allow: list(o.allow) }), o.json);
