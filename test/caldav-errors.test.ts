@@ -130,6 +130,37 @@ describe('CalDAV failures map to hosthog errors', () => {
     assert.match(s.requests[1].body, /sync\/7/, 'second round from the token of the first');
   });
 
+  test('a listing still truncated after every continuation is an outage, never a partial calendar', async (t) => {
+    let round = 0;
+    const s = await scripted(t, () => ({ status: 207, body: ms(resp(COLL + `p${round}.ics`, '<d:getetag>"x"</d:getetag>') + gone(COLL, 'HTTP/1.1 507 Insufficient Storage'), `http://sabre.io/ns/sync/${++round}`) }));
+    const known = new Map([[COLL + 'kept.ics', '"k"']]);
+    await assert.rejects(source(s.url).reconcile(known), (e: unknown) => e instanceof CalendarUnavailableError && /still truncated its listing/.test(e.message));
+  });
+
+  test('empty cache: a calendar-query too slow for the timeout falls back to listing + multiget; an event sent without its data is fetched alone', async (t) => {
+    const s = await scripted(t, (req) => {
+      if (req.method === 'PROPFIND') return { status: 207, body: ms(resp(COLL, '<d:sync-token>http://sabre.io/ns/sync/3</d:sync-token>')) };
+      if (req.body.includes('calendar-query')) return { status: 500, body: 'never reached: the client gives up first' };
+      if (req.body.includes('sync-collection')) return { status: 207, body: ms(resp(COLL + 'a.ics', '<d:getetag>"a1"</d:getetag>') + resp(COLL + 'b.ics', '<d:getetag>"b1"</d:getetag>'), 'http://sabre.io/ns/sync/3') };
+      if (req.method === 'GET') return { status: 200, headers: { 'content-type': 'text/calendar', etag: '"b1"' }, body: ICS.replace('UID:u1', 'UID:u2') };
+      // multiget: a's data in a 200 propstat; b's calendar-data refused in a 404 propstat
+      return { status: 207, body: ms(resp(COLL + 'a.ics', `<d:getetag>"a1"</d:getetag><cal:calendar-data>${ICS}</cal:calendar-data>`)
+        + `<d:response><d:href>${COLL}b.ics</d:href><d:propstat><d:prop><d:getetag>"b1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat><d:propstat><d:prop><cal:calendar-data/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>`) };
+    });
+    // The scripted server answers at once; make the calendar-query slower than the timeout.
+    const slow: typeof fetch = async (input, init) => {
+      if (String(init?.body ?? '').includes('calendar-query')) await new Promise((r) => setTimeout(r, 700));
+      return fetch(input, init);
+    };
+    const src = new CalDavSource({ url: s.url, username: 'hosthog', password: 'pw', timeoutMs: 400, fetch: slow });
+    const d = await src.reconcile(EMPTY);
+    assert.deepEqual(d.changed.map((o) => [o.href, o.etag, /UID:(u\d)/.exec(o.data)?.[1]]).sort(), [[COLL + 'a.ics', '"a1"', 'u1'], [COLL + 'b.ics', '"b1"', 'u2']]);
+    assert.deepEqual(d.deleted, []);
+    assert.equal(d.token, 'http://sabre.io/ns/sync/3');
+    assert.deepEqual(s.requests.map((r) => r.method === 'REPORT' ? (/calendar-query|sync-collection|calendar-multiget/.exec(r.body)?.[0] ?? 'REPORT') : r.method),
+      ['PROPFIND', 'sync-collection', 'calendar-multiget', 'GET'], 'the timed-out query never reached the server; then listing, multiget, one GET');
+  });
+
   test('a PUT answered without ETag (server repaired the event) is read back', async (t) => {
     const s = await scripted(t, (req) => {
       if (req.method === 'PUT') return { status: 201 };

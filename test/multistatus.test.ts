@@ -65,3 +65,15 @@ test('not XML, not a multistatus, or cut off: one CalendarUnavailableError namin
     }, JSON.stringify(bad));
   }
 });
+
+test('characters XML forbids (a vertical tab pasted into a description), raw or as references, do not stop the sync', () => {
+  const data = 'BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:v\nSUMMARY:alice\nDESCRIPTION:col1\u000bcol2 &#11; &#x1B;[31m &#xFFFE; ok &#233;\nEND:VEVENT\nEND:VCALENDAR\n';
+  const xml = `<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/cal/v.ics</d:href><d:propstat><d:prop><d:getetag>"v"</d:getetag><c:calendar-data>${data}</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`;
+  for (const size of [xml.length, 5, 1]) {
+    const r = new MultistatusReader();
+    for (let i = 0; i < xml.length; i += size) r.write(xml.slice(i, i + size));
+    const ms = r.end('test');
+    assert.equal(ms.responses.length, 1, `pieces of ${size}`);
+    assert.equal(ms.responses[0].calendarData, 'BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:v\r\nSUMMARY:alice\r\nDESCRIPTION:col1\ufffdcol2 \ufffd \ufffd[31m \ufffd ok é\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n', `pieces of ${size}`);
+  }
+});

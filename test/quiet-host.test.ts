@@ -26,6 +26,7 @@ before(async () => {
     'hh-weekly.timer': '[Unit]\nDescription=weekly job timer\n[Timer]\nOnCalendar=Sun *-*-* 04:00:00\n',
     'hh-weekly.service': '[Unit]\nDescription=weekly job\n[Service]\nType=oneshot\nExecStart=/bin/true\n',
     'ssh.service': sleeper('stands in for sshd'),
+    'hh-session.service': '[Unit]\nDescription=needs hh-render (as xrdp needs xrdp-sesman)\nRequires=hh-render.service\nAfter=hh-render.service\n[Service]\nExecStart=/bin/sleep infinity\n',
     'hh-fragile.service': '[Unit]\nDescription=starts only while its flag file exists\n[Service]\nExecStartPre=/usr/bin/test -e /tmp/hh-fragile-ok\nExecStart=/bin/sleep infinity\n',
   });
 });
@@ -152,4 +153,38 @@ test('hosthog doctor says what a hog would stop now, and fails clearly when syst
   assert.match(r3.stdout, /\[hog\] quiet_units: "xrdp" is not a service or timer name or pattern/);
   assert.match(r3.stdout, /\[hog\] quiet_units: "\$\(reboot\)\.service" is not a service or timer name or pattern/);
   rmSync(vdir, { recursive: true, force: true });
+});
+
+test('real systemd: units systemd stops along with a configured one (Requires=) come back too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
+  await startAll('hh-render.service', 'hh-session.service');
+  const q = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
+  const r = await q.apply('hog-5', ['hh-render.service']);
+  assert.deepEqual(r.stopped.sort(), ['hh-render.service', 'hh-session.service']);
+  assert.deepEqual(await states('hh-render.service', 'hh-session.service'), { 'hh-render.service': false, 'hh-session.service': false });
+  assert.deepEqual(q.recorded().sort(), ['hh-render.service', 'hh-session.service']);
+  await q.release();
+  assert.deepEqual(await states('hh-render.service', 'hh-session.service'), { 'hh-render.service': true, 'hh-session.service': true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('real systemd: a unit that failed to come back after one hog is still owed after the next hog', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
+  writeFileSync('/tmp/hh-fragile-ok', '');
+  await sd.ctl('stop', 'hh-session.service'); // (it would go down with hh-render: another test's point)
+  await startAll('hh-fragile.service', 'hh-render.service');
+  const q = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
+  await q.apply('hog-6', ['hh-fragile.service']);
+  rmSync('/tmp/hh-fragile-ok');
+  // The next hog begins before the fragile unit could start again.
+  const r = await q.apply('hog-7', ['hh-render.service']);
+  assert.deepEqual(r.stopped, ['hh-render.service']);
+  assert.deepEqual(q.recorded().sort(), ['hh-fragile.service', 'hh-render.service'], 'still owed');
+  assert.deepEqual(readQuietState(dir)!.units.map((u) => u.unit).sort(), ['hh-fragile.service', 'hh-render.service']);
+  writeFileSync('/tmp/hh-fragile-ok', '');
+  const back = await q.release();
+  assert.deepEqual(back.started.sort(), ['hh-fragile.service', 'hh-render.service']);
+  assert.deepEqual(await states('hh-fragile.service', 'hh-render.service'), { 'hh-fragile.service': true, 'hh-render.service': true });
+  rmSync('/tmp/hh-fragile-ok', { force: true });
+  rmSync(dir, { recursive: true, force: true });
 });

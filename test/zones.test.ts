@@ -56,6 +56,8 @@ test('zones: names are checked before any file is read; garbage is not a zone', 
   assert.equal(isValidZone('/etc/passwd'), false);
   assert.equal(isValidZone('Mars/Olympus'), false);
   assert.equal(isValidZone(''), false);
+  assert.equal(isValidZone('posix/Europe/Berlin'), false, 'posix/ and right/ copies are not zone names');
+  assert.equal(isValidZone('right/UTC'), false);
   assert.equal(parseTzif(new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n')), null);
   const berlin = readFileSync('/usr/share/zoneinfo/Europe/Berlin');
   assert.equal(parseTzif(berlin.subarray(0, 60)), null, 'a truncated file is refused');

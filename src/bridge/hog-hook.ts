@@ -104,7 +104,9 @@ export function hogging(config: Config, log: Log): Hogging {
   };
 
   const decideNow = async (next: Parameters<RefreshHook>[1], now: Date): Promise<void> => {
-    const enforcing = enforcer.active().length > 0 || current !== null || quiet.recorded().length > 0;
+    // Only covers say a hog is being enforced (and so may continue from a stale cache): units
+    // that failed to start again must not switch that safety off.
+    const enforcing = enforcer.active().length > 0 || current !== null;
     const d = decideHog(claimsOf(next.occurrences), now, ageOf(next.syncedAt, now), config, enforcing);
     if (d.active) {
       const p = await plan(d.active);
@@ -118,10 +120,15 @@ export function hogging(config: Config, log: Log): Hogging {
         current = key;
       }
     } else if (enforcing) {
-      await enforcer.release();
-      await quietly('starting units again', () => quiet.release());
+      try {
+        await enforcer.release();
+      } finally {
+        await quietly('starting units again', () => quiet.release());
+      }
       log.info({ reason: d.reason }, 'hog ended: everyone may log in again');
       current = null;
+    } else if (quiet.recorded().length) {
+      await quietly('starting units again', () => quiet.release()); // retried until they start
     } else if (d.reason && /not starting/.test(d.reason)) {
       log.warn({ reason: d.reason }, 'hog not started');
     }
@@ -164,7 +171,7 @@ export function hogging(config: Config, log: Log): Hogging {
     quiet,
     async reconcileAtStart(occurrences, syncedAt, now) {
       lastOccurrences = occurrences;
-      const wasEnforcing = (readHogState(config.bridge.stateDir)?.mounts.length ?? 0) > 0 || quiet.recorded().length > 0;
+      const wasEnforcing = (readHogState(config.bridge.stateDir)?.mounts.length ?? 0) > 0;
       const d = decideHog(claimsOf(occurrences), now, ageOf(syncedAt, now), config, wasEnforcing);
       const r = await enforcer.reconcile(d.active);
       if (r.kept.length || r.removed.length) log.info({ kept: r.kept.length, removed: r.removed.length, holder: d.active?.user }, 'hog mounts reconciled at start');

@@ -135,7 +135,14 @@ export class CalDavSource implements CalendarSource {
       // that token, so nothing is missed; Radicale with 5,000 events: 0.4 s against 2.3 s for
       // listing + 25 multigets.
       const token = await this.freshToken();
-      const all = token ? await this.downloadAll() : null;
+      let all: Awaited<ReturnType<CalDavSource['downloadAll']>> = null;
+      try {
+        all = token ? await this.downloadAll() : null;
+      } catch (e) {
+        // Too slow to send all at once within [calendar] timeout, or it failed: fall back to
+        // the listing and batched multigets below (each batch gets its own timeout).
+        if (!(e instanceof CalendarUnavailableError)) throw e;
+      }
       if (all) return { full: true, changed: all.objects, deleted: [], token, stats: this.http.takeStats() };
     }
     let listing: { listed: Map<string, string | null>; token: string | null };
@@ -143,7 +150,10 @@ export class CalDavSource implements CalendarSource {
       listing = await this.syncListing('');
     } catch (e) {
       if (!(e instanceof InvalidSyncTokenError)) throw e;
+      // The token BEFORE the listing: a change in between is then reported by the next sync.
+      const before = await this.freshToken();
       listing = await this.propfindListing();
+      listing.token ??= before;
     }
     const { listed } = listing;
     const token = listing.token ?? (await this.freshToken());
@@ -170,7 +180,8 @@ export class CalDavSource implements CalendarSource {
       let truncated = false;
       for (const r of res.ms.responses) {
         for (const raw of r.hrefs) {
-          const href = canonicalHref(raw, this.url);
+          const href = this.hrefOf(raw);
+          if (href === null) continue;
           const status = r.status ?? (r.hasOkProps ? 200 : 0);
           if (isCollectionHref(href, this.url)) { if (status === 507) truncated = true; continue; }
           if (status === 404 || status === 410) { gone.add(href); listed.delete(href); continue; }
@@ -183,7 +194,12 @@ export class CalDavSource implements CalendarSource {
       const next = res.ms.syncToken;
       if (!next) throw new InvalidSyncTokenError('calendar server answered the sync without a new sync token', 'the cache is rebuilt from a full etag listing');
       current = next;
-      if (!truncated || round >= MAX_CONTINUES) break;
+      if (!truncated) break;
+      if (round >= MAX_CONTINUES) {
+        // A listing that is still incomplete must not be taken for the whole calendar (the
+        // reconcile would drop every event it did not name).
+        throw new CalendarUnavailableError(`the calendar server still truncated its listing after ${MAX_CONTINUES} continuations`, 'will retry at the next poll');
+      }
     }
     return { listed, gone, token: current };
   }
@@ -301,9 +317,11 @@ export class CalDavSource implements CalendarSource {
       const res = await this.http.davXml(this.url, { method: 'REPORT', depth: '1', body }, { what: 'downloading changed events' });
       if (res.status !== 207 || !res.ms) throw this.statusError(res.status, 'downloading changed events');
       const seen = new Set<string>();
-      this.collect(res.ms, listed, changed, missing, seen);
+      const noData: string[] = [];
+      this.collect(res.ms, listed, changed, missing, seen, noData);
       // An href the server silently left out of the answer is gone too.
       for (const h of batch) if (!seen.has(h)) missing.push(h);
+      await this.fetchEach(noData, changed, missing);
     }
     return { changed, missing };
   }
@@ -320,25 +338,42 @@ export class CalDavSource implements CalendarSource {
     const objects: CalendarObject[] = [];
     const missing: string[] = [];
     // A truncated answer (507 on the collection, RFC 4918 §11.5 as servers use it) is not the whole calendar.
-    if (res.ms.responses.some((r) => r.status === 507 && r.hrefs.some((h) => isCollectionHref(canonicalHref(h, this.url), this.url)))) return null;
-    this.collect(res.ms, new Map(), objects, missing, new Set());
+    if (res.ms.responses.some((r) => r.status === 507 && r.hrefs.some((h) => { const x = this.hrefOf(h); return x !== null && isCollectionHref(x, this.url); }))) return null;
+    const noData: string[] = [];
+    this.collect(res.ms, new Map(), objects, missing, new Set(), noData);
+    await this.fetchEach(noData, objects, missing);
     return { objects, missing };
   }
 
-  private collect(ms: Multistatus, listed: ReadonlyMap<string, string | null>, changed: CalendarObject[], missing: string[], seen: Set<string>): void {
+  private collect(ms: Multistatus, listed: ReadonlyMap<string, string | null>, changed: CalendarObject[], missing: string[], seen: Set<string>, noData: string[]): void {
     for (const r of ms.responses) {
       for (const raw of r.hrefs) {
-        const href = canonicalHref(raw, this.url);
-        if (isCollectionHref(href, this.url) || href.endsWith('/')) continue;
+        const href = this.hrefOf(raw);
+        if (href === null || isCollectionHref(href, this.url) || href.endsWith('/')) continue;
         seen.add(href);
         const status = r.status ?? (r.hasOkProps ? 200 : 0);
         if (status >= 200 && status < 300 && r.calendarData !== null) {
           changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: r.calendarData });
         } else if (status === 404 || status === 410) {
           missing.push(href);
+        } else if (status >= 200 && status < 300) {
+          noData.push(href); // the server would not put its text in the report: ask for it alone
         }
       }
     }
+  }
+
+  /** GET each href (events a report named without their data). */
+  private async fetchEach(hrefs: string[], changed: CalendarObject[], missing: string[]): Promise<void> {
+    for (const h of hrefs) {
+      const o = await this.get(h);
+      if (o) changed.push(o); else missing.push(h);
+    }
+  }
+
+  /** The canonical href, or null for one that is not a URL path at all (skipped). */
+  private hrefOf(raw: string): string | null {
+    try { return canonicalHref(raw, this.url); } catch { return null; }
   }
 
   private statusError(status: number, what: string): HosthogError {

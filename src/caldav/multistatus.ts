@@ -120,13 +120,21 @@ export class MultistatusReader {
     this.text = '';
   }
 
+  /** A possibly cut character reference ("&#1", "&#x") held back from the previous chunk. */
+  private tail = '';
+
   write(chunk: string): void {
     if (this.error) return;
-    try { this.parser.write(chunk); } catch (e) { this.error ??= e as Error; }
+    let text = this.tail + chunk;
+    this.tail = '';
+    const amp = text.lastIndexOf('&');
+    if (amp >= 0 && amp > text.length - 12 && !text.includes(';', amp)) { this.tail = text.slice(amp); text = text.slice(0, amp); }
+    try { this.parser.write(tolerant(text)); } catch (e) { this.error ??= e as Error; }
   }
 
   /** The parsed answer; throws CalendarUnavailableError when it was not a readable multistatus. */
   end(what: string): Multistatus {
+    if (this.tail && !this.error) { const t = this.tail; this.tail = ''; try { this.parser.write(tolerant(t)); } catch (e) { this.error = e as Error; } }
     if (!this.error) { try { this.parser.close(); } catch (e) { this.error = e as Error; } }
     if (this.error || !this.sawRoot) {
       const why = this.error ? this.error.message.split('\n')[0].slice(0, 120) : 'empty answer';
@@ -141,6 +149,26 @@ export function parseMultistatus(xml: string, what = 'reading the answer'): Mult
   const r = new MultistatusReader();
   r.write(xml);
   return r.end(what);
+}
+
+/**
+ * Characters XML 1.0 forbids (C0 controls other than tab/LF/CR, U+FFFE/U+FFFF, surrogates),
+ * raw or as character references, become U+FFFD. Servers send them as they were stored: a
+ * DESCRIPTION pasted from a spreadsheet with a vertical tab is enough. A strict parser would
+ * refuse the whole answer, and one such event would stop every sync.
+ */
+const BAD_RAW = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
+const CHAR_REF = /&#(x[0-9A-Fa-f]+|[0-9]+);/g;
+function tolerant(s: string): string {
+  let out = s.replace(BAD_RAW, '\uFFFD');
+  if (out.includes('&#')) {
+    out = out.replace(CHAR_REF, (ref, n: string) => {
+      const cp = n[0] === 'x' || n[0] === 'X' ? parseInt(n.slice(1), 16) : parseInt(n, 10);
+      const ok = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+      return ok ? ref : '&#xFFFD;';
+    });
+  }
+  return out;
 }
 
 /** A flat copy of s that shares no storage with the string it came from. */

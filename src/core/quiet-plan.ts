@@ -27,7 +27,9 @@ const NEVER: [RegExp, string][] = [
   [/^systemd-/, "systemd's own"],
   [/^(user|user-runtime-dir)@/, 'a user session'],
   [/^(getty|serial-getty|console-getty|container-getty|autovt)@/, 'a login prompt'],
-  [/^(polkit|logind|networking|NetworkManager|network-online|ifup@)/, 'the host would become unreachable or unmanageable'],
+  [/^(polkit|logind|networking|NetworkManager|network-online|ifup@|wpa_supplicant|tailscaled|zerotier-one|wg-quick@|openvpn|strongswan|ipsec)/, 'the host would become unreachable or unmanageable'],
+  [/^(sssd|nslcd|nscd|winbind|autofs|nfs-|rpcbind|chrony|ntp|systemd-timesyncd)/, 'logins, home directories or the clock depend on it'],
+  [/^(nftables|ufw|firewalld|netfilter-persistent|iptables|ip6tables|fail2ban|auditd|apparmor)/, 'a firewall or security service'],
 ];
 
 export interface QuietPlan {

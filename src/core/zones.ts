@@ -39,7 +39,9 @@ function zoneFile(tz: string): Tzif | null {
   if (z === undefined) {
     z = null;
     // Only plain IANA-style names: no "..", no absolute paths, nothing hidden.
-    if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9][A-Za-z0-9_+-]*)*$/.test(tz)) {
+    // posix/ and right/ are copies kept for other tools (right/ counts leap seconds); Intl
+    // knows neither, and they must not slip through as zone names.
+    if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9][A-Za-z0-9_+-]*)*$/.test(tz) && !/^(posix|right)\//.test(tz) && !/^(posixrules|localtime|Factory)$/.test(tz)) {
       try { z = parseTzif(readFileSync(`${process.env.TZDIR || '/usr/share/zoneinfo'}/${tz}`)); } catch { z = null; }
     }
     zoneFiles.set(tz, z);
@@ -111,7 +113,16 @@ function yearOffsets(tz: string, year: number): YearOffsets {
     const to = Date.UTC(year + 1, 0, 1);
     const z = zoneFile(tz);
     if (z && (!z.ruleAfterTable || (z.at.length > 0 && z.at[z.at.length - 1] >= to))) y = fromTable(z, from, to);
-    else y = { start: exactOffset(from, tz), changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({ at: c.at, toOffset: c.toOffset })) };
+    else {
+      try {
+        y = { start: exactOffset(from, tz), changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({ at: c.at, toOffset: c.toOffset })) };
+      } catch (e) {
+        // A zone the system knows but this Node's ICU does not (newer tzdata): past the file's
+        // table, keep its last offset rather than fail.
+        if (!z) throw e;
+        y = fromTable(z, from, to);
+      }
+    }
     if (yearCache.size > 5000) yearCache.clear();
     yearCache.set(key, y);
   }

@@ -62,10 +62,11 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
   const [cmd, ...pre] = opts.systemctl;
   let state: QuietState = readQuietState(opts.stateDir) ?? { version: 1, hogUid: null, units: [], updatedAt: '' };
 
-  const save = () => {
-    if (state.units.length === 0) { rmSync(join(opts.stateDir, QUIET_FILE), { force: true }); return; }
-    state.updatedAt = new Date().toISOString();
-    writeFileAtomic(join(opts.stateDir, QUIET_FILE), JSON.stringify(state, null, 2) + '\n', 0o600);
+  /** Write the new state first, then adopt it: what is on disk is never behind what we act on. */
+  const save = (next: QuietState) => {
+    if (next.units.length === 0) rmSync(join(opts.stateDir, QUIET_FILE), { force: true });
+    else writeFileAtomic(join(opts.stateDir, QUIET_FILE), JSON.stringify({ ...next, updatedAt: new Date().toISOString() }, null, 2) + '\n', 0o600);
+    state = next;
   };
 
   const systemctl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
@@ -85,6 +86,13 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
 
   const isActive = async (unit: string): Promise<boolean> => (await systemctl(['is-active', '--', unit])).stdout.trim() === 'active';
 
+  /** Every active service and timer, or null if systemd cannot be asked. */
+  const activeAll = async (): Promise<Set<string> | null> => {
+    const r = await systemctl(['list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer']);
+    if (r.code !== 0) return null;
+    return new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((u) => !!u && UNIT_NAME.test(u)));
+  };
+
   const release = async (): Promise<{ started: string[]; failed: string[] }> => {
     if (state.units.length === 0) return { started: [], failed: [] };
     const units = restoreOrder(state.units.map((u) => u.unit));
@@ -96,46 +104,58 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
       // One unit that cannot start must not keep the others down: try each alone.
       for (const u of units) ((await systemctl(['start', '--', u])).code === 0 ? started : failed).push(u);
     }
-    state = { ...state, units: state.units.filter((u) => failed.includes(u.unit)), hogUid: failed.length ? state.hogUid : null };
-    save();
+    save({ ...state, units: state.units.filter((u) => failed.includes(u.unit)), hogUid: failed.length ? state.hogUid : null });
     if (started.length) log.info({ units: started }, 'quiet host: units started again');
     if (failed.length) log.warn({ units: failed }, 'quiet host: units could not be started again; retrying at the next refresh');
     return { started, failed };
   };
 
-  const stopRecorded = async (units: string[]): Promise<{ stopped: string[]; failed: string[] }> => {
-    if (units.length === 0) return { stopped: [], failed: [] };
+  /**
+   * Stop the recorded units; record as stopped what really went down, including units systemd
+   * stopped along with them (Requires=, BindsTo=: stopping xrdp-sesman takes xrdp down too), so
+   * that exactly what the hog took down comes back.
+   */
+  const stopRecorded = async (units: string[]): Promise<{ stopped: string[]; failed: string[]; alongWith: string[] }> => {
+    if (units.length === 0) return { stopped: [], failed: [], alongWith: [] };
+    const before = await activeAll();
     await systemctl(['stop', '--', ...units]);
+    const after = await activeAll();
+    const stillActive = async (u: string) => (after ? after.has(u) : isActive(u));
     const stopped: string[] = [];
     const failed: string[] = [];
-    for (const u of units) ((await isActive(u)) ? failed : stopped).push(u);
+    for (const u of units) ((await stillActive(u)) ? failed : stopped).push(u);
+    const alongWith = before && after ? [...before].filter((u) => !after.has(u) && !units.includes(u) && !state.units.some((r) => r.unit === u)) : [];
     // A unit that would not stop is not ours to start later.
-    state = { ...state, units: state.units.filter((r) => !failed.includes(r.unit)).map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)) };
-    save();
-    return { stopped, failed };
+    save({
+      ...state,
+      units: [
+        ...state.units.filter((r) => !failed.includes(r.unit)).map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)),
+        ...alongWith.map((unit) => ({ unit, status: 'stopped' as const })),
+      ],
+    });
+    return { stopped, failed, alongWith };
   };
 
   return {
     async apply(hogUid, patterns) {
+      // Another hog's units come back first; any that would not start stay recorded (below).
       if (state.hogUid !== null && state.hogUid !== hogUid && state.units.length) await release();
+      const leftover = state.hogUid === hogUid ? [] : state.units.map((u) => ({ unit: u.unit, status: 'stopped' as const }));
       if (state.hogUid === hogUid) {
         // Already quieted for this hog: finish what a crash may have left "intended".
         const pending = state.units.filter((u) => u.status === 'intended').map((u) => u.unit);
         const r = await stopRecorded(pending);
         return { stopped: r.stopped, refused: [], failed: r.failed };
       }
-      if (patterns.length === 0) return { stopped: [], refused: [], failed: [] };
-      const plan = planQuiet(await activeMatching(patterns));
-      state = { version: 1, hogUid, units: plan.stop.map((unit) => ({ unit, status: 'intended' as const })), updatedAt: '' };
-      if (plan.stop.length === 0) {
-        // Nothing to stop, but remember that this hog was looked at (no listing every poll).
-        save();
-        return { stopped: [], refused: plan.refused, failed: [] };
-      }
-      save(); // BEFORE stopping: a crash now still names every unit that may go down
-      const r = await stopRecorded(plan.stop);
-      log.info({ stopped: r.stopped, refused: plan.refused.map((x) => `${x.unit} (${x.why})`), failed: r.failed }, 'quiet host: units stopped for the hog');
-      return { stopped: r.stopped, refused: plan.refused, failed: r.failed };
+      const plan = patterns.length ? planQuiet(await activeMatching(patterns)) : { stop: [], refused: [] };
+      const fresh = plan.stop.filter((u) => !leftover.some((l) => l.unit === u));
+      // BEFORE stopping: a crash now still names every unit that may go down. (With nothing to
+      // stop, this records that the hog was looked at, so polls do not list units again.)
+      save({ version: 1, hogUid, units: [...leftover, ...fresh.map((unit) => ({ unit, status: 'intended' as const }))], updatedAt: '' });
+      if (fresh.length === 0) return { stopped: [], refused: plan.refused, failed: [] };
+      const r = await stopRecorded(fresh);
+      log.info({ stopped: r.stopped, alongWith: r.alongWith, refused: plan.refused.map((x) => `${x.unit} (${x.why})`), failed: r.failed }, 'quiet host: units stopped for the hog');
+      return { stopped: [...r.stopped, ...r.alongWith], refused: plan.refused, failed: r.failed };
     },
     release,
     async reconcile(keepFor) {

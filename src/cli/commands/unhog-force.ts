@@ -12,9 +12,15 @@ import { HosthogError } from '../../core/errors.js';
 
 export async function forceUnhog(config: Config): Promise<{ action: string; summary: string; removed: string[]; started: string[] }> {
   const enforcer = createHogEnforcer({ stateDir: config.bridge.stateDir, overlayDir: join(config.bridge.stateDir, 'overlays'), nsPid: sshdNamespacePid(config.hog.sshdPidFile) });
-  await enforcer.release();
-  const r = await enforcer.reconcile(null);
-  const q = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl }).release();
+  let r: { removed: string[] };
+  let q: { started: string[]; failed: string[] };
+  try {
+    await enforcer.release();
+    r = await enforcer.reconcile(null);
+  } finally {
+    // Units come back even if a mount could not be taken away.
+    q = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl }).release();
+  }
   if (q.failed.length) {
     throw new HosthogError(`removed every hog mount, but could not start again: ${q.failed.join(', ')}`, `see: ${config.hog.systemctl.join(' ')} status ${q.failed[0]}`);
   }
