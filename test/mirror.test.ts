@@ -4,7 +4,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -51,7 +51,12 @@ for (const start of [startRadicale, startXandikos]) {
 
       const m2 = await Mirror.open(dir, sourceFor(srv));
       assert.equal(m2.size, 40, 'cache reloaded from disk');
+      const cacheBefore = statSync(join(dir, 'cache.json'));
+      const metaBefore = statSync(join(dir, 'mirror-meta.json'));
       const again = await m2.sync(new Date(), DAY);
+      const cacheAfter = statSync(join(dir, 'cache.json'));
+      assert.deepEqual([cacheAfter.ino, cacheAfter.mtimeMs], [cacheBefore.ino, cacheBefore.mtimeMs], 'an idle poll does not rewrite the objects file');
+      assert.notEqual(statSync(join(dir, 'mirror-meta.json')).ino, metaBefore.ino, 'only the small sync-state file');
       assert.equal(again.full, false);
       assert.equal(again.changed, 0);
       assert.equal(again.stats.requests, 1, 'an idle poll is one request');
@@ -67,7 +72,7 @@ for (const start of [startRadicale, startXandikos]) {
       await m1.sync(new Date(), DAY);
       m1.close();
       // Corrupt the stored token as a pruned/garbage one would be.
-      const file = join(dir, 'cache.json');
+      const file = join(dir, 'mirror-meta.json');
       const doc = JSON.parse(readFileSync(file, 'utf8'));
       for (const e of doc.entries) if (e[0].endsWith('meta')) {
         e[1].value.token = srv.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef' : '0000000000000000000000000000000000000000';
@@ -148,6 +153,8 @@ test('a cache written by the previous format (keyv JSON strings) is read and con
   m.close();
   const doc = JSON.parse(readFileSync(join(dir, 'cache.json'), 'utf8'));
   assert.equal(doc.format, 2, 'rewritten in the current format');
+  assert.deepEqual(doc.entries.map((e: [string]) => e[0]), ['hosthog:obj:/cal/old-1.ics'], 'the sync state moved to its own file');
+  assert.equal(JSON.parse(readFileSync(join(dir, 'mirror-meta.json'), 'utf8')).entries[0][1].value.token, 'tok-7');
   const again = await Mirror.open(dir, source);
   assert.equal(again.get('/cal/old-1.ics')?.data, data);
   assert.equal(again.meta.token, 'tok-7');

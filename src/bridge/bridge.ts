@@ -26,15 +26,23 @@ import { writeSnapshotFile, writeSyncState, type StoredSnapshot } from './snapsh
 const DAY = 86_400_000;
 /** A sync that brought at least this many objects (a first sync) is followed by releaseMemory(). */
 const BIG_CHANGE = 500;
+/** Heap growth since the last full GC after which a poll ends with one (see releaseMemory). */
+const HEAP_SLACK = 8 * 1024 * 1024;
 
 /**
- * After a big download and decode, a full, compacting GC hands the dead pages back to the
- * system at once (V8 would otherwise keep the heap grown for a long while). Needs
- * --expose-gc (the systemd unit and `npm run bridge` pass it); a no-op without.
+ * A full, compacting GC that hands dead pages back to the system at once: after a big download
+ * and decode, and when the polls' short-lived garbage has grown the heap by HEAP_SLACK (V8 would
+ * otherwise let the heap, and the resident set, creep up between its own major GCs). A few
+ * tens of ms at most once per poll. Needs --expose-gc (the systemd unit and `npm run bridge`
+ * pass it); a no-op without.
  */
-function releaseMemory(): void {
+let heapAfterGc = 0;
+function releaseMemory(force: boolean): void {
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (typeof gc === 'function') gc();
+  if (typeof gc !== 'function') return;
+  if (!force && process.memoryUsage().heapTotal < heapAfterGc + HEAP_SLACK) return;
+  gc();
+  heapAfterGc = process.memoryUsage().heapTotal;
 }
 
 /** Called after every refresh with the previous and current snapshot (notifications, hog). */
@@ -105,10 +113,10 @@ export class Bridge {
         const level = out.changed || out.deleted || out.full ? 'info' : 'debug';
         this.log[level]({ changed: out.changed, deleted: out.deleted, full: out.full, reason: out.fullReason, requests: out.stats.requests, bytes: out.stats.bytes }, 'synced');
         await this.refresh(out.changed > 0 || out.deleted > 0 || out.full || !this.snapshot);
-        if (out.changed + out.deleted >= BIG_CHANGE) releaseMemory();
-        if (level === 'info') {
+        releaseMemory(out.changed + out.deleted >= BIG_CHANGE);
+        if (this.log.isLevelEnabled(level)) {
           const m = process.memoryUsage();
-          this.log.info({ rssMB: mb(m.rss), heapMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), objects: this.mirror.size }, 'memory');
+          this.log[level]({ rssMB: mb(m.rss), heapMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), objects: this.mirror.size }, 'memory');
         }
         return out;
       } catch (e) {

@@ -41,10 +41,17 @@ export class Mirror {
   private constructor(
     private readonly kv: Keyv,
     private readonly store: FileStore,
+    private readonly kvMeta: Keyv,
+    private readonly metaStore: FileStore,
     private source: CalendarSource,
     private readonly objectsByHref: Map<string, CalendarObject>,
     private metaValue: MirrorMeta,
-  ) {}
+  ) {
+    for (const [h, o] of objectsByHref) this.etags.set(h, o.etag);
+  }
+
+  /** href → etag of every cached object (what a sync compares against). */
+  private readonly etags = new Map<string, string | null>();
 
   static async open(stateDir: string, source: CalendarSource): Promise<Mirror> {
     mkdirSync(stateDir, { recursive: true, mode: 0o755 });
@@ -61,9 +68,23 @@ export class Mirror {
       const v = values[i];
       if (v) objects.set(key.slice(OBJ.length), { href: key.slice(OBJ.length), etag: v.etag, data: v.data });
     });
+    // The sync state lives in its own small file: it changes every poll, and rewriting the
+    // whole cache (megabytes) for it would cost a full write per poll. The objects file is
+    // always flushed first, so the token on disk is never ahead of the objects it vouches for.
+    const metaStore = new FileStore(join(stateDir, 'mirror-meta.json'), 0o600);
+    metaStore.on('error', () => { /* an unreadable state file: a full reconcile rebuilds it */ });
+    const kvMeta = new Keyv({ store: metaStore, namespace: NS, serialize: undefined, deserialize: undefined });
     const empty: MirrorMeta = { source: source.description, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
-    const meta = ((await kv.get<MirrorMeta>(META)) ?? empty);
-    return new Mirror(kv, store, source, objects, meta);
+    let meta = await kvMeta.get<MirrorMeta>(META);
+    const legacy = await kv.get<MirrorMeta>(META); // where versions before 0.2 kept it
+    if (legacy) {
+      meta ??= legacy;
+      await kvMeta.set(META, meta);
+      metaStore.flush();
+      await kv.delete(META);
+      store.flush();
+    }
+    return new Mirror(kv, store, kvMeta, metaStore, source, objects, meta ?? empty);
   }
 
   get meta(): Readonly<MirrorMeta> { return this.metaValue; }
@@ -74,7 +95,8 @@ export class Mirror {
 
   /** One sync step. Throws on failure (after recording it); the cache keeps what it knew. */
   async sync(now: Date, fullReconcileMs: number, opts: { forceFull?: boolean } = {}): Promise<SyncOutcome> {
-    const known = new Map<string, string | null>([...this.objectsByHref].map(([h, o]) => [h, o.etag]));
+    // The etags the source compares against: kept up to date in apply(), not rebuilt per poll.
+    const known: ReadonlyMap<string, string | null> = this.etags;
     let reason: SyncOutcome['fullReason'];
     if (this.metaValue.source !== this.source.description) reason = 'source-changed';
     else if (!this.metaValue.token) reason = 'no-token';
@@ -83,8 +105,7 @@ export class Mirror {
     let extra = { requests: 0, bytes: 0 };
     try {
       if (reason === 'source-changed') {
-        await this.resetFor(this.source.description);
-        known.clear();
+        await this.resetFor(this.source.description); // empties `known` too
       }
       if (reason) {
         delta = await this.source.reconcile(known);
@@ -113,8 +134,9 @@ export class Mirror {
       failingSince: null,
       lastError: undefined,
     };
-    await this.kv.set(META, this.metaValue);
     this.store.flush();
+    await this.kvMeta.set(META, this.metaValue);
+    this.metaStore.flush();
     return {
       full: delta.full,
       fullReason: reason,
@@ -127,8 +149,9 @@ export class Mirror {
   /** Remember that syncing failed (and since when), without touching the cached objects. */
   async recordFailure(now: Date, err: unknown): Promise<void> {
     this.metaValue = { ...this.metaValue, failingSince: this.metaValue.failingSince ?? now.toISOString(), lastError: errorLine(err) };
-    await this.kv.set(META, this.metaValue);
     this.store.flush();
+    await this.kvMeta.set(META, this.metaValue);
+    this.metaStore.flush();
   }
 
   /** After a write through the bridge: reflect it at once, not at the next poll. */
@@ -139,19 +162,20 @@ export class Mirror {
   private async apply(changed: CalendarObject[], deleted: string[]): Promise<void> {
     if (changed.length) {
       await this.kv.setMany(changed.map((o) => ({ key: OBJ + o.href, value: { etag: o.etag, data: o.data } })));
-      for (const o of changed) this.objectsByHref.set(o.href, o);
+      for (const o of changed) { this.objectsByHref.set(o.href, o); this.etags.set(o.href, o.etag); }
     }
     if (deleted.length) {
       await this.kv.delete(deleted.map((h) => OBJ + h));
-      for (const h of deleted) this.objectsByHref.delete(h);
+      for (const h of deleted) { this.objectsByHref.delete(h); this.etags.delete(h); }
     }
   }
 
   private async resetFor(source: string): Promise<void> {
     await this.kv.clear();
     this.objectsByHref.clear();
+    this.etags.clear();
     this.metaValue = { source, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
   }
 
-  close(): void { this.store.flush(); }
+  close(): void { this.store.flush(); this.metaStore.flush(); }
 }
