@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startSshd, makeKey, installAuthorizedKeys, lockTestUsers, type TestSshd, type UserKey } from './harness/sshd.js';
+import { startHogLab, LAB_USERS, type HogLab, type TestSshd, type UserKey } from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
@@ -32,28 +32,18 @@ const runCli = (args: string[], opts: Parameters<typeof runCliAt>[1] = {}) => ru
 let sshd: TestSshd | undefined;
 let users: Record<string, TestUser> = {};
 const keys: Record<string, UserKey> = {};
-const restores: (() => void)[] = [];
 let tmp = '';
-const ALL = ['root', 'hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'];
+const ALL = LAB_USERS;
 
-let unlock: (() => void) | undefined;
+let lab: HogLab | undefined;
 
 before(async () => {
-  unlock = await lockTestUsers(); // the other hog test file changes the same users' keys
-  users = ensureTestUsers();
-  sshd = await startSshd();
-  tmp = mkdtempSync('/tmp/hosthog-hog-e2e-');
-  for (const name of ALL) keys[name] = makeKey(tmp, name);
-  for (const name of ALL.slice(1)) restores.push(installAuthorizedKeys(users[name], keys[name].pub));
-  writeFileSync(join(sshd.keysDir, 'root'), keys.root.pub, { mode: 0o600 });
+  lab = await startHogLab('/tmp/hosthog-hog-e2e-', ensureTestUsers);
+  ({ sshd, users, tmp } = lab);
+  Object.assign(keys, lab.keys);
 });
 
-after(async () => {
-  for (const r of restores.reverse()) { try { r(); } catch { /* keep cleaning */ } }
-  await sshd?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-  unlock?.();
-});
+after(async () => { await lab?.close(); });
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

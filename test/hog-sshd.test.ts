@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, lstatSync, symlinkSyn
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { startSshd, makeKey, installAuthorizedKeys, lockTestUsers, type TestSshd, type UserKey } from './harness/sshd.js';
+import { startHogLab, makeKey, installAuthorizedKeys, LAB_USERS, type HogLab, type TestSshd, type UserKey } from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { planCovers, hogMessage, type CoverPlan, type PathKind, type UserEntry } from '../src/core/hog-plan.js';
 import type { Claim } from '../src/core/types.js';
@@ -21,7 +21,6 @@ import { readHogState, STATE_FILE } from '../src/host/hog-state.js';
 let sshd: TestSshd | undefined;
 let users: Record<string, TestUser> = {};
 const keys: Record<string, UserKey> = {};
-const restores: (() => void)[] = [];
 let tmp = '';
 let akf: string[] = [];
 
@@ -72,27 +71,18 @@ async function assertAllLogIn(names: string[]): Promise<void> {
   for (const n of names) assert.ok(await loginOk(n), `${n} should log in; sshd: ${sshd!.stderr().slice(-600)}`);
 }
 
-const ALL = ['root', 'hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'];
+const ALL = LAB_USERS;
 
-let unlock: (() => void) | undefined;
+let lab: HogLab | undefined;
 
 before(async () => {
-  unlock = await lockTestUsers(); // the other hog test file changes the same users' keys
-  users = ensureTestUsers();
-  sshd = await startSshd();
-  tmp = mkdtempSync('/tmp/hosthog-hog-');
-  for (const name of ALL) keys[name] = makeKey(tmp, name);
-  for (const name of ALL.slice(1)) restores.push(installAuthorizedKeys(users[name], keys[name].pub));
-  writeFileSync(join(sshd.keysDir, 'root'), keys.root.pub, { mode: 0o600 });
+  lab = await startHogLab('/tmp/hosthog-hog-', ensureTestUsers);
+  ({ sshd, users, tmp } = lab);
+  Object.assign(keys, lab.keys);
   akf = await authorizedKeysFiles('/usr/sbin/sshd', sshd.configFile);
 });
 
-after(async () => {
-  for (const r of restores.reverse()) { try { r(); } catch { /* keep cleaning */ } }
-  await sshd?.stop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-  unlock?.();
-});
+after(async () => { await lab?.close(); });
 
 test('sshd -T gives the AuthorizedKeysFile patterns of the running config', () => {
   assert.deepEqual(akf, ['.ssh/authorized_keys', '.ssh/authorized_keys2', `${sshd!.keysDir}/%u`]);

@@ -5,31 +5,11 @@ import { renderMotd, displayWidth, fitColumns, wrapColumns, MOTD_MAX_LINES } fro
 import { formatTime, formatRange, isoWithOffset, formatStamp, formatDayRange } from '../src/core/format-time.js';
 import { hostView } from '../src/core/view.js';
 import { isClean } from '../src/core/sanitize.js';
-import { validateConfig, type Config } from '../src/config/schema.js';
 import type { Announcement, Claim, Snapshot } from '../src/core/types.js';
+import { validateConfig } from '../src/config/schema.js';
+import { b, NOW, TZ, claim, ann, hostConfig, snap } from './harness/occurrences.js';
 
-// Sunday 2026-11-22, Berlin is UTC+1.
-const b = (local: string) => new Date(`${local}+01:00`);
-const NOW = b('2026-11-22T14:05:00');
-const TZ = 'Europe/Berlin';
-
-function claim(o: Partial<Claim> & { uid: string }): Claim {
-  return {
-    kind: 'claim', recurring: false, start: b('2026-11-22T14:00:00'), end: b('2026-11-22T18:00:00'), allDay: false,
-    title: '', user: 'alice', mode: 'shared', hog: false, resources: [], note: '', allow: [], ...o,
-  };
-}
-function ann(o: Partial<Announcement> & { uid: string }): Announcement {
-  return { kind: 'announcement', recurring: false, start: b('2026-11-22T08:00:00'), end: b('2026-11-24T09:00:00'), allDay: false, title: '', text: 'hello', ...o };
-}
-function cfg(host = 'gpu-box-3', timezone = TZ): Config {
-  const r = validateConfig({ host, timezone }, { hostname: 'x', timezone: 'UTC' }, 'test');
-  assert.deepEqual(r.problems, []);
-  return r.config!;
-}
-const snap = (occurrences: (Claim | Announcement)[], o: Partial<Snapshot> = {}): Snapshot => ({
-  occurrences, syncedAt: new Date(NOW.getTime() - 30_000), ...o,
-});
+const cfg = hostConfig;
 const motd = (s: Snapshot, now = NOW, c = cfg()) => renderMotd(hostView(s, c, now));
 const linesOf = (text: string) => text.replace(/\n$/, '').split('\n');
 

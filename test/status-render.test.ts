@@ -5,28 +5,10 @@ import { renderStatus, statusJson } from '../src/core/status-render.js';
 import { displayWidth } from '../src/core/motd.js';
 import { hostView } from '../src/core/view.js';
 import { isClean } from '../src/core/sanitize.js';
-import { validateConfig, type Config } from '../src/config/schema.js';
-import type { Announcement, Claim, Snapshot } from '../src/core/types.js';
+import type { Snapshot } from '../src/core/types.js';
+import { b, NOW, claim, ann, hostConfig, snap } from './harness/occurrences.js';
 
-const b = (local: string) => new Date(`${local}+01:00`);
-const NOW = b('2026-11-22T14:05:00');
-
-function claim(o: Partial<Claim> & { uid: string }): Claim {
-  return {
-    kind: 'claim', recurring: false, start: b('2026-11-22T14:00:00'), end: b('2026-11-22T18:00:00'), allDay: false,
-    title: '', user: 'alice', mode: 'shared', hog: false, resources: [], note: '', allow: [], ...o,
-  };
-}
-function ann(o: Partial<Announcement> & { uid: string }): Announcement {
-  return { kind: 'announcement', recurring: false, start: b('2026-11-22T08:00:00'), end: b('2026-11-24T09:00:00'), allDay: false, title: '', text: 'hello', ...o };
-}
-function cfg(): Config {
-  const r = validateConfig({ host: 'gpu-box-3', timezone: 'Europe/Berlin' }, { hostname: 'x', timezone: 'UTC' }, 'test');
-  return r.config!;
-}
-const snap = (occurrences: (Claim | Announcement)[], o: Partial<Snapshot> = {}): Snapshot => ({
-  occurrences, syncedAt: b('2026-11-22T14:04:30'), ...o,
-});
+const cfg = hostConfig;
 const view = (s: Snapshot, now = NOW) => hostView(s, cfg(), now);
 const linesOf = (text: string) => text.replace(/\n$/, '').split('\n');
 function assertTerminalSafe(text: string): void {

@@ -45,7 +45,8 @@ export interface Hogging {
   quiet: QuietHost;
 }
 
-export function hogging(config: Config, log: Log): Hogging {
+/** `occurrences`: the bridge's current decoded calendar (read at request time). */
+export function hogging(config: Config, log: Log, occurrences: () => Occurrence[]): Hogging {
   const overlayDir = join(config.bridge.stateDir, 'overlays');
   const nsPid = () => sshdNamespacePid(config.hog.sshdPidFile);
   const enforcer = createHogEnforcer({ stateDir: config.bridge.stateDir, overlayDir, nsPid: nsPid(), log });
@@ -138,7 +139,7 @@ export function hogging(config: Config, log: Log): Hogging {
     /** `hosthog hog --dry-run`: exactly which files would be covered, nothing touched. */
     'hog-dry-run': async (_caller, actor, p) => {
       const now = new Date();
-      const claims = claimsOf(lastOccurrences);
+      const claims = claimsOf(occurrences());
       const { findMyClaim } = await import('../core/plan-write.js');
       const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined, config.timezone);
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
@@ -157,9 +158,7 @@ export function hogging(config: Config, log: Log): Hogging {
       };
     },
   };
-  let lastOccurrences: Occurrence[] = [];
   const wrapped: RefreshHook = async (_prev, next, _view, now) => {
-    lastOccurrences = next.occurrences;
     lastNext = next;
     try { await serial(() => decide(next, now)); } catch (e) { log.error({ err: errorLine(e) }, 'hog enforcement failed'); throw e; }
   };
@@ -169,10 +168,9 @@ export function hogging(config: Config, log: Log): Hogging {
     handlers,
     enforcer,
     quiet,
-    async reconcileAtStart(occurrences, syncedAt, now) {
-      lastOccurrences = occurrences;
+    async reconcileAtStart(atStart, syncedAt, now) {
       const wasEnforcing = (readHogState(config.bridge.stateDir)?.mounts.length ?? 0) > 0;
-      const d = decideHog(claimsOf(occurrences), now, ageOf(syncedAt, now), config, wasEnforcing);
+      const d = decideHog(claimsOf(atStart), now, ageOf(syncedAt, now), config, wasEnforcing);
       const r = await enforcer.reconcile(d.active);
       if (r.kept.length || r.removed.length) log.info({ kept: r.kept.length, removed: r.removed.length, holder: d.active?.user }, 'hog mounts reconciled at start');
       const active = d.active;

@@ -76,21 +76,23 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
     });
   });
 
-  const activeMatching = async (patterns: string[]): Promise<string[]> => {
-    const ok = patterns.filter(isUnitPattern);
-    if (ok.length === 0) return [];
-    const r = await systemctl(['list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer', '--', ...ok]);
+  /** Active services and timers (those the patterns match, or all); throws if systemd cannot be asked. */
+  const listActive = async (patterns?: string[]): Promise<string[]> => {
+    const r = await systemctl(['list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer', ...(patterns ? ['--', ...patterns] : [])]);
     if (r.code !== 0) throw new Error(`systemctl list-units failed (exit ${r.code}): ${firstLine(r.stderr)}`);
     return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((u) => !!u && UNIT_NAME.test(u));
+  };
+
+  const activeMatching = async (patterns: string[]): Promise<string[]> => {
+    const ok = patterns.filter(isUnitPattern);
+    return ok.length ? listActive(ok) : [];
   };
 
   const isActive = async (unit: string): Promise<boolean> => (await systemctl(['is-active', '--', unit])).stdout.trim() === 'active';
 
   /** Every active service and timer, or null if systemd cannot be asked. */
   const activeAll = async (): Promise<Set<string> | null> => {
-    const r = await systemctl(['list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer']);
-    if (r.code !== 0) return null;
-    return new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((u) => !!u && UNIT_NAME.test(u)));
+    try { return new Set(await listActive()); } catch { return null; }
   };
 
   const release = async (): Promise<{ started: string[]; failed: string[] }> => {

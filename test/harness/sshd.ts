@@ -202,3 +202,38 @@ export async function lockTestUsers(timeoutMs = 900_000): Promise<() => void> {
   process.once('exit', release);
   return release;
 }
+
+/** The users every hog test logs in as (root's key goes to sshd's own key directory). */
+export const LAB_USERS = ['root', 'hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'];
+
+export interface HogLab { sshd: TestSshd; users: Record<string, TestUser>; keys: Record<string, UserKey>; tmp: string; close(): Promise<void> }
+
+/**
+ * What both hog test files need: the test users locked for this file, a real sshd in a private
+ * mount namespace, and a fresh key for each lab user installed (restored by close()).
+ */
+export async function startHogLab(tmpPrefix: string, ensureUsers: () => Record<string, TestUser>): Promise<HogLab> {
+  const unlock = await lockTestUsers(); // the other hog test file changes the same users' keys
+  const restores: (() => void)[] = [];
+  let sshd: TestSshd | undefined;
+  let tmp = '';
+  const close = async () => {
+    for (const r of restores.reverse()) { try { r(); } catch { /* keep cleaning */ } }
+    await sshd?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    unlock();
+  };
+  try {
+    const users = ensureUsers();
+    sshd = await startSshd();
+    tmp = mkdtempSync(tmpPrefix);
+    const keys: Record<string, UserKey> = {};
+    for (const name of LAB_USERS) keys[name] = makeKey(tmp, name);
+    for (const name of LAB_USERS.slice(1)) restores.push(installAuthorizedKeys(users[name], keys[name].pub));
+    writeFileSync(join(sshd.keysDir, 'root'), keys.root.pub, { mode: 0o600 });
+    return { sshd, users, keys, tmp, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

@@ -35,7 +35,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
   // Hog enforcement needs root (mounts). First settle what a previous run left, then enforce on
   // every refresh.
-  const hog = process.getuid?.() === 0 ? hogging(config, log) : null;
+  const hog = process.getuid?.() === 0 ? hogging(config, log, () => b.current?.occurrences ?? []) : null;
   if (hog) {
     await hog.reconcileAtStart(b.current?.occurrences ?? [], b.current?.syncedAt ?? null, new Date());
     b.hooks.push(hog.hook);

@@ -10,8 +10,7 @@ import type { Config } from '../../config/schema.js';
 import { errorLine } from '../../core/errors.js';
 import { openSource } from '../../caldav/open-source.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
-import { planQuiet } from '../../core/quiet-plan.js';
-import { execFile } from 'node:child_process';
+import { createQuietHost } from '../../host/quiet-host.js';
 
 interface Check { ok: boolean; what: string; fix?: string; warn?: boolean }
 
@@ -51,16 +50,11 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   add(/pam_motd/.test(pam) ? { ok: true, what: 'sshd shows the motd (pam_motd in /etc/pam.d/sshd)' } : { ok: false, warn: true, what: 'pam_motd is not in /etc/pam.d/sshd: people will not see the motd at ssh login', fix: 'add "session optional pam_motd.so motd=/run/motd.dynamic" and "session optional pam_motd.so noupdate"' });
   if (config.hog.quietUnits.length) {
     const ctl = config.hog.systemctl;
-    const r = await new Promise<{ ok: boolean; out: string }>((resolve) => {
-      execFile(ctl[0], [...ctl.slice(1), 'list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer', '--', ...config.hog.quietUnits], { timeout: 10_000 }, (err, stdout, stderr) => {
-        resolve({ ok: !err, out: err ? String(stderr || err.message).split('\n')[0] : String(stdout) });
-      });
-    });
-    if (!r.ok) add({ ok: false, what: `quiet host: ${ctl.join(' ')} does not answer (${r.out.slice(0, 120)})`, fix: 'hogs would not stop [hog] quiet_units: run the bridge where systemd runs, or set [hog] systemctl' });
-    else {
-      const units = r.out.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-      const plan = planQuiet(units);
+    try {
+      const plan = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: ctl }).dryRun(config.hog.quietUnits);
       add({ ok: true, what: `quiet host: a hog now would stop ${plan.stop.length ? plan.stop.join(', ') : 'nothing (no configured unit is active)'}${plan.refused.length ? `; refuses ${plan.refused.map((x) => x.unit).join(', ')}` : ''}` });
+    } catch (e) {
+      add({ ok: false, what: `quiet host: ${ctl.join(' ')} does not answer (${errorLine(e).slice(0, 120)})`, fix: 'hogs would not stop [hog] quiet_units: run the bridge where systemd runs, or set [hog] systemctl' });
     }
   }
   if (cal.kind === 'caldav' && cal.passwordFile) {
