@@ -5,7 +5,7 @@
  * never stopped; the record on disk survives a crash at any point; a unit that will not start
  * again stays recorded. The planner's rule is checked on plain data too.
  */
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,9 +16,11 @@ import { planQuiet, restoreOrder, isUnitPattern } from '../src/core/quiet-plan.j
 
 const sleeper = (d: string) => `[Unit]\nDescription=${d}\n[Service]\nExecStart=/bin/sleep infinity\n`;
 let sd: TestSystemd;
+let starting: Promise<TestSystemd> | undefined;
 
-before(async () => {
-  sd = await startSystemd({
+/** The test systemd, started by the first test that needs it (the plain-data tests do not). */
+async function up(): Promise<void> {
+  starting ??= startSystemd({
     'hh-render.service': sleeper('a remote desktop, say'),
     'hh-idle.service': sleeper('installed but not running'),
     'hh-nightly.timer': '[Unit]\nDescription=nightly job timer\n[Timer]\nOnCalendar=*-*-* 03:00:00\n',
@@ -29,7 +31,8 @@ before(async () => {
     'hh-session.service': '[Unit]\nDescription=needs hh-render (as xrdp needs xrdp-sesman)\nRequires=hh-render.service\nAfter=hh-render.service\n[Service]\nExecStart=/bin/sleep infinity\n',
     'hh-fragile.service': '[Unit]\nDescription=starts only while its flag file exists\n[Service]\nExecStartPre=/usr/bin/test -e /tmp/hh-fragile-ok\nExecStart=/bin/sleep infinity\n',
   });
-});
+  sd = await starting;
+}
 after(async () => { await sd?.stop(); });
 
 async function startAll(...units: string[]): Promise<void> {
@@ -52,6 +55,7 @@ test('planner: services and timers only, never ssh/systemd/hosthog/logins; timer
 });
 
 test('real systemd: the active matching units stop for the hog and exactly those start again after', async () => {
+  await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   await startAll('hh-render.service', 'hh-nightly.timer', 'hh-weekly.timer', 'ssh.service');
   assert.deepEqual(await states('hh-idle.service'), { 'hh-idle.service': false });
@@ -82,6 +86,7 @@ test('real systemd: the active matching units stop for the hog and exactly those
 });
 
 test('real systemd: a crash right after the record was written (units "intended") is undone by the next start', async () => {
+  await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   await startAll('hh-render.service', 'hh-nightly.timer');
   // What a bridge killed between writing its record and finishing the stop leaves behind:
@@ -105,6 +110,7 @@ test('real systemd: a crash right after the record was written (units "intended"
 });
 
 test('real systemd: a unit that will not start again stays recorded and is retried; the others come back at once', async () => {
+  await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   writeFileSync('/tmp/hh-fragile-ok', '');
   await startAll('hh-render.service', 'hh-fragile.service');
@@ -136,6 +142,7 @@ test('no systemd to talk to: one clear error, nothing recorded', async () => {
 });
 
 test('hosthog doctor says what a hog would stop now, and fails clearly when systemd cannot be reached', async () => {
+  await up();
   const { writeTestConfig } = await import('./harness/config.js');
   const { runCli, REPO } = await import('./harness/cli.js');
   await startAll('hh-render.service', 'ssh.service');
@@ -156,6 +163,7 @@ test('hosthog doctor says what a hog would stop now, and fails clearly when syst
 });
 
 test('real systemd: units systemd stops along with a configured one (Requires=) come back too', async () => {
+  await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   await startAll('hh-render.service', 'hh-session.service');
   const q = createQuietHost({ stateDir: dir, systemctl: sd.systemctl });
@@ -169,6 +177,7 @@ test('real systemd: units systemd stops along with a configured one (Requires=) 
 });
 
 test('real systemd: a unit that failed to come back after one hog is still owed after the next hog', async () => {
+  await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   writeFileSync('/tmp/hh-fragile-ok', '');
   await sd.ctl('stop', 'hh-session.service'); // (it would go down with hh-render: another test's point)

@@ -9,11 +9,12 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, chmodSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
+const readText = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch { return ''; } };
 
 export interface TestSystemd {
   /** systemd's pid as seen from here. */
@@ -36,20 +37,40 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/systemd/system /run/lock
 mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
 cp "$UNITS"/* /etc/systemd/system/
-mount -t tmpfs -o mode=755 tmpfs /usr/lib/systemd/system-generators
+[ -d /usr/lib/systemd/system-generators ] && mount -t tmpfs -o mode=755 tmpfs /usr/lib/systemd/system-generators
 mkdir -p /run/hh-vendor
 cp -P /usr/lib/systemd/system/*.target /usr/lib/systemd/system/*.slice /usr/lib/systemd/system/systemd-exit.service /usr/lib/systemd/system/systemd-poweroff.service /usr/lib/systemd/system/systemd-halt.service /usr/lib/systemd/system/systemd-reboot.service /run/hh-vendor/ 2>/dev/null || true
 mount --bind /run/hh-vendor /usr/lib/systemd/system
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-if T=$(tty); then mount --bind "$T" /dev/console; fi
-hostname hh-systemd-test
+if T=$(tty) && [ -e /dev/console ]; then mount --bind "$T" /dev/console || echo "no console bind: systemd logs where /dev/console goes"; fi
+hostname hh-systemd-test 2>/dev/null || true
 export container=other
 exec /lib/systemd/systemd --log-target=console --log-level=info --show-status=no --default-standard-output=tty --default-standard-error=tty --unit=hh-boot.target
 `;
 
-function cgroupBase(): string {
-  // Hybrid hierarchy (cgroup v1 + unified): the v2 part is /sys/fs/cgroup/unified; pure v2: the root.
-  return existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+/**
+ * Where the unified (v2) cgroup hierarchy is mounted here, from /proc/self/mountinfo:
+ * /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid one. On a host with
+ * only v1 controllers mounted, the harness mounts a cgroup2 view of its own (`mounted`).
+ */
+function cgroup2Mount(): string | undefined {
+  let info = '';
+  try { info = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return undefined; }
+  for (const line of info.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const fstype = line.slice(dash + 3).split(' ')[0];
+    const mountPoint = line.split(' ')[4];
+    if (fstype === 'cgroup2' && mountPoint && existsSync(join(mountPoint, 'cgroup.procs'))) return mountPoint.replace(/\\040/g, ' ');
+  }
+  return undefined;
+}
+
+/** What the machine looks like, for an error message when systemd does not come up. */
+function environmentFacts(): string {
+  const read = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch (e) { return String(e); } };
+  const cgroupMounts = read('/proc/self/mountinfo').split('\n').filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' - ')[0].split(' ')[4] + ' ' + l.split(' - ')[1].split(' ')[0]);
+  return [`/proc/self/cgroup: ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`, `cgroup mounts: ${cgroupMounts.join(', ') || 'none'}`, `kernel: ${read('/proc/sys/kernel/osrelease')}`].join('\n');
 }
 
 function childrenOf(pid: number, comm: string): number[] {
@@ -79,13 +100,53 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
   writeFileSync(inner, INNER);
   chmodSync(inner, 0o755);
   const consoleLog = join(dir, 'console.log');
-  const cg = join(cgroupBase(), `hh-systemd-${process.pid}-${Date.now()}`);
-  mkdirSync(cg);
-  const unshare = `unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private ${inner} ${unitDir}`;
-  // detached: a session of its own (script needs no controlling terminal of ours); bash moves
-  // itself into the fresh cgroup, then becomes `script` (a pty for systemd's console log).
-  const outer: ChildProcess = spawn('bash', ['-ec', `echo $$ > ${cg}/cgroup.procs; exec script -qfec "${unshare}" ${consoleLog}`], { stdio: 'ignore', detached: true });
-  const exited = new Promise<void>((res) => outer.once('exit', () => res()));
+  const outerErr = join(dir, 'outer.err');
+  // The v2 hierarchy: the host's, or (a host with only v1 mounted) a view mounted here.
+  let ownMount = '';
+  let base = cgroup2Mount();
+  if (!base) {
+    ownMount = join(dir, 'cgroup2');
+    mkdirSync(ownMount);
+    await run('mount', ['-t', 'cgroup2', 'cgroup2', ownMount]);
+    base = ownMount;
+  }
+  // bash stops itself at once; this process moves it into a fresh leaf cgroup (under the cgroup
+  // this test runs in if that can be done, else under the hierarchy's root), then lets it go
+  // on to `script` (a pty for systemd's console log) and unshare, whose cgroup namespace is
+  // rooted at that leaf. detached: a session of its own (script needs no terminal of ours).
+  // `bash inner.sh`, not the file itself: a temp dir mounted noexec must not matter.
+  const unshare = `unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private bash ${inner} ${unitDir}`;
+  const errFd = openSync(outerErr, 'w');
+  const outer: ChildProcess = spawn('bash', ['-ec', `kill -STOP $$; exec script -qfec "${unshare}" ${consoleLog}`], { stdio: ['ignore', errFd, errFd], detached: true });
+  closeSync(errFd);
+  const leafName = `hh-systemd-${process.pid}-${Date.now()}`;
+  const own = /^0::(\/.*)$/m.exec(readText('/proc/self/cgroup'))?.[1] ?? '/';
+  const candidates = [...new Set([join(base, own, leafName), join(base, leafName)])];
+  let cg = '';
+  const refused: string[] = [];
+  for (let i = 0; i < 200 && !/^\d+ \(.*\) T /.test(readText(`/proc/${outer.pid}/stat`)); i++) await new Promise((r) => setTimeout(r, 10));
+  for (const c of candidates) {
+    try {
+      mkdirSync(c);
+    } catch (e) { refused.push(`mkdir ${c}: ${(e as Error).message}`); continue; }
+    try {
+      writeFileSync(join(c, 'cgroup.procs'), String(outer.pid));
+      cg = c;
+      break;
+    } catch (e) {
+      refused.push(`move into ${c}: ${(e as Error).message}`);
+      try { rmdirSync(c); } catch { /* leave it */ }
+    }
+  }
+  if (!cg) {
+    try { process.kill(outer.pid!, 'SIGKILL'); } catch { /* gone */ }
+    if (ownMount) await run('umount', [ownMount]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`test systemd: no cgroup to run it in (${refused.join('; ')})\n${environmentFacts()}`);
+  }
+  process.kill(outer.pid!, 'SIGCONT');
+  let outerExit: string | undefined;
+  const exited = new Promise<void>((res) => outer.once('exit', (code, signal) => { outerExit = signal ?? String(code); res(); }));
   const log = () => { try { return readFileSync(consoleLog, 'utf8'); } catch { return ''; } };
 
   let pid = 0;
@@ -118,21 +179,36 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
       try { rmdirSync(d); } catch { /* still populated: processes are being reaped */ }
     };
     for (let i = 0; i < 20 && existsSync(cg); i++) { rm(cg); if (existsSync(cg)) await new Promise((r) => setTimeout(r, 100)); }
+    if (ownMount) await run('umount', [ownMount]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 15_000;
+  // Up means boot finished: `running`, or `degraded` (a unit failed; the tests look at units
+  // themselves). A slow CI machine gets 60 s; the error says what was seen, read before cleanup.
+  const WAIT_MS = 60_000;
+  const deadline = Date.now() + WAIT_MS;
+  let state = 'no systemd process yet';
   for (;;) {
     const u = outer.pid ? childrenOf(outer.pid, 'unshare') : [];
     const sd = u.flatMap((x) => childrenOf(x, 'systemd'));
     if (sd.length) {
       pid = sd[0];
       const r = await ctl('is-system-running');
-      if (r.code === 0) break;
+      state = `is-system-running: ${(r.stdout.trim() || r.stderr.trim()).slice(0, 300)}`;
+      if (/^(running|degraded)$/.test(r.stdout.trim())) break;
     }
-    if (Date.now() > deadline) {
+    if (outerExit !== undefined || Date.now() > deadline) {
+      const failed = pid ? (await ctl('list-units', '--failed', '--no-legend', '--plain')).stdout.trim() : '';
+      const why = [
+        outerExit !== undefined ? `its launcher exited (${outerExit})` : `not up within ${WAIT_MS / 1000} s`,
+        state,
+        failed && `failed units: ${failed}`,
+        `launcher stderr: ${readText(outerErr) || '(empty)'}`,
+        `console: ${log().slice(-2000) || '(empty)'}`,
+        environmentFacts(),
+      ].filter(Boolean).join('\n');
       await cleanup();
-      throw new Error(`test systemd did not come up within 15 s; its console said:\n${log().slice(-2000)}`);
+      throw new Error(`test systemd did not come up: ${why}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
