@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSystemd, type TestSystemd } from './harness/systemd.js';
 import { createQuietHost, readQuietState, QUIET_FILE } from '../src/host/quiet-host.js';
-import { planQuiet, restoreOrder, isUnitPattern } from '../src/core/quiet-plan.js';
+import { planQuiet, restoreOrder, isUnitPattern, beginHog, recordStop, recordRelease } from '../src/core/quiet-plan.js';
 
 const sleeper = (d: string) => `[Unit]\nDescription=${d}\n[Service]\nExecStart=/bin/sleep infinity\n`;
 let sd: TestSystemd;
@@ -52,6 +52,24 @@ test('planner: services and timers only, never ssh/systemd/hosthog/logins; timer
   assert.deepEqual(restoreOrder(['a.timer', 'b.service', 'c.timer']), ['b.service', 'a.timer', 'c.timer']);
   for (const ok of ['xrdp.service', '*.timer', 'apt-*', 'getty@tty[12].service']) assert.equal(isUnitPattern(ok), true, ok);
   for (const bad of ['', '--all', 'a b.service', '/etc/x.service', 'xrdp', '$(reboot).service', 'x.service;reboot']) assert.equal(isUnitPattern(bad), false, bad);
+});
+
+test('record transitions (plain data): owed units carried over, what went down recorded, a unit that would not stop dropped, failed starts kept', () => {
+  // A new hog: one unit still owed from the last hog, the plan names it again and one more.
+  const b = beginHog([{ unit: 'fragile.service', status: 'stopped' }], ['a.timer', 'fragile.service', 'x.service']);
+  assert.deepEqual(b.toStop, ['a.timer', 'x.service']);
+  assert.deepEqual(b.units, [{ unit: 'fragile.service', status: 'stopped' }, { unit: 'a.timer', status: 'intended' }, { unit: 'x.service', status: 'intended' }]);
+  // systemd stopped a.timer, would not stop x.service, and took y.service down along with a.timer.
+  const r = recordStop(b.units, b.toStop, new Set(['x.service']), ['a.timer', 'y.service', 'fragile.service']);
+  assert.deepEqual(r.stopped, ['a.timer']);
+  assert.deepEqual(r.failed, ['x.service']);
+  assert.deepEqual(r.alongWith, ['y.service'], 'already recorded units are not added twice');
+  assert.deepEqual(r.units, [{ unit: 'fragile.service', status: 'stopped' }, { unit: 'a.timer', status: 'stopped' }, { unit: 'y.service', status: 'stopped' }]);
+  // systemd could not be listed after the stop: nothing is guessed to have gone along.
+  assert.deepEqual(recordStop(b.units, b.toStop, new Set(), null).alongWith, []);
+  // Starting again: only what failed stays owed.
+  assert.deepEqual(recordRelease(r.units, ['fragile.service']), [{ unit: 'fragile.service', status: 'stopped' }]);
+  assert.deepEqual(recordRelease(r.units, []), []);
 });
 
 test('real systemd: the active matching units stop for the hog and exactly those start again after', async () => {

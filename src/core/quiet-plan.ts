@@ -61,3 +61,46 @@ export function restoreOrder(units: string[]): string[] {
   const kind = (u: string) => (u.endsWith('.timer') ? 1 : 0);
   return [...units].sort((a, b) => kind(a) - kind(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
+
+/**
+ * The record of units a hog took down (state_dir/hog-units.json): each unit is written as
+ * "intended" BEFORE it is stopped and "stopped" after, so a crash at any point leaves a record
+ * naming every unit that may be down. The transitions below are pure; quiet-host.ts asks
+ * systemd and writes the record.
+ */
+export interface QuietRecord { unit: string; status: 'intended' | 'stopped' }
+
+/**
+ * The record to write before stopping anything for a new hog: units still owed from before
+ * (they would not start again after the last hog) are carried over as stopped, the planned
+ * ones not among them are added as intended; `toStop` is what to stop now.
+ */
+export function beginHog(owed: QuietRecord[], plannedStop: string[]): { units: QuietRecord[]; toStop: string[] } {
+  const carried = owed.map((u) => ({ unit: u.unit, status: 'stopped' as const }));
+  const toStop = plannedStop.filter((u) => !carried.some((c) => c.unit === u));
+  return { units: [...carried, ...toStop.map((unit) => ({ unit, status: 'intended' as const }))], toStop };
+}
+
+/**
+ * After `systemctl stop asked`: `stillActive` holds the asked units systemd still runs;
+ * `wentDown` the active units that are no longer active (null when systemd could not list
+ * them). What really went down is recorded as stopped, including units systemd stopped along
+ * with the asked ones (Requires=, BindsTo=: stopping xrdp-sesman takes xrdp down too), so that
+ * exactly what the hog took down comes back. A unit that would not stop is not ours to start
+ * later: it leaves the record.
+ */
+export function recordStop(records: QuietRecord[], asked: string[], stillActive: ReadonlySet<string>, wentDown: string[] | null): { units: QuietRecord[]; stopped: string[]; failed: string[]; alongWith: string[] } {
+  const stopped = asked.filter((u) => !stillActive.has(u));
+  const failed = asked.filter((u) => stillActive.has(u));
+  const alongWith = (wentDown ?? []).filter((u) => !asked.includes(u) && !records.some((r) => r.unit === u));
+  const units = [
+    ...records.filter((r) => !failed.includes(r.unit)).map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)),
+    ...alongWith.map((unit) => ({ unit, status: 'stopped' as const })),
+  ];
+  return { units, stopped, failed, alongWith };
+}
+
+/** After starting the recorded units again: those that failed to start stay recorded (retried). */
+export function recordRelease(records: QuietRecord[], failed: string[]): QuietRecord[] {
+  return records.filter((r) => failed.includes(r.unit));
+}

@@ -1,7 +1,8 @@
 /**
  * Quiet host: stops the configured systemd units when a hog starts and starts exactly those
- * again when it ends (the plan is src/core/quiet-plan.ts). Crash-safe like the key-file
- * covers (hog-state.ts): state_dir/hog-units.json (0600, temp + fsync + rename) records each
+ * again when it ends (the plan and the record's transitions are pure, in
+ * src/core/quiet-plan.ts). Crash-safe like the key-file covers (hog-state.ts):
+ * state_dir/hog-units.json (0600, temp + fsync + rename) records each
  * unit as "intended" BEFORE it is stopped and "stopped" after, so a crash at any point leaves
  * a file naming every unit that may be down; at start the bridge reconciles it with the
  * calendar, and `hosthog unhog --force` starts them all again.
@@ -13,12 +14,12 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isUnitPattern, planQuiet, restoreOrder, type QuietPlan } from '../core/quiet-plan.js';
+import { beginHog, isUnitPattern, planQuiet, recordRelease, recordStop, restoreOrder, type QuietPlan, type QuietRecord } from '../core/quiet-plan.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 export const QUIET_FILE = 'hog-units.json';
 
-export interface QuietRecord { unit: string; status: 'intended' | 'stopped' }
+export type { QuietRecord };
 export interface QuietState { version: 1; hogUid: string | null; units: QuietRecord[]; updatedAt: string }
 
 export interface QuietLog {
@@ -106,43 +107,30 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
       // One unit that cannot start must not keep the others down: try each alone.
       for (const u of units) ((await systemctl(['start', '--', u])).code === 0 ? started : failed).push(u);
     }
-    save({ ...state, units: state.units.filter((u) => failed.includes(u.unit)), hogUid: failed.length ? state.hogUid : null });
+    save({ ...state, units: recordRelease(state.units, failed), hogUid: failed.length ? state.hogUid : null });
     if (started.length) log.info({ units: started }, 'quiet host: units started again');
     if (failed.length) log.warn({ units: failed }, 'quiet host: units could not be started again; retrying at the next refresh');
     return { started, failed };
   };
 
-  /**
-   * Stop the recorded units; record as stopped what really went down, including units systemd
-   * stopped along with them (Requires=, BindsTo=: stopping xrdp-sesman takes xrdp down too), so
-   * that exactly what the hog took down comes back.
-   */
+  /** Stop these recorded units and record what really went down (quiet-plan's recordStop). */
   const stopRecorded = async (units: string[]): Promise<{ stopped: string[]; failed: string[]; alongWith: string[] }> => {
     if (units.length === 0) return { stopped: [], failed: [], alongWith: [] };
     const before = await activeAll();
     await systemctl(['stop', '--', ...units]);
     const after = await activeAll();
-    const stillActive = async (u: string) => (after ? after.has(u) : isActive(u));
-    const stopped: string[] = [];
-    const failed: string[] = [];
-    for (const u of units) ((await stillActive(u)) ? failed : stopped).push(u);
-    const alongWith = before && after ? [...before].filter((u) => !after.has(u) && !units.includes(u) && !state.units.some((r) => r.unit === u)) : [];
-    // A unit that would not stop is not ours to start later.
-    save({
-      ...state,
-      units: [
-        ...state.units.filter((r) => !failed.includes(r.unit)).map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)),
-        ...alongWith.map((unit) => ({ unit, status: 'stopped' as const })),
-      ],
-    });
-    return { stopped, failed, alongWith };
+    const stillActive = new Set<string>();
+    for (const u of units) if (after ? after.has(u) : await isActive(u)) stillActive.add(u);
+    const wentDown = before && after ? [...before].filter((u) => !after.has(u)) : null;
+    const r = recordStop(state.units, units, stillActive, wentDown);
+    save({ ...state, units: r.units });
+    return r;
   };
 
   return {
     async apply(hogUid, patterns) {
       // Another hog's units come back first; any that would not start stay recorded (below).
       if (state.hogUid !== null && state.hogUid !== hogUid && state.units.length) await release();
-      const leftover = state.hogUid === hogUid ? [] : state.units.map((u) => ({ unit: u.unit, status: 'stopped' as const }));
       if (state.hogUid === hogUid) {
         // Already quieted for this hog: finish what a crash may have left "intended".
         const pending = state.units.filter((u) => u.status === 'intended').map((u) => u.unit);
@@ -150,10 +138,11 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
         return { stopped: r.stopped, refused: [], failed: r.failed };
       }
       const plan = patterns.length ? planQuiet(await activeMatching(patterns)) : { stop: [], refused: [] };
-      const fresh = plan.stop.filter((u) => !leftover.some((l) => l.unit === u));
+      const begin = beginHog(state.units, plan.stop);
+      const fresh = begin.toStop;
       // BEFORE stopping: a crash now still names every unit that may go down. (With nothing to
       // stop, this records that the hog was looked at, so polls do not list units again.)
-      save({ version: 1, hogUid, units: [...leftover, ...fresh.map((unit) => ({ unit, status: 'intended' as const }))], updatedAt: '' });
+      save({ version: 1, hogUid, units: begin.units, updatedAt: '' });
       if (fresh.length === 0) return { stopped: [], refused: plan.refused, failed: [] };
       const r = await stopRecorded(fresh);
       log.info({ stopped: r.stopped, alongWith: r.alongWith, refused: plan.refused.map((x) => `${x.unit} (${x.why})`), failed: r.failed }, 'quiet host: units stopped for the hog');
