@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, chownSync, writeFileSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { discoverSessions } from '../src/host/sessions.js';
@@ -24,7 +25,8 @@ import { isClean } from '../src/core/sanitize.js';
 const users = ensureTestUsers();
 const PY = '/usr/bin/python3'; // Debian's, with python3-dbus and python3-gi
 // From test/ (tsx) or dist/test/ (compiled): the .py file stays in the source tree.
-const NOTIFY_SERVER = [join(import.meta.dirname, 'harness', 'notification-server.py'), join(import.meta.dirname, '..', '..', 'test', 'harness', 'notification-server.py')]
+const HERE = dirname(fileURLToPath(import.meta.url)); // (import.meta.dirname needs Node 20.11)
+const NOTIFY_SERVER = [join(HERE, 'harness', 'notification-server.py'), join(HERE, '..', '..', 'test', 'harness', 'notification-server.py')]
   .find((p) => existsSync(p))!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -276,8 +276,8 @@ test('race: a key dir swapped for a symlink to another user after planning is no
 test('a user name with odd characters (hh-o.d_d) is locked out and let back in', async (t) => {
   const name = 'hh-o.d_d';
   try { execFileSync('getent', ['passwd', name]); } catch {
-    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', name]);
-    execFileSync('usermod', ['-p', '*', name]);
+    execFileSync('/usr/sbin/useradd', ['--create-home', '--shell', '/bin/bash', name]);
+    execFileSync('/usr/sbin/usermod', ['-p', '*', name]);
   }
   const [, , uid, gid, , home] = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':');
   const u: TestUser = { name, uid: Number(uid), gid: Number(gid), home };
@@ -288,7 +288,7 @@ test('a user name with odd characters (hh-o.d_d) is locked out and let back in',
   t.after(async () => {
     await enf.release().catch(() => undefined);
     restore();
-    try { execFileSync('userdel', ['--remove', name], { stdio: 'ignore' }); } catch { /* best effort */ }
+    try { execFileSync('/usr/sbin/userdel', ['--remove', name], { stdio: 'ignore' }); } catch { /* best effort */ }
   });
   assert.ok(await loginOk(name));
   const hog = hogClaim();

@@ -33,10 +33,11 @@ const INNER = `#!/bin/bash
 # PID 1 of fresh namespaces: a private /run, only the test's units, then systemd.
 set -e
 UNITS="$1"
-mount -t tmpfs -o mode=755 tmpfs /run
-mkdir -p /run/systemd/system /run/lock
+# The units first: the temp dir holding them may be under /run, which is covered next.
 mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
 cp "$UNITS"/* /etc/systemd/system/
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/systemd/system /run/lock
 [ -d /usr/lib/systemd/system-generators ] && mount -t tmpfs -o mode=755 tmpfs /usr/lib/systemd/system-generators
 mkdir -p /run/hh-vendor
 cp -P /usr/lib/systemd/system/*.target /usr/lib/systemd/system/*.slice /usr/lib/systemd/system/systemd-exit.service /usr/lib/systemd/system/systemd-poweroff.service /usr/lib/systemd/system/systemd-halt.service /usr/lib/systemd/system/systemd-reboot.service /run/hh-vendor/ 2>/dev/null || true
@@ -60,8 +61,8 @@ function cgroup2Mount(): string | undefined {
     const dash = line.indexOf(' - ');
     if (dash < 0) continue;
     const fstype = line.slice(dash + 3).split(' ')[0];
-    const mountPoint = line.split(' ')[4];
-    if (fstype === 'cgroup2' && mountPoint && existsSync(join(mountPoint, 'cgroup.procs'))) return mountPoint.replace(/\\040/g, ' ');
+    const [, , , root, mountPoint] = line.split(' ');
+    if (fstype === 'cgroup2' && root === '/' && mountPoint && existsSync(join(mountPoint, 'cgroup.procs'))) return mountPoint.replace(/\\040/g, ' ');
   }
   return undefined;
 }
@@ -70,22 +71,12 @@ function cgroup2Mount(): string | undefined {
 function environmentFacts(): string {
   const read = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch (e) { return String(e); } };
   const cgroupMounts = read('/proc/self/mountinfo').split('\n').filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' - ')[0].split(' ')[4] + ' ' + l.split(' - ')[1].split(' ')[0]);
-  return [`/proc/self/cgroup: ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`, `cgroup mounts: ${cgroupMounts.join(', ') || 'none'}`, `kernel: ${read('/proc/sys/kernel/osrelease')}`].join('\n');
+  return [`/proc/self/cgroup: ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`, `cgroup mounts: ${cgroupMounts.join(', ') || 'none'}`, `kernel: ${read('/proc/sys/kernel/osrelease')}`, `SHELL: ${process.env.SHELL ?? '(unset)'}, TMPDIR: ${process.env.TMPDIR ?? '(unset)'}`].join('\n');
 }
 
-function childrenOf(pid: number, comm: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const name = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      if (ppid === pid && name === comm) out.push(Number(e));
-    } catch { /* gone */ }
-  }
-  return out;
+/** systemd as PID 1 of its own pid namespace (NSpid ends in 1), whatever launched it. */
+function isNamespaceInit(pid: number): boolean {
+  return readText(`/proc/${pid}/comm`) === 'systemd' && /^NSpid:.*\s1$/m.test(readText(`/proc/${pid}/status`));
 }
 
 /** Start a systemd with these units (file name → text); hh-boot.target is added. */
@@ -110,21 +101,23 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
     await run('mount', ['-t', 'cgroup2', 'cgroup2', ownMount]);
     base = ownMount;
   }
-  // bash stops itself at once; this process moves it into a fresh leaf cgroup (under the cgroup
-  // this test runs in if that can be done, else under the hierarchy's root), then lets it go
-  // on to `script` (a pty for systemd's console log) and unshare, whose cgroup namespace is
-  // rooted at that leaf. detached: a session of its own (script needs no terminal of ours).
-  // `bash inner.sh`, not the file itself: a temp dir mounted noexec must not matter.
-  const unshare = `unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private bash ${inner} ${unitDir}`;
+  // bash waits for a line on stdin; meanwhile this process moves it into a fresh leaf cgroup
+  // (under the cgroup this test runs in if that can be done, else under the hierarchy's root);
+  // then it goes on to `script` (a pty for systemd's console log) and unshare, whose cgroup
+  // namespace is rooted at that leaf. detached: a session of its own (script needs no terminal
+  // of ours). Paths travel in the environment, never pasted into a command line; `bash
+  // inner.sh`, not the file itself, so a temp dir mounted noexec does not matter. script runs
+  // its command with $SHELL, which is set to bash here (CI may have none).
+  const env = { ...process.env, SHELL: '/bin/bash', HH_INNER: inner, HH_UNITS: unitDir, HH_LOG: consoleLog };
+  const unshare = 'unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private bash "$HH_INNER" "$HH_UNITS"';
   const errFd = openSync(outerErr, 'w');
-  const outer: ChildProcess = spawn('bash', ['-ec', `kill -STOP $$; exec script -qfec "${unshare}" ${consoleLog}`], { stdio: ['ignore', errFd, errFd], detached: true });
+  const outer: ChildProcess = spawn('bash', ['-ec', `read -r _; exec script -qfec '${unshare}' "$HH_LOG" < /dev/null`], { stdio: ['pipe', errFd, errFd], detached: true, env });
   closeSync(errFd);
   const leafName = `hh-systemd-${process.pid}-${Date.now()}`;
   const own = /^0::(\/.*)$/m.exec(readText('/proc/self/cgroup'))?.[1] ?? '/';
   const candidates = [...new Set([join(base, own, leafName), join(base, leafName)])];
   let cg = '';
   const refused: string[] = [];
-  for (let i = 0; i < 200 && !/^\d+ \(.*\) T /.test(readText(`/proc/${outer.pid}/stat`)); i++) await new Promise((r) => setTimeout(r, 10));
   for (const c of candidates) {
     try {
       mkdirSync(c);
@@ -144,7 +137,7 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`test systemd: no cgroup to run it in (${refused.join('; ')})\n${environmentFacts()}`);
   }
-  process.kill(outer.pid!, 'SIGCONT');
+  outer.stdin!.end('go\n');
   let outerExit: string | undefined;
   const exited = new Promise<void>((res) => outer.once('exit', (code, signal) => { outerExit = signal ?? String(code); res(); }));
   const log = () => { try { return readFileSync(consoleLog, 'utf8'); } catch { return ''; } };
@@ -189,8 +182,7 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
   const deadline = Date.now() + WAIT_MS;
   let state = 'no systemd process yet';
   for (;;) {
-    const u = outer.pid ? childrenOf(outer.pid, 'unshare') : [];
-    const sd = u.flatMap((x) => childrenOf(x, 'systemd'));
+    const sd = pidsIn(cg).filter(isNamespaceInit);
     if (sd.length) {
       pid = sd[0];
       const r = await ctl('is-system-running');
@@ -205,6 +197,7 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
         failed && `failed units: ${failed}`,
         `launcher stderr: ${readText(outerErr) || '(empty)'}`,
         `console: ${log().slice(-2000) || '(empty)'}`,
+        `processes in its cgroup: ${pidsIn(cg).map((p) => `${p} ${readText(`/proc/${p}/comm`)}`).join(', ') || 'none'}`,
         environmentFacts(),
       ].filter(Boolean).join('\n');
       await cleanup();

@@ -20,16 +20,16 @@ function exists(kind: 'passwd' | 'group', name: string): boolean {
 
 export function ensureTestUsers(): Record<string, TestUser> {
   if (process.getuid?.() !== 0) throw new Error('test users need root: run the test suite as root');
-  if (!exists('group', ADMIN_GROUP)) run('groupadd', [ADMIN_GROUP]);
+  if (!exists('group', ADMIN_GROUP)) run('/usr/sbin/groupadd', [ADMIN_GROUP]);
   const out: Record<string, TestUser> = {};
   for (const name of TEST_USERS) {
     if (!exists('passwd', name)) {
-      try { run('useradd', ['--create-home', '--shell', '/bin/bash', name]); } catch (e) {
+      try { run('/usr/sbin/useradd', ['--create-home', '--shell', '/bin/bash', name]); } catch (e) {
         if (!exists('passwd', name)) throw e; // a parallel test file created it first
       }
-      run('usermod', ['-p', '*', name]);
+      run('/usr/sbin/usermod', ['-p', '*', name]);
     }
-    if (name === 'hh-dave') run('usermod', ['-aG', ADMIN_GROUP, name]);
+    if (name === 'hh-dave') run('/usr/sbin/usermod', ['-aG', ADMIN_GROUP, name]);
     const [, , uid, gid, , home] = run('getent', ['passwd', name]).trim().split(':');
     out[name] = { name, uid: Number(uid), gid: Number(gid), home };
   }
