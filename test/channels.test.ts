@@ -35,7 +35,8 @@ function asUser(u: TestUser, cmd: string[], env: Record<string, string> = {}): s
     ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...cmd];
 }
 function sh(cmd: string[], input?: string): string {
-  return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: 10_000 });
+  // A UTF-8 locale whatever the runner's: tmux shows non-ASCII to a non-UTF-8 client as '_'.
+  return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: 10_000, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
 }
 async function until<T>(what: string, fn: () => T | undefined | false, ms = 5000): Promise<T> {
   const end = Date.now() + ms;

@@ -31,7 +31,8 @@ function asUser(u: TestUser, cmd: string[], env: Record<string, string> = {}): s
     ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...cmd];
 }
 function sh(cmd: string[]): string {
-  return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  // A UTF-8 locale whatever the runner's: tmux shows non-ASCII to a non-UTF-8 client as '_'.
+  return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
 }
 function killTmux(sock: string): void {
   try { execFileSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', timeout: 5000 }); } catch { /* gone */ }
