@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -68,7 +68,8 @@ async function caldavFixture(t: TestContext, start: () => Promise<TestServer>): 
 async function vdirFixture(t: TestContext): Promise<Fixture> {
   const root = mkdtempSync(join(tmpdir(), 'hh-vdir-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  const dir = join(root, 'calendar'); // does not exist yet: the source creates it
+  const dir = join(root, 'calendar'); // exists, as a server's collection does
+  mkdirSync(dir);
   const source = new VdirSource(dir);
   return {
     kind: 'vdir', source,
@@ -286,10 +287,33 @@ for (const backend of BACKENDS) {
 }
 
 describe('vdir specifics', () => {
+  test('a directory that vanishes once events are cached is unavailable, never an empty calendar, and is not recreated', async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'hh-vdir-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const dir = join(root, 'cal');
+    const src = new VdirSource(dir);
+    const first = await src.reconcile(EMPTY);
+    assert.ok(existsSync(dir), 'the first sync (empty cache) creates it');
+    const a = await src.create('a.ics', ics('a', 'A'));
+    const known = new Map([[a.href, a.etag]]);
+    const d = await src.sync(first.token, known);
+    assert.deepEqual([d.changed.length, d.deleted.length], [0, 0], 'a is known already');
+    renameSync(dir, join(root, 'moved-away'));
+    await assert.rejects(src.sync(d.token, known), (e: Error) => e instanceof CalendarUnavailableError && /calendar directory .*cal is missing/.test(e.message));
+    await assert.rejects(src.reconcile(known), CalendarUnavailableError);
+    await assert.rejects(src.create('b.ics', ics('b', 'B')), CalendarUnavailableError);
+    await assert.rejects(src.info(), CalendarUnavailableError);
+    assert.equal(existsSync(dir), false, 'not recreated: moving it back restores the calendar');
+    renameSync(join(root, 'moved-away'), dir);
+    const back = await src.sync(d.token, known);
+    assert.deepEqual([back.changed.length, back.deleted.length], [0, 0]);
+  });
+
   test('atomic writes: files 0644, no temp files left, temp and non-.ics files ignored, hrefs are absolute paths', async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'hh-vdir-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const dir = join(root, 'my cal');
+    mkdirSync(dir);
     const src = new VdirSource(dir);
     const a = await src.create('a b.ics', ics('a', 'A'));
     assert.equal(a.href, join(root, 'my%20cal', 'a%20b.ics'));
@@ -332,8 +356,10 @@ describe('openSource', () => {
     const v = openSource(base);
     assert.ok(v instanceof VdirSource);
     assert.equal(v.description, `vdir ${join(root, 'cal')}`);
-    await v.info();
-    assert.equal(statSync(join(root, 'cal')).mode & 0o777, 0o755, 'directory created 0755');
+    await assert.rejects(v.info(), CalendarUnavailableError, 'not there yet: unavailable');
+    await v.reconcile(EMPTY); // first use: an empty cache
+    assert.equal(statSync(join(root, 'cal')).mode & 0o777, 0o755, 'directory created 0755 by the first sync');
+    assert.equal((await v.info()).readOnly, false);
     let calls = 0;
     const counting: typeof fetch = (input, init) => { calls++; return fetch(input, init); };
     const c = openSource({ calendar: { kind: 'caldav', url: srv.calendarUrl, username: 'u', password: 'p', timeoutMs: 2000 } } as unknown as Config, { fetch: counting });

@@ -2,7 +2,10 @@
  * A local calendar directory (vdir, as vdirsyncer and khal use it) as a CalendarSource: one
  * calendar object per file named "<something>.ics". Files are written atomically (temp file in
  * the same directory + rename; create uses link(), which fails if the name exists). The
- * directory is created with mode 0755 if missing.
+ * directory is created (mode 0755) only by a sync with an empty cache, i.e. on first use. Once
+ * the cache holds events, a missing directory (an unmounted share, a tool that replaced it) is
+ * CalendarUnavailableError: the bridge keeps what it last knew and marks it stale instead of
+ * taking every event for deleted.
  *
  * - href: the file's absolute path in canonical form (src/caldav/href.ts), e.g.
  *   "/var/lib/hosthog/calendar/abc.ics". Methods taking an href use only its last segment
@@ -22,6 +25,7 @@ import { promises as fsp, constants as FS } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import type { CalendarObject } from '../core/types.js';
 import {
+  CalendarUnavailableError,
   HosthogError,
   InvalidSyncTokenError,
   NotFoundError,
@@ -51,7 +55,7 @@ export class VdirSource implements CalendarSource {
   }
 
   async info(): Promise<SourceInfo> {
-    await this.ensureDir();
+    await this.mustExist();
     try {
       await fsp.access(this.dir, FS.W_OK);
       return { displayName: basename(this.dir), readOnly: false };
@@ -64,7 +68,7 @@ export class VdirSource implements CalendarSource {
     if (token === null || token === '') return this.reconcile(known);
     if (!TOKEN.test(token)) throw new InvalidSyncTokenError(`sync token "${token.slice(0, 40)}" is not one of ${this.description}`, 'the cache is rebuilt from the directory');
     this.takeStats();
-    const entries = await this.list();
+    const entries = await this.list(known.size === 0);
     const now = fingerprint(entries);
     if (now === token) return { full: false, changed: [], deleted: [], token: now, stats: this.takeStats() };
     const { changed, deleted } = await this.diff(entries, known);
@@ -73,7 +77,7 @@ export class VdirSource implements CalendarSource {
 
   async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     this.takeStats();
-    const entries = await this.list();
+    const entries = await this.list(known.size === 0);
     const { changed, deleted } = await this.diff(entries, known);
     return { full: true, changed, deleted, token: fingerprint(await this.listIfChanged(entries, changed)), stats: this.takeStats() };
   }
@@ -85,7 +89,7 @@ export class VdirSource implements CalendarSource {
 
   async create(name: string, data: string): Promise<CalendarObject> {
     this.checkName(name);
-    await this.ensureDir();
+    await this.mustExist();
     const tmp = await this.writeTemp(name, data);
     try {
       await fsp.link(tmp, join(this.dir, name));
@@ -134,6 +138,7 @@ export class VdirSource implements CalendarSource {
     return s;
   }
 
+  /** First use (nothing cached yet): create the directory if it is missing. */
   private async ensureDir(): Promise<void> {
     try {
       const created = await fsp.mkdir(this.dir, { recursive: true, mode: 0o755 });
@@ -143,9 +148,22 @@ export class VdirSource implements CalendarSource {
     }
   }
 
+  /** The directory must be there: a missing one is unavailable, never an empty calendar. */
+  private async mustExist(): Promise<void> {
+    let isDir = false;
+    try { isDir = (await fsp.stat(this.dir)).isDirectory(); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw fsError(e, `reading the calendar directory ${this.dir}`);
+    }
+    if (!isDir) {
+      throw new CalendarUnavailableError(`the calendar directory ${this.dir} is missing`,
+        'restore or mount it; until then hosthog shows what it last knew (a fresh cache creates it: hosthog sync)');
+    }
+  }
+
   /** Every "*.ics" regular file with its etag (readdir + stat each). */
-  private async list(): Promise<Entry[]> {
-    await this.ensureDir();
+  private async list(firstUse = false): Promise<Entry[]> {
+    if (firstUse) await this.ensureDir();
+    else await this.mustExist();
     this.stats.requests++;
     let names: string[];
     try {
