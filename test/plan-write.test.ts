@@ -159,6 +159,11 @@ test('planEdit: patches only what changes, validates, checks conflicts', () => {
   assert.ok(planEdit(mine, { note: 'x' }, alice, [mine, bobs], config, NOW)); // shared + shared
   throwsWith(() => planEdit(mine, { mode: 'exclusive' }, alice, [mine, bobs], config, NOW), ConflictError, /bob's shared claim on gpu0 14:00–18:00 \(uid bob-7\)/);
   assert.ok(planEdit(mine, { mode: 'exclusive', resources: ['gpu1'] }, alice, [mine, bobs], config, NOW));
+  // Moving only the start keeps the length; the conflict check sees the moved end.
+  assert.deepEqual(planEdit(mine, { start: at('14:00') }, alice, [mine], config, NOW), { patch: { start: at('14:00'), end: at('16:00') } });
+  const carols = claim({ uid: 'carol-1', user: 'carol', mode: 'exclusive', start: at('16:10'), end: at('17:00'), resources: ['gpu0'] });
+  assert.ok(planEdit(mine, { start: at('14:00') }, alice, [mine, carols], config, NOW), 'ends 16:00, before carol');
+  throwsWith(() => planEdit(mine, { start: at('14:30') }, alice, [mine, carols], config, NOW), ConflictError, /carol's exclusive claim on gpu0 16:10–17:00/);
   const ended = { ...mine, start: at('07:00'), end: at('08:00') };
   throwsWith(() => planEdit(ended, { note: 'x' }, alice, [ended], config, NOW), UsageError, /already ended/);
   const occ = { ...mine, recurring: true, recurrenceId: at('13:00').toISOString() };

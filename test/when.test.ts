@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWhen, parseDurationArg } from '../src/core/when.js';
+import { parseWhen, parseEnd, parseDurationArg } from '../src/core/when.js';
 import { UsageError } from '../src/core/errors.js';
 
 const TZ = 'Europe/Berlin';
@@ -103,4 +103,19 @@ test('parseDurationArg', () => {
   for (const bad of ['', '0m', 'abc', '5', '-5m', '2 fortnights']) {
     assert.throws(() => parseDurationArg(bad), (e: unknown) => e instanceof UsageError && /duration/.test(e.message) && /1h30m/.test(e.hint ?? ''));
   }
+});
+
+test('--until: day words and distances mean what they mean now; a bare clock is the next such time after the start', () => {
+  const end = (text: string, start: string) => parseEnd(text, new Date(start), NOW, TZ).toISOString();
+  // Starts tomorrow 20:00 (Sat 19:00Z): "tomorrow 21:00" is one hour later, not a day later.
+  assert.equal(end('tomorrow 21:00', '2026-11-21T19:00:00Z'), '2026-11-21T20:00:00.000Z');
+  // Starts in 3h: "in 4h" is counted from now.
+  assert.equal(end('in 4h', '2026-11-20T12:00:00Z'), '2026-11-20T13:00:00.000Z');
+  // A bare clock after a late start: the next night.
+  assert.equal(end('02:00', '2026-11-20T21:00:00Z'), '2026-11-21T01:00:00.000Z');
+  assert.equal(end('at 2am', '2026-11-20T21:00:00Z'), '2026-11-21T01:00:00.000Z');
+  // Same day, later clock.
+  assert.equal(end('18:00', '2026-11-20T12:00:00Z'), '2026-11-20T17:00:00.000Z');
+  // A day word before the start stays as typed (the planner then says the end is before the start).
+  assert.equal(end('today 11:00', '2026-11-21T19:00:00Z'), '2026-11-20T10:00:00.000Z');
 });

@@ -269,16 +269,19 @@ export function planEdit(claim: Claim, changes: ClaimChanges, actor: Actor, clai
     throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`, 'make a new claim instead');
   }
   const patch: EventPatch = {};
+  // Moving only the start keeps the length (as calendar apps move events; docs/events.md):
+  // the new end is part of the patch, so the message, the conflict check and the stored event agree.
+  const moved = !!changes.start && changes.start.getTime() !== claim.start.getTime();
   const start = changes.start ?? claim.start;
-  const end = changes.until ?? claim.end;
-  if (changes.start && changes.start.getTime() !== claim.start.getTime()) {
-    if (changes.start.getTime() < t - PAST_GRACE_MS) throw new UsageError('cannot move the start into the past', 'give a later --at');
-    checkAhead(changes.start, config, now);
-    patch.start = changes.start;
+  const end = changes.until ?? (moved ? new Date(start.getTime() + (claim.end.getTime() - claim.start.getTime())) : claim.end);
+  if (moved) {
+    if (start.getTime() < t - PAST_GRACE_MS) throw new UsageError('cannot move the start into the past', 'give a later --at');
+    checkAhead(start, config, now);
+    patch.start = start;
   }
-  if (changes.until && changes.until.getTime() !== claim.end.getTime()) {
-    if (changes.until.getTime() <= t) throw new UsageError('the new end is already past', 'to end the claim now use hosthog release');
-    patch.end = changes.until;
+  if (end.getTime() !== claim.end.getTime()) {
+    if (end.getTime() <= t) throw new UsageError('the new end is already past', 'to end the claim now use hosthog release');
+    patch.end = end;
   }
   if (patch.start || patch.end) checkSpan(start, end, config);
 

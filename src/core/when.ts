@@ -141,3 +141,16 @@ export function parseDurationArg(text: string): number {
   }
   return ms;
 }
+
+/**
+ * An end typed by a person (`--until`), for something starting at `start`. Words that name a
+ * day or a distance ("tomorrow 21:00", "friday 9:00", "in 4h", ISO dates) mean what they mean
+ * now, as in `--at`; a bare clock time ("18:00", "2am") is the next such time after the start,
+ * so `--at 22:00 --until 02:00` ends the next night.
+ */
+export function parseEnd(text: string, start: Date, now: Date, tz: string): Date {
+  const t = parseWhen(text, now, tz);
+  if (t.getTime() > start.getTime()) return t;
+  const s = text.trim().toLowerCase().replace(/\s+/g, ' ').replace(/^at /, '');
+  return parseClock(s) ? parseWhen(s, start, tz) : t;
+}

@@ -2,7 +2,7 @@
 import type { GlobalOptions } from '../main.js';
 import { configFor } from '../context.js';
 import { callWrite } from '../transport.js';
-import { parseWhen } from '../../core/when.js';
+import { parseWhen, parseEnd } from '../../core/when.js';
 import { UsageError } from '../../core/errors.js';
 import { printResult } from '../output.js';
 
@@ -13,6 +13,6 @@ export async function announce(g: GlobalOptions, words: string[], o: { from?: st
   if (!o.until) throw new UsageError('an announcement needs an end', 'add --until "2026-12-01" (it shows until then)');
   const now = new Date();
   const start = o.from ? parseWhen(o.from, now, config.timezone) : now;
-  const end = parseWhen(o.until, start, config.timezone);
+  const end = parseEnd(o.until, start, now, config.timezone);
   printResult(await callWrite(g, 'announce', { text, start: start.toISOString(), end: end.toISOString() }), o.json);
 }

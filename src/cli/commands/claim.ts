@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { GlobalOptions } from '../main.js';
 import { configFor } from '../context.js';
 import { callWrite } from '../transport.js';
-import { parseWhen, parseDurationArg } from '../../core/when.js';
+import { parseWhen, parseEnd, parseDurationArg } from '../../core/when.js';
 import { parseRepeat } from '../../core/repeat.js';
 import { UsageError } from '../../core/errors.js';
 import { printResult } from '../output.js';
@@ -23,7 +23,7 @@ export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts)
   if (o.in && o.at) throw new UsageError('--in and --at both say when to start', 'pick one');
   if (o.for && o.until) throw new UsageError('--for and --until both say when to end', 'pick one');
   const start = o.in ? new Date(now.getTime() + parseDurationArg(o.in)) : o.at ? parseWhen(o.at, now, config.timezone) : now;
-  const end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseWhen(o.until, start, config.timezone) : null;
+  const end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseEnd(o.until, start, now, config.timezone) : null;
   if (!end) throw new UsageError('a claim needs an end', 'add --for 2h or --until 18:00');
   const rrule = o.repeat ? parseRepeat(o.repeat, start, config.timezone) : undefined;
   const res = resources.flatMap((r) => list(r) ?? []);
