@@ -102,6 +102,18 @@ test('planClaim: repeating claims need an end, are checked per occurrence, acros
   throwsWith(() => planClaim(req({ ...base, rrule: 'FREQ=DAILY;COUNT=400' }), alice, [], config, NOW, 'u'), UsageError, /must end within 180d/);
 });
 
+test('planClaim: "every tuesday" typed on a Friday starts the series on the first Tuesday, keeping the time and length', () => {
+  // NOW is Friday 2026-11-20; --at tomorrow 09:00 (Saturday) --for 3h --repeat every tuesday.
+  const sat = { start: at('09:00', '2026-11-21'), end: at('12:00', '2026-11-21') };
+  const { spec } = planClaim(req({ ...sat, rrule: 'FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T000000Z' }), alice, [], config, NOW, 'u');
+  assert.deepEqual([spec.start, spec.end], [at('09:00', '2026-11-24'), at('12:00', '2026-11-24')]);
+  // A claim of dave's on that Saturday is no conflict, one on the first Tuesday is.
+  const daveSat = claim({ uid: 'dave-sat', user: 'dave', start: at('10:00', '2026-11-21'), end: at('11:00', '2026-11-21') });
+  assert.ok(planClaim(req({ ...sat, rrule: 'FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T000000Z' }), alice, [daveSat], config, NOW, 'u'));
+  const daveTue = claim({ uid: 'dave-tue', user: 'dave', start: at('10:00', '2026-11-24'), end: at('11:00', '2026-11-24') });
+  throwsWith(() => planClaim(req({ ...sat, rrule: 'FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T000000Z' }), alice, [daveTue], config, NOW, 'u'), ConflictError, /dave-tue/);
+});
+
 test('findMyClaim: active, else next; by uid or prefix; helpful misses', () => {
   const past = claim({ uid: 'aaaa-past', user: 'alice', start: at('07:00'), end: at('08:00') });
   const active = claim({ uid: 'aaaa-active', user: 'alice', start: at('09:00'), end: at('11:00') });

@@ -167,7 +167,7 @@ export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], conf
   const resources = checkResources(req.resources, config);
   const hog = !!req.hog;
   const mode: Mode = hog ? 'exclusive' : req.mode;
-  const spec: ClaimSpec = {
+  let spec: ClaimSpec = {
     kind: 'claim', uid: newUid, host: config.host, user, mode, hog, resources,
     note: checkNote(req.note), allow: checkUsers(req.allow, '--allow'), start: req.start, end: req.end,
     timezone: config.timezone, ...(req.rrule ? { rrule: req.rrule.replace(/^RRULE:/i, '') } : {}),
@@ -194,6 +194,13 @@ export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], conf
       throw new UsageError(`a repeating claim must end within ${formatDuration(config.limits.maxAheadMs)}`, `the limit is ${limitWhere(config, 'max_ahead')}`);
     }
     if (!candidates.length) throw new UsageError('the repeat rule gives no occurrence', 'check --repeat and --at');
+    // "every tuesday" typed on a Friday: the series starts on the first day the rule gives
+    // (calendar apps show DTSTART as an occurrence even where the rule would not).
+    const first = candidates[0];
+    if (first.start.getTime() !== spec.start.getTime()) {
+      checkAhead(first.start, config, now);
+      spec = { ...spec, start: first.start, end: first.end };
+    }
   }
   checkConflicts(candidates, holdingOthers(claims), config, now);
   return { spec };
