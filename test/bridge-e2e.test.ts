@@ -95,6 +95,21 @@ test('bad config: every problem on its own line with the fix, exit 78, no stack 
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
+test('a mistyped command or option: one line naming it, exit 64 (status, the default command, does not swallow it)', async () => {
+  const cfg = writeTestConfig({});
+  for (const [args, re] of [
+    [['statsu'], /^hosthog: unknown command "statsu" \(the commands are status, claim, .*; see hosthog --help\)\n$/],
+    [['claim', '--bogus'], /^hosthog: unknown option '--bogus' \(see hosthog --help\)\n$/],
+    [['status', '--at'], /^hosthog: option '--at <time>' argument missing \(see hosthog --help\)\n$/],
+  ] as const) {
+    const r = await runCli([...args], { env: { HOSTHOG_CONFIG: cfg.path } });
+    assert.equal(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const g = await runCli(['-c', cfg.path, 'status', '--json']);
+  assert.match(g.stderr, /no calendar data on this host yet/, 'a global option\'s value is not taken for a command');
+});
+
 test('a password file readable by others is refused with the chmod fix', async () => {
   const srvUrl = 'http://127.0.0.1:9/cal/';
   const cfg = writeTestConfig({ calendarUrl: srvUrl });

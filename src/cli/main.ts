@@ -15,7 +15,8 @@ function program(): Command {
     .description('who uses this host, from the shared calendar')
     .option('-c, --config <path>', 'config file (default: $HOSTHOG_CONFIG, /etc/hosthog/config.toml, ~/.config/hosthog/config.toml)')
     .option('--calendar <url>', 'talk to this CalDAV calendar directly (off the host)')
-    .showHelpAfterError('(run hosthog --help for usage)')
+    // Commander's own errors as one line like ours: "hosthog: … (see hosthog --help)".
+    .configureOutput({ outputError: (str, write) => write(`hosthog: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see hosthog --help)\n`) })
     .exitOverride();
   const g = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
 
@@ -135,9 +136,27 @@ function program(): Command {
   return p;
 }
 
+/** The first word that is not an option (or a global option's value): the command, if any. */
+function commandWord(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') return args[i + 1];
+    if (a === '-c' || a === '--config' || a === '--calendar') { i++; continue; }
+    if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const p = program();
   try {
+    // status is the default command: without this, a mistyped command would reach it as an
+    // argument ("too many arguments for 'status'").
+    const word = commandWord(argv.slice(2));
+    const names = p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+    if (word !== undefined && word !== 'help' && !names.includes(word)) {
+      throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`, `the commands are ${names.join(', ')}; see hosthog --help`);
+    }
     await p.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
