@@ -71,6 +71,12 @@ test('two real users through a running bridge on Radicale', async (t) => {
   r = await runCli(['claim', 'gpu1', '--in', '3h', '--for', '1h'], { uid: bob.uid, gid: bob.gid, env: { ...env, HOME: bob.home, USER: 'hh-alice', LOGNAME: 'hh-alice', HOSTHOG_USER: 'hh-alice' } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /for hh-bob/);
+  // bob widens his gpu1 claim to the whole host: --resources "" means no resources.
+  const bobUid = /\(uid ([0-9a-f-]+)\)/.exec(r.stdout)![1];
+  r = await B(['edit', bobUid, '--resources', '']);
+  assert.equal(r.code, 0, r.stderr);
+  const bobs = JSON.parse((await B(['list', '--json', '--mine'])).stdout) as { uid: string; resources: string[] }[];
+  assert.deepEqual(bobs.find((c) => c.uid === bobUid)?.resources, [], 'the whole host now');
 
   // alice extends and releases her own claim; dave (admin group) announces.
   r = await A(['extend', '30m']);

@@ -14,7 +14,8 @@ export interface ClaimOpts {
   note?: string; repeat?: string; allow?: string; user?: string; json?: boolean;
 }
 
-const list = (s?: string) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+// "" is an empty list (edit --resources "" = the whole host again; --allow "" clears it), not "unchanged".
+const list = (s?: string) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
 
 export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts): Promise<void> {
   const config = configFor(g);
