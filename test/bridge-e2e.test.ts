@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRadicale } from './harness/servers.js';
 import { writeTestConfig, vevent } from './harness/config.js';
 import { startCli, runCli, waitFor } from './harness/cli.js';
@@ -84,6 +86,16 @@ test('hosthog sync on the embedded default (local calendar directory) writes mot
   assert.equal(st.code, 0, st.stderr);
   assert.deepEqual(JSON.parse(st.stdout).active, []);
   t.diagnostic(read(cfg.motd));
+  // --at: staleness is judged by the real clock; times outside the cached window are refused.
+  const ahead = await runCli(['status', '--at', 'in 2d'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(ahead.code, 0, ahead.stderr);
+  assert.doesNotMatch(ahead.stdout, /stale|not synced|never synced/, ahead.stdout);
+  assert.match(ahead.stdout, /synced /);
+  const far = await runCli(['status', '--at', '2099-01-01 10:00'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(far.code, 64, far.stderr);
+  assert.match(far.stderr, /^hosthog: .* is outside what this host has cached \(.* to .*\) \(look further ahead in the calendar app, or raise \[bridge\] window_days\)\n$/);
+  const past = await runCli(['status', '--at', '2020-01-01 10:00', '--json'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(past.code, 64, past.stderr);
 });
 
 test('bad config: every problem on its own line with the fix, exit 78, no stack trace', async () => {
@@ -93,6 +105,19 @@ test('bad config: every problem on its own line with the fix, exit 78, no stack 
   assert.match(r.stderr, /unknown key polll/);
   assert.match(r.stderr, /stale_polls must be a whole number/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('hosthog doctor names the events hosthog cannot read (a phone\'s event nobody would see otherwise), with control bytes stripped', async () => {
+  const vdir = mkdtempSync(join(tmpdir(), 'hh-doctor-vdir-'));
+  const cfg = writeTestConfig({ vdir });
+  const now = Date.now();
+  writeFileSync(join(vdir, 'ok.ics'), vevent('ok-1', 'hh-alice gpu0', new Date(now + 3_600_000), new Date(now + 7_200_000)));
+  writeFileSync(join(vdir, 'nouid.ics'), vevent('', 'hh-bob \x1b[31mred', new Date(now + 3_600_000), new Date(now + 7_200_000)).replace(/^UID:.*\r?\n/m, ''));
+  assert.equal((await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } })).code, 0);
+  const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.match(d.stdout, /^warn +event nouid\.ics is not shown: event without UID ignored$/m, d.stdout);
+  assert.doesNotMatch(d.stdout, /ok\.ics/);
+  assert.doesNotMatch(d.stdout, /\x1b/);
 });
 
 test('a mistyped command or option: one line naming it, exit 64 (status, the default command, does not swallow it)', async () => {

@@ -45,7 +45,11 @@ export function isStale(snapshot: Snapshot, config: Config, now: Date): boolean 
   return now.getTime() - snapshot.syncedAt.getTime() > config.bridge.stalePolls * config.bridge.pollMs;
 }
 
-export function hostView(snapshot: Snapshot, config: Config, now: Date): HostView {
+/**
+ * The host at `now`. `clock` is the real time, for staleness (`status --at` a week ahead is no
+ * reason to call a fresh cache stale); it defaults to `now`.
+ */
+export function hostView(snapshot: Snapshot, config: Config, now: Date, clock: Date = now): HostView {
   const t = now.getTime();
   const horizon = t + HORIZON_MS;
   const claims = snapshot.occurrences.filter((o): o is Claim => o.kind === 'claim');
@@ -63,7 +67,7 @@ export function hostView(snapshot: Snapshot, config: Config, now: Date): HostVie
   const exclusiveHolder = wholeExclusive.find((c) => c.hog) ?? wholeExclusive[0] ?? null;
 
   let stale: HostView['stale'] = null;
-  if (isStale(snapshot, config, now)) {
+  if (isStale(snapshot, config, clock)) {
     stale = { since: snapshot.failingSince ?? null };
     if (snapshot.lastError) stale.lastError = snapshot.lastError;
   }

@@ -11,6 +11,7 @@ import { errorLine } from '../../core/errors.js';
 import { openSource } from '../../caldav/open-source.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
 import { createQuietHost } from '../../host/quiet-host.js';
+import { cleanText } from '../../core/sanitize.js';
 
 interface Check { ok: boolean; what: string; fix?: string; warn?: boolean }
 
@@ -42,7 +43,13 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   else {
     const age = snap.syncedAt ? Math.round((Date.now() - snap.syncedAt.getTime()) / 1000) : null;
     const stale = age === null || age * 1000 > config.bridge.pollMs * config.bridge.stalePolls;
-    add({ ok: !stale, warn: true, what: age === null ? 'never synced' : `last good sync ${age}s ago${snap.lastError ? ` (last error: ${snap.lastError})` : ''}`, fix: stale ? 'see journalctl -u hosthog-bridge' : undefined });
+    add({ ok: !stale, warn: true, what: age === null ? 'never synced' : `last good sync ${age}s ago${snap.lastError ? ` (last error: ${cleanText(snap.lastError, 200)})` : ''}`, fix: stale ? 'see journalctl -u hosthog-bridge' : undefined });
+    // Events nobody sees: a phone's event hosthog cannot read would otherwise go unnoticed.
+    const problems = Array.isArray(snap.problems) ? snap.problems : [];
+    for (const p of problems.slice(0, 10)) {
+      add({ ok: false, warn: true, what: `event ${cleanText(String(p.href).split('/').pop() ?? '', 80)} is not shown: ${cleanText(String(p.message), 160)}`, fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
+    }
+    if (problems.length > 10) add({ ok: false, warn: true, what: `${problems.length - 10} more events are not shown (the bridge logs each at debug level)` });
   }
   const motdDir = dirname(config.bridge.motd);
   add(existsSync(motdDir) ? { ok: true, what: `motd directory ${motdDir} exists` } : { ok: false, warn: true, what: `motd directory ${motdDir} does not exist yet`, fix: 'the bridge creates it; pam_motd shows /run/motd.d/* at login' });

@@ -5,7 +5,8 @@ import { readSnapshotFile } from '../../bridge/snapshot-file.js';
 import { hostView } from '../../core/view.js';
 import { renderStatus, statusJson } from '../../core/status-render.js';
 import { parseWhen } from '../../core/when.js';
-import { HosthogError } from '../../core/errors.js';
+import { HosthogError, UsageError } from '../../core/errors.js';
+import { formatTime } from '../../core/format-time.js';
 
 export async function status(g: GlobalOptions, opts: { at?: string; json?: boolean; brief?: boolean }): Promise<void> {
   const config = configFor(g);
@@ -16,6 +17,13 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
     throw new HosthogError(`no calendar data on this host yet (${config.bridge.stateDir}/snapshot.json is missing)`,
       'start the bridge (systemctl start hosthog-bridge) or run: hosthog sync');
   }
-  const view = hostView(snap, config, at);
+  // The cache holds occurrences from yesterday to [bridge] window_days ahead; outside that,
+  // "free" would be a guess.
+  const t = at.getTime();
+  if (opts.at && snap.from && snap.to && (t < snap.from.getTime() || t + 86_400_000 > snap.to.getTime())) {
+    throw new UsageError(`${formatTime(at, config.timezone, now)} is outside what this host has cached (${formatTime(snap.from, config.timezone, now)} to ${formatTime(new Date(snap.to.getTime() - 86_400_000), config.timezone, now)})`,
+      'look further ahead in the calendar app, or raise [bridge] window_days');
+  }
+  const view = hostView(snap, config, at, now);
   process.stdout.write(opts.json ? JSON.stringify(statusJson(view), null, 2) + '\n' : renderStatus(view, { brief: opts.brief }));
 }
