@@ -71,7 +71,7 @@ test('new, changed, cancelled, released claims; exclusive urgent, shared not', (
 
   const canc = planNotices([a2, s], [a2], T0, new Set(), CFG);
   assert.deepEqual(canc.map((n) => n.kind), ['cancelled']);
-  assert.match(canc[0].title, /bob cancelled/);
+  assert.match(canc[0].title, /^bob's claim on gpu-box-3 was cancelled/, 'says whose claim, not who cancelled it (an admin may have)');
   assert.equal(canc[0].urgent, false);
 
   // Released: running claim whose end moved to now.

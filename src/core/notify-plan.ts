@@ -219,9 +219,10 @@ function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, h
   const endsIn = formatDuration(c.end.getTime() - now.getTime());
   const head: Record<string, string> = {
     new: `${user} claimed ${host}`,
-    changed: `${user} changed a claim on ${host}`,
-    released: `${user} released ${host}`,
-    cancelled: `${user} cancelled a claim on ${host}`,
+    // The calendar says what changed, not who changed it (an admin may have): no "bob cancelled".
+    changed: `${user}'s claim on ${host} changed`,
+    released: `${user}'s claim on ${host} was released`,
+    cancelled: `${user}'s claim on ${host} was cancelled`,
     reminder: `${user}'s claim on ${host} starts in ${left}`,
     started: `${user}'s claim on ${host} started`,
     'ending-soon': `Your claim on ${host} ends in ${endsIn}`,
