@@ -201,7 +201,7 @@ test('planAnnounce: admins only, sane times, clean text', () => {
   const { spec } = planAnnounce('reboot at 18:00\u0007', at('17:00'), at('18:30'), root, config, NOW, 'ann-1');
   assert.deepEqual(spec, { kind: 'announcement', uid: 'ann-1', host: 'box', text: 'reboot at 18:00', start: at('17:00'), end: at('18:30'), timezone: TZ, author: 'root' });
   assert.ok(planAnnounce('now', at('09:00'), at('11:00'), root, config, NOW, 'a')); // may have begun already
-  throwsWith(() => planAnnounce('hi', at('17:00'), at('18:00'), alice, config, NOW, 'a'), PermissionError, /only admins may announce/, /^ask an admin \(members of admin_group in \/etc\/hosthog\/config.toml\)$/);
+  throwsWith(() => planAnnounce('hi', at('17:00'), at('18:00'), alice, config, NOW, 'a'), PermissionError, /only admins may announce/, /^ask an admin: root or a member of group \S+ \(admins and admin_group in \S+\)$/);
   throwsWith(() => planAnnounce('  ', at('17:00'), at('18:00'), root, config, NOW, 'a'), UsageError, /needs a text/);
   throwsWith(() => planAnnounce('x', at('18:00'), at('17:00'), root, config, NOW, 'a'), UsageError, /end after it starts/);
   throwsWith(() => planAnnounce('x', at('08:00'), at('09:00'), root, config, NOW, 'a'), UsageError, /already be over/);

@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { Caller, RpcRequest } from '../host/rpc-protocol.js';
 import { PermissionError, UsageError } from '../core/errors.js';
-import type { Actor, ClaimRequest } from '../core/plan-write.js';
+import { adminHint, type Actor, type ClaimRequest } from '../core/plan-write.js';
 import type { Mode } from '../core/types.js';
 import type { CalendarWriter } from './writer.js';
 
@@ -44,7 +44,7 @@ export function makeHandler(writer: CalendarWriter, config: Config, before: () =
         await before();
         return writer.release(actor, reqStr(p.uid, 'uid'), { cancelOnly: true });
       case 'announce':
-        if (!actor.isAdmin) throw new PermissionError('only admins may announce', `ask an admin (root, ${config.admins.users.join(', ')} or members of ${config.admins.group})`);
+        if (!actor.isAdmin) throw new PermissionError('only admins may announce', adminHint(config));
         await before();
         return writer.announce(actor, reqStr(p.text, 'text'), reqDate(p.start, 'start'), reqDate(p.end, 'end'));
       case 'hog':

@@ -43,7 +43,12 @@ export interface ClaimChanges {
   note?: string; until?: Date; start?: Date; resources?: string[]; mode?: Mode; hog?: boolean; allow?: string[];
 }
 
-export const ADMIN_HINT = 'ask an admin (members of admin_group in /etc/hosthog/config.toml)';
+/** Who the admins are, from the config in use (admins and admin_group). */
+export function adminHint(config?: Config): string {
+  if (!config) return 'ask an admin (admins and admin_group in the hosthog config)';
+  const users = [...new Set(['root', ...config.admins.users])].map((u) => cleanText(u, 32)).join(', ');
+  return `ask an admin: ${users} or a member of group ${cleanText(config.admins.group, 32)} (admins and admin_group in ${config.source})`;
+}
 /** A start this far in the past still counts as "now" (typing takes time). */
 export const PAST_GRACE_MS = 60_000;
 const NOTE_MAX = 300;
@@ -61,15 +66,15 @@ function limitWhere(config: Config, key: string): string {
   return `${key} in [limits] of ${config.source}`;
 }
 
-function mayChange(claim: Claim, actor: Actor, verb: string): void {
+function mayChange(claim: Claim, actor: Actor, verb: string, config?: Config): void {
   if (actor.isAdmin || actor.user === claim.user) return;
-  throw new PermissionError(`cannot ${verb} ${cleanText(claim.user, 40)}'s claim ${shortUid(claim.uid)}: only its holder or an admin may`, ADMIN_HINT);
+  throw new PermissionError(`cannot ${verb} ${cleanText(claim.user, 40)}'s claim ${shortUid(claim.uid)}: only its holder or an admin may`, adminHint(config));
 }
 
 function checkUsers(list: string[], what: string): string[] {
   const out = [...new Set(list.map((u) => u.trim()).filter(Boolean))];
   const badOne = out.find((u) => !USER_NAME.test(u) || u.length > 64);
-  if (badOne !== undefined) throw new UsageError(`${what}: "${cleanText(badOne, 40)}" is not a user name`, 'give login names, e.g. --allow bob,carol');
+  if (badOne !== undefined) throw new UsageError(`${what}: "${cleanText(badOne, 40)}" is not a user name`, what === '--allow' ? 'give login names, e.g. --allow bob,carol' : 'give a login name, e.g. --user bob');
   return out;
 }
 
@@ -155,7 +160,7 @@ function expand(spec: ClaimSpec, to: Date, now: Date, max: number): Claim[] {
 export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], config: Config, now: Date, newUid: string): { spec: ClaimSpec } {
   const user = (req.user ?? actor.user).trim();
   if (user !== actor.user && !actor.isAdmin) {
-    throw new PermissionError(`only an admin may claim in another user's name (${cleanText(user, 40)})`, ADMIN_HINT);
+    throw new PermissionError(`only an admin may claim in another user's name (${cleanText(user, 40)})`, adminHint(config));
   }
   checkUsers([user], 'claim owner');
   if (req.end === null) throw new UsageError('a claim needs an end: add --for 2h or --until 18:00');
@@ -249,7 +254,7 @@ function occurrenceOf(claim: Claim): { recurrenceId?: string } {
 }
 
 export function planExtend(claim: Claim, by: number | Date, actor: Actor, claims: Claim[], config: Config, now: Date): { patch: EventPatch; recurrenceId?: string } {
-  mayChange(claim, actor, 'extend');
+  mayChange(claim, actor, 'extend', config);
   if (claim.end.getTime() <= now.getTime()) {
     throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`, 'make a new claim instead');
   }
@@ -270,7 +275,7 @@ export function planExtend(claim: Claim, by: number | Date, actor: Actor, claims
 }
 
 export function planEdit(claim: Claim, changes: ClaimChanges, actor: Actor, claims: Claim[], config: Config, now: Date): { patch: EventPatch; recurrenceId?: string } {
-  mayChange(claim, actor, 'edit');
+  mayChange(claim, actor, 'edit', config);
   const t = now.getTime();
   if (claim.end.getTime() <= t) {
     throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`, 'make a new claim instead');
@@ -339,7 +344,7 @@ export function planRelease(claim: Claim, actor: Actor, now: Date): ReleasePlan 
 }
 
 export function planAnnounce(text: string, start: Date, end: Date, actor: Actor, config: Config, now: Date, newUid: string): { spec: AnnouncementSpec } {
-  if (!actor.isAdmin) throw new PermissionError('only admins may announce', ADMIN_HINT);
+  if (!actor.isAdmin) throw new PermissionError('only admins may announce', adminHint(config));
   const clean = cleanText(text, ANNOUNCE_MAX);
   if (!clean) throw new UsageError('an announcement needs a text', 'e.g. hosthog announce "reboot at 18:00" --until 18:30');
   if (Array.from(text.trim()).length > ANNOUNCE_MAX) throw new UsageError(`an announcement may have at most ${ANNOUNCE_MAX} characters`);
