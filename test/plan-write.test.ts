@@ -195,6 +195,11 @@ test('planRelease: active ends now, future is cancelled, recurring cancels one o
   throwsWith(() => planRelease({ ...active, end: at('09:30') }, alice, NOW), UsageError, /already ended/);
   // Starting exactly now: nothing has happened yet, cancel.
   assert.equal(planRelease({ ...active, start: NOW }, alice, NOW).action, 'cancel');
+  // Released at 10:00:42: ends on the whole minute, as shown; one that started within this minute keeps the seconds.
+  const later = new Date(NOW.getTime() + 42_000);
+  assert.deepEqual(planRelease(active, alice, later), { action: 'end-now', patch: { end: NOW } });
+  const justNow = { ...active, start: new Date(NOW.getTime() + 10_000) };
+  assert.deepEqual(planRelease(justNow, alice, later), { action: 'end-now', patch: { end: later } });
 });
 
 test('planAnnounce: admins only, sane times, clean text', () => {

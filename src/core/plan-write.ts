@@ -339,7 +339,11 @@ export function planRelease(claim: Claim, actor: Actor, now: Date): ReleasePlan 
   if (claim.end.getTime() <= t) {
     throw new UsageError(`claim ${shortUid(claim.uid)} already ended`, 'nothing to release');
   }
-  if (claim.start.getTime() < t) return { action: 'end-now', patch: { end: new Date(t) }, ...occurrenceOf(claim) };
+  if (claim.start.getTime() < t) {
+    // Ends on the whole minute, as it is shown (unless it started within this minute).
+    const minute = Math.floor(t / 60_000) * 60_000;
+    return { action: 'end-now', patch: { end: new Date(minute > claim.start.getTime() ? minute : t) }, ...occurrenceOf(claim) };
+  }
   return { action: 'cancel', patch: { cancelled: true }, ...occurrenceOf(claim) };
 }
 
