@@ -135,6 +135,14 @@ test('a mistyped command or option: one line naming it, exit 64 (status, the def
   assert.match(g.stderr, /no calendar data on this host yet/, 'a global option\'s value is not taken for a command');
 });
 
+test('a TOML syntax error names its line, in one line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hh-badtoml-'));
+  writeFileSync(join(dir, 'config.toml'), 'host = "box"\nresources = gpu0\n');
+  const r = await runCli(['status'], { env: { HOSTHOG_CONFIG: join(dir, 'config.toml') } });
+  assert.equal(r.code, 78);
+  assert.match(r.stderr, /^hosthog: config .*config\.toml is not valid TOML at line 2, column \d+: .* \(fix line 2\)\n$/);
+});
+
 test('a password file readable by others is refused with the chmod fix', async () => {
   const srvUrl = 'http://127.0.0.1:9/cal/';
   const cfg = writeTestConfig({ calendarUrl: srvUrl });

@@ -43,8 +43,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     try {
       raw = parseToml(text) as Record<string, unknown>;
     } catch (e) {
-      const msg = (e as Error).message.split('\n')[0];
-      throw new ConfigError([`config ${path} is not valid TOML: ${msg}`], 'fix the line it names');
+      const err = e as Error & { line?: number; column?: number };
+      const msg = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
+      const where = typeof err.line === 'number' ? ` at line ${err.line}${typeof err.column === 'number' ? `, column ${err.column}` : ''}` : '';
+      throw new ConfigError([`config ${path} is not valid TOML${where}: ${msg}`], where ? `fix line ${err.line}` : 'fix the TOML syntax');
     }
   }
   const { config, problems } = validateConfig(raw, { hostname: hostname(), get timezone() { return systemZone(env); } }, path ?? 'defaults');
