@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planClaim, findMyClaim, planExtend, planEdit, planRelease, planAnnounce, type ClaimRequest, type Actor } from '../src/core/plan-write.js';
+import { planClaim, findMyClaim, planExtend, planEdit, planRelease, planAnnounce, checkHoggable, type ClaimRequest, type Actor } from '../src/core/plan-write.js';
 import { validateConfig, type Config } from '../src/config/schema.js';
 import type { Claim } from '../src/core/types.js';
 import { ConflictError, NotFoundError, PermissionError, UsageError, HosthogError } from '../src/core/errors.js';
@@ -212,4 +212,10 @@ test('planAnnounce: admins only, sane times, clean text', () => {
   throwsWith(() => planAnnounce('x', at('08:00'), at('09:00'), root, config, NOW, 'a'), UsageError, /already be over/);
   throwsWith(() => planAnnounce('x', at('08:00', '2027-12-01'), at('09:00', '2027-12-01'), root, config, NOW, 'a'), UsageError, /180d ahead/);
   throwsWith(() => planAnnounce('x'.repeat(600), at('17:00'), at('18:00'), root, config, NOW, 'a'), UsageError, /at most 500/);
+});
+
+test('checkHoggable: a shared claim is refused with the way to make it exclusive', () => {
+  const shared = claim({ uid: 'abcd1234-x', user: 'alice', mode: 'shared', start: at('09:00'), end: at('11:00') });
+  throwsWith(() => checkHoggable(shared), UsageError, /claim abcd1234 is shared: only an exclusive claim can be a hog/, /hosthog edit abcd1234 --exclusive/);
+  checkHoggable({ ...shared, mode: 'exclusive' });
 });

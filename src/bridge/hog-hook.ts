@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { Claim, Occurrence } from '../core/types.js';
 import { decideHog, planCovers, type CoverPlan, type PathKind } from '../core/hog-plan.js';
 import { errorLine, PermissionError } from '../core/errors.js';
+import { formatTime } from '../core/format-time.js';
 import { createHogEnforcer, hogKey, type HogEnforcer } from '../host/hog-mounts.js';
 import { createQuietHost, type QuietHost } from '../host/quiet-host.js';
 import { readHogState } from '../host/hog-state.js';
@@ -140,9 +141,10 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     'hog-dry-run': async (_caller, actor, p) => {
       const now = new Date();
       const claims = claimsOf(occurrences());
-      const { findMyClaim } = await import('../core/plan-write.js');
+      const { findMyClaim, checkHoggable } = await import('../core/plan-write.js');
       const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined, config.timezone);
       if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
+      checkHoggable(claim);
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
       const cp = await plan({ ...claim, hog: true, mode: 'exclusive', allow });
       let units: { stop: string[]; refused: { unit: string; why: string }[]; error?: string } | undefined;
@@ -151,7 +153,7 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
         try { const q = await quiet.dryRun(config.hog.quietUnits); units = { stop: q.stop, refused: q.refused }; unitCommand = q.command; } catch (e) { units = { stop: [], refused: [], error: errorLine(e) }; }
       }
       return {
-        action: 'dry-run', summary: `would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}${units ? `, stop ${units.stop.length} unit(s)` : ''}`,
+        action: 'dry-run', summary: `${claim.start.getTime() > now.getTime() ? `from ${formatTime(claim.start, config.timezone, now)} (when the claim starts), ` : ''}would cover ${cp.covers.length} key file(s), skip ${cp.skipped.length}${units ? `, stop ${units.stop.length} unit(s)` : ''}`,
         covers: cp.covers.map((c) => ({ user: c.user, file: c.file, mode: c.mode, ...(c.viaLink ? { viaLink: true } : {}) })), skipped: cp.skipped,
         ...(units ? { units } : {}),
         commands: [...enforcer.dryRun(cp), ...(unitCommand ? [unitCommand] : [])],

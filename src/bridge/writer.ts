@@ -16,7 +16,7 @@ import { encodeEvent, patchEvent, type EventPatch } from '../core/ics-write.js';
 import { formatRange } from '../core/format-time.js';
 import { cleanText } from '../core/sanitize.js';
 import {
-  planAnnounce, planClaim, planEdit, planExtend, planRelease, findMyClaim,
+  planAnnounce, planClaim, planEdit, planExtend, planRelease, findMyClaim, checkHoggable,
   type Actor, type ClaimRequest,
 } from '../core/plan-write.js';
 
@@ -106,6 +106,7 @@ export class CalendarWriter {
   async setHog(actor: Actor, uid: string | undefined, hog: boolean, allow?: string[]): Promise<WriteResult> {
     const now = this.clock();
     const claim = findMyClaim(this.claims(), actor.user, now, uid, this.config.timezone);
+    if (hog) checkHoggable(claim);
     const { patch, recurrenceId } = planEdit(claim, { hog, allow }, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
     return { action: hog ? 'hogged' : 'unhogged', uid: claim.uid, summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})` };

@@ -359,3 +359,13 @@ export function planAnnounce(text: string, start: Date, end: Date, actor: Actor,
     spec: { kind: 'announcement', uid: newUid, host: config.host, text: clean, start, end, timezone: config.timezone, author: actor.user },
   };
 }
+
+/**
+ * `hosthog hog`: only an exclusive claim can be hogged (issue #5: the holder of an exclusive
+ * claim); a shared one is refused with the way to make it exclusive, not silently converted.
+ */
+export function checkHoggable(claim: Claim): void {
+  if (claim.mode !== 'exclusive') {
+    throw new UsageError(`claim ${shortUid(claim.uid)} is shared: only an exclusive claim can be a hog`, `make it exclusive first: hosthog edit ${shortUid(claim.uid)} --exclusive`);
+  }
+}
