@@ -135,6 +135,28 @@ test('a mistyped command or option: one line naming it, exit 64 (status, the def
   assert.match(g.stderr, /no calendar data on this host yet/, 'a global option\'s value is not taken for a command');
 });
 
+test('one bridge per state directory: a second is refused in one line; one killed with -9 leaves nothing in the way', async (t) => {
+  const cfg = writeTestConfig({});
+  const first = startCli(['bridge'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  t.after(() => { if (first.exitCode === null) first.kill('SIGKILL'); });
+  await waitFor(() => existsSync(join(cfg.stateDir, 'bridge.pid')) && existsSync(cfg.motd), 'first bridge up');
+  // Same state_dir, its own socket: refused.
+  const second = join(cfg.dir, 'second.toml');
+  writeFileSync(second, readFileSync(cfg.path, 'utf8').replace(/^socket = .*$/m, `socket = "${join(cfg.runDir, 'second.sock')}"`));
+  const r = await runCli(['bridge'], { env: { HOSTHOG_CONFIG: second } });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, new RegExp(`^hosthog: another hosthog bridge \\(pid ${first.pid}\\) uses the state directory .* \\(stop it first`, 'm'));
+  first.kill('SIGKILL');
+  await new Promise((res) => first.once('exit', res));
+  const third = startCli(['bridge'], { env: { HOSTHOG_CONFIG: second } });
+  t.after(() => { if (third.exitCode === null) third.kill('SIGKILL'); });
+  await waitFor(() => existsSync(join(cfg.stateDir, 'bridge.pid')) && readFileSync(join(cfg.stateDir, 'bridge.pid'), 'utf8').trim() === String(third.pid), 'a stale pid file is taken over');
+  await waitFor(() => third.output().includes('hosthog bridge started'), 'third bridge up');
+  third.kill('SIGTERM');
+  await new Promise((res) => third.once('exit', res));
+  assert.equal(existsSync(join(cfg.stateDir, 'bridge.pid')), false, 'removed on a clean stop');
+});
+
 test('a TOML syntax error names its line, in one line', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-badtoml-'));
   writeFileSync(join(dir, 'config.toml'), 'host = "box"\nresources = gpu0\n');

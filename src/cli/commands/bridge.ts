@@ -7,6 +7,7 @@ import { makeHandler } from '../../bridge/rpc-handlers.js';
 import type { Caller, RpcRequest } from '../../host/rpc-protocol.js';
 import { startRpcServer } from '../../host/rpc-server.js';
 import { createLog } from '../../host/log.js';
+import { lockStateDir } from '../../host/state-lock.js';
 import { loadConfig } from '../../config/load.js';
 import { telling } from '../../bridge/notify-hook.js';
 import { hogging } from '../../bridge/hog-hook.js';
@@ -25,6 +26,8 @@ export function stateDirError(e: unknown, dir: string): unknown {
 export async function bridge(g: GlobalOptions): Promise<void> {
   const config = configFor(g, { withPassword: true });
   const log = createLog();
+  let unlock: () => void;
+  try { unlock = lockStateDir(config.bridge.stateDir); } catch (e) { throw stateDirError(e, config.bridge.stateDir); }
   let activeClaims: () => Claim[] = () => [];
   const tell = telling(config, log, () => activeClaims());
   const b = await Bridge.open(config, log, {
@@ -65,7 +68,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
-      Promise.all([rpc.close(), b.stop()]).then(() => resolve(), (e) => { log.error({ err: errorLine(e) }, 'stop failed'); resolve(); });
+      Promise.all([rpc.close(), b.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
