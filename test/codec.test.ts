@@ -243,6 +243,22 @@ test('DURATION instead of DTEND; DTSTART only = 1 minute', () => {
   ]);
 });
 
+test('an end at or before the start: the event is left out and named as a problem (also for one override)', () => {
+  const ev = (uid: string, start: string, end: string, extra = '') => ['BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20261101T000000Z', `DTSTART:${start}`, `DTEND:${end}`, 'SUMMARY:ivan excl', extra, 'END:VEVENT'].filter(Boolean).join('\r\n');
+  const cal = (...evs: string[]) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', ...evs, 'END:VCALENDAR', ''].join('\r\n');
+  const r = decodeObjects([
+    { href: '/cal/back.ics', etag: null, data: cal(ev('back-1', '20261130T110000Z', '20261130T100000Z')) },
+    { href: '/cal/zero.ics', etag: null, data: cal(ev('zero-1', '20261130T110000Z', '20261130T110000Z')) },
+    { href: '/cal/weekly.ics', etag: null, data: cal(ev('wk-1', '20261102T090000Z', '20261102T100000Z', 'RRULE:FREQ=WEEKLY;COUNT=3'), ev('wk-1', '20261109T090000Z', '20261109T080000Z', 'RECURRENCE-ID:20261109T090000Z')) },
+  ], WIDE);
+  assert.deepEqual(r.occurrences.map((o) => [o.uid, iso(o.start)]), [['wk-1', '2026-11-02T09:00:00.000Z'], ['wk-1', '2026-11-16T09:00:00.000Z']]);
+  assert.deepEqual(r.problems.map((p) => [p.href, p.message]), [
+    ['/cal/back.ics', 'event back-1 does not end after it starts: ignored'],
+    ['/cal/zero.ics', 'event zero-1 does not end after it starts: ignored'],
+    ['/cal/weekly.ics', 'event wk-1 does not end after it starts: ignored'],
+  ]);
+});
+
 test('STATUS:CANCELLED events are ignored', () => {
   const r = decode('cancelled.ics');
   assert.deepEqual(r.occurrences, []);

@@ -72,7 +72,10 @@ interface Item {
 function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
   const sp = comp.getFirstProperty('dtstart');
   const start = sp?.getFirstValue() as ICALTime | undefined;
-  if (!sp || !start || typeof (start as any).year !== 'number') return null;
+  if (!sp || !start || typeof (start as any).year !== 'number') {
+    if (sp) ctx.problems.push({ href: ctx.href, message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} has an unreadable DTSTART` });
+    return null;
+  }
   const startZone = zoneOf(start, sp, ctx);
   const allDay = !!start.isDate;
   const ep = comp.getFirstProperty('dtend');
@@ -97,6 +100,13 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
     endFor = (sw) => toInstant(fromWallMs(wallMs(sw) + DAY), startZone);
   } else {
     endFor = (_sw, si) => new Date(si.getTime() + 60_000);
+  }
+  // An end at or before the start (a client's bug, or a typo) would show as "12:00–11:00" and
+  // take part in conflicts: the event is left out, and doctor names it.
+  const s0 = toInstant(wall(start), startZone);
+  if (endFor(wall(start), s0).getTime() <= s0.getTime()) {
+    ctx.problems.push({ href: ctx.href, message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} does not end after it starts: ignored` });
+    return null;
   }
   return { comp, start, startZone, allDay, endFor };
 }
@@ -210,7 +220,7 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
       for (const o of g.overrides) {
         if (cancelled(o)) continue;
         const it = itemOf(o, ctx);
-        if (!it) { ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
+        if (!it) { if (!o.hasProperty('dtstart')) ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
         const s = toInstant(wall(it.start), it.startZone);
         const e = it.endFor(wall(it.start), s);
         const rid = dateOf(o, 'recurrence-id', ctx);
@@ -221,7 +231,7 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
     const master = g.master;
     if (cancelled(master)) continue;
     const mItem = itemOf(master, ctx);
-    if (!mItem) { ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
+    if (!mItem) { if (!master.hasProperty('dtstart')) ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
     const created = dateOf(master, 'created', ctx) ?? dateOf(master, 'dtstamp', ctx);
     const event = new ICAL.Event(master, { strictExceptions: false, exceptions: g.overrides } as any);
     const masterMeaning = meaningOf(master);
