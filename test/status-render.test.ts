@@ -58,6 +58,13 @@ test('status: shows the stale warning and the last error; never-synced does not 
   assert.match(never, /! calendar never synced: claims on this host are unknown/);
 });
 
+test('status: a runaway rule (a claim every minute) lists 30 upcoming rows, then one line for the rest', () => {
+  const many = Array.from({ length: 200 }, (_, i) => claim({ uid: `m${i}`, user: 'mallory', mode: 'shared', resources: ['gpu0'], start: new Date(NOW.getTime() + (i + 1) * 60_000), end: new Date(NOW.getTime() + (i + 1) * 60_000 + 30_000) }));
+  const text = renderStatus(view(snap(many, { syncedAt: NOW })), {});
+  assert.equal(linesOf(text).filter((l) => /mallory/.test(l)).length, 30);
+  assert.ok(linesOf(text).includes('  … and 170 more (hosthog list shows all)'), text);
+});
+
 test('status --brief: one line, a second only for warnings; all fit 80 columns', () => {
   assert.equal(renderStatus(view(snap([])), { brief: true }), 'gpu-box-3: free for 24 h\n');
   assert.equal(renderStatus(view(busy()), { brief: true }),

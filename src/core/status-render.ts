@@ -19,6 +19,9 @@ function claimLines(c: Claim, v: HostView, indent: string): string[] {
   return out;
 }
 
+/** Upcoming claims listed by `hosthog status` before "… and N more". */
+export const UPCOMING_MAX = 30;
+
 export function renderStatus(view: HostView, opts: { brief?: boolean } = {}): string {
   if (opts.brief) return renderBrief(view);
   const lines: string[] = [headerLine(view)];
@@ -32,8 +35,10 @@ export function renderStatus(view: HostView, opts: { brief?: boolean } = {}): st
     for (const c of view.active) lines.push(...claimLines(c, view, '  '));
   }
   if (view.upcoming.length) {
+    // A runaway rule (FREQ=MINUTELY) must not print a thousand lines: the rest is one line.
     lines.push('NEXT 24H:');
-    for (const c of view.upcoming) lines.push(...claimLines(c, view, '  '));
+    for (const c of view.upcoming.slice(0, UPCOMING_MAX)) lines.push(...claimLines(c, view, '  '));
+    if (view.upcoming.length > UPCOMING_MAX) lines.push(`  … and ${view.upcoming.length - UPCOMING_MAX} more (hosthog list shows all)`);
   }
   for (const a of view.announcements) lines.push(announcementLine(a, view));
   for (const x of view.conflicts) lines.push(conflictLine(x, view));
