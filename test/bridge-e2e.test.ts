@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { ensureTestUsers } from './harness/users.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRadicale } from './harness/servers.js';
@@ -118,6 +119,13 @@ test('hosthog doctor names the events hosthog cannot read (a phone\'s event nobo
   assert.match(d.stdout, /^warn +event nouid\.ics is not shown: event without UID ignored$/m, d.stdout);
   assert.doesNotMatch(d.stdout, /ok\.ics/);
   assert.doesNotMatch(d.stdout, /\x1b/);
+  // As a lab member: no false alarms about the bridge's own directories (users write through it).
+  chmodSync(vdir, 0o755);
+  const { 'hh-alice': alice } = ensureTestUsers();
+  const u = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path }, uid: alice.uid, gid: alice.gid });
+  assert.equal(u.code, 0, u.stdout + u.stderr);
+  assert.doesNotMatch(u.stdout, /^FAIL|read-only/m, u.stdout);
+  assert.match(u.stdout, /state directory .* belongs to the bridge \(run hosthog doctor as root/);
 });
 
 test('a mistyped command or option: one line naming it, exit 64 (status, the default command, does not swallow it)', async () => {
@@ -126,6 +134,7 @@ test('a mistyped command or option: one line naming it, exit 64 (status, the def
     [['statsu'], /^hosthog: unknown command "statsu" \(the commands are status, claim, .*; see hosthog --help\)\n$/],
     [['claim', '--bogus'], /^hosthog: unknown option '--bogus' \(see hosthog --help\)\n$/],
     [['status', '--at'], /^hosthog: option '--at <time>' argument missing \(see hosthog --help\)\n$/],
+    [['claim', '--hog', '--shared', '--for', '1h'], /^hosthog: a hog claim is always exclusive \(drop --shared\)\n$/],
   ] as const) {
     const r = await runCli([...args], { env: { HOSTHOG_CONFIG: cfg.path } });
     assert.equal(r.code, 64, `${args.join(' ')}: ${r.stderr}`);

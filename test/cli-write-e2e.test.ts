@@ -48,6 +48,7 @@ test('two real users through a running bridge on Radicale', async (t) => {
   assert.equal(claim.claim.user, 'hh-alice', 'stamped with the verified user');
   assert.equal(new Date(claim.claim.start).getTime() % 60_000, 0, 'a claim made now starts on the whole minute, as shown');
   assert.equal(new Date(claim.claim.end).getTime() - new Date(claim.claim.start).getTime(), 2 * 3_600_000);
+  assert.match(claim.claim.start, /T\d\d:\d\d:00[+-]\d\d:\d\d$/, 'ISO 8601 with the host zone\'s offset, as status --json');
   assert.match(readFileSync(cfg.motd, 'utf8'), /hh-alice.*paper deadline/s, 'motd updated at once, not at the next poll');
   const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
   const onServer = await (await fetch(`${srv.calendarUrl}${claim.uid}.ics`, { headers: { authorization: auth } })).text();

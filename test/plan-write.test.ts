@@ -167,6 +167,8 @@ test('planEdit: patches only what changes, validates, checks conflicts', () => {
   throwsWith(() => planEdit(mine, { start: at('08:00') }, alice, [mine], config, NOW), UsageError, /into the past/);
   throwsWith(() => planEdit(mine, { until: at('12:00') }, alice, [mine], config, NOW), UsageError, /end after it starts/);
   throwsWith(() => planEdit(mine, { resources: ['gpu7'] }, alice, [mine], config, NOW), UsageError, /unknown resource "gpu7"/, /gpu0, gpu1/);
+  throwsWith(() => planEdit(mine, { note: 'x'.repeat(301) }, alice, [mine], config, NOW), UsageError, /a note may have at most 300 characters/);
+  assert.ok(planEdit(mine, { note: 'x'.repeat(300) }, alice, [mine], config, NOW));
   const bobs = claim({ uid: 'bob-7', user: 'bob', mode: 'shared', start: at('14:00'), end: at('18:00'), resources: ['gpu0'] });
   assert.ok(planEdit(mine, { note: 'x' }, alice, [mine, bobs], config, NOW)); // shared + shared
   throwsWith(() => planEdit(mine, { mode: 'exclusive' }, alice, [mine, bobs], config, NOW), ConflictError, /bob's shared claim on gpu0 14:00–18:00 \(uid bob-7\)/);

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { discoverSessions } from '../src/host/sessions.js';
-import { whoRows, whoSummaryLine, renderWho, type HostSessions } from '../src/core/who-view.js';
+import { whoRows, whoSummaryLine, renderWho, isRemoteHost, type HostSessions } from '../src/core/who-view.js';
 import type { Claim } from '../src/core/types.js';
 import { isClean } from '../src/core/sanitize.js';
 
@@ -48,6 +48,11 @@ test('whoRows: how each user is on, the claim they hold, heavy use flagged', () 
   assert.deepEqual(whoRows(FIXED, [claim({ user: 'carol', mode: 'shared' })], NOW).flags, []);
   // bob holding his own claim: no flag.
   assert.deepEqual(whoRows(FIXED, [claim({ user: 'carol' }), claim({ uid: 'b', user: 'bob', mode: 'shared', resources: ['gpu1'] })], NOW).flags, []);
+});
+
+test('utmp host fields: a remote address is ssh; tmux panes, screen and a local X display are not', () => {
+  for (const h of ['10.0.0.5', 'laptop.lab.example.org', '2001:db8::1', '127.0.0.1']) assert.equal(isRemoteHost(h), true, h);
+  for (const h of ['', ' ', 'tmux(3451).%0', 'tmux(12).%13', ':0', ':1.0', 'screen']) assert.equal(isRemoteHost(h), false, h);
 });
 
 test('whoSummaryLine and renderWho (≤ 80 columns, hostile names cleaned)', () => {

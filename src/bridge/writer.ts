@@ -13,7 +13,7 @@ import type { CalendarObject, Claim, Occurrence } from '../core/types.js';
 import { NotFoundError, PreconditionFailedError, UsageError } from '../core/errors.js';
 import { decodeObjects } from '../core/ics-read.js';
 import { encodeEvent, patchEvent, type EventPatch } from '../core/ics-write.js';
-import { formatRange } from '../core/format-time.js';
+import { formatRange, isoWithOffset } from '../core/format-time.js';
 import { cleanText } from '../core/sanitize.js';
 import {
   planAnnounce, planClaim, planEdit, planExtend, planRelease, findMyClaim, checkHoggable,
@@ -52,7 +52,7 @@ export class CalendarWriter {
     return {
       action: 'claimed', uid,
       summary: `claimed ${what} ${spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared'} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (uid ${uid})`,
-      claim: { user: spec.user, mode: spec.mode, hog: spec.hog, resources: spec.resources, note: spec.note, start: spec.start.toISOString(), end: spec.end.toISOString(), rrule: spec.rrule },
+      claim: { user: spec.user, mode: spec.mode, hog: spec.hog, resources: spec.resources, note: spec.note, start: isoWithOffset(spec.start, this.config.timezone), end: isoWithOffset(spec.end, this.config.timezone), rrule: spec.rrule },
     };
   }
 

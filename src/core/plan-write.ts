@@ -92,6 +92,8 @@ function checkResources(list: string[], config: Config): string[] {
 }
 
 function checkNote(note: string): string {
+  // Refused, not cut silently (as announcements).
+  if (Array.from(note.trim()).length > NOTE_MAX) throw new UsageError(`a note may have at most ${NOTE_MAX} characters`, 'shorten it; the calendar app can hold longer descriptions');
   return cleanText(note, NOTE_MAX);
 }
 

@@ -58,6 +58,15 @@ export interface WhoOptions {
   heavyRssBytes?: number;
 }
 
+/**
+ * Whether a utmp entry's host field names a remote peer. tmux and screen write their panes
+ * with a host such as "tmux(3451).%0", and a local X display writes ":0": those are not ssh.
+ */
+export function isRemoteHost(host: string): boolean {
+  const h = host.trim();
+  return h !== '' && !/^tmux\(\d+\)\.%\d+$/.test(h) && !/^:\d+(\.\d+)?$/.test(h) && !/^screen\b/.test(h);
+}
+
 export function whoRows(s: HostSessions, activeClaims: Claim[], now: Date, opts: WhoOptions = {}): { rows: WhoRow[]; flags: WhoFlag[] } {
   const byUser = new Map<string, WhoRow>();
   const row = (user: string): WhoRow => {
@@ -68,7 +77,7 @@ export function whoRows(s: HostSessions, activeClaims: Claim[], now: Date, opts:
   const addHow = (r: WhoRow, h: How) => { if (!r.how.includes(h)) r.how.push(h); };
   for (const t of s.ttys) {
     const r = row(t.user);
-    addHow(r, t.host ? 'ssh' : 'tty');
+    addHow(r, isRemoteHost(t.host) ? 'ssh' : 'tty');
     if (t.idleMs !== null) r.idleMs = r.idleMs === null ? t.idleMs : Math.min(r.idleMs, t.idleMs);
   }
   for (const t of s.tmux) addHow(row(t.user), 'tmux');

@@ -63,9 +63,9 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     handler: handle,
     log,
   });
-  log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
-  b.start();
-  await new Promise<void>((resolve) => {
+  // Signals are handled before "started" is logged: a supervisor that stops the bridge as soon
+  // as it says it is up still gets a clean stop (and the state-directory lock released).
+  const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
       Promise.all([rpc.close(), b.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
@@ -73,4 +73,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
+  b.start();
+  await stopped;
 }

@@ -21,6 +21,7 @@ export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts)
   const config = configFor(g);
   const now = new Date();
   if (o.exclusive && o.shared) throw new UsageError('--exclusive and --shared contradict each other', 'pick one');
+  if (o.hog && o.shared) throw new UsageError('a hog claim is always exclusive', 'drop --shared');
   if (o.in && o.at) throw new UsageError('--in and --at both say when to start', 'pick one');
   if (o.for && o.until) throw new UsageError('--for and --until both say when to end', 'pick one');
   // Claims made "now" or "in 5m" start on the whole minute, as everything shows them: a claim

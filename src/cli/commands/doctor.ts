@@ -28,16 +28,20 @@ export async function doctor(g: GlobalOptions): Promise<void> {
     return;
   }
   const cal = config.calendar;
+  const asRoot = process.getuid?.() === 0;
   try {
     const source = openSource(config);
     const info = await source.info();
     add({ ok: true, what: `calendar ${source.description} answers${info.displayName ? ` ("${info.displayName}")` : ''}` });
-    if (info.readOnly) add({ ok: false, warn: true, what: `calendar is read-only: ${info.readOnlyReason ?? 'writes are refused'}`, fix: 'the CLI cannot write claims; give the hosthog account write access' });
+    // Users write through the root-run bridge: only the bridge's own access matters.
+    if (info.readOnly && asRoot) add({ ok: false, warn: true, what: `calendar is read-only: ${info.readOnlyReason ?? 'writes are refused'}`, fix: 'the CLI cannot write claims; give the hosthog account write access' });
   } catch (e) {
     add({ ok: false, what: `calendar: ${errorLine(e)}`, fix: cal.kind === 'caldav' ? 'check [calendar] url, username and the password file' : `check [calendar] path` });
   }
   const sd = config.bridge.stateDir;
-  add(writable(sd) ? { ok: true, what: `state directory ${sd} is writable` } : { ok: false, what: `state directory ${sd} is not writable by this user`, fix: 'run the bridge as root or set [bridge] state_dir' });
+  if (writable(sd)) add({ ok: true, what: `state directory ${sd} is writable` });
+  else if (asRoot) add({ ok: false, what: `state directory ${sd} is not writable`, fix: 'check its permissions, or set [bridge] state_dir' });
+  else add({ ok: true, what: `state directory ${sd} belongs to the bridge (run hosthog doctor as root for the bridge's own checks)` });
   const snap = safe(() => readSnapshotFile(sd));
   if (!snap) add({ ok: false, warn: true, what: 'the bridge has not written a snapshot yet', fix: 'systemctl enable --now hosthog-bridge' });
   else {
