@@ -143,6 +143,36 @@ print(json.dumps({"summary": str(ev.get('SUMMARY')), "tzid": s.params.get('TZID'
   return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py], { input: ics, encoding: 'utf8' }));
 }
 
+test('off the host, --calendar URL: claim, list, status and sync talk to the calendar itself through a per-user cache', async (t) => {
+  const srv = await startRadicale();
+  t.after(() => srv.destroy());
+  const cfg = writeTestConfig({ vdir: mkdtempSync(join(tmpdir(), 'hh-offhost-vdir-')) }); // the host's own calendar: not used
+  const cacheHome = mkdtempSync(join(tmpdir(), 'hh-offhost-cache-'));
+  const env = { HOSTHOG_CONFIG: cfg.path, HOSTHOG_USERNAME: srv.username, HOSTHOG_PASSWORD: srv.password, XDG_CACHE_HOME: cacheHome };
+  const cal = ['--calendar', srv.calendarUrl];
+  const c = await runCli([...cal, 'claim', 'gpu0', '--in', '1h', '--for', '1h', '-m', 'from my laptop', '--json'], { env });
+  assert.equal(c.code, 0, c.stderr);
+  const uid = JSON.parse(c.stdout).uid as string;
+  const l = await runCli([...cal, 'list', '--json'], { env });
+  assert.equal(l.code, 0, l.stderr);
+  assert.deepEqual((JSON.parse(l.stdout) as { uid: string; note: string }[]).map((x) => [x.uid, x.note]), [[uid, 'from my laptop']]);
+  const st = await runCli([...cal, 'status', '--json'], { env });
+  assert.equal(st.code, 0, st.stderr);
+  assert.deepEqual((JSON.parse(st.stdout) as { upcoming: { uid: string }[] }).upcoming.map((x) => x.uid), [uid]);
+  const sy = await runCli([...cal, 'sync'], { env });
+  assert.equal(sy.code, 0, sy.stderr);
+  assert.match(sy.stdout, /^synced caldav .* into your cache/);
+  assert.ok(existsSync(join(cacheHome, 'hosthog')), 'the per-user cache');
+  assert.equal(existsSync(join(cfg.stateDir, 'snapshot.json')), false, 'nothing of the host\'s written');
+  // The host's own (empty) calendar is not what --calendar shows.
+  const local = await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(local.code, 0, local.stderr);
+  assert.deepEqual(JSON.parse((await runCli(['list', '--json'], { env: { HOSTHOG_CONFIG: cfg.path } })).stdout), []);
+  const bad = await runCli(['--calendar', 'notaurl', 'list'], { env });
+  assert.equal(bad.code, 78, bad.stderr);
+  assert.match(bad.stderr, /^hosthog: --calendar "notaurl" is not an http\(s\) URL/);
+});
+
 for (const start of [startRadicale, startXandikos]) {
   test(`events written by the CLI read back by python3-icalendar after a round trip through ${start.name.replace('start', '')}`, async (t) => {
     const srv = await start();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { GlobalOptions } from './main.js';
 import type { Config } from '../config/schema.js';
+import type { Snapshot } from '../core/types.js';
 import { loadConfig, readPassword } from '../config/load.js';
 import { BridgeUnavailableError, ConfigError } from '../core/errors.js';
 
@@ -39,8 +40,10 @@ function readable(path: string, mode: number): boolean {
   try { accessSync(path, mode); return true; } catch { return false; }
 }
 
-async function direct(g: GlobalOptions, config: Config, method: string, params: Record<string, unknown>): Promise<unknown> {
+/** The calendar this user reaches without the bridge (--calendar URL, or the config's), with its per-user cache, synced. */
+async function openDirect(g: GlobalOptions, config: Config) {
   if (g.calendar) {
+    if (!/^https?:\/\/[^/\s]+/i.test(g.calendar)) throw new ConfigError([`--calendar "${g.calendar.slice(0, 80)}" is not an http(s) URL`], 'give the calendar\'s CalDAV URL, e.g. https://cloud.example.org/remote.php/dav/calendars/me/gpu-box-3/');
     const username = process.env.HOSTHOG_USERNAME ?? (config.calendar.kind === 'caldav' ? config.calendar.username : '');
     if (!username) throw new ConfigError(['--calendar needs a calendar account name'], 'set HOSTHOG_USERNAME, or username in ~/.config/hosthog/config.toml [calendar]');
     const passwordFile = config.calendar.kind === 'caldav' ? config.calendar.passwordFile : undefined;
@@ -49,18 +52,41 @@ async function direct(g: GlobalOptions, config: Config, method: string, params: 
   if (config.calendar.kind === 'caldav') config.calendar.password = readPassword(config.calendar.passwordFile);
   const { openSource } = await import('../caldav/open-source.js');
   const { DirectCache } = await import('./direct-cache.js');
-  const { CalendarWriter } = await import('../bridge/writer.js');
-  const { makeHandler } = await import('../bridge/rpc-handlers.js');
   const source = openSource(config);
   const isRootOnHost = process.getuid?.() === 0 && !g.calendar;
   const cacheDir = isRootOnHost ? config.bridge.stateDir : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hosthog', createHash('sha256').update(source.description).digest('hex').slice(0, 16));
   const cache = await DirectCache.open(cacheDir, source, config);
   try {
     await cache.sync();
+  } catch (e) {
+    cache.close();
+    throw e;
+  }
+  return { source, cache };
+}
+
+async function direct(g: GlobalOptions, config: Config, method: string, params: Record<string, unknown>): Promise<unknown> {
+  const { source, cache } = await openDirect(g, config);
+  try {
+    const { CalendarWriter } = await import('../bridge/writer.js');
+    const { makeHandler } = await import('../bridge/rpc-handlers.js');
     const writer = new CalendarWriter(source, cache, config);
     const me = userInfo();
     const handler = makeHandler(writer, config, async () => undefined);
     return await handler({ uid: me.uid, gid: me.gid, user: process.env.HOSTHOG_USER ?? me.username, groups: [] }, { method, params });
+  } finally {
+    cache.close();
+  }
+}
+
+/**
+ * status/list/sync with --calendar URL (off the host): the calendar itself, through this user's
+ * cache in ~/.cache/hosthog (a delta sync when it is warm), as a snapshot like the bridge's.
+ */
+export async function directSnapshot(g: GlobalOptions, config: Config): Promise<Snapshot & { description: string }> {
+  const { source, cache } = await openDirect(g, config);
+  try {
+    return { occurrences: cache.occurrences(), syncedAt: new Date(), description: source.description };
   } finally {
     cache.close();
   }

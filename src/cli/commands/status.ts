@@ -12,7 +12,8 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   const config = configFor(g);
   const now = new Date();
   const at = opts.at ? parseWhen(opts.at, now, config.timezone) : now;
-  const snap = readSnapshotFile(config.bridge.stateDir);
+  // Off the host (--calendar URL): the calendar itself, through this user's cache.
+  const snap = g.calendar ? await (await import('../transport.js')).directSnapshot(g, configFor(g)) : readSnapshotFile(config.bridge.stateDir);
   if (!snap) {
     throw new HosthogError(`no calendar data on this host yet (${config.bridge.stateDir}/snapshot.json is missing)`,
       'start the bridge (systemctl start hosthog-bridge) or run: hosthog sync');
@@ -20,7 +21,7 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   // The cache holds occurrences from yesterday to [bridge] window_days ahead; outside that,
   // "free" would be a guess.
   const t = at.getTime();
-  if (opts.at && snap.from && snap.to && (t < snap.from.getTime() || t + 86_400_000 > snap.to.getTime())) {
+  if (opts.at && 'from' in snap && snap.from && snap.to && (t < snap.from.getTime() || t + 86_400_000 > snap.to.getTime())) {
     throw new UsageError(`${formatTime(at, config.timezone, now)} is outside what this host has cached (${formatTime(snap.from, config.timezone, now)} to ${formatTime(new Date(snap.to.getTime() - 86_400_000), config.timezone, now)})`,
       'look further ahead in the calendar app, or raise [bridge] window_days');
   }

@@ -6,6 +6,12 @@ import { createLog } from '../../host/log.js';
 import { stateDirError } from './bridge.js';
 
 export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<void> {
+  if (g.calendar) {
+    // Off the host: refresh this user's cache of that calendar (nothing of the host's is written).
+    const snap = await (await import('../transport.js')).directSnapshot(g, configFor(g));
+    process.stdout.write(`synced ${snap.description} into your cache (~/.cache/hosthog): ${snap.occurrences.length} occurrences in the window\n`);
+    return;
+  }
   const config = configFor(g, { withPassword: true });
   const log = createLog({ level: process.env.HOSTHOG_LOG_LEVEL ?? 'warn', stream: process.stderr });
   const bridge = await Bridge.open(config, log).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
