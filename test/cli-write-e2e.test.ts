@@ -168,6 +168,12 @@ test('off the host, --calendar URL: claim, list, status and sync talk to the cal
   const local = await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } });
   assert.equal(local.code, 0, local.stderr);
   assert.deepEqual(JSON.parse((await runCli(['list', '--json'], { env: { HOSTHOG_CONFIG: cfg.path } })).stdout), []);
+  // Cancelling a repeating claim cancels one occurrence, and says so.
+  const rep = await runCli([...cal, 'claim', 'gpu1', '--at', 'tomorrow 9:00', '--for', '1h', '--repeat', 'daily for 3 times', '--json'], { env });
+  assert.equal(rep.code, 0, rep.stderr);
+  const cn = await runCli([...cal, 'cancel', JSON.parse(rep.stdout).uid], { env });
+  assert.equal(cn.code, 0, cn.stderr);
+  assert.match(cn.stdout, /^cancelled root's claim .*; this occurrence only, the series goes on\)$/m);
   const bad = await runCli(['--calendar', 'notaurl', 'list'], { env });
   assert.equal(bad.code, 78, bad.stderr);
   assert.match(bad.stderr, /^hosthog: --calendar "notaurl" is not an http\(s\) URL/);

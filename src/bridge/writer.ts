@@ -88,9 +88,11 @@ export class CalendarWriter {
       return { action: 'deleted', uid: claim.uid, summary: `deleted ${claim.user}'s claim (uid ${claim.uid})` };
     }
     await this.patch(claim, plan.patch, claim.recurring ? claim.recurrenceId : undefined);
+    // A repeating claim: this occurrence only, and the message says so.
+    const once = claim.recurring ? '; this occurrence only, the series goes on' : '';
     return plan.action === 'end-now'
-      ? { action: 'released', uid: claim.uid, summary: `released: ${claim.user}'s claim ended now (uid ${claim.uid})` }
-      : { action: 'cancelled', uid: claim.uid, summary: `cancelled ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})` };
+      ? { action: 'released', uid: claim.uid, summary: `released: ${claim.user}'s claim ended now (uid ${claim.uid}${once})` }
+      : { action: 'cancelled', uid: claim.uid, summary: `cancelled ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid}${once})` };
   }
 
   async announce(actor: Actor, text: string, start: Date, end: Date): Promise<WriteResult> {
