@@ -259,6 +259,13 @@ test('an end at or before the start: the event is left out and named as a proble
   ]);
 });
 
+test('one UID in two files (a vdir can hold that): the first file by name keeps it, the copy is named as a problem', () => {
+  const ev = (summary: string) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', 'BEGIN:VEVENT', 'UID:same-1', 'DTSTAMP:20261101T000000Z', 'DTSTART:20261130T100000Z', 'DTEND:20261130T110000Z', `SUMMARY:${summary}`, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const r = decodeObjects([{ href: '/cal/qa15.ics', etag: null, data: ev('grace gpu1') }, { href: '/cal/qa14.ics', etag: null, data: ev('alice hog') }], WIDE);
+  assert.deepEqual(r.occurrences.map((o) => [o.uid, claim(o).user]), [['same-1', 'alice']]);
+  assert.deepEqual(r.problems, [{ href: '/cal/qa15.ics', message: 'UID same-1 is also used by qa14.ics: this copy is ignored' }]);
+});
+
 test('STATUS:CANCELLED events are ignored', () => {
   const r = decode('cancelled.ics');
   assert.deepEqual(r.occurrences, []);

@@ -14,7 +14,7 @@ import type { CalendarSource } from '../caldav/source.js';
 import type { CalendarObject, Occurrence, Snapshot } from '../core/types.js';
 import { AuthError, CalendarUnavailableError, errorLine } from '../core/errors.js';
 import { isDue, type PollState } from '../core/poll-schedule.js';
-import { decodeObjects } from '../core/ics-read.js';
+import { decodeObjects, withUniqueUids } from '../core/ics-read.js';
 import { hostView, type HostView } from '../core/view.js';
 import { renderMotd } from '../core/motd.js';
 import { openSource } from '../caldav/open-source.js';
@@ -180,7 +180,7 @@ export class Bridge {
   private decodeAll(from: Date, to: Date): { occurrences: Occurrence[]; problems: { href: string; message: string }[] } {
     if (this.decodedWindow !== from.getTime()) { this.decoded.clear(); this.decodedWindow = from.getTime(); }
     const seen = new Set<string>();
-    const occurrences: Occurrence[] = [];
+    const parts: { href: string; occurrences: Occurrence[] }[] = [];
     const problems: { href: string; message: string }[] = [];
     for (const obj of this.mirror.objects()) {
       seen.add(obj.href);
@@ -191,10 +191,11 @@ export class Bridge {
         d = { etag: obj.etag, data: obj.data, occurrences: r.occurrences, problems: r.problems };
         this.decoded.set(obj.href, d);
       }
-      occurrences.push(...d.occurrences);
+      parts.push({ href: obj.href, occurrences: d.occurrences });
       problems.push(...d.problems);
     }
     for (const href of this.decoded.keys()) if (!seen.has(href)) this.decoded.delete(href);
+    const occurrences = withUniqueUids(parts, problems);
     occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || cmp(a.uid, b.uid) || cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''));
     return { occurrences, problems };
   }

@@ -298,21 +298,39 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
 }
 
 export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOptions): DecodeResult {
-  const occurrences: Occurrence[] = [];
+  const parts: { href: string; occurrences: Occurrence[] }[] = [];
   const problems: DecodeResult['problems'] = [];
   for (const obj of objects) {
     const href = obj?.href ?? '';
     const ctx: Ctx = { opts, href, problems };
-    const mark = occurrences.length;
+    const mine: Occurrence[] = [];
     try {
-      decodeOne(obj, ctx, occurrences);
+      decodeOne(obj, ctx, mine);
+      parts.push({ href, occurrences: mine });
     } catch (err) {
-      occurrences.length = mark;
       problems.push({ href, message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}` });
     }
   }
+  const occurrences = withUniqueUids(parts, problems);
   occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || cmp(a.uid, b.uid) || cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''));
   return { occurrences, problems };
+}
+
+/**
+ * One UID, one event: a UID is unique in a calendar (CalDAV servers refuse a second), but two
+ * files in a vdir can share one, and the copies would hide each other's conflicts. The object
+ * with the smallest href keeps the UID; the others are left out and named as problems.
+ */
+export function withUniqueUids(parts: { href: string; occurrences: Occurrence[] }[], problems: DecodeResult['problems']): Occurrence[] {
+  const owner = new Map<string, string>();
+  for (const p of parts) for (const o of p.occurrences) { const h = owner.get(o.uid); if (h === undefined || p.href < h) owner.set(o.uid, p.href); }
+  const out: Occurrence[] = [];
+  for (const p of parts) {
+    let dup: string | null = null;
+    for (const o of p.occurrences) { if (owner.get(o.uid) === p.href) out.push(o); else dup = o.uid; }
+    if (dup !== null) problems.push({ href: p.href, message: `UID ${cleanText(dup, 80)} is also used by ${cleanText(owner.get(dup)!.split('/').pop(), 80)}: this copy is ignored` });
+  }
+  return out;
 }
 
 /** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */
