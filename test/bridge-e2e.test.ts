@@ -106,6 +106,12 @@ test('bad config: every problem on its own line with the fix, exit 78, no stack 
   assert.match(r.stderr, /unknown key polll/);
   assert.match(r.stderr, /stale_polls must be a whole number/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
+  const dir = mkdtempSync(join(tmpdir(), 'hh-badcfg-'));
+  writeFileSync(join(dir, 'c.toml'), 'admins = ["root", "Bad User"]\n[calendar]\npath = "/tmp/x"\ntimeout = "forever"\n');
+  const r2 = await runCli(['status'], { env: { HOSTHOG_CONFIG: join(dir, 'c.toml') } });
+  assert.equal(r2.code, 78);
+  assert.match(r2.stderr, /admins: "Bad User" is not a valid name/);
+  assert.match(r2.stderr, /\[calendar\] timeout = "forever" is not a duration/);
 });
 
 test('hosthog doctor names the events hosthog cannot read (a phone\'s event nobody would see otherwise), with control bytes stripped', async () => {

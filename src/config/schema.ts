@@ -133,7 +133,7 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const timezone = raw.timezone === undefined ? defaults.timezone : str(raw, '', 'timezone', 'Europe/Berlin');
   if (!isValidZone(timezone)) problems.push(`timezone = "${timezone}" is not an IANA time zone: write e.g. timezone = "Europe/Berlin"`);
   const resources = list(raw, '', 'resources', [], NAME);
-  const adminUsers = list(raw, '', 'admins', ['root']);
+  const adminUsers = list(raw, '', 'admins', ['root'], /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/);
   const adminGroup = str(raw, '', 'admin_group', 'hosthog-admins');
 
   const c = sec('calendar');
@@ -155,6 +155,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   } else {
     calendar = { kind: 'vdir', path: str(c, 'calendar', 'path', joinPath(stateDir, 'calendar')) };
     if (c.username !== undefined || c.password_file !== undefined) problems.push('[calendar] username/password_file given without url: add url = "https://…" or remove them');
+    if (c.timeout !== undefined) dur(c, 'calendar', 'timeout', '15s', 1000); // checked (and unused) with path: a typo is still one
+
   }
 
   const pollMs = dur(b, 'bridge', 'poll', '60s', 5000);
