@@ -88,6 +88,9 @@ test('two real users through a running bridge on Radicale', async (t) => {
   assert.equal(r.code, 0, r.stderr);
   r = await B(['announce', '--until', 'tomorrow 18:00', 'I am not an admin']);
   assert.equal(r.code, 77, r.stderr);
+  r = await B(['announce', 'no end given either']);
+  assert.equal(r.code, 77, r.stderr);
+  assert.match(r.stderr, /^hosthog: only admins may announce \(ask an admin: root or a member of group/, 'the real problem first, not the missing --until');
   assert.match(readFileSync(cfg.motd, 'utf8'), /NixOS upgrade/);
   r = await A(['release']);
   assert.equal(r.code, 0, r.stderr);
