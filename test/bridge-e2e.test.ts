@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRadicale } from './harness/servers.js';
 import { writeTestConfig, vevent } from './harness/config.js';
-import { startCli, runCli, waitFor } from './harness/cli.js';
+import { startCli, runCli, waitFor, cliCommand } from './harness/cli.js';
+import { spawn } from 'node:child_process';
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
@@ -132,6 +133,27 @@ test('hosthog doctor names the events hosthog cannot read (a phone\'s event nobo
   assert.equal(u.code, 0, u.stdout + u.stderr);
   assert.doesNotMatch(u.stdout, /^FAIL|read-only/m, u.stdout);
   assert.match(u.stdout, /state directory .* belongs to the bridge \(run hosthog doctor as root/);
+});
+
+test('doctor on a fresh install: a calendar directory not created yet and a missing admin_group are warnings with the fix, not failures', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hh-fresh-'));
+  const cfg = writeTestConfig({ vdir: join(dir, 'not-yet'), extra: 'admin_group = "hh-no-such-group"' });
+  const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.equal(d.code, 0, d.stdout + d.stderr);
+  assert.match(d.stdout, /^warn +admin_group "hh-no-such-group" does not exist: only root can announce or change others' claims\n +fix: groupadd hh-no-such-group/m);
+  assert.match(d.stdout, /^warn +calendar directory .*not-yet does not exist yet\n +fix: start the bridge/m);
+});
+
+test('a reader that stops early (hosthog doctor | head -1) ends the CLI quietly, exit 0', async () => {
+  const cfg = writeTestConfig({});
+  const [cmd, ...pre] = cliCommand();
+  const child = spawn(cmd, [...pre, 'doctor'], { env: { ...process.env, HOSTHOG_CONFIG: cfg.path }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c) => (err += c));
+  child.stdout!.destroy(); // the reader is gone before the first line
+  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+  assert.equal(code, 0, err);
+  assert.doesNotMatch(err, /EPIPE|\n\s+at /);
 });
 
 test('a mistyped command or option: one line naming it, exit 64 (status, the default command, does not swallow it)', async () => {

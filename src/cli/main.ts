@@ -173,6 +173,9 @@ export async function main(argv: string[]): Promise<number> {
 
 export { UsageError };
 
+// `hosthog list | head`: a reader that stops early is not an error (no EPIPE stack trace).
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+
 main(process.argv).then((code) => {
   process.exitCode = code;
 });

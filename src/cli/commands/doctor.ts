@@ -3,6 +3,7 @@
  * Exit 0 when nothing failed, 1 otherwise.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import type { GlobalOptions } from '../main.js';
 import { loadConfig } from '../../config/load.js';
@@ -29,7 +30,14 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   }
   const cal = config.calendar;
   const asRoot = process.getuid?.() === 0;
-  try {
+  const group = config.admins.group;
+  let groupExists = true;
+  try { execFileSync('getent', ['group', group], { stdio: 'ignore', timeout: 5000 }); } catch (e) { groupExists = (e as { status?: number }).status !== 2; }
+  if (!groupExists) add({ ok: false, warn: true, what: `admin_group "${cleanText(group, 40)}" does not exist: only root${config.admins.users.filter((u) => u !== 'root').length ? ' and the admins list' : ''} can announce or change others' claims`, fix: `groupadd ${group} and add the admins to it, or set admin_group in ${config.source}` });
+  const neverSynced = !existsSync(`${config.bridge.stateDir}/snapshot.json`);
+  if (cal.kind === 'vdir' && !existsSync(cal.path) && neverSynced) {
+    add({ ok: false, warn: true, what: `calendar directory ${cal.path} does not exist yet`, fix: 'start the bridge (systemctl enable --now hosthog-bridge): its first sync creates it' });
+  } else try {
     const source = openSource(config);
     const info = await source.info();
     add({ ok: true, what: `calendar ${source.description} answers${info.displayName ? ` ("${info.displayName}")` : ''}` });
