@@ -168,6 +168,8 @@ test('a mistyped command or option: one line naming it, exit 64 (status, the def
     assert.equal(r.code, 64, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
   }
+  const at = await runCli(['--at', '18:00'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  assert.match(at.stderr, /no calendar data on this host yet/, 'an option\'s value (status --at, the default command) is not taken for a command');
   const g = await runCli(['-c', cfg.path, 'status', '--json']);
   assert.match(g.stderr, /no calendar data on this host yet/, 'a global option\'s value is not taken for a command');
 });

@@ -51,6 +51,12 @@ test('planClaim: ends, lengths, limits, past starts and resources', () => {
   throwsWith(() => planClaim(req({ start: at('10:00', '2027-06-01'), end: at('11:00', '2027-06-01') }), alice, [], config, NOW, 'u'), UsageError, /more than 180d ahead/, /max_ahead/);
   throwsWith(() => planClaim(req({ start: at('09:58') }), alice, [], config, NOW, 'u'), UsageError, /cannot start in the past/);
   assert.ok(planClaim(req({ start: new Date(NOW.getTime() - 30_000) }), alice, [], config, NOW, 'u')); // within the minute of grace
+  // "now" rounded down to 10:00:00 by the CLI at 10:00:59, planned by the bridge at 10:01:00.5: fine.
+  assert.ok(planClaim(req({ start: NOW, end: at('11:00') }), alice, [], config, new Date(NOW.getTime() + 60_500), 'u'));
+  // bob's exclusive claim ended at 10:00:45; alice's made at 10:00:50 (start 10:00:00) is no conflict.
+  const endedJustNow = claim({ uid: 'bob-x', user: 'bob', start: at('09:13'), end: new Date(NOW.getTime() + 45_000) });
+  assert.ok(planClaim(req({ mode: 'exclusive', start: NOW, end: at('11:00') }), alice, [endedJustNow], config, new Date(NOW.getTime() + 50_000), 'u'));
+  throwsWith(() => planClaim(req({ mode: 'exclusive', start: NOW, end: at('11:00') }), alice, [endedJustNow], config, new Date(NOW.getTime() + 40_000), 'u'), ConflictError, /bob-x/);
   throwsWith(() => planClaim(req({ resources: ['gpu0', 'tpu9'] }), alice, [], config, NOW, 'u'), UsageError, /unknown resource "tpu9" on box/, /known resources: gpu0, gpu1/);
   throwsWith(() => planClaim(req({ allow: ['bob;rm'] }), alice, [], config, NOW, 'u'), UsageError, /not a user name/);
 });

@@ -51,8 +51,8 @@ test('whoRows: how each user is on, the claim they hold, heavy use flagged', () 
 });
 
 test('utmp host fields: a remote address is ssh; tmux panes, screen and a local X display are not', () => {
-  for (const h of ['10.0.0.5', 'laptop.lab.example.org', '2001:db8::1', '127.0.0.1']) assert.equal(isRemoteHost(h), true, h);
-  for (const h of ['', ' ', 'tmux(3451).%0', 'tmux(12).%13', ':0', ':1.0', 'screen']) assert.equal(isRemoteHost(h), false, h);
+  for (const h of ['10.0.0.5', 'laptop.lab.example.org', '2001:db8::1', '127.0.0.1', '10.0.0.5:S.0']) assert.equal(isRemoteHost(h), true, h);
+  for (const h of ['', ' ', 'tmux(3451).%0', 'tmux(12).%13', ':0', ':1.0', 'local:S.1', ':pts/0:S.0']) assert.equal(isRemoteHost(h), false, h);
 });
 
 test('whoSummaryLine and renderWho (≤ 80 columns, hostile names cleaned)', () => {

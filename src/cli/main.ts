@@ -136,15 +136,25 @@ function program(): Command {
   return p;
 }
 
-/** The first word that is not an option (or a global option's value): the command, if any. */
-function commandWord(args: string[]): string | undefined {
+/**
+ * The first word that is not an option or an option's value: the command, if any. `takesValue`
+ * holds the global options and the default command's options that take a value
+ * (`hosthog --at 18:00` is status at 18:00, not a command named "18:00").
+ */
+function commandWord(args: string[], takesValue: Set<string>): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--') return args[i + 1];
-    if (a === '-c' || a === '--config' || a === '--calendar') { i++; continue; }
+    if (takesValue.has(a)) { i++; continue; }
     if (!a.startsWith('-')) return a;
   }
   return undefined;
+}
+
+function valueFlags(...cmds: (Command | undefined)[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of cmds) for (const o of c?.options ?? []) if (o.required || o.optional) for (const f of [o.short, o.long]) if (f) out.add(f);
+  return out;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -152,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // status is the default command: without this, a mistyped command would reach it as an
     // argument ("too many arguments for 'status'").
-    const word = commandWord(argv.slice(2));
+    const word = commandWord(argv.slice(2), valueFlags(p, p.commands.find((c) => c.name() === 'status')));
     const names = p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
     if (word !== undefined && word !== 'help' && !names.includes(word)) {
       throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`, `the commands are ${names.join(', ')}; see hosthog --help`);

@@ -128,8 +128,13 @@ function holdingOthers(claims: Claim[], except?: Claim): Claim[] {
 }
 
 function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, now: Date): void {
+  const t = now.getTime();
   for (const cand of candidates) {
-    const other = holding.find((h) => conflicts(h, cand));
+    // Only the part from now on can collide: a claim made "now" starts on the whole minute
+    // and must not be refused for one that ended a few seconds ago.
+    if (cand.end.getTime() <= t) continue;
+    const live = cand.start.getTime() < t ? { ...cand, start: now } : cand;
+    const other = holding.find((h) => h.end.getTime() > t && conflicts(h, live));
     if (!other) continue;
     const mine = isExclusive(cand) ? (cand.hog ? 'hog' : 'exclusive') : 'shared';
     const theirs = isExclusive(other) ? (other.hog ? 'hog' : 'exclusive') : 'shared';
@@ -166,7 +171,9 @@ export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], conf
   }
   checkUsers([user], 'claim owner');
   if (req.end === null) throw new UsageError('a claim needs an end: add --for 2h or --until 18:00');
-  if (req.start.getTime() < now.getTime() - PAST_GRACE_MS) {
+  // Grace from the start of this minute: the CLI rounds "now" down to it, and the bridge's
+  // clock runs a sync later.
+  if (req.start.getTime() < Math.floor(now.getTime() / 60_000) * 60_000 - PAST_GRACE_MS) {
     throw new UsageError(`a claim cannot start in the past (${formatRange(req.start, req.end, config.timezone, now)})`, 'leave out --at to start now, or give a later time');
   }
   checkSpan(req.start, req.end, config);

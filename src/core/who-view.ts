@@ -59,12 +59,17 @@ export interface WhoOptions {
 }
 
 /**
- * Whether a utmp entry's host field names a remote peer. tmux and screen write their panes
- * with a host such as "tmux(3451).%0", and a local X display writes ":0": those are not ssh.
+ * Whether a utmp entry's host field names a remote peer. tmux writes its panes with a host
+ * such as "tmux(3451).%0", screen "local:S.0" or ":pts/0:S.1" (or the login's own host, then
+ * remote), and a local X display ":0": those are not ssh.
  */
 export function isRemoteHost(host: string): boolean {
-  const h = host.trim();
-  return h !== '' && !/^tmux\(\d+\)\.%\d+$/.test(h) && !/^:\d+(\.\d+)?$/.test(h) && !/^screen\b/.test(h);
+  let h = host.trim();
+  if (/^tmux\(\d+\)\.%\d+$/.test(h)) return false;
+  // GNU screen writes "<login host | :tty | local>:S.<window>": what precedes ":S.n" decides.
+  const screen = /^(.*):S\.\d+$/.exec(h);
+  if (screen) { h = screen[1]; if (h === 'local' || h.startsWith(':')) return false; }
+  return h !== '' && !/^:\d+(\.\d+)?$/.test(h);
 }
 
 export function whoRows(s: HostSessions, activeClaims: Claim[], now: Date, opts: WhoOptions = {}): { rows: WhoRow[]; flags: WhoFlag[] } {

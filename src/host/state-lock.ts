@@ -1,10 +1,11 @@
 /**
- * One bridge per state directory: state_dir/bridge.pid names the bridge that uses it. Taken
- * with O_EXCL; a file left by a bridge that died (kill -9, power loss) is taken over when no
+ * One bridge per state directory: state_dir/bridge.pid names the bridge that uses it. Created
+ * atomically with its content (link()); a file left by a bridge that died (kill -9, power loss) is taken over when no
  * live process with that pid runs a hosthog bridge. Two bridges on one cache would each
  * enforce hogs, notify twice and race on the cache.
  */
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HosthogError } from '../core/errors.js';
 
@@ -26,21 +27,34 @@ function holder(file: string): number | null {
 export function lockStateDir(stateDir: string): () => void {
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   const file = join(stateDir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => { if (holder(file) === null) rmSync(file, { force: true }); };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = holder(file);
-      if (pid !== null) {
-        throw new HosthogError(`another hosthog bridge (pid ${pid}) uses the state directory ${stateDir}`,
-          'stop it first (systemctl stop hosthog-bridge), or give this one its own [bridge] state_dir');
+  const busy = (pid: number) => new HosthogError(`another hosthog bridge (pid ${pid}) uses the state directory ${stateDir}`,
+    'stop it first (systemctl stop hosthog-bridge), or give this one its own [bridge] state_dir');
+  // The pid file appears with its content (written aside, then link()ed: never empty to a reader).
+  const mine = join(stateDir, `.${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  writeFileSync(mine, `${process.pid}\n`, { mode: 0o644 });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(mine, file);
+        return () => { if (holder(file) === null) rmSync(file, { force: true }); };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      rmSync(file, { force: true }); // left by a bridge that is gone
+      const pid = holder(file);
+      if (pid !== null) throw busy(pid);
+      // Left by a bridge that is gone: move that very file aside, then look at what was moved.
+      const aside = `${mine}.stale`;
+      try { renameSync(file, aside); } catch { continue; }
+      const moved = holder(aside);
+      if (moved !== null) { // a live bridge's fresh file after all (it won a race): put it back
+        try { linkSync(aside, file); } catch { /* it has another by now */ }
+        rmSync(aside, { force: true });
+        throw busy(moved);
+      }
+      rmSync(aside, { force: true });
     }
+  } finally {
+    rmSync(mine, { force: true });
   }
   throw new HosthogError(`cannot take ${file}: another bridge is starting at the same moment`, 'start one bridge per state directory');
 }

@@ -31,9 +31,11 @@ export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts)
   const exact = o.at ? parseWhen(o.at, now, config.timezone) : new Date(now.getTime() + (o.in ? parseDurationArg(o.in) : 0));
   let start = o.at ? exact : wholeMinute(exact.getTime());
   let end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseEnd(o.until, start, now, config.timezone) : null;
-  if (end && !o.at && o.for) {
-    end = wholeMinute(exact.getTime() + parseDurationArg(o.for));
-    if (end.getTime() <= Math.max(start.getTime(), now.getTime())) { start = exact; end = new Date(exact.getTime() + parseDurationArg(o.for)); }
+  if (end && !o.at) {
+    // The end too ("--for 10m", "--until 'in 10m'"), unless that would leave nothing.
+    const exactEnd = o.for ? new Date(exact.getTime() + parseDurationArg(o.for)) : end;
+    end = wholeMinute(exactEnd.getTime());
+    if (end.getTime() <= Math.max(start.getTime(), now.getTime())) { start = exact; end = exactEnd; }
   }
   if (!end) throw new UsageError('a claim needs an end', 'add --for 2h or --until 18:00');
   const rrule = o.repeat ? parseRepeat(o.repeat, start, config.timezone) : undefined;
