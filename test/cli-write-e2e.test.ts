@@ -162,6 +162,9 @@ test('off the host, --calendar URL: claim, list, status and sync talk to the cal
   const st = await runCli([...cal, 'status', '--json'], { env });
   assert.equal(st.code, 0, st.stderr);
   assert.deepEqual((JSON.parse(st.stdout) as { upcoming: { uid: string }[] }).upcoming.map((x) => x.uid), [uid]);
+  const far = await runCli([...cal, 'status', '--at', '2099-01-01 10:00'], { env });
+  assert.equal(far.code, 64, far.stderr);
+  assert.match(far.stderr, /is outside what this host has cached/);
   const sy = await runCli([...cal, 'sync'], { env });
   assert.equal(sy.code, 0, sy.stderr);
   assert.match(sy.stdout, /^synced caldav .* into your cache/);

@@ -21,10 +21,16 @@ export class DirectCache implements WriteCache {
     this.decoded = null;
   }
 
+  /** The span decoded: from yesterday to [bridge] window_days ahead. */
+  window(): { from: Date; to: Date } {
+    const now = Date.now();
+    return { from: new Date(now - DAY), to: new Date(now + this.config.bridge.windowDays * DAY) };
+  }
+
   occurrences(): Occurrence[] {
     if (!this.decoded) {
-      const now = Date.now();
-      return (this.decoded = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from: new Date(now - DAY), to: new Date(now + this.config.bridge.windowDays * DAY) }).occurrences);
+      const { from, to } = this.window();
+      return (this.decoded = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from, to }).occurrences);
     }
     return this.decoded;
   }

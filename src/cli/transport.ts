@@ -83,10 +83,11 @@ async function direct(g: GlobalOptions, config: Config, method: string, params: 
  * status/list/sync with --calendar URL (off the host): the calendar itself, through this user's
  * cache in ~/.cache/hosthog (a delta sync when it is warm), as a snapshot like the bridge's.
  */
-export async function directSnapshot(g: GlobalOptions, config: Config): Promise<Snapshot & { description: string }> {
+export async function directSnapshot(g: GlobalOptions, config: Config): Promise<Snapshot & { description: string; from: Date; to: Date }> {
   const { source, cache } = await openDirect(g, config);
   try {
-    return { occurrences: cache.occurrences(), syncedAt: new Date(), description: source.description };
+    const { from, to } = cache.window();
+    return { occurrences: cache.occurrences(), syncedAt: new Date(), description: source.description, from, to };
   } finally {
     cache.close();
   }
