@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWhen, parseEnd, parseDurationArg } from '../src/core/when.js';
+import { parseWhen, parseEnd, parseDurationArg, claimTimes } from '../src/core/when.js';
 import { UsageError } from '../src/core/errors.js';
 
 const TZ = 'Europe/Berlin';
@@ -118,4 +118,15 @@ test('--until: day words and distances mean what they mean now; a bare clock is 
   assert.equal(end('18:00', '2026-11-20T12:00:00Z'), '2026-11-20T17:00:00.000Z');
   // A day word before the start stays as typed (the planner then says the end is before the start).
   assert.equal(end('today 11:00', '2026-11-21T19:00:00Z'), '2026-11-20T10:00:00.000Z');
+});
+
+test('claimTimes: made now or "in N" on the whole minute (start and end); --at as typed; a very short claim keeps its seconds', () => {
+  const t = new Date('2026-11-20T09:13:38Z'); // 10:13:38 Berlin
+  const iso = (r: { start: Date; end: Date | null }) => [r.start.toISOString(), r.end?.toISOString() ?? null];
+  assert.deepEqual(iso(claimTimes({ for: '10m' }, t, TZ)), ['2026-11-20T09:13:00.000Z', '2026-11-20T09:23:00.000Z']);
+  assert.deepEqual(iso(claimTimes({ in: '5m', for: '10m' }, t, TZ)), ['2026-11-20T09:18:00.000Z', '2026-11-20T09:28:00.000Z']);
+  assert.deepEqual(iso(claimTimes({ until: 'in 10m' }, t, TZ)), ['2026-11-20T09:13:00.000Z', '2026-11-20T09:23:00.000Z']);
+  assert.deepEqual(iso(claimTimes({ at: '11:00', until: '12:30' }, t, TZ)), ['2026-11-20T10:00:00.000Z', '2026-11-20T11:30:00.000Z']);
+  assert.deepEqual(iso(claimTimes({ for: '10s' }, t, TZ)), ['2026-11-20T09:13:38.000Z', '2026-11-20T09:13:48.000Z']);
+  assert.deepEqual(iso(claimTimes({}, t, TZ)), ['2026-11-20T09:13:00.000Z', null]);
 });

@@ -154,3 +154,20 @@ export function parseEnd(text: string, start: Date, now: Date, tz: string): Date
   const s = text.trim().toLowerCase().replace(/\s+/g, ' ').replace(/^at /, '');
   return parseClock(s) ? parseWhen(s, start, tz) : t;
 }
+
+/**
+ * A claim's start and end from what a person typed (`--at` or `--in`, then `--for` or
+ * `--until`); null end when neither was given. Claims made "now" or "in 5m" start and end on
+ * the whole minute, as everything shows them (a claim shown as 16:13–16:23 must not block one
+ * at 16:23 by hidden seconds), unless that would leave nothing of a very short claim.
+ */
+export function claimTimes(o: { at?: string; in?: string; for?: string; until?: string }, now: Date, tz: string): { start: Date; end: Date | null } {
+  const wholeMinute = (t: number) => new Date(Math.floor(t / 60_000) * 60_000);
+  const exact = o.at ? parseWhen(o.at, now, tz) : new Date(now.getTime() + (o.in ? parseDurationArg(o.in) : 0));
+  const start = o.at ? exact : wholeMinute(exact.getTime());
+  const end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseEnd(o.until, start, now, tz) : null;
+  if (!end || o.at) return { start, end };
+  const exactEnd = o.for ? new Date(exact.getTime() + parseDurationArg(o.for)) : end;
+  const rounded = wholeMinute(exactEnd.getTime());
+  return rounded.getTime() > Math.max(start.getTime(), now.getTime()) ? { start, end: rounded } : { start: exact, end: exactEnd };
+}

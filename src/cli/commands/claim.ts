@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { GlobalOptions } from '../main.js';
 import { configFor } from '../context.js';
 import { callWrite } from '../transport.js';
-import { parseWhen, parseEnd, parseDurationArg } from '../../core/when.js';
+import { parseWhen, parseDurationArg, claimTimes } from '../../core/when.js';
 import { parseRepeat } from '../../core/repeat.js';
 import { UsageError } from '../../core/errors.js';
 import { printResult } from '../output.js';
@@ -24,19 +24,7 @@ export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts)
   if (o.hog && o.shared) throw new UsageError('a hog claim is always exclusive', 'drop --shared');
   if (o.in && o.at) throw new UsageError('--in and --at both say when to start', 'pick one');
   if (o.for && o.until) throw new UsageError('--for and --until both say when to end', 'pick one');
-  // Claims made "now" or "in 5m" start on the whole minute, as everything shows them: a claim
-  // shown as 16:13–16:23 must not block one at 16:23 by its hidden seconds.
-  // (A claim shorter than that keeps its seconds.)
-  const wholeMinute = (t: number) => new Date(Math.floor(t / 60_000) * 60_000);
-  const exact = o.at ? parseWhen(o.at, now, config.timezone) : new Date(now.getTime() + (o.in ? parseDurationArg(o.in) : 0));
-  let start = o.at ? exact : wholeMinute(exact.getTime());
-  let end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseEnd(o.until, start, now, config.timezone) : null;
-  if (end && !o.at) {
-    // The end too ("--for 10m", "--until 'in 10m'"), unless that would leave nothing.
-    const exactEnd = o.for ? new Date(exact.getTime() + parseDurationArg(o.for)) : end;
-    end = wholeMinute(exactEnd.getTime());
-    if (end.getTime() <= Math.max(start.getTime(), now.getTime())) { start = exact; end = exactEnd; }
-  }
+  const { start, end } = claimTimes(o, now, config.timezone);
   if (!end) throw new UsageError('a claim needs an end', 'add --for 2h or --until 18:00');
   const rrule = o.repeat ? parseRepeat(o.repeat, start, config.timezone) : undefined;
   const res = resources.flatMap((r) => list(r) ?? []);
