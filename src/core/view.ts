@@ -18,6 +18,8 @@
 import type { Announcement, Claim, Snapshot } from './types.js';
 import type { Config } from '../config/schema.js';
 import { isExclusive, rule } from './conflicts.js';
+import { UsageError } from './errors.js';
+import { formatTime } from './format-time.js';
 
 export const HORIZON_MS = 24 * 3_600_000;
 
@@ -84,4 +86,17 @@ export function hostView(snapshot: Snapshot, config: Config, now: Date, clock: D
     stale,
     syncedAt: snapshot.syncedAt,
   };
+}
+
+/**
+ * `status --at`: the cache holds occurrences from `from` to `to` (yesterday to [bridge]
+ * window_days ahead); a time whose next 24 h are not all inside would be a guess ("free").
+ */
+export function checkCovered(at: Date, window: { from?: Date; to?: Date }, tz: string, now: Date): void {
+  const { from, to } = window;
+  if (!from || !to) return;
+  const t = at.getTime();
+  if (t >= from.getTime() && t + HORIZON_MS <= to.getTime()) return;
+  throw new UsageError(`${formatTime(at, tz, now)} is outside what this host has cached (${formatTime(from, tz, now)} to ${formatTime(new Date(to.getTime() - HORIZON_MS), tz, now)})`,
+    'look further ahead in the calendar app, or raise [bridge] window_days');
 }
