@@ -16,7 +16,7 @@ import { waitFor, REPO } from '../test/harness/cli.js';
 
 import { loadConfig } from '../src/config/load.js';
 import { Bridge } from '../src/bridge/bridge.js';
-import { silentLog } from '../src/host/log.js';
+import { silentLog } from '../src/host/store/log.js';
 import { writeSection, machineLine } from './report.js';
 import { BRIDGE_NODE_FLAGS, BRIDGE_ENV } from '../src/bridge/runtime.js';
 

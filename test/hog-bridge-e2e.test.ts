@@ -22,9 +22,9 @@ import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
 import { startRadicale } from './harness/servers.js';
-import { parseMountInfo, isHosthogMount } from '../src/host/hog-mounts.js';
+import { parseMountInfo, isHosthogMount } from '../src/host/hog/hog-mounts.js';
 import { startSystemd } from './harness/systemd.js';
-import { QUIET_FILE, readQuietState } from '../src/host/quiet-host.js';
+import { QUIET_FILE, readQuietState } from '../src/host/hog/quiet-host.js';
 
 // cwd = the repo: `node --import tsx` (the uncompiled CLI) resolves tsx from the working dir.
 const runCli = (args: string[], opts: Parameters<typeof runCliAt>[1] = {}) => runCliAt(args, { cwd: REPO, ...opts });

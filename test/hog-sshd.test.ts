@@ -13,10 +13,10 @@ import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { planCovers, hogMessage, type CoverPlan, type PathKind, type UserEntry } from '../src/core/hog-plan.js';
 import type { Claim } from '../src/core/types.js';
 import { validateConfig, type Config } from '../src/config/schema.js';
-import { authorizedKeysFiles } from '../src/host/sshd-config.js';
-import { listUsers } from '../src/host/users-db.js';
-import { createHogEnforcer, parseMountInfo, isHosthogMount, type HogEnforcer } from '../src/host/hog-mounts.js';
-import { readHogState, STATE_FILE } from '../src/host/hog-state.js';
+import { authorizedKeysFiles } from '../src/host/hog/sshd-config.js';
+import { listUsers } from '../src/host/rpc/users-db.js';
+import { createHogEnforcer, parseMountInfo, isHosthogMount, type HogEnforcer } from '../src/host/hog/hog-mounts.js';
+import { readHogState, STATE_FILE } from '../src/host/hog/hog-state.js';
 
 let sshd: TestSshd | undefined;
 let users: Record<string, TestUser> = {};

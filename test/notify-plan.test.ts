@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planNotices, messageNotice, type Notice } from '../src/core/notify-plan.js';
-import { Ledger } from '../src/host/ledger.js';
+import { Ledger } from '../src/host/sessions/ledger.js';
 import { validateConfig, type Config } from '../src/config/schema.js';
 import type { Claim, Announcement, Occurrence } from '../src/core/types.js';
 import { isClean } from '../src/core/sanitize.js';

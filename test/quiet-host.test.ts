@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSystemd, type TestSystemd } from './harness/systemd.js';
-import { createQuietHost, readQuietState, QUIET_FILE } from '../src/host/quiet-host.js';
+import { createQuietHost, readQuietState, QUIET_FILE } from '../src/host/hog/quiet-host.js';
 import { planQuiet, restoreOrder, isUnitPattern, beginHog, recordStop, recordRelease } from '../src/core/quiet-plan.js';
 
 const sleeper = (d: string) => `[Unit]\nDescription=${d}\n[Service]\nExecStart=/bin/sleep infinity\n`;

@@ -17,9 +17,9 @@ import { promises as fsp, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
-import { startRpcServer, type RpcServer } from '../src/host/rpc-server.js';
-import { callBridge } from '../src/host/rpc-client.js';
-import type { Caller, RpcRequest } from '../src/host/rpc-protocol.js';
+import { startRpcServer, type RpcServer } from '../src/host/rpc/rpc-server.js';
+import { callBridge } from '../src/host/rpc/rpc-client.js';
+import type { Caller, RpcRequest } from '../src/host/rpc/rpc-protocol.js';
 import { BridgeUnavailableError, PermissionError } from '../src/core/errors.js';
 
 // Run from source (node --import tsx) or compiled (npm test runs dist/test/*.js): the child

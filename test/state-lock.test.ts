@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { lockStateDir, LOCK_FILE } from '../src/host/state-lock.js';
+import { lockStateDir, LOCK_FILE } from '../src/host/store/state-lock.js';
 
 test('state lock: created with our pid, a dead bridge\'s or a garbled file taken over, released on stop, nothing left aside', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-lock-'));

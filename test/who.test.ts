@@ -9,7 +9,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
-import { discoverSessions } from '../src/host/sessions.js';
+import { discoverSessions } from '../src/host/sessions/sessions.js';
 import { whoRows, whoSummaryLine, renderWho, isRemoteHost, type HostSessions } from '../src/core/who-view.js';
 import type { Claim } from '../src/core/types.js';
 import { isClean } from '../src/core/sanitize.js';

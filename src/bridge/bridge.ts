@@ -18,8 +18,8 @@ import { decodeObjects, withUniqueUids } from '../core/ics-read.js';
 import { hostView, type HostView } from '../core/view.js';
 import { renderMotd } from '../core/motd.js';
 import { openSource } from '../caldav/open-source.js';
-import { writeFileAtomic } from '../host/atomic-write.js';
-import type { Log } from '../host/log.js';
+import { writeFileAtomic } from '../host/store/atomic-write.js';
+import type { Log } from '../host/store/log.js';
 import { Mirror, type SyncOutcome } from './mirror.js';
 import { writeSnapshotFile, writeSyncState, type StoredSnapshot } from './snapshot-file.js';
 

@@ -12,12 +12,12 @@ import type { Claim, Occurrence } from '../core/types.js';
 import { decideHog, planCovers, type CoverPlan, type PathKind } from '../core/hog-plan.js';
 import { errorLine, PermissionError } from '../core/errors.js';
 import { formatTime } from '../core/format-time.js';
-import { createHogEnforcer, hogKey, type HogEnforcer } from '../host/hog-mounts.js';
-import { createQuietHost, type QuietHost } from '../host/quiet-host.js';
-import { readHogState } from '../host/hog-state.js';
-import { listUsers } from '../host/users-db.js';
-import { authorizedKeysFiles } from '../host/sshd-config.js';
-import type { Log } from '../host/log.js';
+import { createHogEnforcer, hogKey, type HogEnforcer } from '../host/hog/hog-mounts.js';
+import { createQuietHost, type QuietHost } from '../host/hog/quiet-host.js';
+import { readHogState } from '../host/hog/hog-state.js';
+import { listUsers } from '../host/rpc/users-db.js';
+import { authorizedKeysFiles } from '../host/hog/sshd-config.js';
+import type { Log } from '../host/store/log.js';
 import type { RefreshHook } from './bridge.js';
 import type { ExtraHandler } from './rpc-handlers.js';
 

@@ -12,7 +12,7 @@ import Keyv from 'keyv';
 import type { CalendarObject } from '../core/types.js';
 import type { CalendarSource, SyncDelta } from '../caldav/source.js';
 import { InvalidSyncTokenError, errorLine } from '../core/errors.js';
-import { FileStore } from '../host/file-store.js';
+import { FileStore } from '../host/store/file-store.js';
 
 export interface MirrorMeta {
   /** The source the cache belongs to; a different one starts a fresh reconcile. */

@@ -10,10 +10,10 @@ import { messageNotice } from '../core/notify-plan.js';
 import { whoRows, whoSummaryLine } from '../core/who-view.js';
 import { PermissionError, UsageError, errorLine } from '../core/errors.js';
 import { cleanText } from '../core/sanitize.js';
-import { Ledger } from '../host/ledger.js';
-import { channelsByName, deliverAll, notifyRun } from '../host/channels/index.js';
-import { discoverSessions } from '../host/sessions.js';
-import type { Log } from '../host/log.js';
+import { Ledger } from '../host/sessions/ledger.js';
+import { channelsByName, deliverAll, notifyRun } from '../host/sessions/channels/index.js';
+import { discoverSessions } from '../host/sessions/sessions.js';
+import type { Log } from '../host/store/log.js';
 import type { RefreshHook } from './bridge.js';
 import type { ExtraHandler } from './rpc-handlers.js';
 

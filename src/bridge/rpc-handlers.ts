@@ -4,7 +4,7 @@
  * only a wish to act for someone else, which the planners allow to admins alone.
  */
 import type { Config } from '../config/schema.js';
-import type { Caller, RpcRequest } from '../host/rpc-protocol.js';
+import type { Caller, RpcRequest } from '../host/rpc/rpc-protocol.js';
 import { PermissionError, UsageError } from '../core/errors.js';
 import { adminHint, type Actor, type ClaimRequest } from '../core/plan-write.js';
 import type { Mode } from '../core/types.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Occurrence, Snapshot } from '../core/types.js';
-import { writeFileAtomic } from '../host/atomic-write.js';
+import { writeFileAtomic } from '../host/store/atomic-write.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
 

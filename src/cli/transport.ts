@@ -17,7 +17,7 @@ import { BridgeUnavailableError, ConfigError } from '../core/errors.js';
 export async function callWrite(g: GlobalOptions, method: string, params: Record<string, unknown>): Promise<unknown> {
   const config = loadConfig({ path: g.config });
   if (!g.calendar && existsSync(config.bridge.socket)) {
-    const { callBridge } = await import('../host/rpc-client.js');
+    const { callBridge } = await import('../host/rpc/rpc-client.js');
     return callBridge(config.bridge.socket, { method, params });
   }
   if (!g.calendar && !canWriteDirectly(config)) {

@@ -5,7 +5,7 @@ import { callWrite } from '../transport.js';
 import { parseWhen, parseEnd } from '../../core/when.js';
 import { PermissionError, UsageError } from '../../core/errors.js';
 import { adminHint } from '../../core/plan-write.js';
-import { callerFor } from '../../host/peer-identity.js';
+import { callerFor } from '../../host/rpc/peer-identity.js';
 import { actorOf } from '../../bridge/rpc-handlers.js';
 import type { Config } from '../../config/schema.js';
 

@@ -11,7 +11,7 @@ import type { Config } from '../../config/schema.js';
 import { errorLine } from '../../core/errors.js';
 import { openSource } from '../../caldav/open-source.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
-import { createQuietHost } from '../../host/quiet-host.js';
+import { createQuietHost } from '../../host/hog/quiet-host.js';
 import { cleanText } from '../../core/sanitize.js';
 
 interface Check { ok: boolean; what: string; fix?: string; warn?: boolean }

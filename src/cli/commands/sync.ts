@@ -2,7 +2,7 @@
 import { configFor } from '../context.js';
 import type { GlobalOptions } from '../main.js';
 import { Bridge } from '../../bridge/bridge.js';
-import { createLog } from '../../host/log.js';
+import { createLog } from '../../host/store/log.js';
 import { stateDirError } from './bridge.js';
 
 export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<void> {

@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
-import { createHogEnforcer } from '../../host/hog-mounts.js';
+import { createHogEnforcer } from '../../host/hog/hog-mounts.js';
 import { sshdNamespacePid } from '../../bridge/hog-hook.js';
-import { createQuietHost } from '../../host/quiet-host.js';
+import { createQuietHost } from '../../host/hog/quiet-host.js';
 import { HosthogError } from '../../core/errors.js';
 
 export async function forceUnhog(config: Config): Promise<{ action: string; summary: string; removed: string[]; started: string[] }> {

@@ -13,10 +13,10 @@ export async function who(g: GlobalOptions, o: { json?: boolean }): Promise<void
   const config = configFor(g);
   let out: { rows: WhoRow[]; flags: WhoFlag[] };
   if (existsSync(config.bridge.socket)) {
-    const { callBridge } = await import('../../host/rpc-client.js');
+    const { callBridge } = await import('../../host/rpc/rpc-client.js');
     out = await callBridge(config.bridge.socket, { method: 'who', params: {} }, { timeoutMs: 15_000 }) as typeof out;
   } else {
-    const { discoverSessions } = await import('../../host/sessions.js');
+    const { discoverSessions } = await import('../../host/sessions/sessions.js');
     const snap = readSnapshotFile(config.bridge.stateDir);
     const now = new Date();
     const active = snap ? hostView(snap, config, now).active : [];

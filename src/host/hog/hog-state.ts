@@ -6,7 +6,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../store/atomic-write.js';
 
 export interface HogMountRecord {
   /** Where the cover is mounted (path in the sshd mount namespace, directory symlinks resolved). */

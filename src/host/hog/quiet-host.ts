@@ -14,8 +14,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { beginHog, isUnitPattern, planQuiet, recordRelease, recordStop, restoreOrder, type QuietPlan, type QuietRecord } from '../core/quiet-plan.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { beginHog, isUnitPattern, planQuiet, recordRelease, recordStop, restoreOrder, type QuietPlan, type QuietRecord } from '../../core/quiet-plan.js';
+import { writeFileAtomic } from '../store/atomic-write.js';
 
 export const QUIET_FILE = 'hog-units.json';
 

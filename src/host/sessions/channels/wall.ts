@@ -5,9 +5,9 @@
  */
 import { open, fstat, write, close, constants } from 'node:fs';
 import { promisify } from 'node:util';
-import type { Notice } from '../../core/notify-plan.js';
-import type { HostSessions } from '../../core/who-view.js';
-import { cleanText } from '../../core/sanitize.js';
+import type { Notice } from '../../../core/notify-plan.js';
+import type { HostSessions } from '../../../core/who-view.js';
+import { cleanText } from '../../../core/sanitize.js';
 import { safeLine } from '../sessions.js';
 import { cleanNotice, isFor, type Channel, type DeliveryReport } from './index.js';
 

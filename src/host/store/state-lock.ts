@@ -7,7 +7,7 @@
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { HosthogError } from '../core/errors.js';
+import { HosthogError } from '../../core/errors.js';
 
 export const LOCK_FILE = 'bridge.pid';
 

@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync, statSync, lstatSync, existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import type { HostSessions, TtySession, TmuxServer, GraphicalSession, UserUsage } from '../core/who-view.js';
+import type { HostSessions, TtySession, TmuxServer, GraphicalSession, UserUsage } from '../../core/who-view.js';
 
 export const UTMP_PATH = '/var/run/utmp';
 const UTMP_RECORD = 384;

@@ -1,7 +1,7 @@
 /** Login users from the passwd database (getent passwd: files, LDAP, sssd …). */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { UserEntry } from '../core/hog-plan.js';
+import type { UserEntry } from '../../core/hog-plan.js';
 
 const run = promisify(execFile);
 

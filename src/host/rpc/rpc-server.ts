@@ -7,7 +7,7 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { promises as fsp } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { HosthogError, PermissionError, UsageError } from '../core/errors.js';
+import { HosthogError, PermissionError, UsageError } from '../../core/errors.js';
 import {
   encodeFrame, FrameReader, MAX_FRAME_BYTES, parseClientFrame, PROTOCOL_VERSION,
   type Caller, type RpcErrorBody, type RpcRequest, type ServerFrame,

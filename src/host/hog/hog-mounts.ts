@@ -26,10 +26,10 @@ import { constants, openSync, readlinkSync, readFileSync, writeSync, ftruncateSy
 import { readFile } from 'node:fs/promises';
 import { join, basename, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Claim } from '../core/types.js';
-import { type CoverPlan, type Cover, overlayContent } from '../core/hog-plan.js';
-import { HosthogError } from '../core/errors.js';
-import { writeFileAtomic } from './atomic-write.js';
+import type { Claim } from '../../core/types.js';
+import { type CoverPlan, type Cover, overlayContent } from '../../core/hog-plan.js';
+import { HosthogError } from '../../core/errors.js';
+import { writeFileAtomic } from '../store/atomic-write.js';
 import { type HogState, type HogMountRecord, emptyState, readHogState, writeHogState } from './hog-state.js';
 
 const run = promisify(execFile);

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
-import type { Notice } from '../core/notify-plan.js';
+import { writeFileAtomic } from '../store/atomic-write.js';
+import type { Notice } from '../../core/notify-plan.js';
 
 export const LEDGER_FILE = 'notify-ledger.json';
 export const KEEP_MS = 7 * 86_400_000;

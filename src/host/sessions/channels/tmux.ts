@@ -3,9 +3,9 @@
  * servers, via `tmux display-message`, run as that user (tmux interprets '#', so it is
  * escaped). Never display-popup: it blocks until closed.
  */
-import type { Notice } from '../../core/notify-plan.js';
-import type { HostSessions } from '../../core/who-view.js';
-import { cleanText } from '../../core/sanitize.js';
+import type { Notice } from '../../../core/notify-plan.js';
+import type { HostSessions } from '../../../core/who-view.js';
+import { cleanText } from '../../../core/sanitize.js';
 import { run } from '../sessions.js';
 import { cleanNotice, isFor, type Channel, type DeliveryReport } from './index.js';
 

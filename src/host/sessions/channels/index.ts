@@ -2,13 +2,13 @@
  * Notification channels: thin adapters that carry a planned Notice to the people on the host.
  * Each cleans the text again, caps it, never uses a shell and bounds every spawn with a timeout.
  */
-import { planNotices, type Notice } from '../../core/notify-plan.js';
-import type { Occurrence } from '../../core/types.js';
-import type { Config } from '../../config/schema.js';
+import { planNotices, type Notice } from '../../../core/notify-plan.js';
+import type { Occurrence } from '../../../core/types.js';
+import type { Config } from '../../../config/schema.js';
 import { discoverSessions } from '../sessions.js';
 import type { Ledger } from '../ledger.js';
-import type { HostSessions } from '../../core/who-view.js';
-import { cleanText } from '../../core/sanitize.js';
+import type { HostSessions } from '../../../core/who-view.js';
+import { cleanText } from '../../../core/sanitize.js';
 import { wallChannel } from './wall.js';
 import { tmuxChannel } from './tmux.js';
 import { desktopChannel } from './desktop.js';

@@ -4,9 +4,9 @@
  * so the CLI prints one line and exits with that class's code.
  */
 import { createConnection } from 'node:net';
-import * as errors from '../core/errors.js';
-import { BridgeUnavailableError, HosthogError } from '../core/errors.js';
-import { cleanText } from '../core/sanitize.js';
+import * as errors from '../../core/errors.js';
+import { BridgeUnavailableError, HosthogError } from '../../core/errors.js';
+import { cleanText } from '../../core/sanitize.js';
 import { readChallenge } from './peer-identity.js';
 import { encodeFrame, FrameReader, parseServerFrame, PROTOCOL_VERSION, type RpcErrorBody, type RpcRequest, type ServerFrame } from './rpc-protocol.js';
 

@@ -3,9 +3,9 @@
  * (root cannot use another user's bus). Text goes as arguments after "--", never via a shell;
  * urgent notices are critical.
  */
-import type { Notice } from '../../core/notify-plan.js';
-import type { HostSessions } from '../../core/who-view.js';
-import { cleanText } from '../../core/sanitize.js';
+import type { Notice } from '../../../core/notify-plan.js';
+import type { HostSessions } from '../../../core/who-view.js';
+import { cleanText } from '../../../core/sanitize.js';
 import { run } from '../sessions.js';
 import { cleanNotice, isFor, type Channel, type DeliveryReport } from './index.js';
 
