@@ -3,7 +3,7 @@
  * clients run as hh-alice / hh-bob / hh-dave in child processes via
  *   setpriv --reuid=UID --regid=GID --init-groups node --import tsx CLIENT.mjs …
  * How the children reach the real client code: the repo (/work/main) is world-readable and
- * traversable, so CLIENT.mjs (written to a 0755 temp dir) imports src/host/rpc-client.ts by
+ * traversable, so CLIENT.mjs (written to a 0755 temp dir) imports src/host/rpc/rpc-client.ts by
  * absolute path and tsx compiles it on the fly; `--import tsx` resolves from the child's cwd,
  * which is the repo root. tsx keeps its cache in /tmp/tsx-UID, writable per user.
  * A second script (raw.mjs, plain node:net, no tsx) speaks the wire protocol directly to show
@@ -26,7 +26,7 @@ import { BridgeUnavailableError, PermissionError } from '../src/core/errors.js';
 // imports the same flavour of the real client.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const CLIENT_TS = join(REPO, FROM_SOURCE ? 'src/host/rpc-client.ts' : 'src/host/rpc-client.js');
+const CLIENT_TS = join(REPO, FROM_SOURCE ? 'src/host/rpc/rpc-client.ts' : 'src/host/rpc-client.js');
 const NODE_ARGS = FROM_SOURCE ? ['--import', 'tsx'] : [];
 const HANDSHAKE_MS = 2500;
 

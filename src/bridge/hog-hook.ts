@@ -1,6 +1,6 @@
 /**
  * Hog enforcement in the bridge: after every refresh, decideHog (pure) says whether a hog holds;
- * planCovers (pure) says which key files to cover; the enforcer (src/host/hog-mounts.ts) makes
+ * planCovers (pure) says which key files to cover; the enforcer (src/host/hog/hog-mounts.ts) makes
  * the mounts match in sshd's mount namespace. At start, what a crashed bridge left behind is
  * reconciled with the cached calendar. A hog ends at its claim's end even with no network: the
  * decision runs on every minute's refresh from the cache.

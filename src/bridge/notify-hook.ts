@@ -1,6 +1,6 @@
 /**
  * The bridge's telling-people part: after every refresh, plan notices from (previous, current)
- * occurrences and deliver them (src/host/channels); serve `hosthog notify` (verified sender,
+ * occurrences and deliver them (src/host/sessions/channels); serve `hosthog notify` (verified sender,
  * rate-limited per user) and `hosthog who` (root sees every user's tmux and session bus); keep
  * a one-line who summary for the motd.
  */

@@ -1,6 +1,6 @@
 /**
  * What the bridge does for a verified caller on the host. The caller's identity comes from the
- * RPC layer's proof (src/host/peer-identity.ts), never from the request: `user` in a request is
+ * RPC layer's proof (src/host/rpc/peer-identity.ts), never from the request: `user` in a request is
  * only a wish to act for someone else, which the planners allow to admins alone.
  */
 import type { Config } from '../config/schema.js';

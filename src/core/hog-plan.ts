@@ -1,7 +1,7 @@
 /**
  * Hog enforcement decisions. Pure: which hog is active now, which users' key files get covered
  * with what, the message the blocked users see, and the overlay text that replaces their keys.
- * src/host/hog-mounts.ts carries the plan out.
+ * src/host/hog/hog-mounts.ts carries the plan out.
  *
  * THE RULE (copied to the docs):
  *  - A hog is active while a claim with hog set HOLDS (src/core/conflicts.ts) and start ≤ now < end.
@@ -13,7 +13,7 @@
  *  - Exempt from the lockout: root (uid 0), the holder, the holder's allow list, hog.breakGlass.
  *  - A key file that is a symlink is covered where it lands (resolved once, in sshd's namespace)
  *    only if that is a regular file owned by the same user; a link to root's or another user's
- *    file is never covered (src/host/hog-mounts.ts checks it right before the mount).
+ *    file is never covered (src/host/hog/hog-mounts.ts checks it right before the mount).
  */
 import type { Claim } from './types.js';
 import type { Config } from '../config/schema.js';

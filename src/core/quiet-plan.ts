@@ -1,6 +1,6 @@
 /**
  * Quiet host: which systemd units a hog stops, from the config's patterns and the units systemd
- * lists as active. Pure; src/host/quiet-host.ts carries it out and restores the units after.
+ * lists as active. Pure; src/host/hog/quiet-host.ts carries it out and restores the units after.
  *
  * THE RULE (copied to docs/admin.md):
  *  - `[hog] quiet_units` holds unit names or glob patterns (`xrdp.service`, `*.timer`); only

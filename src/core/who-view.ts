@@ -1,6 +1,6 @@
 /**
  * Who is on the host and how: pure, from the sessions data the host discovered
- * (src/host/sessions.ts) and the active claims. Rows per user, flags for heavy use by someone
+ * (src/host/sessions/sessions.ts) and the active claims. Rows per user, flags for heavy use by someone
  * who holds no claim while another's exclusive claim is active, a one-line motd summary and a
  * table no wider than 80 columns.
  */
@@ -8,7 +8,7 @@ import type { Claim } from './types.js';
 import { cleanText, truncate } from './sanitize.js';
 import { formatDuration } from './duration.js';
 
-// ---- the sessions data (plain, produced by src/host/sessions.ts) ----
+// ---- the sessions data (plain, produced by src/host/sessions/sessions.ts) ----
 
 export interface TtySession { user: string; line: string; host: string; pid: number; loginAt: Date | null; idleMs: number | null }
 export interface TmuxClient { name: string; tty: string }

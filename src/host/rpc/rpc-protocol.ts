@@ -9,7 +9,7 @@
  *   server → client  {"type":"response","ok":true,"result":…} | {"type":"response","ok":false,"error":{…}}
  *
  * A failed handshake is answered with an error response and the connection is closed.
- * Why this proves who the caller is: see src/host/peer-identity.ts.
+ * Why this proves who the caller is: see src/host/rpc/peer-identity.ts.
  */
 
 export interface RpcRequest { method: string; params: Record<string, unknown> }
