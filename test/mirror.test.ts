@@ -113,7 +113,7 @@ for (const start of [startRadicale, startXandikos]) {
 test('cache file survives SIGKILL in the middle of writes: always a complete, parseable version', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-crash-'));
   const compiled = import.meta.url.includes('/dist/');
-  const mod = compiled ? join(REPO, 'dist/src/host/file-store.js') : join(REPO, 'src/host/file-store.ts');
+  const mod = compiled ? join(REPO, 'dist/src/host/store/file-store.js') : join(REPO, 'src/host/store/file-store.ts');
   const script = `
     const { FileStore } = await import(${JSON.stringify(mod)});
     const s = new FileStore(${JSON.stringify(join(dir, 'cache.json'))});

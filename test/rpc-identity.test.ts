@@ -26,7 +26,7 @@ import { BridgeUnavailableError, PermissionError } from '../src/core/errors.js';
 // imports the same flavour of the real client.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const CLIENT_TS = join(REPO, FROM_SOURCE ? 'src/host/rpc/rpc-client.ts' : 'src/host/rpc-client.js');
+const CLIENT_TS = join(REPO, FROM_SOURCE ? 'src/host/rpc/rpc-client.ts' : 'src/host/rpc/rpc-client.js');
 const NODE_ARGS = FROM_SOURCE ? ['--import', 'tsx'] : [];
 const HANDSHAKE_MS = 2500;
 
