@@ -23,6 +23,7 @@ fi
 install -m 644 systemd/hosthog-bridge.service /etc/systemd/system/hosthog-bridge.service
 install -m 644 config/profile.d-hosthog.sh /etc/profile.d/hosthog.sh
 getent group hosthog-admins >/dev/null || groupadd --system hosthog-admins
+/usr/local/bin/hosthog gate setup   # the hog gate: PAM line + sshd Banner drop-in (docs/admin.md)
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl enable --now hosthog-bridge

@@ -1,13 +1,17 @@
 /**
- * Hog enforcement through the REAL bridge process (`hosthog bridge`), with a real sshd in a
- * private mount namespace (test/harness/sshd.ts; its PidFile is [hog] sshd_pid_file, so the
- * bridge mounts in THAT namespace), real unix users with real keys, and a real calendar (a local
- * vdir, or Radicale for the "calendar down" case). Issue 5's "must be shown":
+ * Hog enforcement through the REAL bridge process (`hosthog bridge`), with a real sshd running
+ * Debian's stock config with the hog gate wired (UsePAM yes, the pam_listfile line, the Banner
+ * drop-in; bind-mounted in a private mount namespace, test/harness/sshd.ts; its PidFile is
+ * [hog] sshd_pid_file), real unix users with real keys, and a real calendar (a local vdir, or
+ * Radicale for the "calendar down" case):
  *  - a hog claim active now → after one poll only the holder, root and the allowed user get in;
- *    the others see the hog message; `hosthog hog --dry-run` lists exactly the covered files;
- *    at the claim's end everyone gets in and no hosthog mount is left;
+ *    the others see the hog message; `hosthog hog --dry-run` lists who is let in;
+ *    at the claim's end everyone gets in and the allow file is gone;
  *  - kill -9 of the bridge during a hog and a restart: the hog holds; `hosthog unhog --force`
- *    clears everything; after the end everything is unmounted;
+ *    opens the gate; after the end everyone gets in;
+ *  - the gate hidden from sshd: `hosthog claim --hog` exits 6 with one line, status --json says
+ *    "enforced": false and why, the motd warns, doctor fails naming it;
+ *  - `root hog: …` from the calendar is not enforced and doctor names it;
  *  - calendar server stopped: no NEW hog starts from a stale cache; a running one ends on time;
  *  - quiet host, with a real systemd (test/harness/systemd.ts): the configured active units stop
  *    with the hog and start again at its end, also across kill -9 and `unhog --force`.
@@ -17,12 +21,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { startHogLab, LAB_USERS, type HogLab, type TestSshd, type UserKey } from './harness/sshd.js';
+import { startHogLab, makeGateRoot, LAB_USERS, type HogLab, type TestSshd, type UserKey } from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
 import { startRadicale } from './harness/servers.js';
-import { parseMountInfo, isHosthogMount } from '../src/host/hog/hog-mounts.js';
+import { execFileSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
 import { startSystemd } from './harness/systemd.js';
 import { QUIET_FILE, readQuietState } from '../src/host/hog/quiet-host.js';
 
@@ -37,40 +42,48 @@ const ALL = LAB_USERS;
 
 let lab: HogLab | undefined;
 
+let gateDir = '';
+let pamRoot = '';
+
 before(async () => {
-  lab = await startHogLab('/tmp/hosthog-hog-e2e-', ensureTestUsers);
+  gateDir = mkdtempSync('/run/hosthog-gate-');
+  chmodSync(gateDir, 0o755);
+  pamRoot = await makeGateRoot(gateDir);
+  lab = await startHogLab('/tmp/hosthog-hog-e2e-', ensureTestUsers, { pamRoot });
   ({ sshd, users, tmp } = lab);
   Object.assign(keys, lab.keys);
 });
 
-after(async () => { await lab?.close(); });
+after(async () => {
+  await lab?.close();
+  for (const d of [gateDir, pamRoot]) if (d) rmSync(d, { recursive: true, force: true });
+});
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function hogMounts(): string[] {
-  return parseMountInfo(sshd!.mountInfo()).filter(isHosthogMount).map((e) => e.mountPoint).sort();
-}
-function hogMountIds(): string {
-  return parseMountInfo(sshd!.mountInfo()).filter(isHosthogMount).map((e) => `${e.id} ${e.mountPoint}`).sort().join('\n');
-}
+/** The gate is closed: the bridge wrote the allow list (sshd's PAM account phase reads it). */
+const gateOn = () => existsSync(join(gateDir, 'allow'));
+const allowList = () => read(join(gateDir, 'allow'));
+/** bob's key login with the client's default LogLevel: sshd's Banner is printed. */
+const bobTries = () => sshd!.ssh('hh-bob', ['-i', keys['hh-bob'].keyFile, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes']);
 async function loginOk(user: string): Promise<boolean> {
   const r = await sshd!.login(user, keys[user].keyFile);
   return r.code === 0 && r.stdout.trim() === 'ok';
 }
 async function assertLogins(expect: Record<string, boolean>, bridge?: { output(): string }): Promise<void> {
   for (const [u, ok] of Object.entries(expect)) {
-    assert.equal(await loginOk(u), ok, `${u} should ${ok ? '' : 'NOT '}log in; mounts: ${hogMounts().join(', ')}\nbridge: ${bridge?.output().slice(-1500) ?? ''}`);
+    assert.equal(await loginOk(u), ok, `${u} should ${ok ? '' : 'NOT '}log in; allow: ${allowList()}\nbridge: ${bridge?.output().slice(-1500) ?? ''}`);
   }
 }
 const everyoneIn = Object.fromEntries(ALL.map((u) => [u, true]));
 const hogHolds = { root: true, 'hh-alice': true, 'hh-carol': true, 'hh-bob': false, 'hh-dave': false };
-const COVERED = () => [join(users['hh-bob'].home, '.ssh/authorized_keys'), join(users['hh-dave'].home, '.ssh/authorized_keys')].sort();
+const LET_IN = 'hh-alice\nhh-carol\nroot\n';
 
 /** The [hog] table: mount in the test sshd's namespace, read ITS AuthorizedKeysFile. */
 function hogToml(maxCacheAge = '1m'): string {
   const pidFile = join(sshd!.dir, 'sshd.pid');
-  return `\n[hog]\nsshd_pid_file = "${pidFile}"\nsshd_config = "${sshd!.configFile}"\nmax_cache_age = "${maxCacheAge}"\nlockout = "message"\n`;
+  return `\n[hog]\nsshd_pid_file = "${pidFile}"\ngate_dir = "${gateDir}"\nmax_cache_age = "${maxCacheAge}"\nlockout = "message"\n`;
 }
 
 /** "hh-alice hog: benchmarks", hh-carol allowed (hosthog's X- properties, as the CLI writes them). */
@@ -100,9 +113,9 @@ async function stopBridge(b: ChildProcess & { output: () => string }): Promise<v
 async function until<T>(b: { output(): string }, fn: () => T | Promise<T>, what: string, ms = 20_000, every = 100): Promise<T> {
   try { return await waitFor(fn, what, ms, every); } catch (e) { throw new Error(`${(e as Error).message}\nbridge output:\n${b.output().slice(-3000)}`); }
 }
-/** Whatever happens, nothing of a test is left mounted in sshd's namespace. */
+/** Whatever happens, no test leaves the gate closed. */
 function forceCleanup(cfg: TestConfig, t: { after(fn: () => unknown): void }): void {
-  t.after(async () => { if (hogMounts().length) await runCli(['unhog', '--force'], { env: { HOSTHOG_CONFIG: cfg.path } }); });
+  t.after(async () => { if (gateOn()) await runCli(['unhog', '--force'], { env: { HOSTHOG_CONFIG: cfg.path } }); });
 }
 
 test('sshd writes its PidFile (the bridge finds sshd\'s mount namespace through it)', () => {
@@ -110,7 +123,7 @@ test('sshd writes its PidFile (the bridge finds sshd\'s mount namespace through 
   assert.notEqual(readlinkSync(`/proc/${sshd!.sshdPid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'), 'sshd runs in a private mount namespace');
 });
 
-test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed and root; dry-run lists the covered files; it ends on time', async (t) => {
+test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed and root; dry-run says who is let in; it ends on time', async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -118,43 +131,40 @@ test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed 
   const bridge = startBridge(cfg, t);
   await until(bridge, () => read(cfg.motd).includes('test-box'), 'first motd');
   await assertLogins(everyoneIn);
-  assert.deepEqual(hogMounts(), []);
+  assert.equal(gateOn(), false);
 
   const start = at(-60_000);
   const end = at(30_000);
   writeFileSync(join(vdir, 'hog-1.ics'), hogEvent('hog-1', start, end));
   const t0 = Date.now();
-  await until(bridge, () => hogMounts().length === 2, 'hog covers after one poll', 15_000);
+  await until(bridge, () => gateOn(), 'hog gate after one poll', 15_000);
   assert.ok(Date.now() - t0 < 5_000 + 4_000, 'within one poll (5 s) plus slack');
-  assert.deepEqual(hogMounts(), COVERED());
-  assert.deepEqual(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).filter(isHosthogMount), [], 'nothing mounted in the host namespace');
+  assert.equal(allowList(), LET_IN);
   await assertLogins(hogHolds, bridge);
-  const r = await sshd!.login('hh-bob', keys['hh-bob'].keyFile);
-  assert.match(r.stdout.trim(), /^test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)$/);
+  const r = await bobTries();
+  assert.match(r.stderr, /test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)/);
   assert.notEqual(r.code, 0);
+  const st = await runCli(['status', '--json'], { env });
+  assert.equal((JSON.parse(st.stdout) as { enforced?: boolean }).enforced, true, st.stdout);
 
-  // hosthog hog --dry-run (as the holder, through the bridge socket): exactly the covered files.
+  // hosthog hog --dry-run (as the holder, through the bridge socket): who is let in.
   const dry = await runCli(['hog', '--dry-run', '--json'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
   assert.equal(dry.code, 0, dry.stderr);
-  const j = JSON.parse(dry.stdout) as { covers: { user: string; file: string }[] };
-  assert.deepEqual(j.covers.map((c) => c.file).sort(), hogMounts());
-  assert.deepEqual(j.covers.map((c) => c.user).sort(), ['hh-bob', 'hh-dave']);
-  const dryText = await runCli(['hog', '--dry-run'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
-  assert.equal(dryText.code, 0, dryText.stderr);
-  for (const f of COVERED()) assert.ok(dryText.stdout.includes(f), dryText.stdout);
-  assert.deepEqual(hogMounts(), COVERED(), 'dry-run changed nothing');
+  const j = JSON.parse(dry.stdout) as { letIn: string[]; enforceable: boolean };
+  assert.deepEqual(j.letIn, ['hh-alice', 'hh-carol', 'root']);
+  assert.equal(j.enforceable, true);
 
-  // The claim ends: everyone gets in again, at the end (not a poll later), nothing left mounted.
-  await until(bridge, () => hogMounts().length === 0, 'hog end', end.getTime() - Date.now() + 15_000, 200);
+  // The claim ends: everyone gets in again, at the end (not a poll later).
+  await until(bridge, () => !gateOn(), 'hog end', end.getTime() - Date.now() + 15_000, 200);
   assert.ok(Date.now() - end.getTime() < 3_000, `ended ${Date.now() - end.getTime()} ms after the claim's end`);
   await assertLogins(everyoneIn, bridge);
-  assert.ok(!sshd!.mountInfo().includes('hosthog-ovl-'), 'no hosthog mount in sshd\'s namespace');
+  assert.equal(read(join(gateDir, 'banner')), '', 'no banner outside a hog');
   assert.match(bridge.output(), /hog holds/);
   assert.match(bridge.output(), /hog ended/);
   await stopBridge(bridge);
 });
 
-test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force clears it; after the end all is unmounted', async (t) => {
+test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force opens the gate; after the end all get in', async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -162,43 +172,39 @@ test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force c
   const end = at(75_000);
   writeFileSync(join(vdir, 'hog-2.ics'), hogEvent('hog-2', at(-60_000), end));
   let bridge = startBridge(cfg, t);
-  await until(bridge, () => hogMounts().length === 2, 'hog covers', 15_000);
+  await until(bridge, () => gateOn(), 'hog gate', 15_000);
   await assertLogins(hogHolds, bridge);
-  const before = hogMountIds();
 
-  // 1. kill -9: the mounts stay (sshd still refuses bob); a restarted bridge adopts them.
+  // 1. kill -9: the gate's files stay (sshd still refuses bob); a restarted bridge keeps them.
   await kill9(bridge);
-  assert.equal(hogMountIds(), before);
+  assert.equal(allowList(), LET_IN);
   assert.equal(await loginOk('hh-bob'), false);
   bridge = startBridge(cfg, t);
   await until(bridge, () => /hosthog bridge started/.test(bridge.output()), 'bridge restarted', 20_000);
-  assert.equal(hogMountIds(), before, 'the same mounts, adopted (not removed and made again)');
-  assert.match(bridge.output(), /hog mounts reconciled at start.*"kept":2|"kept":2.*hog mounts reconciled at start/);
   await sleep(6_000); // a poll later it still holds
-  assert.equal(hogMountIds(), before);
+  assert.equal(allowList(), LET_IN);
   await assertLogins(hogHolds, bridge);
 
-  // 2. kill -9 again; root clears everything by hand.
+  // 2. kill -9 again; root opens the gate by hand.
   await kill9(bridge);
   const force = await runCli(['unhog', '--force', '--json'], { env });
   assert.equal(force.code, 0, force.stderr);
-  assert.deepEqual(hogMounts(), []);
+  assert.equal(gateOn(), false);
   await assertLogins(everyoneIn);
   // A non-root user may not.
   const notRoot = await runCli(['unhog', '--force'], { env, uid: users['hh-bob'].uid, gid: users['hh-bob'].gid });
   assert.notEqual(notRoot.code, 0);
   assert.match(notRoot.stderr, /root/);
 
-  // 3. The calendar still says it holds: a restarted bridge puts it back on its first refresh.
+  // 3. The calendar still says it holds: a restarted bridge closes the gate on its first refresh.
   bridge = startBridge(cfg, t);
-  await until(bridge, () => hogMounts().length === 2, 'hog put back', 15_000);
+  await until(bridge, () => gateOn(), 'hog put back', 15_000);
   await assertLogins(hogHolds, bridge);
 
-  // 4. After its end everything is unmounted.
-  await until(bridge, () => hogMounts().length === 0, 'hog end', end.getTime() - Date.now() + 15_000, 200);
+  // 4. After its end everyone gets in.
+  await until(bridge, () => !gateOn(), 'hog end', end.getTime() - Date.now() + 15_000, 200);
   assert.ok(Date.now() - end.getTime() < 3_000, `ended ${Date.now() - end.getTime()} ms after the claim's end`);
   await assertLogins(everyoneIn, bridge);
-  assert.ok(!sshd!.mountInfo().includes('hosthog-ovl-'));
   await stopBridge(bridge);
 });
 
@@ -218,27 +224,27 @@ test('real bridge, Radicale stopped: a running hog ends on time; no new hog star
   await put('hog-3', hogEvent('hog-3', at(-60_000), end1));
   await put('hog-4', hogEvent('hog-4', start2, end2));
   const bridge = startBridge(cfg, t);
-  await until(bridge, () => hogMounts().length === 2, 'hog from a fresh cache', 15_000);
+  await until(bridge, () => gateOn(), 'hog from a fresh cache', 15_000);
   await assertLogins(hogHolds, bridge);
 
   // The calendar server goes away: the running hog ends on time anyway (from the cache).
   await srv.stop();
-  await until(bridge, () => hogMounts().length === 0, 'hog end without the server', end1.getTime() - Date.now() + 15_000, 200);
+  await until(bridge, () => !gateOn(), 'hog end without the server', end1.getTime() - Date.now() + 15_000, 200);
   assert.ok(Date.now() - end1.getTime() < 3_000, `ended ${Date.now() - end1.getTime()} ms after the claim's end`);
   await assertLogins(everyoneIn, bridge);
 
   // The next hog's start comes; the cache is older than max_cache_age (10 s): it does not start.
   await sleep(Math.max(0, start2.getTime() - Date.now()) + 7_000);
   assert.ok(Date.now() < end2.getTime());
-  assert.deepEqual(hogMounts(), [], 'no new hog from a stale cache');
+  assert.equal(gateOn(), false, 'no new hog from a stale cache');
   await assertLogins(everyoneIn, bridge);
   assert.match(bridge.output(), /hog not started/);
   assert.match(bridge.output(), /not starting a hog/);
   await stopBridge(bridge);
-  assert.deepEqual(hogMounts(), []);
+  assert.equal(gateOn(), false);
 });
 
-test('real bridge: `hosthog claim --hog --allow` as the holder through the socket locks out at once; `hosthog release` lets everyone in', async (t) => {
+test('real bridge: `hosthog claim --hog --allow` says "hog on" only after checking the gate; `hosthog release` lets everyone in', async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -248,15 +254,67 @@ test('real bridge: `hosthog claim --hog --allow` as the holder through the socke
   await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
   const c = await runCli(['claim', '--hog', '--allow', 'hh-carol', '--for', '1h', '-m', 'benchmarks'], alice);
   assert.equal(c.code, 0, c.stderr + c.stdout);
-  await until(bridge, () => hogMounts().length === 2, 'hog covers after the write', 10_000);
-  assert.deepEqual(hogMounts(), COVERED());
+  assert.match(c.stdout, new RegExp(`checked: sshd \\(pid ${sshd!.sshdPid}\\) lets in only hh-alice, hh-carol, root`));
+  assert.ok(gateOn(), 'the gate is closed when the command returns');
   await assertLogins(hogHolds, bridge);
-  const r = await sshd!.login('hh-bob', keys['hh-bob'].keyFile);
-  assert.match(r.stdout.trim(), /^test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)$/);
+  const r = await bobTries();
+  assert.match(r.stderr, /test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)/);
+  // Longer than [hog] max_length (1 day): refused for a non-admin.
+  const long = await runCli(['claim', '--hog', '--at', 'tomorrow 9:00', '--for', '30h', '-m', 'x'], alice);
+  assert.equal(long.code, 77, long.stderr);
+  assert.match(long.stderr, /^hosthog: a hog longer than 24 h needs an admin/);
   const rel = await runCli(['release'], alice);
   assert.equal(rel.code, 0, rel.stderr + rel.stdout);
-  await until(bridge, () => hogMounts().length === 0, 'hog gone after release', 10_000);
+  await until(bridge, () => !gateOn(), 'hog gone after release', 10_000);
   await assertLogins(everyoneIn, bridge);
+  await stopBridge(bridge);
+});
+
+test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 with the reason; status, motd and doctor say it is NOT enforced', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const alice = { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid };
+  // sshd's namespace gets its own (empty) gate directory: the bridge's files never reach sshd.
+  execFileSync('nsenter', [`--mount=/proc/${sshd!.anchorPid}/ns/mnt`, '--', 'mount', '-t', 'tmpfs', 'none', gateDir]);
+  t.after(() => { try { execFileSync('nsenter', [`--mount=/proc/${sshd!.anchorPid}/ns/mnt`, '--', 'umount', gateDir]); } catch { /* gone */ } });
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
+  const c = await runCli(['claim', '--hog', '--for', '1h', '-m', 'benchmarks'], alice);
+  assert.equal(c.code, 6, c.stdout + c.stderr);
+  assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
+  assert.match(c.stderr, /^hosthog: hog booked but NOT enforced: sshd does not see the allow file/);
+  assert.equal(await loginOk('hh-bob'), true, 'indeed bob still gets in');
+  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { enforced?: boolean; why?: string };
+  assert.equal(st.enforced, false);
+  assert.match(st.why ?? '', /sshd does not see the allow file/);
+  const text = await runCli(['status'], { env });
+  assert.match(text.stdout, /the hog is NOT enforced/);
+  await until(bridge, () => /hog is NOT enforced/.test(read(cfg.motd)), 'motd warning');
+  const doc = await runCli(['doctor'], { env });
+  assert.equal(doc.code, 1);
+  assert.match(doc.stdout, /FAIL {2}hog by hh-alice is NOT enforced: sshd does not see the allow file/);
+  assert.match(bridge.output(), /hog NOT enforced/);
+  assert.equal((await runCli(['release'], alice)).code, 0);
+  await stopBridge(bridge);
+});
+
+test('real bridge: `root hog: …` from the calendar is not enforced, and doctor names it', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  writeFileSync(join(vdir, 'root-hog.ics'), vevent('root-hog', 'root hog: maintenance', at(-60_000), at(600_000)));
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => /not enforced/.test(bridge.output()), 'refusal logged');
+  assert.equal(gateOn(), false);
+  await assertLogins(everyoneIn, bridge);
+  const doc = await runCli(['doctor'], { env });
+  assert.match(doc.stdout, /FAIL {2}hog in the calendar not enforced: a hog in root's name \("root"\) is never enforced \(event root-hog\)/);
+  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { enforced?: boolean; why?: string };
+  assert.equal(st.enforced, false);
+  assert.match(st.why ?? '', /root's name/);
   await stopBridge(bridge);
 });
 
@@ -292,10 +350,10 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   assert.match(dryText.stdout, /^ {2}stop\thh-render\.service$/m);
   assert.deepEqual(await units(), normal, 'dry-run stopped nothing');
 
-  // 1. It becomes a hog (as if edited in the web app): covers AND quiet units at the next poll;
+  // 1. It becomes a hog (as if edited in the web app): the gate AND quiet units at the next poll;
   //    the record on disk names what was stopped.
   writeFileSync(join(vdir, 'hog-q.ics'), hogEvent('hog-q', at(-60_000), end));
-  await until(bridge, () => hogMounts().length === 2, 'hog covers', 15_000);
+  await until(bridge, () => gateOn(), 'hog gate', 15_000);
   await until(bridge, async () => JSON.stringify(await units()) === JSON.stringify(quiet), 'units stopped', 10_000);
   assert.deepEqual(readQuietState(cfg.stateDir)!.units.map((u) => u.unit).sort(), ['hh-nightly.timer', 'hh-render.service']);
   assert.match(bridge.output(), /quiet host: units stopped for the hog/);
@@ -307,15 +365,15 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   assert.equal(force.code, 0, force.stderr);
   assert.deepEqual((JSON.parse(force.stdout) as { started: string[] }).started, ['hh-render.service', 'hh-nightly.timer']);
   assert.deepEqual(await units(), normal);
-  assert.deepEqual(hogMounts(), []);
+  assert.equal(gateOn(), false);
   assert.equal(existsSync(join(cfg.stateDir, QUIET_FILE)), false);
 
   // 3. The calendar still says it holds: a restarted bridge quiets the host again ...
   bridge = startBridge(cfg, t);
-  await until(bridge, async () => hogMounts().length === 2 && JSON.stringify(await units()) === JSON.stringify(quiet), 'hog and quiet back', 15_000);
+  await until(bridge, async () => gateOn() && JSON.stringify(await units()) === JSON.stringify(quiet), 'hog and quiet back', 15_000);
 
   // 4. ... and at the claim's end gives everything back (idle stays idle).
-  await until(bridge, async () => hogMounts().length === 0 && JSON.stringify(await units()) === JSON.stringify(normal), 'hog end restores the units', end.getTime() - Date.now() + 15_000, 250);
+  await until(bridge, async () => !gateOn() && JSON.stringify(await units()) === JSON.stringify(normal), 'hog end restores the units', end.getTime() - Date.now() + 15_000, 250);
   assert.ok(Date.now() - end.getTime() < 4_000, `restored ${Date.now() - end.getTime()} ms after the claim's end`);
   assert.equal(existsSync(join(cfg.stateDir, QUIET_FILE)), false);
   assert.match(bridge.output(), /quiet host: units started again/);

@@ -1,13 +1,14 @@
-/** Pure hog decisions: decideHog, planCovers, hogMessage, overlayContent (+ passwd, sshd -T, mountinfo parsing). */
+/** Pure hog decisions: decideHog, refuseHog, the gate's files and lines, hogMessage, booking order by first-seen. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideHog, planCovers, hogMessage, overlayContent, expandPattern, shellSafe, messageCommand, type UserEntry, type PathKind } from '../src/core/hog-plan.js';
+import { decideHog, refuseHog, hogMessage, shellSafe, gateAllowText, gateBannerText, type HogFacts } from '../src/core/hog-plan.js';
+import { withPamLine, withoutPamLine, pamLine, pamProblem, includesDropIn, loginMethods, parseSshdT } from '../src/core/gate-text.js';
+import { rule } from '../src/core/conflicts.js';
+import { firstSeen } from '../src/bridge/first-seen.js';
 import type { Claim } from '../src/core/types.js';
 import { validateConfig, type Config } from '../src/config/schema.js';
 import { parsePasswd } from '../src/host/rpc/users-db.js';
-import { parseAuthorizedKeysFiles } from '../src/host/hog/sshd-config.js';
-import { parseMountInfo, isHosthogMount, resolveInRoot } from '../src/host/hog/hog-mounts.js';
-import { mkdtempSync, mkdirSync, symlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -87,89 +88,6 @@ test('decideHog: two hogs on disjoint resources: first enforced, other holder le
   assert.equal(a.allow.length, 1, 'input not mutated');
 });
 
-test('expandPattern: %h %u %U %%, relative under home, .. refused, unknown token refused', () => {
-  const u: UserEntry = { name: 'bob', uid: 1001, home: '/home/bob' };
-  assert.equal(expandPattern('.ssh/authorized_keys', u), '/home/bob/.ssh/authorized_keys');
-  assert.equal(expandPattern('%h/.ssh/keys', u), '/home/bob/.ssh/keys');
-  assert.equal(expandPattern('/etc/ssh/keys/%u', u), '/etc/ssh/keys/bob');
-  assert.equal(expandPattern('/etc/ssh/keys/%U.pub', u), '/etc/ssh/keys/1001.pub');
-  assert.equal(expandPattern('/etc/ssh/100%%/%u', u), '/etc/ssh/100%/bob');
-  assert.equal(expandPattern('.ssh/../../alice/.ssh/authorized_keys', u), null);
-  assert.equal(expandPattern('/etc/%x', u), null);
-  assert.equal(expandPattern('%h//./.ssh//ak', { ...u, home: '/home/bob/' }), '/home/bob/.ssh/ak');
-});
-
-const USERS: UserEntry[] = [
-  { name: 'root', uid: 0, home: '/root' },
-  { name: 'alice', uid: 1000, home: '/home/alice' },
-  { name: 'bob', uid: 1001, home: '/home/bob' },
-  { name: 'carol', uid: 1002, home: '/home/carol' },
-  { name: 'dave', uid: 1003, home: '/home/dave' },
-  { name: 'ops', uid: 1004, home: '/home/ops' },
-  { name: 'ghost', uid: 1005, home: '/home/ghost' },
-  { name: 'toor', uid: 0, home: '/root2' },
-  { name: 'o.d_d-x', uid: 1006, home: '/home/o.d_d-x' },
-  { name: 'bad name', uid: 1007, home: '/home/bad' },
-  { name: 'evil;rm', uid: 1008, home: '/home/evil' },
-  { name: 'nohome', uid: 1009, home: '' },
-];
-
-function fsFake(entries: Record<string, PathKind>): (p: string) => PathKind {
-  return (p) => entries[p] ?? 'missing';
-}
-
-test('planCovers: covers every non-exempt user with existing key files; exempts root, holder, allow, breakGlass', () => {
-  const c = cfg({ break_glass: ['root', 'ops'] });
-  const fs = fsFake({
-    '/home/alice': 'other', '/home/bob': 'other', '/home/carol': 'other', '/home/dave': 'other', '/home/ops': 'other', '/root2': 'other',
-    '/home/o.d_d-x': 'other', '/home/bad': 'other', '/home/evil': 'other',
-    '/home/alice/.ssh/authorized_keys': 'file', '/home/bob/.ssh/authorized_keys': 'file', '/home/bob/.ssh/authorized_keys2': 'file',
-    '/home/carol/.ssh/authorized_keys': 'file', '/home/dave/.ssh/authorized_keys': 'symlink', '/home/dave/.ssh/authorized_keys2': 'other',
-    '/home/ops/.ssh/authorized_keys': 'file', '/home/o.d_d-x/.ssh/authorized_keys': 'file', '/root2/.ssh/authorized_keys': 'file',
-    '/etc/ssh/keys/bob': 'file',
-  });
-  const plan = planCovers(claim({ allow: ['carol'] }), USERS, ['.ssh/authorized_keys', '%h/.ssh/authorized_keys2', '/etc/ssh/keys/%u'], fs, c);
-  const covered = plan.covers.map((x) => `${x.user} ${x.file} ${x.mode} ${x.rootOwnedOk}${x.viaLink ? ' via-link' : ''}`);
-  assert.deepEqual(covered, [
-    'bob /home/bob/.ssh/authorized_keys message false',
-    'bob /home/bob/.ssh/authorized_keys2 message false',
-    'bob /etc/ssh/keys/bob message true',
-    // A symlinked key file is planned as a link: the enforcer covers its landing only if dave owns it.
-    'dave /home/dave/.ssh/authorized_keys message false via-link',
-    'o.d_d-x /home/o.d_d-x/.ssh/authorized_keys message false',
-  ]);
-  const why = Object.fromEntries(plan.skipped.map((s) => [`${s.user} ${s.file ?? ''}`.trim(), s.why]));
-  assert.match(why['dave /home/dave/.ssh/authorized_keys2'], /not a regular file/);
-  assert.match(why['ghost'], /home is missing/);
-  assert.match(why['bad name'], /odd user name/);
-  assert.match(why['evil;rm'], /odd user name/);
-  assert.match(why['nohome'], /unusable home/);
-  assert.ok(!plan.covers.some((x) => ['root', 'toor', 'alice', 'carol', 'ops'].includes(x.user)));
-  assert.equal(plan.message, 'gpu-box-3 is hogged by alice until 17:00 (benchmarks)');
-});
-
-test('planCovers: empty lockout mode, AuthorizedKeysFile none, shared file covered once', () => {
-  const c = cfg({ lockout: 'empty' });
-  const fs = fsFake({ '/home/bob': 'other', '/home/dave': 'other', '/srv/keys': 'file', '/home/bob/.ssh/authorized_keys': 'file' });
-  const users = USERS.filter((u) => ['bob', 'dave'].includes(u.name));
-  const plan = planCovers(claim(), users, ['none', '.ssh/authorized_keys', '/srv/keys'], fs, c);
-  assert.deepEqual(plan.covers.map((x) => [x.user, x.file, x.mode]), [['bob', '/home/bob/.ssh/authorized_keys', 'empty'], ['bob', '/srv/keys', 'empty']]);
-  assert.match(plan.skipped.find((s) => s.user === 'dave')!.why, /already covered/);
-  assert.deepEqual(planCovers(claim(), users, [], fs, c).covers, []);
-});
-
-test('planCovers: a symlinked key file is a via-link cover, never root-owned-ok, even for an absolute pattern', () => {
-  const c = cfg();
-  const fs = fsFake({ '/home/bob': 'other', '/home/bob/.ssh/authorized_keys': 'symlink', '/etc/ssh/keys/bob': 'symlink' });
-  const users = USERS.filter((u) => u.name === 'bob');
-  const plan = planCovers(claim(), users, ['.ssh/authorized_keys', '/etc/ssh/keys/%u'], fs, c);
-  assert.deepEqual(plan.covers.map((x) => [x.file, x.uid, x.rootOwnedOk, x.viaLink]), [
-    ['/home/bob/.ssh/authorized_keys', 1001, false, true],
-    ['/etc/ssh/keys/bob', 1001, false, true],
-  ]);
-  assert.deepEqual(plan.skipped, []);
-});
-
 test('hogMessage: host, holder, local end time, title; shell- and quote-safe', () => {
   const c = cfg();
   assert.equal(hogMessage(claim(), c), 'gpu-box-3 is hogged by alice until 17:00 (benchmarks)');
@@ -180,32 +98,97 @@ test('hogMessage: host, holder, local end time, title; shell- and quote-safe', (
   assert.ok(!/["'`$\\;!\u001b\u202e\n]/.test(evil), evil);
   assert.equal(evil, 'gpu-box-3 is hogged by alice until 17:00 (x rm -rf / #(id)id red new)');
   assert.equal(shellSafe('ünïcode 日本 ok'), 'ünïcode 日本 ok');
-  assert.equal(messageCommand('a b'), "/bin/echo 'a b'; exit 1");
-  assert.equal(messageCommand("a'b"), "/bin/echo 'ab'; exit 1");
 });
 
-test('overlayContent: keys kept with restrict+command, options dropped, junk and CA lines dropped', () => {
-  const msg = 'gpu-box-3 is hogged by alice until 17:00 (benchmarks)';
-  const keys = [
-    '# my keys', '',
-    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0 bob@laptop',
-    'from="10.0.0.1",command="/usr/bin/backup \\"x y\\"",no-pty ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ== backup key',
-    'no-port-forwarding ecdsa-sha2-nistp256 AAAAE2VjZHNh',
-    'cert-authority,principals="bob" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC4 ca',
-    'garbage line here', 'ssh-ed25519 not*base64', 'ssh-ed25519',
-    '  sk-ssh-ed25519@openssh.com AAAAGnNr comment "with quotes" \\ back\r',
-  ].join('\n');
-  const out = overlayContent(keys, msg).split('\n');
-  const pre = `restrict,command="/bin/echo '${msg}'; exit 1"`;
-  assert.deepEqual(out, [
-    `${pre} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0 bob@laptop`,
-    `${pre} ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ== backup key`,
-    `${pre} ecdsa-sha2-nistp256 AAAAE2VjZHNh`,
-    `${pre} sk-ssh-ed25519@openssh.com AAAAGnNr comment with quotes back`,
-    '',
-  ]);
-  assert.equal(overlayContent('', msg), '');
-  assert.equal(overlayContent('# nothing\n\n', msg), '');
+
+const facts = (uids: Record<string, number>, via: Record<string, { admin: boolean }> = {}): HogFacts => ({
+  uidOf: (n) => uids[n], viaBridge: (u) => via[u],
+});
+const LAB = { alice: 1000, bob: 1001, root: 0, toor: 0, daemon: 1 };
+
+test('refuseHog / decideHog: root, uid 0, system and unknown users never hog; refused hogs are named', () => {
+  const c = cfg();
+  const f = facts(LAB);
+  assert.equal(refuseHog(claim(), c, f), null);
+  assert.match(refuseHog(claim({ user: 'root' }), c, f)!, /root's name/);
+  assert.match(refuseHog(claim({ user: 'toor' }), c, f)!, /root's name/);
+  assert.match(refuseHog(claim({ user: 'daemon' }), c, f)!, /system account \(uid 1 < min_uid 1000\)/);
+  assert.match(refuseHog(claim({ user: 'mallory' }), c, f)!, /not a user of this host/);
+  const d = decideHog([claim({ user: 'root', uid: 'r1' })], T('09:00'), 0, c, false, f);
+  assert.equal(d.active, null);
+  assert.equal(d.refused?.[0].claim.uid, 'r1');
+  assert.match(d.reason!, /not enforced: a hog in root's name/);
+  // A refused hog does not shadow a real one that also holds (disjoint resources).
+  const two = decideHog([claim({ user: 'root', uid: 'r1', resources: ['gpu0'] }), claim({ uid: 'a1', resources: ['gpu1'] })], T('09:00'), 0, c, false, f);
+  assert.equal(two.active?.uid, 'a1');
+  assert.equal(two.refused?.length, 1);
+});
+
+test('refuseHog: [hog] from_calendar off enforces only hogs the bridge wrote; max_length needs an admin', () => {
+  const off = cfg({ from_calendar: false });
+  assert.match(refuseHog(claim(), off, facts(LAB))!, /calendar app and \[hog\] from_calendar is off/);
+  assert.equal(refuseHog(claim(), off, facts(LAB, { c1: { admin: false } })), null);
+  const short = cfg({ max_length: '4h' });
+  assert.match(refuseHog(claim(), short, facts(LAB, { c1: { admin: false } }))!, /longer than \[hog\] max_length \(4 h\): it needs an admin/);
+  assert.equal(refuseHog(claim(), short, facts(LAB, { c1: { admin: true } })), null);
+  assert.equal(refuseHog(claim({ end: T('10:00') }), short, facts(LAB)), null);
+  assert.equal(cfg().hog.maxLengthMs, 86_400_000);
+  assert.equal(cfg().hog.fromCalendar, true);
+  assert.equal(cfg().hog.endSessions, false);
+  assert.deepEqual(validateConfig({ hog: { from_calendar: 'yes' } }, { hostname: 'x', timezone: 'UTC' }, 't').problems, ['[hog] from_calendar must be true or false, e.g. from_calendar = true']);
+});
+
+test('gate files: allow list = root, holder, allowed, break_glass (sorted, safe names only); banner per lockout mode', () => {
+  const c = cfg({ break_glass: ['root', 'ops'] });
+  assert.equal(gateAllowText(claim({ allow: ['carol', 'bad name', 'evil\nroot2'] }), c), 'alice\ncarol\nops\nroot\n');
+  assert.equal(gateBannerText(claim(), c), 'gpu-box-3 is hogged by alice until 17:00 (benchmarks)\n');
+  assert.equal(gateBannerText(claim(), cfg({ lockout: 'empty' })), '');
+  assert.equal(gateBannerText(null, c), '');
+});
+
+const DEBIAN_PAM = '# PAM configuration for the Secure Shell service\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\nsession    required     pam_loginuid.so\n';
+
+test('gate text: the PAM line goes before the first account line, once (idempotent), and comes out again', () => {
+  const g = '/run/hosthog/gate';
+  const once = withPamLine(DEBIAN_PAM, g);
+  assert.equal(withPamLine(once, g), once);
+  const lines = once.split('\n');
+  const at = lines.indexOf(pamLine(g));
+  assert.ok(at > 0 && at < lines.findIndex((l) => l.startsWith('account    required     pam_nologin.so')), once);
+  assert.equal(pamLine(g), 'account required pam_listfile.so item=user sense=allow file=/run/hosthog/gate/allow onerr=succeed');
+  assert.equal(pamProblem(once, g), null);
+  assert.match(pamProblem(DEBIAN_PAM, g)!, /no "account required pam_listfile/);
+  assert.match(pamProblem(DEBIAN_PAM.replace('@include common-account\n', `@include common-account\n${pamLine(g)}\n`), g)!, /after another account line/);
+  assert.equal(withoutPamLine(once, g), DEBIAN_PAM);
+  assert.ok(includesDropIn('Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n'));
+  assert.ok(!includesDropIn('#Include /etc/ssh/sshd_config.d/*.conf\n'));
+  assert.deepEqual(loginMethods(parseSshdT('pubkeyauthentication yes\npasswordauthentication yes\nkbdinteractiveauthentication no\ntrustedusercakeys none\nauthorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys\ngssapiauthentication no\n')),
+    ['publickey', 'password', 'AuthorizedKeysCommand']);
+});
+
+test('booking order: the bridge\'s first-seen time, not a back-dated CREATED, decides who booked first (and survives a restart)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hh-seen-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const honest = claim({ uid: 'bob-1', user: 'bob', created: T('07:00') });
+  let seen = firstSeen(dir);
+  seen.stamp([honest], T('07:05'));
+  // Alice books later but writes CREATED years back.
+  const forged = claim({ uid: 'alice-1', user: 'alice', created: new Date('2001-01-01T00:00:00Z') });
+  seen = firstSeen(dir); // a bridge restart in between
+  seen.stamp([honest, forged], T('07:30'));
+  assert.equal(forged.created?.toISOString(), T('07:30').toISOString());
+  assert.equal(honest.created?.toISOString(), T('07:00').toISOString(), 'seeded from CREATED only when the file was first made');
+  const r = rule([forged, honest]);
+  assert.deepEqual(r.holds.map((c) => c.uid), ['bob-1']);
+  assert.equal(r.overruled[0].claim.uid, 'alice-1');
+  assert.equal(decideHog([forged, honest], T('09:00'), 0, cfg(), false, facts(LAB)).active?.uid, 'bob-1');
+  // The same events re-decoded (fresh CREATED from the text) get the stored time again.
+  const again = claim({ uid: 'alice-1', user: 'alice', created: new Date('2001-01-01T00:00:00Z') });
+  firstSeen(dir).stamp([again], T('08:00'));
+  assert.equal(again.created?.toISOString(), T('07:30').toISOString());
+  firstSeen(dir).markViaBridge('bob-1', false, T('08:00'));
+  assert.deepEqual(firstSeen(dir).viaBridge('bob-1'), { admin: false });
+  assert.equal(firstSeen(dir).viaBridge('alice-1'), undefined);
 });
 
 test('parsePasswd: uid >= 1000 or listed, odd lines tolerated, nobody left out', () => {
@@ -218,36 +201,3 @@ test('parsePasswd: uid >= 1000 or listed, odd lines tolerated, nobody left out',
   assert.deepEqual(parsePasswd(text, { include: ['svc', 'root'] }).map((u) => u.name), ['root', 'alice', 'o.d_d', 'svc']);
 });
 
-test('parseAuthorizedKeysFiles: sshd -T line, none, missing', () => {
-  assert.deepEqual(parseAuthorizedKeysFiles('port 22\nauthorizedkeysfile .ssh/authorized_keys /etc/ssh/keys/%u\n'), ['.ssh/authorized_keys', '/etc/ssh/keys/%u']);
-  assert.deepEqual(parseAuthorizedKeysFiles('authorizedkeysfile none\n'), []);
-  assert.equal(parseAuthorizedKeysFiles('port 22\n'), null);
-});
-
-test('parseMountInfo / isHosthogMount: escapes decoded, deleted overlays still recognised', () => {
-  const text = [
-    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
-    '501 22 8:1 /var/lib/hosthog/overlays/hosthog-ovl-0123abcd /home/bob/.ssh/authorized_keys rw,relatime - ext4 /dev/sda1 rw',
-    '502 22 8:1 /var/lib/hosthog/overlays/hosthog-ovl-99//deleted /home/o\\040d/.ssh/authorized_keys rw - ext4 /dev/sda1 rw',
-    '503 22 0:5 /tmp/other /mnt rw - tmpfs tmpfs rw',
-  ].join('\n');
-  const m = parseMountInfo(text);
-  assert.equal(m.length, 4);
-  assert.deepEqual(m.filter(isHosthogMount).map((e) => e.mountPoint), ['/home/bob/.ssh/authorized_keys', '/home/o d/.ssh/authorized_keys']);
-});
-
-test('resolveInRoot: symlinks resolved relative to the given root, loops and missing parts give null', (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'hh-root-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
-  mkdirSync(join(root, 'home/bob/real'), { recursive: true });
-  symlinkSync('real', join(root, 'home/bob/.ssh'));
-  symlinkSync('/home/bob', join(root, 'abs'));
-  symlinkSync('loop2', join(root, 'loop1'));
-  symlinkSync('loop1', join(root, 'loop2'));
-  assert.equal(resolveInRoot(root, '/home/bob/.ssh'), '/home/bob/real');
-  assert.equal(resolveInRoot(root, '/abs/.ssh'), '/home/bob/real');
-  assert.equal(resolveInRoot(root, '/home/bob/./real/../.ssh'), '/home/bob/real');
-  assert.equal(resolveInRoot(root, '/loop1'), null);
-  assert.equal(resolveInRoot(root, '/home/nobody'), null);
-  assert.equal(resolveInRoot(root, '/'), '/');
-});

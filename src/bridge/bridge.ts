@@ -56,6 +56,8 @@ export interface BridgeOptions {
   reloadConfig?: () => Config;
   /** Extra motd lines (e.g. who is online), computed at render time. */
   motdExtras?: (view: HostView) => string[];
+  /** Sets each occurrence's booking time (`created`) before it is ruled (src/bridge/first-seen.ts). */
+  stamp?: (occurrences: Occurrence[], now: Date) => void;
 }
 
 export class Bridge {
@@ -146,6 +148,7 @@ export class Bridge {
     if (redecode || !prev || prev.from.getTime() !== from.getTime()) {
       const to = new Date(from.getTime() + (this.config.bridge.windowDays + 2) * DAY);
       const { occurrences, problems } = this.decodeAll(from, to);
+      this.opts.stamp?.(occurrences, now);
       this.snapshot = { occurrences, problems, from, to, syncedAt: null };
       this.decodeCount++;
     }

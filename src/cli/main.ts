@@ -32,7 +32,7 @@ function program(): Command {
     .description('claim the host (or some resources) for a while')
     .option('-x, --exclusive', 'nobody else may use it meanwhile')
     .option('--shared', 'others may share it (the default)')
-    .option('--hog', 'exclusive, and lock other users out at the door (ssh keys) while it lasts')
+    .option('--hog', 'exclusive, and lock other users out at the door (every ssh login method) while it lasts')
     .option('--in <duration>', 'start after this long, e.g. 5m')
     .option('--at <time>', 'start at TIME, e.g. "tomorrow 9:00" (default: now)')
     .option('--for <duration>', 'how long, e.g. 2h')
@@ -96,16 +96,16 @@ function program(): Command {
 
   p.command('hog')
     .argument('[id]', 'your active exclusive claim (default: the current one)')
-    .description('lock other users out (ssh keys) for the rest of your exclusive claim')
+    .description('lock other users out (every ssh login method) for the rest of your exclusive claim')
     .option('--allow <users>', 'users still let in (comma list)')
-    .option('--dry-run', 'list the key files that would be covered, change nothing')
+    .option('--dry-run', 'say who would be let in and whether the gate would hold, change nothing')
     .option('--json', 'machine-readable output')
     .action(async (id, opts, cmd) => (await import('./commands/claim.js')).hog(g(cmd), id, opts));
 
   p.command('unhog')
     .argument('[id]', 'your claim (default: the current one)')
     .description('let everyone in again')
-    .option('--force', 'root: remove every hog mount now, whatever the calendar says')
+    .option('--force', 'root: open the hog gate now, whatever the calendar says')
     .option('--json', 'machine-readable output')
     .action(async (id, opts, cmd) => (await import('./commands/claim.js')).unhog(g(cmd), id, opts));
 
@@ -128,6 +128,18 @@ function program(): Command {
   p.command('bridge')
     .description('run the bridge: poll the calendar, keep motd and cache current, serve the CLI (systemd service)')
     .action(async (_opts, cmd) => (await import('./commands/bridge.js')).bridge(g(cmd)));
+
+  const gate = p.command('gate').description('the hog gate in sshd\'s PAM stack (docs/admin.md)');
+  gate.command('setup')
+    .description('write the PAM line and the sshd Banner drop-in (idempotent)')
+    .option('--root <dir>', 'under this root directory instead of /')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/gate.js')).setup(g(cmd), opts));
+  gate.command('check')
+    .description('verify the gate\'s wiring (PAM line first, drop-in included, UsePAM yes)')
+    .option('--root <dir>', 'under this root directory instead of /')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/gate.js')).check(g(cmd), opts));
 
   p.command('doctor')
     .description('check the configuration, the calendar and the host integration, with fixes')

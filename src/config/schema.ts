@@ -53,7 +53,7 @@ export interface Config {
   hog: {
     /** Users never locked out. */
     breakGlass: string[];
-    /** "message": keys kept with a command that prints the hog message; "empty": no keys. */
+    /** "message": sshd's Banner says who hogs until when; "empty": a plain refusal. */
     lockout: 'message' | 'empty';
     /** Never start a hog from a cache older than this. */
     maxCacheAgeMs: number;
@@ -69,6 +69,14 @@ export interface Config {
     sshdConfig: string;
     /** Users from this uid up are locked out during a hog (system accounts are left alone). */
     minUid: number;
+    /** The gate's files (allow list read by pam_listfile, sshd's Banner): see src/host/hog/gate.ts. */
+    gateDir: string;
+    /** Hogs booked in a calendar app (not through the bridge) are enforced too. */
+    fromCalendar: boolean;
+    /** End other users' sessions when a hog starts. */
+    endSessions: boolean;
+    /** A hog longer than this needs an admin (the CLI refuses it; a calendar one is not enforced). */
+    maxLengthMs: number;
   };
 }
 
@@ -82,7 +90,8 @@ const KNOWN: Record<string, string[]> = {
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
   limits: ['max_claim', 'max_ahead'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
-  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid'],
+  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid',
+    'gate_dir', 'from_calendar', 'end_sessions', 'max_length'],
 };
 
 const CHANNELS = ['wall', 'tmux', 'desktop'];
@@ -119,6 +128,12 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
     const ms = typeof v === 'string' ? parseDuration(v) : typeof v === 'number' ? v * 1000 : null;
     if (ms === null || ms < minMs) { problems.push(`${at(section, key)} = ${JSON.stringify(v)} is not a duration${minMs ? ` of at least ${minMs / 1000}s` : ''}: write e.g. "${dflt}"`); return parseDuration(dflt)!; }
     return ms;
+  };
+  const bool = (t: Table, section: string, key: string, dflt: boolean): boolean => {
+    const v = t[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') { problems.push(`${at(section, key)} must be true or false, e.g. ${key} = ${dflt}`); return dflt; }
+    return v;
   };
   const int = (t: Table, section: string, key: string, dflt: number, min: number): number => {
     const v = t[key];
@@ -212,6 +227,10 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       sshdPidFile: str(h, 'hog', 'sshd_pid_file', '/run/sshd.pid'),
       sshdConfig: str(h, 'hog', 'sshd_config', '/etc/ssh/sshd_config'),
       minUid: int(h, 'hog', 'min_uid', 1000, 0),
+      gateDir: str(h, 'hog', 'gate_dir', '/run/hosthog/gate'),
+      fromCalendar: bool(h, 'hog', 'from_calendar', true),
+      endSessions: bool(h, 'hog', 'end_sessions', false),
+      maxLengthMs: dur(h, 'hog', 'max_length', '1d', 60_000),
     },
   };
   return problems.length ? { problems } : { config, problems };

@@ -28,7 +28,10 @@ interface OccurrenceBase {
   allDay: boolean;
   /** The event's SUMMARY, sanitised for terminal output. */
   title: string;
-  /** When it was booked (CREATED, else DTSTAMP of the master); decides conflicts. */
+  /**
+   * When it was booked; decides conflicts. On the host: when the bridge first saw it
+   * (src/bridge/first-seen.ts); else CREATED, else DTSTAMP of the master.
+   */
   created?: Date;
 }
 

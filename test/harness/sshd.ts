@@ -10,6 +10,12 @@
  * StrictModes default (yes), AuthorizedKeysFile = the two defaults plus an absolute
  * root-owned dir (DIR/keys/%u) used for root's key so the real /root/.ssh is never touched.
  * The working dir is under /run (root-owned 0755 all the way up, as StrictModes wants).
+ *
+ * With `pamRoot` (a directory holding etc/pam.d/sshd and etc/ssh/{sshd_config,sshd_config.d},
+ * e.g. Debian's stock files wired by `hosthog gate setup --root`): those are bind-mounted over
+ * /etc/pam.d/sshd and /etc/ssh/… INSIDE the private namespace only, and sshd runs Debian's stock
+ * sshd_config (UsePAM yes, PasswordAuthentication yes by default) with only the port, listen
+ * address, host key, pid file, AuthorizedKeysFile and LogLevel given as -o options.
  */
 import { spawn, execFileSync, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync, readlinkSync, chownSync, chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
@@ -30,6 +36,10 @@ export interface TestSshd {
   keysDir: string;
   /** ssh -i key -p port … user@127.0.0.1 echo ok */
   login(user: string, keyFile: string): Promise<LoginResult>;
+  /** ssh with these extra client args and env (default LogLevel: sshd's Banner is printed). */
+  ssh(user: string, args: string[], env?: NodeJS.ProcessEnv, command?: string[]): Promise<LoginResult>;
+  /** Stop sshd and start a new one in the same namespace (a new pid, the same config). */
+  restart(): Promise<void>;
   /** /proc/ANCHOR/mountinfo */
   mountInfo(): string;
   stderr(): string;
@@ -73,7 +83,7 @@ function waitPort(port: number, ms: number, child: ChildProcess, errText: () => 
   });
 }
 
-export async function startSshd(): Promise<TestSshd> {
+export async function startSshd(opts: { pamRoot?: string } = {}): Promise<TestSshd> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = mkdtempSync('/run/hosthog-sshd-');
   chmodSync(dir, 0o755);
@@ -88,7 +98,14 @@ export async function startSshd(): Promise<TestSshd> {
     `AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2 ${keysDir}/%u`, 'LogLevel VERBOSE', '',
   ].join('\n'));
 
-  const anchor = spawn('unshare', ['--mount', '--propagation', 'private', 'sleep', 'infinity'], { detached: true, stdio: 'ignore' });
+  const binds: [string, string][] = opts.pamRoot ? [
+    [join(opts.pamRoot, 'etc/pam.d/sshd'), '/etc/pam.d/sshd'],
+    [join(opts.pamRoot, 'etc/ssh/sshd_config'), '/etc/ssh/sshd_config'],
+    [join(opts.pamRoot, 'etc/ssh/sshd_config.d'), '/etc/ssh/sshd_config.d'],
+  ] : [];
+  // The bind mounts are made by the anchor itself, inside its new namespace, before it sleeps.
+  const script = [...binds.map(([a, b]) => `mount --bind -- '${a}' '${b}' || exit 1`), 'echo ready', 'exec sleep infinity'].join('\n');
+  const anchor = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
   track(anchor);
   const anchorPid = anchor.pid!;
   const self = readlinkSync('/proc/self/ns/mnt');
@@ -97,16 +114,44 @@ export async function startSshd(): Promise<TestSshd> {
     await new Promise((r) => setTimeout(r, 20));
   }
   if (readlinkSync(`/proc/${anchorPid}/ns/mnt`) === self) throw new Error('anchor did not get a private mount namespace');
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    anchor.stdout!.on('data', (d) => { out += String(d); if (out.includes('ready')) resolve(); });
+    anchor.once('exit', (c) => reject(new Error(`namespace anchor exited (${c}) before its bind mounts were made`)));
+  });
 
   let err = '';
-  const sshd = spawn('nsenter', [`--mount=/proc/${anchorPid}/ns/mnt`, '--', '/usr/sbin/sshd', '-D', '-e', '-f', configFile], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-  track(sshd);
-  sshd.stderr!.on('data', (d) => { err += String(d); if (err.length > 200_000) err = err.slice(-100_000); });
+  const sshdArgv = opts.pamRoot
+    ? ['-f', '/etc/ssh/sshd_config', '-o', `Port=${port}`, '-o', 'ListenAddress=127.0.0.1', '-o', `HostKey=${join(dir, 'host_ed25519')}`,
+      '-o', `PidFile=${join(dir, 'sshd.pid')}`, '-o', `AuthorizedKeysFile=.ssh/authorized_keys .ssh/authorized_keys2 ${keysDir}/%u`, '-o', 'LogLevel=VERBOSE']
+    : ['-f', configFile];
+  const startDaemon = () => {
+    const c = spawn('nsenter', [`--mount=/proc/${anchorPid}/ns/mnt`, '--', '/usr/sbin/sshd', '-D', '-e', ...sshdArgv], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    track(c);
+    c.stderr!.on('data', (d) => { err += String(d); if (err.length > 200_000) err = err.slice(-100_000); });
+    return c;
+  };
+  let sshd = startDaemon();
   try { await waitPort(port, 10_000, sshd, () => err); }
   catch (e) { await killAndWait(sshd); await killAndWait(anchor); rmSync(dir, { recursive: true, force: true }); throw e; }
 
+  const clientOpts = ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5'];
   return {
-    port, dir, configFile, anchorPid, sshdPid: sshd.pid!, keysDir,
+    port, dir, configFile, anchorPid, get sshdPid() { return sshd.pid!; }, keysDir,
+    ssh(user, args, env, command = ['echo', 'ok']) {
+      return new Promise((resolve) => {
+        execFile('ssh', [...clientOpts, ...args, '--', `${user}@127.0.0.1`, ...command],
+          { encoding: 'utf8', timeout: 20_000, env: { ...process.env, ...env } }, (e, stdout, stderr) => {
+            const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? (e as { code: number }).code : null) : 0;
+            resolve({ code, stdout, stderr });
+          });
+      });
+    },
+    async restart() {
+      await killAndWait(sshd);
+      sshd = startDaemon();
+      await waitPort(port, 10_000, sshd, () => err);
+    },
     login(user, keyFile) {
       return new Promise((resolve) => {
         execFile('ssh', ['-i', keyFile, '-p', String(port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
@@ -212,7 +257,7 @@ export interface HogLab { sshd: TestSshd; users: Record<string, TestUser>; keys:
  * What both hog test files need: the test users locked for this file, a real sshd in a private
  * mount namespace, and a fresh key for each lab user installed (restored by close()).
  */
-export async function startHogLab(tmpPrefix: string, ensureUsers: () => Record<string, TestUser>): Promise<HogLab> {
+export async function startHogLab(tmpPrefix: string, ensureUsers: () => Record<string, TestUser>, sshdOpts: { pamRoot?: string } = {}): Promise<HogLab> {
   const unlock = await lockTestUsers(); // the other hog test file changes the same users' keys
   const restores: (() => void)[] = [];
   let sshd: TestSshd | undefined;
@@ -225,7 +270,7 @@ export async function startHogLab(tmpPrefix: string, ensureUsers: () => Record<s
   };
   try {
     const users = ensureUsers();
-    sshd = await startSshd();
+    sshd = await startSshd(sshdOpts);
     tmp = mkdtempSync(tmpPrefix);
     const keys: Record<string, UserKey> = {};
     for (const name of LAB_USERS) keys[name] = makeKey(tmp, name);
@@ -236,4 +281,21 @@ export async function startHogLab(tmpPrefix: string, ensureUsers: () => Record<s
     await close();
     throw e;
   }
+}
+
+/**
+ * A temp root (under /run, root-owned 0755) with Debian's stock /etc/pam.d/sshd and
+ * /etc/ssh/sshd_config copied from this machine and the hog gate wired into them by gateSetup
+ * (what `hosthog gate setup --root` runs), for startSshd({ pamRoot }). The host's /etc is untouched.
+ */
+export async function makeGateRoot(gateDir: string): Promise<string> {
+  const { gateSetup } = await import('../../src/host/hog/gate.js');
+  const root = mkdtempSync('/run/hosthog-pamroot-');
+  chmodSync(root, 0o755);
+  mkdirSync(join(root, 'etc/pam.d'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(root, 'etc/ssh/sshd_config.d'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(root, 'etc/pam.d/sshd'), readFileSync('/etc/pam.d/sshd'));
+  writeFileSync(join(root, 'etc/ssh/sshd_config'), readFileSync('/etc/ssh/sshd_config'));
+  gateSetup(root, gateDir);
+  return root;
 }

@@ -11,6 +11,7 @@ import { lockStateDir } from '../../host/store/state-lock.js';
 import { loadConfig } from '../../config/load.js';
 import { telling } from '../../bridge/notify-hook.js';
 import { hogging } from '../../bridge/hog-hook.js';
+import { firstSeen } from '../../bridge/first-seen.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
@@ -30,16 +31,20 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   try { unlock = lockStateDir(config.bridge.stateDir); } catch (e) { throw stateDirError(e, config.bridge.stateDir); }
   let activeClaims: () => Claim[] = () => [];
   const tell = telling(config, log, () => activeClaims());
+  const seen = firstSeen(config.bridge.stateDir); // booking order: when the bridge first saw an event
+  let hogLines: () => string[] = () => [];
   const b = await Bridge.open(config, log, {
     reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
     hooks: [tell.hook],
-    motdExtras: () => tell.motdLines(),
+    motdExtras: () => [...hogLines(), ...tell.motdLines()],
+    stamp: (occ, now) => seen.stamp(occ, now),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
-  // Hog enforcement needs root (mounts). First settle what a previous run left, then enforce on
-  // every refresh.
-  const hog = process.getuid?.() === 0 ? hogging(config, log, () => b.current?.occurrences ?? []) : null;
+  // Hog enforcement needs root (the gate's files). First settle what a previous run left, then
+  // enforce on every refresh.
+  const hog = process.getuid?.() === 0 ? hogging(config, log, () => b.current?.occurrences ?? [], seen) : null;
   if (hog) {
+    hogLines = () => hog.motdLines();
     await hog.reconcileAtStart(b.current?.occurrences ?? [], b.current?.syncedAt ?? null, new Date());
     b.hooks.push(hog.hook);
   } else {
@@ -53,7 +58,8 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const handle = async (caller: Caller, req: RpcRequest) => {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
-      handler = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
+      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
+      handler = hog ? hog.wrap(h) : h;
     }
     return handler(caller, req);
   };

@@ -69,11 +69,11 @@ export async function cancel(g: GlobalOptions, uid: string, o: { json?: boolean 
 export async function hog(g: GlobalOptions, uid: string | undefined, o: { allow?: string; dryRun?: boolean; json?: boolean }): Promise<void> {
   if (o.dryRun) {
     const r = await callWrite(g, 'hog-dry-run', { uid, allow: list(o.allow) }) as {
-      summary: string; covers: { user: string; file: string }[]; units?: { stop: string[]; refused: { unit: string; why: string }[]; error?: string };
+      summary: string; letIn: string[]; units?: { stop: string[]; refused: { unit: string; why: string }[]; error?: string };
     };
     if (o.json) { printResult(r, true); return; }
     const u = r.units;
-    process.stdout.write(r.summary + '\n' + r.covers.map((c) => `  ${c.user}\t${c.file}\n`).join('') +
+    process.stdout.write(r.summary + '\n' + r.letIn.map((n) => `  let in\t${n}\n`).join('') +
       (u ? u.stop.map((x) => `  stop\t${x}\n`).join('') + u.refused.map((x) => `  keep\t${x.unit} (${x.why})\n`).join('') + (u.error ? `  quiet host: ${u.error}\n` : '') : ''));
     return;
   }
@@ -82,7 +82,7 @@ export async function hog(g: GlobalOptions, uid: string | undefined, o: { allow?
 
 export async function unhog(g: GlobalOptions, uid: string | undefined, o: { force?: boolean; json?: boolean }): Promise<void> {
   if (o.force) {
-    if (userInfo().uid !== 0) throw new UsageError('unhog --force clears every hog mount and needs root', 'run it with sudo');
+    if (userInfo().uid !== 0) throw new UsageError('unhog --force opens the hog gate and needs root', 'run it with sudo');
     const { forceUnhog } = await import('./unhog-force.js');
     printResult(await forceUnhog(configFor(g)), o.json);
     return;

@@ -76,6 +76,7 @@ export async function doctor(g: GlobalOptions): Promise<void> {
       add({ ok: false, what: `quiet host: ${ctl.join(' ')} does not answer (${errorLine(e).slice(0, 120)})`, fix: 'hogs would not stop [hog] quiet_units: run the bridge where systemd runs, or set [hog] systemctl' });
     }
   }
+  for (const c of await (await import('./gate.js')).gateDoctor(config)) add(c);
   if (cal.kind === 'caldav' && cal.passwordFile) {
     const st = safe(() => statSync(cal.passwordFile!));
     if (st && st.uid !== 0) add({ ok: false, warn: true, what: `password file ${cal.passwordFile} is owned by uid ${st.uid}, not root`, fix: `chown root:root ${cal.passwordFile}` });

@@ -6,6 +6,9 @@ import { hostView, checkCovered } from '../../core/view.js';
 import { renderStatus, statusJson } from '../../core/status-render.js';
 import { parseWhen } from '../../core/when.js';
 import { HosthogError } from '../../core/errors.js';
+import { cleanText } from '../../core/sanitize.js';
+import { readGateStatus } from '../../bridge/hog-hook.js';
+import type { HostView } from '../../core/view.js';
 
 export async function status(g: GlobalOptions, opts: { at?: string; json?: boolean; brief?: boolean }): Promise<void> {
   const config = configFor(g);
@@ -19,5 +22,25 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   }
   if (opts.at && 'from' in snap) checkCovered(at, snap, config.timezone, now);
   const view = hostView(snap, config, at, now);
-  process.stdout.write(opts.json ? JSON.stringify(statusJson(view), null, 2) + '\n' : renderStatus(view, { brief: opts.brief }));
+  process.stdout.write(opts.json ? JSON.stringify(withGate(statusJson(view), view, config.bridge.stateDir, Boolean(g.calendar || opts.at)), null, 2) + '\n'
+    : renderStatus(view, { brief: opts.brief }) + gateWarning(view, config.bridge.stateDir, Boolean(g.calendar || opts.at)));
+}
+
+/** Whether the bridge holds the door for the hog shown now (hog-gate.json); "" / unchanged when no hog. */
+function gateOf(view: HostView, stateDir: string, elsewhere: boolean): { enforced: boolean; why?: string } | null {
+  const hog = view.active.find((c) => c.hog);
+  if (!hog || elsewhere) return null;
+  const s = readGateStatus(stateDir);
+  if (!s) return { enforced: false, why: 'the bridge has not reported the hog gate' };
+  if (s.holder === hog.user && s.enforced) return { enforced: true };
+  const refused = s.refused.find((r) => r.uid === hog.uid);
+  return { enforced: false, why: refused?.why ?? s.why ?? (s.holder ? `${s.holder}'s hog is the one enforced` : 'the bridge has not enforced it') };
+}
+function withGate(j: object, view: HostView, stateDir: string, elsewhere: boolean): object {
+  const gate = gateOf(view, stateDir, elsewhere);
+  return gate ? { ...j, ...gate } : j;
+}
+function gateWarning(view: HostView, stateDir: string, elsewhere: boolean): string {
+  const gate = gateOf(view, stateDir, elsewhere);
+  return gate && !gate.enforced ? `!! the hog is NOT enforced: anyone may log in (${cleanText(gate.why ?? '', 200)})\n` : '';
 }

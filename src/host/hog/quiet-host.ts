@@ -1,7 +1,7 @@
 /**
  * Quiet host: stops the configured systemd units when a hog starts and starts exactly those
  * again when it ends (the plan and the record's transitions are pure, in
- * src/core/quiet-plan.ts). Crash-safe like the key-file covers (hog-state.ts):
+ * src/core/quiet-plan.ts). Crash-safe:
  * state_dir/hog-units.json (0600, temp + fsync + rename) records each
  * unit as "intended" BEFORE it is stopped and "stopped" after, so a crash at any point leaves
  * a file naming every unit that may be down; at start the bridge reconciles it with the
