@@ -139,7 +139,8 @@ test('doctor on a fresh install: a calendar directory not created yet and a miss
   const dir = mkdtempSync(join(tmpdir(), 'hh-fresh-'));
   const cfg = writeTestConfig({ vdir: join(dir, 'not-yet'), extra: 'admin_group = "hh-no-such-group"' });
   const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } });
-  assert.equal(d.code, 0, d.stdout + d.stderr);
+  // Only the hog gate may fail here (this machine's own sshd is not wired: test/gate-sshd.test.ts).
+  assert.doesNotMatch(d.stdout, /^FAIL +(?!hog gate)/m, d.stdout + d.stderr);
   assert.match(d.stdout, /^warn +admin_group "hh-no-such-group" does not exist: only root can announce or change others' claims\n +fix: groupadd hh-no-such-group/m);
   assert.match(d.stdout, /^warn +calendar directory .*not-yet does not exist yet\n +fix: start the bridge/m);
 });
@@ -152,7 +153,7 @@ test('a reader that stops early (hosthog doctor | head -1) ends the CLI quietly,
   child.stderr!.on('data', (c) => (err += c));
   child.stdout!.destroy(); // the reader is gone before the first line
   const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-  assert.equal(code, 0, err);
+  assert.ok(code === 0 || code === 1, err); // 1: doctor's own verdict (this machine's sshd has no hog gate)
   assert.doesNotMatch(err, /EPIPE|\n\s+at /);
 });
 

@@ -281,6 +281,13 @@ test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 w
   t.after(() => { try { execFileSync('nsenter', [`--mount=/proc/${sshd!.anchorPid}/ns/mnt`, '--', 'umount', gateDir]); } catch { /* gone */ } });
   const bridge = startBridge(cfg, t);
   await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
+  // `hosthog hog` on an exclusive claim, and `claim --hog`: both exit 6 with one line.
+  const ex = await runCli(['claim', '--exclusive', '--for', '1h', '-m', 'benchmarks'], alice);
+  assert.equal(ex.code, 0, ex.stderr);
+  const h = await runCli(['hog'], alice);
+  assert.equal(h.code, 6, h.stdout + h.stderr);
+  assert.match(h.stderr, /^hosthog: hog booked but NOT enforced: sshd does not see the allow file .*\(see hosthog doctor\)\n$/);
+  assert.equal((await runCli(['release'], alice)).code, 0);
   const c = await runCli(['claim', '--hog', '--for', '1h', '-m', 'benchmarks'], alice);
   assert.equal(c.code, 6, c.stdout + c.stderr);
   assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
@@ -300,6 +307,27 @@ test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 w
   await stopBridge(bridge);
 });
 
+test('real bridge: a back-dated CREATED does not win a conflict: the hog the bridge saw first is enforced', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const end = at(600_000);
+  writeFileSync(join(vdir, 'bob.ics'), vevent('bob-hog', 'hh-bob hog: first', at(-60_000), end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-bob'));
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => gateOn() && allowList() === 'hh-bob\nroot\n', 'bob\'s hog');
+  // alice books later, claiming to have booked in 2001.
+  writeFileSync(join(vdir, 'alice.ics'), vevent('alice-hog', 'hh-alice hog: forged', at(-60_000), end,
+    'CREATED:20010101T000000Z\r\nX-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice'));
+  await until(bridge, async () => /alice-hog/.test(read(join(cfg.stateDir, 'first-seen.json'))), 'alice\'s event seen', 15_000);
+  await sleep(1_000);
+  assert.equal(allowList(), 'hh-bob\nroot\n', 'bob\'s hog still holds');
+  await assertLogins({ 'hh-bob': true, 'hh-alice': false, root: true }, bridge);
+  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { conflicts: { claim: { user: string }; by: { user: string } }[] };
+  assert.deepEqual(st.conflicts.map((x) => [x.claim.user, x.by.user]), [['hh-alice', 'hh-bob']], 'alice\'s claim is overruled by bob\'s');
+  await stopBridge(bridge);
+});
+
 test('real bridge: `root hog: …` from the calendar is not enforced, and doctor names it', async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
@@ -307,7 +335,7 @@ test('real bridge: `root hog: …` from the calendar is not enforced, and doctor
   const env = { HOSTHOG_CONFIG: cfg.path };
   writeFileSync(join(vdir, 'root-hog.ics'), vevent('root-hog', 'root hog: maintenance', at(-60_000), at(600_000)));
   const bridge = startBridge(cfg, t);
-  await until(bridge, () => /not enforced/.test(bridge.output()), 'refusal logged');
+  await until(bridge, () => /hog in the calendar NOT enforced/.test(bridge.output()), 'refusal logged');
   assert.equal(gateOn(), false);
   await assertLogins(everyoneIn, bridge);
   const doc = await runCli(['doctor'], { env });

@@ -33,7 +33,8 @@ export function firstSeen(stateDir: string): FirstSeen {
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; events?: Record<string, Entry> };
     for (const [k, v] of Object.entries(doc.events ?? {})) {
-      if (v && Number.isFinite(v.seen)) map.set(k, { seen: v.seen, last: Number.isFinite(v.last) ? v.last : v.seen, bridge: v.bridge === true, admin: v.admin === true });
+      if (!v || !Number.isFinite(v.seen)) continue;
+      map.set(k, { seen: v.seen, last: Number.isFinite(v.last) ? v.last : v.seen, bridge: v.bridge === true, admin: v.admin === true });
     }
   } catch { fresh = true; }
   const save = () => {

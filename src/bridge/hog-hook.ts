@@ -160,7 +160,8 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       await quietly('stopping units', () => quiet.apply(hogKey(hog), config.hog.quietUnits));
       const key = `${hogKey(hog)}|${hog.end.toISOString()}|${s.enforced}|${s.why ?? ''}`;
       if (key !== current) {
-        if (s.enforced) log.info({ holder: hog.user, until: s.until, sshd: s.sshdPid, reason: d.reason }, 'hog holds: sshd lets in only the allow list');
+        const at = { holder: hog.user, until: s.until, sshd: s.sshdPid, reason: d.reason };
+        if (s.enforced) log.info(at, 'hog holds: sshd lets in only the allow list');
         else log.error({ holder: hog.user, until: s.until, why: s.why }, 'hog NOT enforced');
         if (current === null && config.hog.endSessions) await endSessions(hog);
         current = key;
@@ -173,7 +174,8 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     if (wasOn) log.info({ reason: d.reason }, 'hog ended: everyone may log in again');
     else if (d.reason && /not starting/.test(d.reason)) log.warn({ reason: d.reason }, 'hog not started');
     current = null;
-    const s: GateStatus = { at: now.toISOString(), enforced: false, refused, ...(d.reason && /not starting/.test(d.reason) ? { why: d.reason } : {}) };
+    const notStarted = d.reason && /not starting/.test(d.reason) ? { why: d.reason } : {};
+    const s: GateStatus = { at: now.toISOString(), enforced: false, refused, ...notStarted };
     saveStatus(s);
     return s;
   };
@@ -186,7 +188,10 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       for (const line of stdout.split('\n')) {
         const m = /^\s*(\d+)\s+(\S+)\s+sshd: (\S+?)(?:@|\s|$)/.exec(line);
         if (!m || m[2] !== 'root' || allowed.has(m[3])) continue;
-        try { process.kill(Number(m[1]), 'SIGHUP'); log.info({ user: m[3], pid: Number(m[1]) }, 'hog start: session ended ([hog] end_sessions)'); } catch { /* gone */ }
+        try {
+          process.kill(Number(m[1]), 'SIGHUP');
+          log.info({ user: m[3], pid: Number(m[1]) }, 'hog start: session ended ([hog] end_sessions)');
+        } catch { /* gone */ }
       }
     } catch (e) { log.warn({ err: errorLine(e) }, 'hog start: could not end sessions'); }
   };
@@ -198,7 +203,9 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       const claims = claimsOf(occurrences());
       const { findMyClaim, checkHoggable } = await import('../core/plan-write.js');
       const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined, config.timezone);
-      if (claim.user !== actor.user && !actor.isAdmin) throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
+      if (claim.user !== actor.user && !actor.isAdmin) {
+        throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
+      }
       checkHoggable(claim);
       const allow = Array.isArray(p.allow) ? (p.allow as string[]) : claim.allow;
       const hog = { ...claim, hog: true, mode: 'exclusive' as const, allow };
@@ -206,13 +213,20 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       const check = await verifyGate(config.hog.sshdPidFile, gateDir, null);
       let units: { stop: string[]; refused: { unit: string; why: string }[]; error?: string } | undefined;
       if (config.hog.quietUnits.length) {
-        try { const q = await quiet.dryRun(config.hog.quietUnits); units = { stop: q.stop, refused: q.refused }; } catch (e) { units = { stop: [], refused: [], error: errorLine(e) }; }
+        try {
+          const q = await quiet.dryRun(config.hog.quietUnits);
+          units = { stop: q.stop, refused: q.refused };
+        } catch (e) { units = { stop: [], refused: [], error: errorLine(e) }; }
       }
       const letIn = gateAllowText(hog, config).trim().split('\n');
       const problems = [...(refusedWhy ? [refusedWhy] : []), ...check.missing];
       return {
         action: 'dry-run',
-        summary: `${claim.start.getTime() > now.getTime() ? `from ${formatTime(claim.start, config.timezone, now)} (when the claim starts), ` : ''}sshd would let in only ${letIn.join(', ')}${units ? `, stop ${units.stop.length} unit(s)` : ''}${problems.length ? `; NOT enforceable now: ${problems.join('; ')}` : ''}`,
+        summary: [
+          claim.start.getTime() > now.getTime() ? `from ${formatTime(claim.start, config.timezone, now)} (when the claim starts), ` : '',
+          `sshd would let in only ${letIn.join(', ')}`, units ? `, stop ${units.stop.length} unit(s)` : '',
+          problems.length ? `; NOT enforceable now: ${problems.join('; ')}` : '',
+        ].join(''),
         letIn, enforceable: problems.length === 0, problems, methods: check.methods, ...(units ? { units } : {}),
       };
     },
@@ -227,7 +241,8 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     if (req.method === 'claim' && !actor.isAdmin && typeof p.start === 'string' && typeof p.end === 'string') {
       const len = Date.parse(p.end) - Date.parse(p.start);
       if (len > config.hog.maxLengthMs) {
-        throw new PermissionError(`a hog longer than ${Math.round(config.hog.maxLengthMs / 3_600_000)} h needs an admin ([hog] max_length)`, 'book it shorter, or ask an admin');
+        const h = Math.round(config.hog.maxLengthMs / 3_600_000);
+        throw new PermissionError(`a hog longer than ${h} h needs an admin ([hog] max_length)`, 'book it shorter, or ask an admin');
       }
     }
     const result = await inner(caller, req) as { uid?: string; summary?: string };
@@ -241,9 +256,11 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       const refusedWhy = s?.refused.find((r) => r.uid === active.uid)?.why;
       if (refusedWhy) throw new GateError(`hog booked but NOT enforced: ${refusedWhy}`, 'see hosthog doctor');
       if (!s || !s.enforced || s.uid !== active.uid) {
-        throw new GateError(`hog booked but NOT enforced: ${s?.why ?? (s?.holder ? `${cleanText(s.holder, 40)}'s earlier hog is enforced` : 'the bridge could not apply it')}`, 'see hosthog doctor');
+        const other = s?.holder ? `${cleanText(s.holder, 40)}'s earlier hog is enforced` : 'the bridge could not apply it';
+        throw new GateError(`hog booked but NOT enforced: ${s?.why ?? other}`, 'see hosthog doctor');
       }
-      return { ...result, enforced: true, summary: `${result.summary ?? 'hog on'}; checked: sshd (pid ${s.sshdPid}) lets in only ${gateAllowText(active, config).trim().split('\n').join(', ')}` };
+      const letIn = gateAllowText(active, config).trim().split('\n').join(', ');
+      return { ...result, enforced: true, summary: `${result.summary ?? 'hog on'}; checked: sshd (pid ${s.sshdPid}) lets in only ${letIn}` };
     }
     // A hog that starts later: the wiring must hold now, or the holder hears it at once.
     const check = await verifyGate(config.hog.sshdPidFile, gateDir, null);

@@ -50,14 +50,19 @@ export function refuseHog(c: Claim, config: Config, facts: HogFacts): string | n
   return null;
 }
 
-export function decideHog(claims: Claim[], now: Date, cacheAgeMs: number, config: Config, currentlyEnforcing: boolean, facts?: HogFacts): HogDecision {
+export function decideHog(
+  claims: Claim[], now: Date, cacheAgeMs: number, config: Config, currentlyEnforcing: boolean, facts?: HogFacts,
+): HogDecision {
   const t = now.getTime();
   const { holds } = rule(claims);
   const live = holds.filter((c) => c.hog && c.start.getTime() <= t && t < c.end.getTime()).sort(bookingOrder);
   const refused: RefusedHog[] = [];
   const hogs = facts ? live.filter((c) => { const why = refuseHog(c, config, facts); if (why) refused.push({ claim: c, why }); return !why; }) : live;
   const base = refused.length ? { refused } : {};
-  if (hogs.length === 0) return { ...base, active: null, reason: refused.length ? `hog not enforced: ${refused[0].why}` : currentlyEnforcing ? 'the hog claim ended or is gone' : 'no hog claim is active' };
+  if (hogs.length === 0) {
+    const none = currentlyEnforcing ? 'the hog claim ended or is gone' : 'no hog claim is active';
+    return { ...base, active: null, reason: refused.length ? `hog not enforced: ${refused[0].why}` : none };
+  }
   const stale = !Number.isFinite(cacheAgeMs) || cacheAgeMs > config.hog.maxCacheAgeMs;
   if (stale && !currentlyEnforcing) {
     return { ...base, active: null, reason: `calendar cache is ${Math.round(cacheAgeMs / 1000)}s old (max ${Math.round(config.hog.maxCacheAgeMs / 1000)}s): not starting a hog` };

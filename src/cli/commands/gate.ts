@@ -18,11 +18,15 @@ const rootOf = (o: { root?: string }) => {
 };
 
 export async function setup(g: GlobalOptions, o: { root?: string; json?: boolean }): Promise<void> {
-  if (process.getuid?.() !== 0 && (o.root ?? '/') === '/') throw new UsageError('gate setup changes /etc/pam.d/sshd and needs root', 'run it with sudo');
+  if (process.getuid?.() !== 0 && (o.root ?? '/') === '/') {
+    throw new UsageError('gate setup changes /etc/pam.d/sshd and needs root', 'run it with sudo');
+  }
   const config = configFor(g);
   const r = gateSetup(rootOf(o), config.hog.gateDir);
-  const summary = r.changed.length ? `gate wired: wrote ${r.changed.join(', ')}${r.unchanged.length ? `; unchanged ${r.unchanged.join(', ')}` : ''}` : `gate already wired (${r.unchanged.join(', ')})`;
-  printResult({ action: 'gate-setup', summary: summary + (r.changed.length && rootOf(o) === '/' ? '; sshd reads the drop-in at its next reload: systemctl reload ssh' : ''), ...r }, o.json);
+  const rest = r.unchanged.length ? `; unchanged ${r.unchanged.join(', ')}` : '';
+  const reload = r.changed.length && rootOf(o) === '/' ? '; sshd reads the drop-in at its next reload: systemctl reload ssh' : '';
+  const summary = r.changed.length ? `gate wired: wrote ${r.changed.join(', ')}${rest}${reload}` : `gate already wired (${r.unchanged.join(', ')})`;
+  printResult({ action: 'gate-setup', summary, ...r }, o.json);
 }
 
 export async function check(g: GlobalOptions, o: { root?: string; json?: boolean }): Promise<void> {
@@ -44,10 +48,19 @@ export async function gateDoctor(config: Config): Promise<DoctorLine[]> {
   const live = await verifyGate(config.hog.sshdPidFile, config.hog.gateDir, null);
   const open = live.methods.length ? live.methods.join(', ') : 'every method sshd offers';
   for (const l of wiring) out.push(l.ok ? { ok: true, what: `hog gate: ${l.what}` } : { ok: false, what: `hog gate: ${l.what}`, fix: l.fix });
-  if (live.enforced) out.push({ ok: true, what: `hog gate: the running sshd (pid ${live.sshd?.pid}, ${live.sshd?.how}) asks it for ${open}` });
-  else out.push({ ok: false, what: `hog gate: a hog now would NOT hold: ${live.missing.join('; ')}; open during a hog: ${open}`, fix: 'hosthog gate setup; UsePAM yes; systemctl reload ssh' });
+  if (live.enforced) {
+    out.push({ ok: true, what: `hog gate: the running sshd (pid ${live.sshd?.pid}, ${live.sshd?.how}) asks it for ${open}` });
+  } else {
+    out.push({ ok: false, what: `hog gate: a hog now would NOT hold: ${live.missing.join('; ')}; open during a hog: ${open}`,
+      fix: 'hosthog gate setup; UsePAM yes; systemctl reload ssh' });
+  }
   const s = readGateStatus(config.bridge.stateDir);
-  if (s?.holder && !s.enforced) out.push({ ok: false, what: `hog by ${cleanText(s.holder, 40)} is NOT enforced: ${cleanText(s.why ?? '', 300)}`, fix: 'see the bridge log' });
-  for (const r of s?.refused ?? []) out.push({ ok: false, what: `hog in the calendar not enforced: ${cleanText(r.why, 200)} (event ${cleanText(r.uid, 60)})`, fix: 'delete the event or book it as a real lab member' });
+  if (s?.holder && !s.enforced) {
+    out.push({ ok: false, what: `hog by ${cleanText(s.holder, 40)} is NOT enforced: ${cleanText(s.why ?? '', 300)}`, fix: 'see the bridge log' });
+  }
+  for (const r of s?.refused ?? []) {
+    out.push({ ok: false, what: `hog in the calendar not enforced: ${cleanText(r.why, 200)} (event ${cleanText(r.uid, 60)})`,
+      fix: 'delete the event or book it as a real lab member' });
+  }
   return out;
 }

@@ -22,8 +22,10 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   }
   if (opts.at && 'from' in snap) checkCovered(at, snap, config.timezone, now);
   const view = hostView(snap, config, at, now);
-  process.stdout.write(opts.json ? JSON.stringify(withGate(statusJson(view), view, config.bridge.stateDir, Boolean(g.calendar || opts.at)), null, 2) + '\n'
-    : renderStatus(view, { brief: opts.brief }) + gateWarning(view, config.bridge.stateDir, Boolean(g.calendar || opts.at)));
+  const elsewhere = Boolean(g.calendar || opts.at); // the gate's state is the host's, now
+  process.stdout.write(opts.json
+    ? JSON.stringify(withGate(statusJson(view), view, config.bridge.stateDir, elsewhere), null, 2) + '\n'
+    : renderStatus(view, { brief: opts.brief }) + gateWarning(view, config.bridge.stateDir, elsewhere));
 }
 
 /** Whether the bridge holds the door for the hog shown now (hog-gate.json); "" / unchanged when no hog. */
@@ -34,7 +36,8 @@ function gateOf(view: HostView, stateDir: string, elsewhere: boolean): { enforce
   if (!s) return { enforced: false, why: 'the bridge has not reported the hog gate' };
   if (s.holder === hog.user && s.enforced) return { enforced: true };
   const refused = s.refused.find((r) => r.uid === hog.uid);
-  return { enforced: false, why: refused?.why ?? s.why ?? (s.holder ? `${s.holder}'s hog is the one enforced` : 'the bridge has not enforced it') };
+  const other = s.holder ? `${s.holder}'s hog is the one enforced` : 'the bridge has not enforced it';
+  return { enforced: false, why: refused?.why ?? s.why ?? other };
 }
 function withGate(j: object, view: HostView, stateDir: string, elsewhere: boolean): object {
   const gate = gateOf(view, stateDir, elsewhere);
@@ -42,5 +45,6 @@ function withGate(j: object, view: HostView, stateDir: string, elsewhere: boolea
 }
 function gateWarning(view: HostView, stateDir: string, elsewhere: boolean): string {
   const gate = gateOf(view, stateDir, elsewhere);
-  return gate && !gate.enforced ? `!! the hog is NOT enforced: anyone may log in (${cleanText(gate.why ?? '', 200)})\n` : '';
+  if (!gate || gate.enforced) return '';
+  return `!! the hog is NOT enforced: anyone may log in (${cleanText(gate.why ?? '', 200)})\n`;
 }

@@ -26,11 +26,15 @@ export const SSHD_CONFIG = '/etc/ssh/sshd_config';
 export function writeGate(gateDir: string, allow: string | null, banner: string): void {
   mkdirSync(gateDir, { recursive: true, mode: 0o755 });
   const st = lstatSync(gateDir);
-  if (!st.isDirectory() || st.uid !== 0) throw new GateError(`gate directory ${gateDir} is not a root-owned directory`, 'remove it; the bridge makes it');
+  if (!st.isDirectory() || st.uid !== 0) {
+    throw new GateError(`gate directory ${gateDir} is not a root-owned directory`, 'remove it; the bridge makes it');
+  }
   chmodSync(gateDir, 0o755);
   for (let d = dirname(gateDir); d !== '/'; d = dirname(d)) {
     const p = lstatSync(d);
-    if (p.uid !== 0 || (p.mode & 0o022) !== 0) throw new GateError(`${d} is writable by others: the gate files could be replaced`, 'make it root-owned, mode 0755');
+    if (p.uid !== 0 || (p.mode & 0o022) !== 0) {
+      throw new GateError(`${d} is writable by others: the gate files could be replaced`, 'make it root-owned, mode 0755');
+    }
   }
   writeFileAtomic(join(gateDir, 'banner'), banner, 0o644);
   if (allow === null) rmSync(join(gateDir, 'allow'), { force: true });
@@ -88,7 +92,8 @@ export function sshdArgs(pid: number): string[] {
 /** `sshd -T` as the running sshd sees it (its mount namespace, its arguments). */
 export async function sshdEffective(pid: number): Promise<Map<string, string>> {
   const exe = exeOf(pid).replace(/ \(deleted\)$/, '') || '/usr/sbin/sshd';
-  const { stdout } = await run('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', exe, '-T', ...sshdArgs(pid)], { encoding: 'utf8', timeout: 10_000, maxBuffer: 1 << 20 });
+  const argv = [`--mount=/proc/${pid}/ns/mnt`, '--', exe, '-T', ...sshdArgs(pid)];
+  const { stdout } = await run('nsenter', argv, { encoding: 'utf8', timeout: 10_000, maxBuffer: 1 << 20 });
   return parseSshdT(stdout);
 }
 
@@ -166,29 +171,29 @@ export interface CheckLine { ok: boolean; what: string; fix?: string }
 /** `hosthog gate check --root DIR`: the wiring as files (and, for root /, as `sshd -T` says). */
 export async function gateCheck(root: string, gateDir: string, sshdBinary = '/usr/sbin/sshd'): Promise<CheckLine[]> {
   const out: CheckLine[] = [];
+  const say = (ok: boolean, good: string, bad: string, fix: string) => out.push(ok ? { ok, what: good } : { ok, what: bad, fix });
+  const readOr = (p: string) => { try { return readFileSync(p, 'utf8'); } catch { return ''; } };
   const pamPath = join(root, PAM_FILE);
-  let pam = '';
-  try { pam = readFileSync(pamPath, 'utf8'); } catch { /* below */ }
-  const p = pam ? pamProblem(pam, gateDir) : `${pamPath} is missing`;
-  out.push(p ? { ok: false, what: `${pamPath}: ${p}`, fix: 'hosthog gate setup' } : { ok: true, what: `${pamPath} asks the gate first in the account phase` });
+  const pam = readOr(pamPath);
+  const p = pam ? pamProblem(pam, gateDir) : 'it is missing';
+  say(!p, `${pamPath} asks the gate first in the account phase`, `${pamPath}: ${p}`, 'hosthog gate setup');
   const drop = join(root, DROP_IN);
-  let cur = '';
-  try { cur = readFileSync(drop, 'utf8'); } catch { /* below */ }
-  out.push(cur === dropInText(gateDir) ? { ok: true, what: `${drop} sets Banner ${gateDir}/banner` } : { ok: false, what: `${drop} is missing or changed`, fix: 'hosthog gate setup' });
+  say(readOr(drop) === dropInText(gateDir), `${drop} sets Banner ${gateDir}/banner`, `${drop} is missing or changed`,
+    'hosthog gate setup');
   const cfgPath = join(root, SSHD_CONFIG);
-  let cfg = '';
-  try { cfg = readFileSync(cfgPath, 'utf8'); } catch { /* below */ }
-  out.push(includesDropIn(cfg) ? { ok: true, what: `${cfgPath} includes sshd_config.d/*.conf` } : { ok: false, what: `${cfgPath} does not include ${DROP_IN}`, fix: 'add "Include /etc/ssh/sshd_config.d/*.conf" at its top' });
-  if (root === '/' || root === '') {
-    try {
-      const { stdout } = await run(sshdBinary, ['-T'], { encoding: 'utf8', timeout: 10_000, maxBuffer: 1 << 20 });
-      const t = parseSshdT(stdout);
-      out.push(t.get('usepam') === 'yes' ? { ok: true, what: 'sshd -T: usepam yes' } : { ok: false, what: `sshd -T: usepam ${t.get('usepam') ?? '?'}: the gate is never asked`, fix: 'set UsePAM yes in /etc/ssh/sshd_config' });
-      const banner = t.get('banner');
-      out.push(banner === `${gateDir}/banner` ? { ok: true, what: `sshd -T: banner ${banner}` } : { ok: false, what: `sshd -T: banner ${banner ?? 'none'}: blocked users are not told why`, fix: `another Banner line wins; remove it or set Banner ${gateDir}/banner` });
-    } catch (e) {
-      out.push({ ok: false, what: `sshd -T failed: ${String((e as Error).message).split('\n')[0].slice(0, 120)}`, fix: 'install openssh-server' });
-    }
+  say(includesDropIn(readOr(cfgPath)), `${cfgPath} includes sshd_config.d/*.conf`, `${cfgPath} does not include ${DROP_IN}`,
+    'add "Include /etc/ssh/sshd_config.d/*.conf" at its top');
+  if (root !== '/' && root !== '') return out;
+  try {
+    const { stdout } = await run(sshdBinary, ['-T'], { encoding: 'utf8', timeout: 10_000, maxBuffer: 1 << 20 });
+    const t = parseSshdT(stdout);
+    say(t.get('usepam') === 'yes', 'sshd -T: usepam yes', `sshd -T: usepam ${t.get('usepam') ?? '?'}: the gate is never asked`,
+      'set UsePAM yes in /etc/ssh/sshd_config');
+    const banner = t.get('banner') ?? 'none';
+    say(banner === `${gateDir}/banner`, `sshd -T: banner ${banner}`, `sshd -T: banner ${banner}: blocked users are not told why`,
+      `another Banner line wins; remove it or set Banner ${gateDir}/banner`);
+  } catch (e) {
+    say(false, '', `sshd -T failed: ${String((e as Error).message).split('\n')[0].slice(0, 120)}`, 'install openssh-server');
   }
   return out;
 }
