@@ -20,7 +20,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startHogLab, makeGateRoot, LAB_USERS, type HogLab, type TestSshd, type UserKey } from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
@@ -259,6 +259,13 @@ test('real bridge: `hosthog claim --hog --allow` says "hog on" only after checki
   await assertLogins(hogHolds, bridge);
   const r = await bobTries();
   assert.match(r.stderr, /test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)/);
+  // sshd restarted mid-hog: the lock holds, and the bridge's next apply finds and checks the new sshd.
+  const oldPid = sshd!.sshdPid;
+  await sshd!.restart();
+  assert.notEqual(sshd!.sshdPid, oldPid);
+  await assertLogins(hogHolds, bridge);
+  const gateJson = () => JSON.parse(read(join(cfg.stateDir, 'hog-gate.json')) || '{}') as { sshdPid?: number; enforced?: boolean };
+  await until(bridge, () => gateJson().sshdPid === sshd!.sshdPid && gateJson().enforced === true, 'the bridge checked the new sshd', 15_000);
   // Longer than [hog] max_length (1 day): refused for a non-admin.
   const long = await runCli(['claim', '--hog', '--at', 'tomorrow 9:00', '--for', '30h', '-m', 'x'], alice);
   assert.equal(long.code, 77, long.stderr);
@@ -325,6 +332,31 @@ test('real bridge: a back-dated CREATED does not win a conflict: the hog the bri
   await assertLogins({ 'hh-bob': true, 'hh-alice': false, root: true }, bridge);
   const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { conflicts: { claim: { user: string }; by: { user: string } }[] };
   assert.deepEqual(st.conflicts.map((x) => [x.claim.user, x.by.user]), [['hh-alice', 'hh-bob']], 'alice\'s claim is overruled by bob\'s');
+  await stopBridge(bridge);
+});
+
+test('real bridge, [hog] end_sessions = true: bob\'s open ssh session ends when alice\'s hog starts; carol\'s (allowed) stays', async (t) => {
+  const vdir = mkdtempSync(join(tmp, 'vdir-'));
+  const cfg = writeTestConfig({ vdir, bridge: hogToml() + 'end_sessions = true\n' });
+  forceCleanup(cfg, t);
+  const env = { HOSTHOG_CONFIG: cfg.path };
+  const bridge = startBridge(cfg, t);
+  await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
+  const open = (u: string) => {
+    const p = spawn('ssh', ['-i', keys[u].keyFile, '-p', String(sshd!.port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', `${u}@127.0.0.1`, 'sleep', '120'], { stdio: 'ignore' });
+    t.after(() => p.kill('SIGKILL'));
+    return p;
+  };
+  const bob = open('hh-bob');
+  const carol = open('hh-carol');
+  const ps = () => execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
+  await until(bridge, () => /sshd: hh-bob \[priv\]/.test(ps()) && /sshd: hh-carol \[priv\]/.test(ps()), 'both sessions open');
+  const c = await runCli(['claim', '--hog', '--allow', 'hh-carol', '--for', '1h', '-m', 'x'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
+  assert.equal(c.code, 0, c.stderr);
+  await until(bridge, () => bob.exitCode !== null || bob.signalCode !== null, 'bob\'s session ended', 10_000);
+  assert.equal(carol.exitCode, null, 'carol (allowed) keeps her session');
+  assert.match(bridge.output(), /"user":"hh-bob".*session ended/);
   await stopBridge(bridge);
 });
 

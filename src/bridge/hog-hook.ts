@@ -180,17 +180,20 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     return s;
   };
 
-  /** [hog] end_sessions: end the sessions of users the gate does not let in (their sshd children). */
+  /**
+   * [hog] end_sessions: end the ssh sessions of users the gate does not let in: SIGTERM to each
+   * session's privileged monitor ("sshd: NAME [priv]", owned by root); nothing else is touched.
+   */
   const endSessions = async (hog: Claim) => {
     const allowed = new Set(gateAllowText(hog, config).trim().split('\n'));
     try {
       const { stdout } = await run('ps', ['-eo', 'pid=,user:64=,args='], { encoding: 'utf8', timeout: 10_000 });
       for (const line of stdout.split('\n')) {
-        const m = /^\s*(\d+)\s+(\S+)\s+sshd: (\S+?)(?:@|\s|$)/.exec(line);
-        if (!m || m[2] !== 'root' || allowed.has(m[3])) continue;
+        const m = /^\s*(\d+)\s+root\s+sshd: ([A-Za-z0-9_.][A-Za-z0-9_.@$-]*) \[priv\]\s*$/.exec(line);
+        if (!m || allowed.has(m[2])) continue;
         try {
-          process.kill(Number(m[1]), 'SIGHUP');
-          log.info({ user: m[3], pid: Number(m[1]) }, 'hog start: session ended ([hog] end_sessions)');
+          process.kill(Number(m[1]), 'SIGTERM');
+          log.info({ user: m[2], pid: Number(m[1]) }, 'hog start: session ended ([hog] end_sessions)');
         } catch { /* gone */ }
       }
     } catch (e) { log.warn({ err: errorLine(e) }, 'hog start: could not end sessions'); }
