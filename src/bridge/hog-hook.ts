@@ -77,6 +77,17 @@ async function lookupUid(name: string): Promise<number | undefined> {
   } catch { return undefined; }
 }
 
+/** A bridge that cannot enforce hogs (not root) refuses hog writes up front instead of saying "hog on". */
+export function noHogging(inner: (caller: Caller, req: RpcRequest) => Promise<unknown>) {
+  return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
+    const p = req.params ?? {};
+    if (req.method === 'hog' || (['claim', 'edit'].includes(req.method) && p.hog === true)) {
+      throw new GateError('the bridge does not run as root: a hog would not be enforced', 'run the bridge as root (hosthog-bridge.service)');
+    }
+    return inner(caller, req);
+  };
+}
+
 export function hogging(config: Config, log: Log, occurrences: () => Occurrence[], seen: FirstSeen): Hogging {
   const gateDir = config.hog.gateDir;
   const quiet = createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl, log });

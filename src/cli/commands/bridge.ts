@@ -10,7 +10,7 @@ import { createLog } from '../../host/store/log.js';
 import { lockStateDir } from '../../host/store/state-lock.js';
 import { loadConfig } from '../../config/load.js';
 import { telling } from '../../bridge/notify-hook.js';
-import { hogging } from '../../bridge/hog-hook.js';
+import { hogging, noHogging } from '../../bridge/hog-hook.js';
 import { firstSeen } from '../../bridge/first-seen.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
@@ -59,7 +59,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
       const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
-      handler = hog ? hog.wrap(h) : h;
+      handler = hog ? hog.wrap(h) : noHogging(h);
     }
     return handler(caller, req);
   };

@@ -18,8 +18,10 @@ export async function forceUnhog(config: Config): Promise<{ action: string; summ
     q = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl }).release();
   }
   if (q.failed.length) {
-    throw new HosthogError(`opened the gate, but could not start again: ${q.failed.join(', ')}`, `see: ${config.hog.systemctl.join(' ')} status ${q.failed[0]}`);
+    throw new HosthogError(`opened the gate, but could not start again: ${q.failed.join(', ')}`,
+      `see: ${config.hog.systemctl.join(' ')} status ${q.failed[0]}`);
   }
   const units = q.started.length ? `; started again: ${q.started.join(', ')}` : '';
-  return { action: 'unhogged', summary: `opened the hog gate (${config.hog.gateDir}/allow removed); everyone may log in again${units}`, started: q.started };
+  const summary = `opened the hog gate (${config.hog.gateDir}/allow removed); everyone may log in again${units}`;
+  return { action: 'unhogged', summary, started: q.started };
 }

@@ -36,9 +36,13 @@ export function writeGate(gateDir: string, allow: string | null, banner: string)
       throw new GateError(`${d} is writable by others: the gate files could be replaced`, 'make it root-owned, mode 0755');
     }
   }
-  writeFileAtomic(join(gateDir, 'banner'), banner, 0o644);
+  const same = (name: string, text: string) => {
+    try { const st = lstatSync(join(gateDir, name)); return st.isFile() && st.uid === 0 && readFileSync(join(gateDir, name), 'utf8') === text; }
+    catch { return false; }
+  };
+  if (!same('banner', banner)) writeFileAtomic(join(gateDir, 'banner'), banner, 0o644);
   if (allow === null) rmSync(join(gateDir, 'allow'), { force: true });
-  else writeFileAtomic(join(gateDir, 'allow'), allow, 0o644);
+  else if (!same('allow', allow)) writeFileAtomic(join(gateDir, 'allow'), allow, 0o644);
 }
 
 export interface SshdFound { pid: number; how: string }
@@ -191,7 +195,7 @@ export async function gateCheck(root: string, gateDir: string, sshdBinary = '/us
       'set UsePAM yes in /etc/ssh/sshd_config');
     const banner = t.get('banner') ?? 'none';
     say(banner === `${gateDir}/banner`, `sshd -T: banner ${banner}`, `sshd -T: banner ${banner}: blocked users are not told why`,
-      `another Banner line wins; remove it or set Banner ${gateDir}/banner`);
+      'hosthog gate setup (an earlier Banner line wins: remove it)');
   } catch (e) {
     say(false, '', `sshd -T failed: ${String((e as Error).message).split('\n')[0].slice(0, 120)}`, 'install openssh-server');
   }
