@@ -11,6 +11,7 @@ import { lockStateDir } from '../../host/store/state-lock.js';
 import { loadConfig } from '../../config/load.js';
 import { telling } from '../../bridge/notify-hook.js';
 import { hogging } from '../../bridge/hog-hook.js';
+import { gpuWatch } from '../../bridge/gpu-hook.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
@@ -30,10 +31,13 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   try { unlock = lockStateDir(config.bridge.stateDir); } catch (e) { throw stateDirError(e, config.bridge.stateDir); }
   let activeClaims: () => Claim[] = () => [];
   const tell = telling(config, log, () => activeClaims());
+  // GPUs: sampled on their own timer; planned before the notify hook runs (its GPU notices).
+  const gpus = config.gpus.enabled ? gpuWatch(config, log, () => activeClaims()) : null;
+  if (gpus) tell.addPlanner(gpus.planner);
   const b = await Bridge.open(config, log, {
     reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
-    hooks: [tell.hook],
-    motdExtras: () => tell.motdLines(),
+    hooks: gpus ? [gpus.hook, tell.hook] : [tell.hook],
+    motdExtras: () => [...(gpus?.motdLines() ?? []), ...tell.motdLines()],
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
   // Hog enforcement needs root (mounts). First settle what a previous run left, then enforce on
@@ -68,12 +72,13 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
-      Promise.all([rpc.close(), b.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
+      Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
   b.start();
+  gpus?.start();
   await stopped;
 }

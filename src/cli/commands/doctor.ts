@@ -76,6 +76,12 @@ export async function doctor(g: GlobalOptions): Promise<void> {
       add({ ok: false, what: `quiet host: ${ctl.join(' ')} does not answer (${errorLine(e).slice(0, 120)})`, fix: 'hogs would not stop [hog] quiet_units: run the bridge where systemd runs, or set [hog] systemctl' });
     }
   }
+  if (config.gpus.enabled) {
+    const { readGpus } = await import('../../host/gpus/sampler.js');
+    const r = await readGpus({ command: config.gpus.command, timeoutMs: config.gpus.timeoutMs });
+    if ('error' in r) add({ ok: false, what: `GPUs unknown: ${cleanText(r.error, 200)}`, fix: 'install the NVIDIA driver (nvidia-smi), or set [gpus] command to how nvidia-smi is reached here' });
+    else add({ ok: true, what: `GPUs: ${r.gpus.map((x) => `${x.index} (${x.uuid})`).join(', ')}; ${r.processes.length} compute process${r.processes.length === 1 ? '' : 'es'}` });
+  }
   if (cal.kind === 'caldav' && cal.passwordFile) {
     const st = safe(() => statSync(cal.passwordFile!));
     if (st && st.uid !== 0) add({ ok: false, warn: true, what: `password file ${cal.passwordFile} is owned by uid ${st.uid}, not root`, fix: `chown root:root ${cal.passwordFile}` });

@@ -19,5 +19,7 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   }
   if (opts.at && 'from' in snap) checkCovered(at, snap, config.timezone, now);
   const view = hostView(snap, config, at, now);
-  process.stdout.write(opts.json ? JSON.stringify(statusJson(view), null, 2) + '\n' : renderStatus(view, { brief: opts.brief }));
+  // GPUs are what runs now: not shown for another time (--at), nor off the host (--calendar).
+  const gpus = opts.at || g.calendar ? null : (await import('./gpus.js')).loadGpus(config, now);
+  process.stdout.write(opts.json ? JSON.stringify(statusJson(view, gpus), null, 2) + '\n' : renderStatus(view, { brief: opts.brief, gpus }));
 }
