@@ -45,7 +45,7 @@ test('flag: use of a GPU another user claimed; notice to both, keyed by gpu+pid+
   const p = planGpus({ claims, source: ok(reading([proc(100, 'alice', 0), proc(300, 'carol', 0)])), config: cfg(), now: NOW, idle: {} });
   const f = p.gpus[0].flag!;
   assert.deepEqual([f.kind, f.conflict, f.user, f.holder, f.pid], ['claimed-by-other', true, 'carol', 'alice', 300]);
-  assert.match(gpuLine(p.gpus[0], TZ, NOW), /^gpu0 {2}claimed by alice · in use by alice 4 GiB, carol 4 GiB · 97 % · ! carol uses gpu0, claimed by alice$/);
+  assert.deepEqual(gpuMotdLines(p, TZ, NOW), ['GPUS:', '  gpu0  claimed by alice · in use by alice 4 GiB, carol 4 GiB · 97 %', '    ! carol uses gpu0, claimed by alice', '  gpu1  free · not in use']);
   const n = gpuNotices(p, new Set(), 'gpu-box-3', NOW);
   assert.equal(n.length, 1);
   assert.equal(n[0].key, 'gpu:claimed-by-other:gpu0:300:1300:alice');

@@ -46,7 +46,13 @@ export function gpuWatch(config: Config, log: Log, activeClaims: () => Claim[], 
   const sampler = new GpuSampler({ command: config.gpus.command, sampleMs: config.gpus.sampleMs, timeoutMs: config.gpus.timeoutMs, clock, onSample: () => update(clock()) });
   return {
     hook: async (_prev, _next, _view, now) => { update(now); },
-    motdLines: () => gpuMotdLines(plan, config.timezone, clock()),
+    // Planned afresh (pure, nothing written): the motd is rendered before the hooks run, and
+    // must show the claims of this very refresh.
+    motdLines: () => {
+      const now = clock();
+      const fresh = plan ? planGpus({ claims: activeClaims(), source: sampler.source(), config, now, idle }) : null;
+      return gpuMotdLines(fresh, config.timezone, now);
+    },
     planner: (sent, now) => (plan && !plan.unknown ? gpuNotices(plan, sent, config.host, now) : []),
     start: () => sampler.start(),
     stop: () => sampler.stop(),

@@ -1,7 +1,7 @@
 /**
  * The GPU rows as text: one line per GPU for `hosthog status`, the motd, `hosthog who` and
  * `hosthog gpus`, e.g. "gpu0  claimed by alice · in use by alice 38 GiB · 97 %" and
- * "gpu1  free · in use by carol 4 GiB (no claim)"; and the holder's CUDA_VISIBLE_DEVICES line.
+ * "gpu1  free · in use by carol 4 GiB (no claim)", each conflict on a "  ! …" line below; the holder's CUDA_VISIBLE_DEVICES line.
  * Pure: rows (as the bridge publishes them in gpus.json) + zone + now → text.
  */
 import type { GpuPlan, GpuRow } from './gpu-plan.js';
@@ -38,23 +38,24 @@ export function gpuLine(row: GpuRow, tz: string, now: Date, width = 4): string {
   } else if (!row.idle_since) {
     parts.push('not in use');
   }
-  const f = row.flag;
-  if (f && f.conflict) parts.push(`! ${f.text}`);
-  else if (row.idle_since && row.processes.length) parts.push(`idle since ${formatTime(new Date(row.idle_since), tz, now)}`);
   return `${name}  ${parts.join(' · ')}`;
 }
 
 /** The table alone (`hosthog gpus`), or the unknown line. */
-export function renderGpus(plan: Pick<GpuPlan, 'unknown' | 'gpus'>, tz: string, now: Date): string[] {
+export function renderGpus(plan: Pick<GpuPlan, 'unknown' | 'gpus' | 'flags'>, tz: string, now: Date): string[] {
   const width = Math.max(4, ...plan.gpus.map((r) => Math.min(Array.from(r.resource).length, 24)));
   const out: string[] = [];
   if (plan.unknown) out.push(`GPUs unknown: ${cleanText(plan.unknown, 120)}`);
-  for (const r of plan.gpus) out.push(gpuLine(r, tz, now, width));
+  for (const r of plan.gpus) {
+    out.push(gpuLine(r, tz, now, width));
+    // Conflicts on lines of their own: an 80-column motd never cuts them off.
+    for (const f of plan.flags) if (f.resource === r.resource && f.conflict) out.push(`  ! ${cleanText(f.text, 100)}`);
+  }
   return out;
 }
 
 /** The GPU section of the motd and `hosthog status`: a label and one line per GPU (or "GPUs unknown: why"). */
-export function gpuMotdLines(plan: Pick<GpuPlan, 'unknown' | 'gpus'> | null, tz: string, now: Date): string[] {
+export function gpuMotdLines(plan: Pick<GpuPlan, 'unknown' | 'gpus' | 'flags'> | null, tz: string, now: Date): string[] {
   if (!plan) return [];
   if (plan.unknown && !plan.gpus.length) return [`GPUs unknown: ${cleanText(plan.unknown, 120)}`];
   return ['GPUS:', ...renderGpus(plan, tz, now).map((l) => (l.startsWith('GPUs unknown') ? l : `  ${l}`))];

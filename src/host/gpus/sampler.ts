@@ -25,7 +25,7 @@ export async function readGpus(o: Pick<SamplerOptions, 'command' | 'timeoutMs' |
   const clock = o.clock ?? (() => new Date());
   const call = async (args: string[]) => {
     const r = await runBounded([...o.command, ...args], o.timeoutMs);
-    const what = o.command.join(' ');
+    const what = 'nvidia-smi'; // the command may be a long argv ([gpus] command): the motd has 80 columns
     if (r.timedOut) return { error: `${what} did not answer in ${Math.round(o.timeoutMs / 1000)}s` };
     if (r.error) return { error: r.error };
     if (r.code !== 0) {
@@ -38,7 +38,7 @@ export async function readGpus(o: Pick<SamplerOptions, 'command' | 'timeoutMs' |
   const g = await call([`--query-gpu=${GPU_FIELDS.join(',')}`, fmt]);
   if ('error' in g) return { error: g.error! };
   const gpus = parseQueryGpu(g.out);
-  if (!gpus.items.length) return { error: `${o.command.join(' ')} listed no GPU${gpus.bad ? ` (${gpus.bad} unreadable lines)` : ''}` };
+  if (!gpus.items.length) return { error: `nvidia-smi listed no GPU${gpus.bad ? ` (${gpus.bad} unreadable lines)` : ''}` };
   const a = await call([`--query-compute-apps=${APP_FIELDS.join(',')}`, fmt]);
   if ('error' in a) return { error: a.error! };
   const apps = parseComputeApps(a.out);
