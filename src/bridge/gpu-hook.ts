@@ -24,7 +24,9 @@ export interface GpuWatch {
   stop: () => Promise<void>;
 }
 
-export function gpuWatch(config: Config, log: Log, activeClaims: () => Claim[], clock: () => Date = () => new Date()): GpuWatch {
+export function gpuWatch(
+  config: Config, log: Log, activeClaims: () => Claim[], clock: () => Date = () => new Date(),
+): GpuWatch {
   const dir = config.bridge.stateDir;
   let idle = readIdleState(dir);
   let plan: GpuPlan | null = null;
@@ -43,14 +45,16 @@ export function gpuWatch(config: Config, log: Log, activeClaims: () => Claim[], 
       log.error({ err: errorLine(e) }, 'GPU plan failed');
     }
   };
-  const sampler = new GpuSampler({ command: config.gpus.command, sampleMs: config.gpus.sampleMs, timeoutMs: config.gpus.timeoutMs, clock, onSample: () => update(clock()) });
+  const { command, sampleMs, timeoutMs } = config.gpus;
+  const sampler = new GpuSampler({ command, sampleMs, timeoutMs, clock, onSample: () => update(clock()) });
   return {
     hook: async (_prev, _next, _view, now) => { update(now); },
     // Planned afresh (pure, nothing written): the motd is rendered before the hooks run, and
     // must show the claims of this very refresh.
     motdLines: () => {
       const now = clock();
-      const fresh = plan ? planGpus({ claims: activeClaims(), source: sampler.source(), config, now, idle }) : null;
+      const claims = activeClaims();
+      const fresh = plan ? planGpus({ claims, source: sampler.source(), config, now, idle }) : null;
       return gpuMotdLines(fresh, config.timezone, now);
     },
     planner: (sent, now) => (plan && !plan.unknown ? gpuNotices(plan, sent, config.host, now) : []),

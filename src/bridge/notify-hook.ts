@@ -60,7 +60,9 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
 
   // Same ledger, same rule: recorded (and saved, with the same `now` as the run above) before delivery.
   const runExtra = async (now: Date) => {
-    const extra = planners.flatMap((p) => { try { return p(ledger.keys(), now); } catch (e) { log.error({ err: errorLine(e) }, 'notice planner failed'); return []; } });
+    const extra = planners.flatMap((p) => {
+      try { return p(ledger.keys(), now); } catch (e) { log.error({ err: errorLine(e) }, 'notice planner failed'); return []; }
+    });
     if (!extra.length) return;
     for (const n of extra) ledger.markSent(n, now);
     ledger.save(now);
@@ -96,5 +98,6 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
     },
   };
 
-  return { hook, handlers, motdLines: () => (whoLine ? [whoLine] : []), addPlanner: (p) => { planners.push(p); } };
+  const addPlanner = (p: ExtraPlanner) => { planners.push(p); };
+  return { hook, handlers, motdLines: () => (whoLine ? [whoLine] : []), addPlanner };
 }

@@ -237,22 +237,33 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   return problems.length ? { problems } : { config, problems };
 }
 
+const GPU_SELECTOR = /^(\d{1,3}|GPU-[0-9A-Fa-f-]{8,}|(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])$/;
+
 /** [gpus]: the GPU section, checked with the same helpers (every problem at once). */
 function gpusConfig(
   raw: Table, g: Table, resources: string[],
-  h: { list: (t: Table, s: string, k: string, d: string[]) => string[]; dur: (t: Table, s: string, k: string, d: string, min?: number) => number },
+  h: {
+    list: (t: Table, s: string, k: string, d: string[]) => string[];
+    dur: (t: Table, s: string, k: string, d: string, min?: number) => number;
+  },
   problems: string[],
 ): GpusConfig {
   const command = h.list(g, 'gpus', 'command', ['nvidia-smi']);
-  if (command.length === 0 || command.some((x) => x === '' || /[\0\n]/.test(x))) problems.push('[gpus] command: give the command as a list, e.g. ["nvidia-smi"]');
+  if (command.length === 0 || command.some((x) => x === '' || /[\0\n]/.test(x))) {
+    problems.push('[gpus] command: give the command as a list, e.g. ["nvidia-smi"]');
+  }
   const map: Record<string, string> = {};
   if (g.resources !== undefined) {
-    if (!isTable(g.resources)) problems.push('[gpus] resources must be a table, e.g. resources = { gpu0 = "0", big = "GPU-a7a8…" }');
+    if (!isTable(g.resources)) {
+      problems.push('[gpus] resources must be a table, e.g. resources = { gpu0 = "0", big = "GPU-a7a8…" }');
+    }
     else for (const [name, v] of Object.entries(g.resources)) {
       const sel = typeof v === 'number' ? String(v) : v;
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) problems.push(`[gpus] resources: "${name}" is not a valid name (letters, digits, . _ - only)`);
-      else if (typeof sel !== 'string' || !/^(\d{1,3}|GPU-[0-9A-Fa-f-]{8,}|(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])$/.test(sel)) {
-        problems.push(`[gpus] resources: ${name} = ${JSON.stringify(v)}: give a GPU index ("0"), uuid ("GPU-…") or PCI bus id ("00000000:00:06.0")`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+        problems.push(`[gpus] resources: "${name}" is not a valid name (letters, digits, . _ - only)`);
+      } else if (typeof sel !== 'string' || !GPU_SELECTOR.test(sel)) {
+        problems.push(`[gpus] resources: ${name} = ${JSON.stringify(v)}: `
+          + 'give a GPU index ("0"), uuid ("GPU-…") or PCI bus id ("00000000:00:06.0")');
       } else map[name] = sel;
     }
   }

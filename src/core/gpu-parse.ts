@@ -7,7 +7,9 @@
  */
 
 /** The fields one sample asks for (a compute app is tied to its GPU by uuid). */
-export const GPU_FIELDS = ['index', 'uuid', 'pci.bus_id', 'utilization.gpu', 'memory.used', 'memory.total'] as const;
+export const GPU_FIELDS = [
+  'index', 'uuid', 'pci.bus_id', 'utilization.gpu', 'memory.used', 'memory.total',
+] as const;
 export const APP_FIELDS = ['pid', 'used_memory', 'gpu_uuid'] as const;
 
 const FREE_TEXT = new Set(['name', 'gpu_name', 'process_name']);
@@ -22,7 +24,9 @@ export interface GpuInfo {
   memoryTotalMib: number | null;
 }
 
-export interface ComputeApp { pid: number; memoryMib: number | null; gpuUuid: string | null; gpuBusId: string | null }
+export interface ComputeApp {
+  pid: number; memoryMib: number | null; gpuUuid: string | null; gpuBusId: string | null;
+}
 
 export interface Parsed<T> { items: T[]; bad: number }
 
@@ -61,13 +65,17 @@ export function parseQueryGpu(text: string, fields: readonly string[] = GPU_FIEL
   for (const line of lines(text)) {
     const r = splitCsvLine(line, fields);
     const index = r ? num(r.index) : undefined;
-    if (!r || typeof index !== 'number' || !Number.isInteger(index) || !UUID.test(r.uuid ?? '')) { bad++; continue; }
+    if (!r || typeof index !== 'number' || !Number.isInteger(index) || !UUID.test(r.uuid ?? '')) {
+      bad++;
+      continue;
+    }
     const util = num(r['utilization.gpu']);
     const used = num(r['memory.used']);
     const total = num(r['memory.total']);
     if (util === undefined || used === undefined || total === undefined) { bad++; continue; }
     const bus = r['pci.bus_id'];
-    items.push({ index, uuid: r.uuid, busId: bus && BUS.test(bus) ? bus.toUpperCase() : null, utilization: util, memoryUsedMib: used, memoryTotalMib: total });
+    const busId = bus && BUS.test(bus) ? bus.toUpperCase() : null;
+    items.push({ index, uuid: r.uuid, busId, utilization: util, memoryUsedMib: used, memoryTotalMib: total });
   }
   return { items, bad };
 }
@@ -79,7 +87,10 @@ export function parseComputeApps(text: string, fields: readonly string[] = APP_F
     const r = splitCsvLine(line, fields);
     const pid = r ? num(r.pid) : undefined;
     const mem = r ? num(r.used_memory ?? r.used_gpu_memory) : undefined;
-    if (!r || typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || mem === undefined) { bad++; continue; }
+    if (!r || typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || mem === undefined) {
+      bad++;
+      continue;
+    }
     const uuid = r.gpu_uuid && UUID.test(r.gpu_uuid) ? r.gpu_uuid : null;
     const bus = r.gpu_bus_id && BUS.test(r.gpu_bus_id) ? r.gpu_bus_id.toUpperCase() : null;
     if (!uuid && !bus) { bad++; continue; }

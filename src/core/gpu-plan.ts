@@ -129,9 +129,13 @@ function knownNames(config: Config): string[] {
   return names;
 }
 
-const ORDER: Record<GpuFlagKind, number> = { 'during-exclusive': 0, 'claimed-by-other': 1, unclaimed: 2, idle: 3 };
+const ORDER: Record<GpuFlagKind, number> = {
+  'during-exclusive': 0, 'claimed-by-other': 1, unclaimed: 2, idle: 3,
+};
 
-export function planGpus(args: { claims: Claim[]; source: GpuSource; config: Config; now: Date; idle: GpuIdleState }): GpuPlan {
+export interface GpuPlanInput { claims: Claim[]; source: GpuSource; config: Config; now: Date; idle: GpuIdleState }
+
+export function planGpus(args: GpuPlanInput): GpuPlan {
   const { config, now, source } = args;
   const t = now.getTime();
   const active = args.claims.filter((c) => c.start.getTime() <= t && t < c.end.getTime());
@@ -141,15 +145,22 @@ export function planGpus(args: { claims: Claim[]; source: GpuSource; config: Con
 
   const reading = source.reading;
   let unknown: string | null = null;
-  if (source.failure && (!reading || source.failure.at.getTime() >= reading.at.getTime())) unknown = clean(source.failure.error, 160);
+  const failed = source.failure && (!reading || source.failure.at.getTime() >= reading.at.getTime());
+  if (failed) unknown = clean(source.failure!.error, 160);
   else if (!reading) unknown = 'not sampled yet';
-  else if (t - reading.at.getTime() > maxReadingAgeMs(config)) unknown = `no reading since ${formatTime(reading.at, config.timezone, now)}`;
+  else if (t - reading.at.getTime() > maxReadingAgeMs(config)) {
+    unknown = `no reading since ${formatTime(reading.at, config.timezone, now)}`;
+  }
 
   const base = (resource: string): GpuRow => ({
-    resource, index: null, uuid: null, state: 'unknown', utilization: null, memory_used_mib: null, memory_total_mib: null,
+    resource, index: null, uuid: null, state: 'unknown',
+    utilization: null, memory_used_mib: null, memory_total_mib: null,
     claimed_by: claimants(resource), processes: [], flag: null, idle_since: null,
   });
-  const plan: GpuPlan = { at: now.toISOString(), reading_at: reading ? reading.at.toISOString() : null, unknown, gpus: [], flags: [], idle: { ...args.idle } };
+  const plan: GpuPlan = {
+    at: now.toISOString(), reading_at: reading ? reading.at.toISOString() : null, unknown,
+    gpus: [], flags: [], idle: { ...args.idle },
+  };
   if (unknown || !reading) {
     plan.gpus = knownNames(config).map(base);
     return plan;
@@ -160,8 +171,14 @@ export function planGpus(args: { claims: Claim[]; source: GpuSource; config: Con
     const row = base(resource);
     plan.gpus.push(row);
     if (!gpu) continue; // a mapped GPU this reading does not have: unknown
-    Object.assign(row, { index: gpu.index, uuid: gpu.uuid, state: 'ok', utilization: gpu.utilization, memory_used_mib: gpu.memoryUsedMib, memory_total_mib: gpu.memoryTotalMib });
-    const procs = reading.processes.filter((p) => (p.gpuUuid ? p.gpuUuid === gpu.uuid : p.gpuBusId !== null && gpu.busId !== null && busKey(p.gpuBusId) === busKey(gpu.busId)));
+    Object.assign(row, {
+      index: gpu.index, uuid: gpu.uuid, state: 'ok', utilization: gpu.utilization,
+      memory_used_mib: gpu.memoryUsedMib, memory_total_mib: gpu.memoryTotalMib,
+    });
+    const onThis = (p: GpuProcess) => (p.gpuUuid
+      ? p.gpuUuid === gpu.uuid
+      : p.gpuBusId !== null && gpu.busId !== null && busKey(p.gpuBusId) === busKey(gpu.busId));
+    const procs = reading.processes.filter(onThis);
     row.processes = procs.map((p) => ({ pid: p.pid, user: p.user, memory_mib: p.memoryMib }));
     const flags: GpuFlag[] = [];
     for (const p of procs) {
@@ -169,25 +186,32 @@ export function planGpus(args: { claims: Claim[]; source: GpuSource; config: Con
       if (u === null) continue;
       const job = `${p.pid}:${p.start ?? '?'}`;
       const ex = wholeExclusive.find((c) => c.user !== u && !c.allow.includes(u));
-      // The whole-host exclusive holder (and whom they allow) is dealt with above: here only claims naming the GPU.
+      // The whole-host exclusive holder (and whom they allow) is dealt with above:
+      // here only the claims naming this GPU.
       const owners = [...new Set(named(resource).map((c) => c.user))];
       const f = (kind: GpuFlagKind, holder: string | null, text: string): GpuFlag =>
         ({ resource, kind, conflict: kind !== 'unclaimed', user: u, holder, pid: p.pid, job, text: clean(text, 160) });
-      if (ex) flags.push(f('during-exclusive', ex.user, `${u} uses ${resource} during ${ex.user}'s exclusive claim`));
-      else if (owners.length && !owners.includes(u)) flags.push(f('claimed-by-other', owners[0], `${u} uses ${resource}, claimed by ${owners.join(', ')}`));
-      else if (!owners.length && !wholeExclusive.length) flags.push(f('unclaimed', null, `${u} uses ${resource} without a claim`));
+      if (ex) {
+        flags.push(f('during-exclusive', ex.user, `${u} uses ${resource} during ${ex.user}'s exclusive claim`));
+      } else if (owners.length && !owners.includes(u)) {
+        flags.push(f('claimed-by-other', owners[0], `${u} uses ${resource}, claimed by ${owners.join(', ')}`));
+      } else if (!owners.length && !wholeExclusive.length) {
+        flags.push(f('unclaimed', null, `${u} uses ${resource} without a claim`));
+      }
     }
     // Idle tracking per (resource, holder) of claims naming this GPU.
     for (const c of named(resource)) {
       const key = `${resource}|${c.user}`;
       if (key in idle) continue;
       const busy = procs.some((p) => p.user === c.user);
-      const since = Math.max(...named(resource).filter((x) => x.user === c.user).map((x) => x.start.getTime()),
+      const starts = named(resource).filter((x) => x.user === c.user).map((x) => x.start.getTime());
+      const since = Math.max(...starts,
         Date.parse(args.idle[key] ?? '') || 0);
       idle[key] = busy ? now.toISOString() : new Date(since).toISOString();
       if (!busy && t - since >= config.gpus.idleAfterMs && !row.idle_since) {
         row.idle_since = new Date(since).toISOString();
-        flags.push({ resource, kind: 'idle', conflict: false, user: null, holder: c.user, pid: null, job: null, text: clean(`${c.user}'s claim on ${resource} is idle`, 160) });
+        const text = clean(`${c.user}'s claim on ${resource} is idle`, 160);
+        flags.push({ resource, kind: 'idle', conflict: false, user: null, holder: c.user, pid: null, job: null, text });
       }
     }
     flags.sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
@@ -209,7 +233,9 @@ export function publishedAsOf<P extends Omit<GpuPlan, 'idle'>>(p: P, config: Con
   return {
     ...p,
     unknown: `the bridge has published no GPU reading since ${since}`,
-    gpus: p.gpus.map((r) => ({ ...r, state: 'unknown', utilization: null, memory_used_mib: null, processes: [], flag: null, idle_since: null })),
+    gpus: p.gpus.map((r) => ({
+      ...r, state: 'unknown', utilization: null, memory_used_mib: null, processes: [], flag: null, idle_since: null,
+    })),
     flags: [],
   };
 }

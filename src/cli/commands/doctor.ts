@@ -79,8 +79,13 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   if (config.gpus.enabled) {
     const { readGpus } = await import('../../host/gpus/sampler.js');
     const r = await readGpus({ command: config.gpus.command, timeoutMs: config.gpus.timeoutMs });
-    if ('error' in r) add({ ok: false, what: `GPUs unknown: ${cleanText(r.error, 200)}`, fix: 'install the NVIDIA driver (nvidia-smi), or set [gpus] command to how nvidia-smi is reached here' });
-    else add({ ok: true, what: `GPUs: ${r.gpus.map((x) => `${x.index} (${x.uuid})`).join(', ')}; ${r.processes.length} compute process${r.processes.length === 1 ? '' : 'es'}` });
+    if ('error' in r) {
+      add({ ok: false, warn: true, what: `GPUs unknown: ${cleanText(r.error, 200)}`,
+        fix: 'install the NVIDIA driver (nvidia-smi), or set [gpus] command to how nvidia-smi is reached here' });
+    } else {
+      const n = r.processes.length;
+      add({ ok: true, what: `GPUs: ${r.gpus.map((x) => `${x.index} (${x.uuid})`).join(', ')}; ${n} compute process${n === 1 ? '' : 'es'}` });
+    }
   }
   if (cal.kind === 'caldav' && cal.passwordFile) {
     const st = safe(() => statSync(cal.passwordFile!));

@@ -21,5 +21,7 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   const view = hostView(snap, config, at, now);
   // GPUs are what runs now: not shown for another time (--at), nor off the host (--calendar).
   const gpus = opts.at || g.calendar ? null : (await import('./gpus.js')).loadGpus(config, now);
-  process.stdout.write(opts.json ? JSON.stringify(statusJson(view, gpus), null, 2) + '\n' : renderStatus(view, { brief: opts.brief, gpus }));
+  process.stdout.write(opts.json
+    ? JSON.stringify(statusJson(view, gpus), null, 2) + '\n'
+    : renderStatus(view, { brief: opts.brief, gpus }));
 }

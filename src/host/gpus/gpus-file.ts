@@ -29,7 +29,8 @@ export function readIdleState(stateDir: string): GpuIdleState {
   try {
     const v = JSON.parse(readFileSync(join(stateDir, GPU_IDLE_FILE), 'utf8')) as unknown;
     if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
-    return Object.fromEntries(Object.entries(v).filter(([, s]) => typeof s === 'string' && Number.isFinite(Date.parse(s as string)))) as GpuIdleState;
+    const ok = ([, s]: [string, unknown]) => typeof s === 'string' && Number.isFinite(Date.parse(s));
+    return Object.fromEntries(Object.entries(v).filter(ok)) as GpuIdleState;
   } catch { return {}; }
 }
 

@@ -21,7 +21,11 @@ export function readPasswdNames(path = '/etc/passwd'): Map<number, string> {
 
 export function pidOwner(pid: number, names: Map<number, string>, procRoot = '/proc'): PidOwner {
   let status: string;
-  try { status = readFileSync(join(procRoot, String(pid), 'status'), 'utf8'); } catch { return { user: null, start: null }; }
+  try {
+    status = readFileSync(join(procRoot, String(pid), 'status'), 'utf8');
+  } catch {
+    return { user: null, start: null };
+  }
   const nspid = /^NSpid:\s*(\d+)/m.exec(status);
   if (nspid && Number(nspid[1]) !== pid) return { user: null, start: null };
   const uid = /^Uid:\s*(\d+)/m.exec(status);

@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 
-export interface Bounded { code: number | null; stdout: string; stderr: string; error?: string; timedOut: boolean }
+export interface Bounded {
+  code: number | null; stdout: string; stderr: string; error?: string; timedOut: boolean;
+}
 
 const MAX_OUT = 1 << 20;
 
@@ -21,16 +23,22 @@ export function runBounded(argv: string[], timeoutMs: number): Promise<Bounded> 
     };
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, LC_ALL: 'C' } });
+      // Its own process group: the deadline kills whatever it started too.
+      const env = { ...process.env, LC_ALL: 'C' };
+      child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     } catch (e) {
       resolve({ code: null, stdout, stderr, error: (e as Error).message, timedOut: false });
       return;
     }
-    const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { try { child.kill('SIGKILL'); } catch { /* gone */ } } };
+    const kill = () => {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+    };
     const timer = setTimeout(() => { kill(); finish({ code: null, timedOut: true }); }, timeoutMs);
     child.stdout!.on('data', (d: Buffer) => { if (stdout.length < MAX_OUT) stdout += d.toString('utf8'); });
     child.stderr!.on('data', (d: Buffer) => { if (stderr.length < MAX_OUT) stderr += d.toString('utf8'); });
-    child.on('error', (e: NodeJS.ErrnoException) => finish({ code: null, error: e.code === 'ENOENT' ? `${argv[0]} not found` : e.message, timedOut: false }));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      finish({ code: null, error: e.code === 'ENOENT' ? `${argv[0]} not found` : e.message, timedOut: false });
+    });
     child.on('close', (code) => finish({ code, timedOut: false }));
   });
 }

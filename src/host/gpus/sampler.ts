@@ -21,7 +21,9 @@ export interface SamplerOptions {
 }
 
 /** One reading, or the reason there is none (one line). */
-export async function readGpus(o: Pick<SamplerOptions, 'command' | 'timeoutMs' | 'clock' | 'procRoot'>): Promise<GpuReading | { error: string }> {
+type ReadOptions = Pick<SamplerOptions, 'command' | 'timeoutMs' | 'clock' | 'procRoot'>;
+
+export async function readGpus(o: ReadOptions): Promise<GpuReading | { error: string }> {
   const clock = o.clock ?? (() => new Date());
   const call = async (args: string[]) => {
     const r = await runBounded([...o.command, ...args], o.timeoutMs);
@@ -38,7 +40,9 @@ export async function readGpus(o: Pick<SamplerOptions, 'command' | 'timeoutMs' |
   const g = await call([`--query-gpu=${GPU_FIELDS.join(',')}`, fmt]);
   if ('error' in g) return { error: g.error! };
   const gpus = parseQueryGpu(g.out);
-  if (!gpus.items.length) return { error: `nvidia-smi listed no GPU${gpus.bad ? ` (${gpus.bad} unreadable lines)` : ''}` };
+  if (!gpus.items.length) {
+    return { error: `nvidia-smi listed no GPU${gpus.bad ? ` (${gpus.bad} unreadable lines)` : ''}` };
+  }
   const a = await call([`--query-compute-apps=${APP_FIELDS.join(',')}`, fmt]);
   if ('error' in a) return { error: a.error! };
   const apps = parseComputeApps(a.out);
@@ -63,7 +67,9 @@ export class GpuSampler {
       this.running = (async () => {
         const r = await readGpus(this.o);
         const now = (this.o.clock ?? (() => new Date()))();
-        this.last = 'error' in r ? { reading: this.last.reading, failure: { at: now, error: r.error } } : { reading: r, failure: null };
+        this.last = 'error' in r
+          ? { reading: this.last.reading, failure: { at: now, error: r.error } }
+          : { reading: r, failure: null };
         try { this.o.onSample?.(this.last); } catch { /* the hook logs its own */ }
       })().finally(() => { this.running = null; });
     }
