@@ -225,7 +225,8 @@ test('nvidia-smi absent, failing, hanging 60 s: the motd stays current and says 
   assert.ok(lag < 12_000, `motd took ${lag} ms`);
   assert.match(motd(cfg), /GPUs unknown: nvidia-smi did not answer in 2s/);
   // The hung child was killed at its deadline (not left to run its 60 s).
-  await waitFor(() => { try { process.kill(hung, 0); return false; } catch { return true; } }, 'hung stand-in killed', 10_000);
+  const gone = () => { try { return /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${hung}/stat`, 'utf8')); } catch { return true; } };
+  await waitFor(gone, 'hung stand-in killed', 10_000);
 
   scenario(sc, { gpus: [{ index: 0 }, { index: 1 }], apps: [] });
   await waitFor(() => motd(cfg).includes('gpu1  claimed by hh-carol · not in use'), 'motd: GPUs known again', 30_000);
