@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Claim } from '../core/types.js';
-import { messageNotice } from '../core/notify-plan.js';
+import { messageNotice, type Notice } from '../core/notify-plan.js';
 import { whoRows, whoSummaryLine } from '../core/who-view.js';
 import { PermissionError, UsageError, errorLine } from '../core/errors.js';
 import { cleanText } from '../core/sanitize.js';
@@ -23,7 +23,12 @@ export interface Telling {
   hook: RefreshHook;
   handlers: Record<string, ExtraHandler>;
   motdLines: () => string[];
+  /** Add a planner of further notices (GPU use), run after the calendar's on every refresh. */
+  addPlanner: (plan: ExtraPlanner) => void;
 }
+
+/** Notices planned from something other than the calendar: (keys already sent, now) → notices. */
+export type ExtraPlanner = (sent: ReadonlySet<string>, now: Date) => Notice[];
 
 export function telling(config: Config, log: Log, activeClaims: () => Claim[], clock: () => Date = () => new Date()): Telling {
   const ledger = Ledger.load(config.bridge.stateDir);
@@ -31,6 +36,7 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
   const sent = new Map<string, number[]>();
   let whoLine = '';
   let whoAt = 0;
+  const planners: ExtraPlanner[] = [];
 
   const hook: RefreshHook = async (prev, next, _view, now) => {
     const { notices, reports } = await notifyRun({ prev: prev?.occurrences ?? null, next: next.occurrences, now, config, ledger, channels });
@@ -39,6 +45,7 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
       const failed = (reports[i] ?? []).flatMap((r) => r.failed.map((f) => `${r.channel}:${f.target}: ${f.error}`));
       log.info({ kind: n.kind, key: n.key, delivered, failed: failed.length ? failed.slice(0, 5) : undefined }, 'notified');
     });
+    await runExtra(now);
     if (now.getTime() - whoAt >= 60_000) {
       whoAt = now.getTime();
       try {
@@ -48,6 +55,22 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
       } catch (e) {
         log.debug({ err: errorLine(e) }, 'who summary failed');
       }
+    }
+  };
+
+  // Same ledger, same rule: recorded (and saved, with the same `now` as the run above) before delivery.
+  const runExtra = async (now: Date) => {
+    const extra = planners.flatMap((p) => {
+      try { return p(ledger.keys(), now); } catch (e) { log.error({ err: errorLine(e) }, 'notice planner failed'); return []; }
+    });
+    if (!extra.length) return;
+    for (const n of extra) ledger.markSent(n, now);
+    ledger.save(now);
+    const sessions = await discoverSessions({ sampleMs: 0 });
+    for (const n of extra) {
+      const reports = await deliverAll(channels, n, sessions);
+      const delivered = reports.reduce((a, r) => a + r.delivered.length, 0);
+      log.info({ kind: n.kind, key: n.key, to: n.to === 'all' ? 'all' : n.to.users, delivered }, 'notified');
     }
   };
 
@@ -75,5 +98,6 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
     },
   };
 
-  return { hook, handlers, motdLines: () => (whoLine ? [whoLine] : []) };
+  const addPlanner = (p: ExtraPlanner) => { planners.push(p); };
+  return { hook, handlers, motdLines: () => (whoLine ? [whoLine] : []), addPlanner };
 }

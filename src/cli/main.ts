@@ -120,6 +120,14 @@ function program(): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/who.js')).who(g(cmd), opts));
 
+  p.command('gpus')
+    .description('what runs on each GPU, against who claimed it (from the bridge; no nvidia-smi needed)')
+    .option('--json', 'machine-readable output')
+    .option('--mine', 'only the GPUs your active claims name')
+    .option('--env', 'with --mine: print the CUDA_VISIBLE_DEVICES export line (nothing without a GPU claim)')
+    .option('--hint', 'with --mine: the "your claim: gpu1 → export …" line (for the profile.d snippet)')
+    .action(async (opts, cmd) => (await import('./commands/gpus.js')).gpus(g(cmd), opts));
+
   p.command('sync')
     .description('sync the calendar once, rewrite the motd, and exit')
     .option('--full', 'reconcile against a full listing even if the sync token is good')

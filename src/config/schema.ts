@@ -78,6 +78,22 @@ export interface Config {
     /** A hog longer than this needs an admin (the CLI refuses it; a calendar one is not enforced). */
     maxLengthMs: number;
   };
+  /** [gpus]: what runs on each GPU (src/host/gpus, src/core/gpu-plan.ts). */
+  gpus: GpusConfig;
+}
+
+export interface GpusConfig {
+  /** Sample GPUs at all: a [gpus] section, or a resource named gpuN. */
+  enabled: boolean;
+  /** How to reach nvidia-smi (argv, no shell); default ["nvidia-smi"]. */
+  command: string[];
+  /** Resource name → GPU: an index ("0"), a uuid ("GPU-…") or a PCI bus id ("00000000:00:06.0"). */
+  resources: Record<string, string>;
+  sampleMs: number;
+  /** A sample that has not answered after this long is killed (the GPUs are then unknown). */
+  timeoutMs: number;
+  /** A claimed GPU with no process of the holder this long is marked "idle since". */
+  idleAfterMs: number;
 }
 
 export interface MachineDefaults { hostname: string; timezone: string; }
@@ -85,11 +101,12 @@ export interface MachineDefaults { hostname: string; timezone: string; }
 type Table = Record<string, unknown>;
 
 const KNOWN: Record<string, string[]> = {
-  '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog'],
+  '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus'],
   calendar: ['url', 'username', 'password_file', 'path', 'timeout'],
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
   limits: ['max_claim', 'max_ahead'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
+  gpus: ['command', 'resources', 'sample', 'timeout', 'idle_after'],
   hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid',
     'gate_dir', 'from_calendar', 'end_sessions', 'max_length'],
 };
@@ -194,6 +211,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const lockout = str(h, 'hog', 'lockout', 'message');
   if (lockout !== 'message' && lockout !== 'empty') problems.push(`[hog] lockout = "${lockout}": use "message" or "empty"`);
 
+  const gpus = gpusConfig(raw, sec('gpus'), resources, { list, dur }, problems);
+
   const config: Config = {
     source,
     host,
@@ -232,8 +251,49 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       endSessions: bool(h, 'hog', 'end_sessions', false),
       maxLengthMs: dur(h, 'hog', 'max_length', '1d', 60_000),
     },
+    gpus,
   };
   return problems.length ? { problems } : { config, problems };
+}
+
+const GPU_SELECTOR = /^(\d{1,3}|GPU-[0-9A-Fa-f-]{8,}|(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])$/;
+
+/** [gpus]: the GPU section, checked with the same helpers (every problem at once). */
+function gpusConfig(
+  raw: Table, g: Table, resources: string[],
+  h: {
+    list: (t: Table, s: string, k: string, d: string[]) => string[];
+    dur: (t: Table, s: string, k: string, d: string, min?: number) => number;
+  },
+  problems: string[],
+): GpusConfig {
+  const command = h.list(g, 'gpus', 'command', ['nvidia-smi']);
+  if (command.length === 0 || command.some((x) => x === '' || /[\0\n]/.test(x))) {
+    problems.push('[gpus] command: give the command as a list, e.g. ["nvidia-smi"]');
+  }
+  const map: Record<string, string> = {};
+  if (g.resources !== undefined) {
+    if (!isTable(g.resources)) {
+      problems.push('[gpus] resources must be a table, e.g. resources = { gpu0 = "0", big = "GPU-a7a8…" }');
+    }
+    else for (const [name, v] of Object.entries(g.resources)) {
+      const sel = typeof v === 'number' ? String(v) : v;
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+        problems.push(`[gpus] resources: "${name}" is not a valid name (letters, digits, . _ - only)`);
+      } else if (typeof sel !== 'string' || !GPU_SELECTOR.test(sel)) {
+        problems.push(`[gpus] resources: ${name} = ${JSON.stringify(v)}: `
+          + 'give a GPU index ("0"), uuid ("GPU-…") or PCI bus id ("00000000:00:06.0")');
+      } else map[name] = sel;
+    }
+  }
+  return {
+    enabled: raw.gpus !== undefined || resources.some((r) => /^gpu\d+$/.test(r)),
+    command,
+    resources: map,
+    sampleMs: h.dur(g, 'gpus', 'sample', '30s', 1000),
+    timeoutMs: h.dur(g, 'gpus', 'timeout', '10s', 500),
+    idleAfterMs: h.dur(g, 'gpus', 'idle_after', '2h'),
+  };
 }
 
 function isTable(v: unknown): v is Table {

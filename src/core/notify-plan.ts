@@ -11,7 +11,7 @@ import { localParts } from './format-time.js';
 
 export type NoticeKind =
   | 'new' | 'changed' | 'released' | 'cancelled' | 'reminder' | 'started'
-  | 'ending-soon' | 'ended' | 'announcement' | 'message';
+  | 'ending-soon' | 'ended' | 'announcement' | 'message' | 'gpu-use';
 
 export interface Notice {
   /** Stable dedupe key, e.g. "reminder:15m:<uid>:<recurrenceId|start ISO>". */

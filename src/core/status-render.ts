@@ -9,6 +9,11 @@ import { formatSpan, formatTime, isoWithOffset } from './format-time.js';
 import {
   COLS, announcementLine, clean, conflictLine, fitColumns, wrapColumns, freeLine, headerLine, modeText, staleLine, who, whereText,
 } from './motd.js';
+import type { GpuPlan } from './gpu-plan.js';
+import { gpuMotdLines } from './gpu-render.js';
+
+/** The GPU plan as the bridge publishes it (state_dir/gpus.json). */
+export type GpuSection = Omit<GpuPlan, 'idle'> | null | undefined;
 
 function claimLines(c: Claim, v: HostView, indent: string): string[] {
   const range = formatSpan(c, v.timezone, v.now);
@@ -22,7 +27,7 @@ function claimLines(c: Claim, v: HostView, indent: string): string[] {
 /** Upcoming claims listed by `hosthog status` before "… and N more". */
 export const UPCOMING_MAX = 30;
 
-export function renderStatus(view: HostView, opts: { brief?: boolean } = {}): string {
+export function renderStatus(view: HostView, opts: { brief?: boolean; gpus?: GpuSection } = {}): string {
   if (opts.brief) return renderBrief(view);
   const lines: string[] = [headerLine(view)];
   const stale = staleLine(view);
@@ -42,6 +47,7 @@ export function renderStatus(view: HostView, opts: { brief?: boolean } = {}): st
   }
   for (const a of view.announcements) lines.push(announcementLine(a, view));
   for (const x of view.conflicts) lines.push(conflictLine(x, view));
+  if (opts.gpus) lines.push(...gpuMotdLines(opts.gpus, view.timezone, view.now));
   return lines.map((l) => fitColumns(l, COLS)).join('\n') + '\n';
 }
 
@@ -99,12 +105,14 @@ function announcementJson(a: Announcement, tz: string): AnnouncementJson {
  * {"active","upcoming","announcements","synced_at"} plus "conflicts", "stale", "exclusive_holder",
  * "host", "timezone", "now". Times are ISO 8601 with the host zone's offset.
  */
-export function statusJson(view: HostView): {
+export function statusJson(view: HostView, gpus?: GpuSection): {
   active: ClaimJson[]; upcoming: ClaimJson[]; announcements: AnnouncementJson[]; synced_at: string | null;
   conflicts: { claim: ClaimJson; by: ClaimJson }[];
   stale: { since: string | null; last_error: string | null } | null;
   exclusive_holder: ClaimJson | null;
   host: string; timezone: string; now: string;
+  /** The same object as `hosthog gpus --json` (when the host watches GPUs). */
+  gpus?: NonNullable<GpuSection>;
 } {
   const tz = view.timezone;
   return {
@@ -120,5 +128,6 @@ export function statusJson(view: HostView): {
     host: view.host,
     timezone: tz,
     now: isoWithOffset(view.now, tz),
+    ...(gpus ? { gpus } : {}),
   };
 }

@@ -12,6 +12,7 @@ import { loadConfig } from '../../config/load.js';
 import { telling } from '../../bridge/notify-hook.js';
 import { hogging, noHogging } from '../../bridge/hog-hook.js';
 import { firstSeen } from '../../bridge/first-seen.js';
+import { gpuWatch } from '../../bridge/gpu-hook.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
@@ -33,10 +34,13 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const tell = telling(config, log, () => activeClaims());
   const seen = firstSeen(config.bridge.stateDir); // booking order: when the bridge first saw an event
   let hogLines: () => string[] = () => [];
+  // GPUs: sampled on their own timer; planned before the notify hook runs (its GPU notices).
+  const gpus = config.gpus.enabled ? gpuWatch(config, log, () => activeClaims()) : null;
+  if (gpus) tell.addPlanner(gpus.planner);
   const b = await Bridge.open(config, log, {
     reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
-    hooks: [tell.hook],
-    motdExtras: () => [...hogLines(), ...tell.motdLines()],
+    hooks: gpus ? [gpus.hook, tell.hook] : [tell.hook],
+    motdExtras: () => [...hogLines(), ...(gpus?.motdLines() ?? []), ...tell.motdLines()],
     stamp: (occ, now) => seen.stamp(occ, now),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
@@ -74,12 +78,13 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
-      Promise.all([rpc.close(), b.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
+      Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
   b.start();
+  gpus?.start();
   await stopped;
 }

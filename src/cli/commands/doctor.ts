@@ -77,6 +77,17 @@ export async function doctor(g: GlobalOptions): Promise<void> {
     }
   }
   for (const c of await (await import('./gate.js')).gateDoctor(config)) add(c);
+  if (config.gpus.enabled) {
+    const { readGpus } = await import('../../host/gpus/sampler.js');
+    const r = await readGpus({ command: config.gpus.command, timeoutMs: config.gpus.timeoutMs });
+    if ('error' in r) {
+      add({ ok: false, warn: true, what: `GPUs unknown: ${cleanText(r.error, 200)}`,
+        fix: 'install the NVIDIA driver (nvidia-smi), or set [gpus] command to how nvidia-smi is reached here' });
+    } else {
+      const n = r.processes.length;
+      add({ ok: true, what: `GPUs: ${r.gpus.map((x) => `${x.index} (${x.uuid})`).join(', ')}; ${n} compute process${n === 1 ? '' : 'es'}` });
+    }
+  }
   if (cal.kind === 'caldav' && cal.passwordFile) {
     const st = safe(() => statSync(cal.passwordFile!));
     if (st && st.uid !== 0) add({ ok: false, warn: true, what: `password file ${cal.passwordFile} is owned by uid ${st.uid}, not root`, fix: `chown root:root ${cal.passwordFile}` });

@@ -23,9 +23,11 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   if (opts.at && 'from' in snap) checkCovered(at, snap, config.timezone, now);
   const view = hostView(snap, config, at, now);
   const elsewhere = Boolean(g.calendar || opts.at); // the gate's state is the host's, now
+  // GPUs are what runs now: not shown for another time (--at), nor off the host (--calendar).
+  const gpus = elsewhere ? null : (await import('./gpus.js')).loadGpus(config, now);
   process.stdout.write(opts.json
-    ? JSON.stringify(withGate(statusJson(view), view, config.bridge.stateDir, elsewhere), null, 2) + '\n'
-    : renderStatus(view, { brief: opts.brief }) + gateWarning(view, config.bridge.stateDir, elsewhere));
+    ? JSON.stringify(withGate(statusJson(view, gpus), view, config.bridge.stateDir, elsewhere), null, 2) + '\n'
+    : renderStatus(view, { brief: opts.brief, gpus }) + gateWarning(view, config.bridge.stateDir, elsewhere));
 }
 
 /** Whether the bridge holds the door for the hog shown now (hog-gate.json); "" / unchanged when no hog. */
@@ -48,3 +50,4 @@ function gateWarning(view: HostView, stateDir: string, elsewhere: boolean): stri
   if (!gate || gate.enforced) return '';
   return `!! the hog is NOT enforced: anyone may log in (${cleanText(gate.why ?? '', 200)})\n`;
 }
+

@@ -8,6 +8,7 @@ import { configFor } from '../context.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
 import { renderWho, whoRows, type WhoFlag, type WhoRow } from '../../core/who-view.js';
 import { hostView } from '../../core/view.js';
+import { gpuMotdLines } from '../../core/gpu-render.js';
 
 export async function who(g: GlobalOptions, o: { json?: boolean }): Promise<void> {
   const config = configFor(g);
@@ -22,6 +23,9 @@ export async function who(g: GlobalOptions, o: { json?: boolean }): Promise<void
     const active = snap ? hostView(snap, config, now).active : [];
     out = whoRows(await discoverSessions({ sampleMs: 500 }), active, now);
   }
-  if (o.json) { process.stdout.write(JSON.stringify(out, null, 2) + '\n'); return; }
-  process.stdout.write(renderWho(out.rows, { flags: out.flags }) + '\n');
+  // What runs on each GPU, as the bridge published it (same objects as hosthog gpus --json).
+  const gpus = (await import('./gpus.js')).loadGpus(config, new Date());
+  if (o.json) { process.stdout.write(JSON.stringify(gpus ? { ...out, gpus } : out, null, 2) + '\n'); return; }
+  const gpuLines = gpus ? gpuMotdLines(gpus, config.timezone, new Date()) : [];
+  process.stdout.write([renderWho(out.rows, { flags: out.flags }), ...gpuLines].join('\n') + '\n');
 }
