@@ -89,7 +89,12 @@ async function direct(g: GlobalOptions, config: Config, method: string, params: 
  * cache in ~/.cache/hosthog (a delta sync when it is warm), as a snapshot like the bridge's.
  */
 export async function directSnapshot(g: GlobalOptions, config: Config): Promise<Snapshot & { description: string; from: Date; to: Date }> {
-  if (g.host) ({ g, config } = await (await import('../fleet/host-target.js')).hostTarget(g));
+  if (g.host) {
+    // The caller's config becomes the host's (its name, resources, zone) for what it renders next.
+    const t = await (await import('../fleet/host-target.js')).hostTarget(g);
+    Object.assign(config, t.config);
+    g = t.g;
+  }
   const { source, cache } = await openDirect(g, config);
   try {
     const { from, to } = cache.window();

@@ -32,7 +32,7 @@ export async function loadFleet(g: GlobalOptions, spanOf: (ctx: FleetContext, no
   const { hosts, stats } = await syncFleet(cals, {
     cacheRoot: ctx.cacheRoot, username: ctx.fleet.username, password: ctx.password, parallel: ctx.fleet.parallel,
     timeoutMs: 15_000, fullReconcileMs: ctx.config.bridge.fullReconcileMs, timezone: tz, from, to,
-    resourcesOf: (h) => resourcesOf(ctx.fleet, h), now, force: opts.force,
+    resourcesOf: (h) => resourcesOf(ctx.fleet, h), now, force: opts.force ?? !!process.env.HOSTHOG_FLEET_SYNC_ALL,
   });
   return { ctx, hosts, stats: { ...stats, discovery } };
 }
