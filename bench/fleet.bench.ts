@@ -91,12 +91,13 @@ function findDir(dir: string, name: string): string | null {
   return null;
 }
 
-interface Run { ms: number; stats: { requests: number; bytes: number; synced: number; skipped: number; discovery: { requests: number; bytes: number } } | null; out: string }
+interface Run { ms: number; stats: { requests: number; bytes: number; synced: number; skipped: number; syncMs: number; discovery: { requests: number; bytes: number; ms: number } } | null; out: string }
 function cli(args: string[], env: NodeJS.ProcessEnv): Run {
+  step(`running hosthog ${args.join(' ')}`);
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [main, ...args], { env: { ...process.env, ...env, HOSTHOG_FLEET_STATS: '1' }, encoding: 'utf8', maxBuffer: 64 << 20 });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0 && r.status !== 1) throw new Error(`hosthog ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  if (r.status !== 0 && r.status !== 1) throw new Error(`hosthog ${args.join(' ')} exited ${r.status} ${r.signal ?? ''} ${r.error ?? ''}: ${r.stderr}`);
   const last = r.stderr.trim().split('\n').pop() ?? '';
   let stats = null;
   try { stats = JSON.parse(last); } catch { /* command without stats */ }
@@ -156,15 +157,17 @@ async function run(): Promise<void> {
     const warmStats = [0, 1, 2].map(() => cli(['stats', '--since', '365d'], fl.env));
     const wh = median(warmHosts.map((r) => r.ms));
     const ws = median(warmStats.map((r) => r.ms));
+    const srvMs = (rs: Run[]) => median(rs.map((r) => r.stats?.discovery.ms ?? 0));
+    const own = (rs: Run[]) => median(rs.map((r) => r.ms - (r.stats?.discovery.ms ?? 0)));
     const st = warmHosts[0].stats!;
     const perCal = forced.stats ? forced.stats.bytes / Math.max(1, forced.stats.requests) : 0;
     const rows = [
       `| cold \`hosts\` (empty ~/.cache/hosthog) | ${coldHosts.stats!.discovery.requests + coldHosts.stats!.requests} | ${kb(coldHosts.stats!.discovery.bytes + coldHosts.stats!.bytes)} | ${(coldHosts.ms / 1000).toFixed(1)} s | target < 60 s: ${coldHosts.ms < 60_000 ? 'met' : 'MISSED'} |`,
-      `| warm \`hosts\` (nothing changed; median of 3) | ${st.discovery.requests + st.requests} | ${kb(st.discovery.bytes + st.bytes)} | ${wh.toFixed(0)} ms | target < 2 s: ${wh < 2000 ? 'met' : 'MISSED'}; ${st.skipped} calendars skipped by their sync token |`,
-      `| warm \`hosts\`, every calendar asked (sync-collection with its token) | ${forced.stats!.discovery.requests + forced.stats!.requests} | ${kb(forced.stats!.discovery.bytes + forced.stats!.bytes)} | ${forced.ms.toFixed(0)} ms | ${forced.stats!.requests} REPORTs of ${(perCal / 1024).toFixed(2)} kB each on average: target < 2 kB ${perCal < 2048 ? 'met' : 'MISSED'} |`,
-      `| warm \`free --for 4h --gpus 2\` (median of 3) | ${free[0].stats ? '' : ''} | | ${median(free.map((r) => r.ms)).toFixed(0)} ms | |`,
-      `| cold \`stats --since 365d\` (first decode of the year) | | | ${(coldStats.ms / 1000).toFixed(1)} s | |`,
-      `| warm \`stats --since 365d\` (median of 3) | | | ${ws.toFixed(0)} ms | target < 3 s: ${ws < 3000 ? 'met' : 'MISSED'} |`,
+      `| warm \`hosts\` (nothing changed; median of 3) | ${st.discovery.requests + st.requests} | ${kb(st.discovery.bytes + st.bytes)} | ${wh.toFixed(0)} ms | target < 2 s: ${wh < 2000 ? 'met' : 'MISSED'}; ${st.skipped} calendars skipped by their sync token; Radicale answering the PROPFIND: ${srvMs(warmHosts).toFixed(0)} ms, the rest (hosthog): ${own(warmHosts).toFixed(0)} ms |`,
+      `| warm \`hosts\`, every calendar asked (sync-collection with its token) | ${forced.stats!.discovery.requests + forced.stats!.requests} | ${kb(forced.stats!.discovery.bytes + forced.stats!.bytes)} | ${forced.ms.toFixed(0)} ms | PROPFIND ${forced.stats!.discovery.ms} ms, REPORTs ${forced.stats!.syncMs} ms; ${forced.stats!.requests} REPORTs of ${(perCal / 1024).toFixed(2)} kB each on average: target < 2 kB ${perCal < 2048 ? 'met' : 'MISSED'} |`,
+      `| warm \`free --for 4h --gpus 2\` (median of 3) | ${free[0].stats ? '' : ''} | | ${median(free.map((r) => r.ms)).toFixed(0)} ms | PROPFIND ${srvMs(free).toFixed(0)} ms, the rest ${own(free).toFixed(0)} ms |`,
+      `| cold \`stats --since 365d\` (first decode of the year) | | | ${(coldStats.ms / 1000).toFixed(1)} s | PROPFIND ${((coldStats.stats?.discovery.ms ?? 0) / 1000).toFixed(1)} s |`,
+      `| warm \`stats --since 365d\` (median of 3) | | | ${ws.toFixed(0)} ms | target < 3 s: ${ws < 3000 ? 'met' : 'MISSED'}; PROPFIND ${srvMs(warmStats).toFixed(0)} ms, the rest (hosthog: read the decoded year, compute, draw) ${own(warmStats).toFixed(0)} ms |`,
     ];
     const text = [
       '## bench:fleet — 100 host calendars × 2,000 events on one Radicale',
@@ -175,6 +178,8 @@ async function run(): Promise<void> {
       '|---|---|---|---|---|',
       ...rows,
       '',
+      'On Radicale every sync token the server reports (in the PROPFIND, and in every sync-collection) is computed by reading all of that calendar\'s items from disk, so with 200,000 items the server\'s answer alone takes seconds; hosthog\'s own part is the rest. Nextcloud keeps sync tokens in its database.',
+      '',
       'Warm `hosts` costs ONE request: the PROPFIND Depth 1 on the calendar home that discovers the host calendars also returns each one\'s sync token, and a calendar whose token is the one its cache holds is neither asked nor decoded again (the decoded window is cached next to the Mirror\'s cache). The third row forces the per-calendar path (one sync-collection REPORT per calendar, what the bridge does per poll).',
     ].join('\n');
     writeSection(REPO, 'fleet', text);
@@ -184,4 +189,6 @@ async function run(): Promise<void> {
   }
 }
 
+process.on('exit', (code) => step(`exit ${code}`));
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => { step(`got ${sig}`); process.exit(2); });
 run().catch((e) => { process.stderr.write(`${e.stack}\n`); process.exit(1); });

@@ -165,5 +165,17 @@ for (const start of [startRadicale, startXandikos]) {
       assert.equal(code, 0, child.output());
       assert.match(child.output(), /lab-stats[\s\S]*hosthog claim --host lab-stats --for 30m --exclusive/);
     });
+
+    await t.test('free --claim takes the best host at once', async () => {
+      const r = await cli(['free', '--for', '30m', '--exclusive', '--claim', '--json'], { HOSTHOG_USER: 'yann' });
+      assert.equal(r.code, 0, r.stderr);
+      const res = JSON.parse(r.stdout) as { uid: string; claim: { user: string; mode: string } };
+      assert.deepEqual([res.claim.user, res.claim.mode], ['yann', 'exclusive']);
+      const ics = await (await fetch(`${lab}${res.uid}.ics`, { headers: { authorization: authOf(srv) } })).text();
+      assert.match(ics, /X-HOSTHOG-HOST:lab-stats/);
+      const none = await cli(['free', '--for', '30m', '--exclusive', '--claim'], { HOSTHOG_USER: 'zoe' });
+      assert.equal(none.code, 1, 'every host is taken now');
+      assert.match(none.stderr, /^hosthog: no host is free for 30m/);
+    });
   });
 }

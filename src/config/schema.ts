@@ -93,6 +93,8 @@ export interface FleetConfig {
   match: string;
   /** Calendars synced at once. */
   parallel: number;
+  /** Per request (discovery makes the server compute every calendar's sync token: slow on Radicale). */
+  timeoutMs: number;
   /** Resources of every host unless [fleet.resources] names the host's own. */
   defaultResources: string[];
   resources: Record<string, string[]>;
@@ -110,7 +112,7 @@ const KNOWN: Record<string, string[]> = {
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
   hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid',
     'gate_dir', 'from_calendar', 'end_sessions', 'max_length'],
-  fleet: ['home', 'username', 'password_file', 'hosts', 'match', 'parallel', 'default_resources', 'resources'],
+  fleet: ['home', 'username', 'password_file', 'hosts', 'match', 'parallel', 'default_resources', 'resources', 'timeout'],
 };
 
 const CHANNELS = ['wall', 'tmux', 'desktop'];
@@ -213,7 +215,7 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const lockout = str(h, 'hog', 'lockout', 'message');
   if (lockout !== 'message' && lockout !== 'empty') problems.push(`[hog] lockout = "${lockout}": use "message" or "empty"`);
 
-  const fleet = raw.fleet === undefined ? undefined : fleetTable(sec('fleet'), str, list, int, problems);
+  const fleet = raw.fleet === undefined ? undefined : fleetTable(sec('fleet'), str, list, int, problems, dur);
   const config: Config = {
     source,
     host,
@@ -266,6 +268,7 @@ function fleetTable(
   f: Table, str: (t: Table, s: string, k: string, d: string) => string,
   list: (t: Table, s: string, k: string, d: string[], p?: RegExp) => string[],
   int: (t: Table, s: string, k: string, d: number, min: number) => number, problems: string[],
+  dur: (t: Table, s: string, k: string, d: string, minMs?: number) => number,
 ): FleetConfig {
   const home = f.home === undefined ? undefined : str(f, 'fleet', 'home', '');
   if (home !== undefined && !httpUrl(home)) problems.push(`[fleet] home = "${home}" is not an http(s) URL: write the calendar home, e.g. "https://cloud.example.org/remote.php/dav/calendars/alice/"`);
@@ -290,6 +293,7 @@ function fleetTable(
     passwordFile: f.password_file === undefined ? undefined : str(f, 'fleet', 'password_file', ''),
     match: str(f, 'fleet', 'match', '*'),
     parallel: int(f, 'fleet', 'parallel', 8, 1),
+    timeoutMs: dur(f, 'fleet', 'timeout', '60s', 1000),
     defaultResources: list(f, 'fleet', 'default_resources', []),
   };
 }

@@ -33,6 +33,9 @@ export function fleetContext(g: GlobalOptions, env: NodeJS.ProcessEnv = process.
   }
   const config = loadConfig({ path, env });
   if (!config.fleet) throw new ConfigError([`${path} has no [fleet] table`], 'add [fleet] with home = "…/calendars/USER/", username and password_file; see docs/fleet.md');
+  if (!env.HOSTHOG_PASSWORD && !config.fleet.passwordFile) {
+    throw new ConfigError([`${path}: [fleet] has no password`], 'add password_file = "~/.config/hosthog/password" (mode 0600, your app password) or set HOSTHOG_PASSWORD');
+  }
   const password = readPassword(config.fleet.passwordFile, env);
   const me = env.HOSTHOG_USER || userInfo().username;
   const cacheRoot = join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'hosthog');

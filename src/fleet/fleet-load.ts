@@ -8,7 +8,11 @@ import { zonedToUtc, utcToZoned } from '../core/zones.js';
 
 const DAY = 86_400_000;
 
-export interface FleetLoad { ctx: FleetContext; hosts: HostSnapshot[]; stats: FleetSyncStats & { discovery: { requests: number; bytes: number } } }
+export interface FleetLoad {
+  ctx: FleetContext;
+  hosts: HostSnapshot[];
+  stats: FleetSyncStats & { discovery: { requests: number; bytes: number; ms: number }; syncMs: number };
+}
 
 /** Local midnight of the day `d` falls on, in tz. */
 export function startOfDay(d: Date, tz: string): Date {
@@ -25,16 +29,18 @@ export async function loadFleet(g: GlobalOptions, spanOf: (ctx: FleetContext, no
   const now = opts.now ?? new Date();
   const tz = ctx.config.timezone;
   const span = spanOf(ctx, now);
-  const { calendars, stats: discovery } = await discover(ctx.fleet, ctx.password, { timeoutMs: ctx.config.calendar.kind === 'caldav' ? ctx.config.calendar.timeoutMs : 15_000 });
+  const t0 = Date.now();
+  const { calendars, stats: discovery } = await discover(ctx.fleet, ctx.password, { timeoutMs: ctx.fleet.timeoutMs });
+  const t1 = Date.now();
   const cals = opts.only ? calendars.filter((c) => opts.only!.includes(c.host)) : calendars;
   const from = startOfDay(span.from, tz);
   const to = new Date(startOfDay(span.to, tz).getTime() + DAY);
   const { hosts, stats } = await syncFleet(cals, {
     cacheRoot: ctx.cacheRoot, username: ctx.fleet.username, password: ctx.password, parallel: ctx.fleet.parallel,
-    timeoutMs: 15_000, fullReconcileMs: ctx.config.bridge.fullReconcileMs, timezone: tz, from, to,
+    timeoutMs: ctx.fleet.timeoutMs, fullReconcileMs: ctx.config.bridge.fullReconcileMs, timezone: tz, from, to,
     resourcesOf: (h) => resourcesOf(ctx.fleet, h), now, force: opts.force ?? !!process.env.HOSTHOG_FLEET_SYNC_ALL,
   });
-  return { ctx, hosts, stats: { ...stats, discovery } };
+  return { ctx, hosts, stats: { ...stats, discovery: { ...discovery, ms: t1 - t0 }, syncMs: Date.now() - t1 } };
 }
 
 /** The window hosts/free decode: yesterday to [bridge] window_days ahead. */

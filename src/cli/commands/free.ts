@@ -29,7 +29,7 @@ export async function free(g: GlobalOptions, o: FreeOpts): Promise<void> {
   for (;;) {
     const now = new Date();
     const me = process.env.HOSTHOG_USER;
-    const { ctx, hosts } = await loadFleet(g, (c, n) => {
+    const { ctx, hosts, stats: fetched } = await loadFleet(g, (c, n) => {
       const start = o.at ? parseWhen(o.at, n, c.config.timezone) : n;
       return { from: new Date(Math.min(start.getTime(), n.getTime()) - DAY), to: new Date(Math.max(start.getTime() + dur, n.getTime() + c.config.bridge.windowDays * DAY)) };
     }, { now });
@@ -37,6 +37,7 @@ export async function free(g: GlobalOptions, o: FreeOpts): Promise<void> {
     const start = o.at ? parseWhen(o.at, now, tz) : new Date(Math.ceil(now.getTime() / 60_000) * 60_000);
     const options = findFree(hosts, { start, end: new Date(start.getTime() + dur), gpus, exclusive: !!o.exclusive, me: me || ctx.me }, now);
     const best = options.find((x) => x.whole && !x.stale);
+    if (process.env.HOSTHOG_FLEET_STATS) process.stderr.write(JSON.stringify(fetched) + '\n');
     if (!o.wait || best) {
       if (o.claim) {
         if (!best) throw new HosthogError(`no host is free for ${formatDuration(dur)} from ${formatTime(start, tz, now)}`, 'try another --at, fewer --gpus, or --wait');

@@ -13,7 +13,7 @@ export async function stats(g: GlobalOptions, o: { since?: string; until?: strin
   if (!['host', 'user', 'resource'].includes(by)) throw new UsageError(`--by ${String(o.by).slice(0, 20)}: unknown grouping`, 'use --by host, --by user or --by resource');
   const now = new Date();
   let span: { from: Date; to: Date } | null = null;
-  const { ctx, hosts } = await loadFleet(g, (c, n) => {
+  const { ctx, hosts, stats: fetched } = await loadFleet(g, (c, n) => {
     const to = o.until ? parseWhen(o.until, n, c.config.timezone) : n;
     const since = o.since ?? '90d';
     const from = /^\d+\s*[a-z]+$/i.test(since.trim()) ? new Date(to.getTime() - parseDurationArg(since)) : parseWhen(since, n, c.config.timezone);
@@ -26,4 +26,5 @@ export async function stats(g: GlobalOptions, o: { since?: string; until?: strin
     if (!o.json) process.stdout.write(`wrote ${o.html}\n`);
   }
   process.stdout.write(o.json ? JSON.stringify(statsJson(s), null, 2) + '\n' : renderStats(s));
+  if (process.env.HOSTHOG_FLEET_STATS) process.stderr.write(JSON.stringify(fetched) + '\n');
 }
