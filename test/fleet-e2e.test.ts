@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRadicale, startXandikos, type TestServer } from './harness/servers.js';
 import { runCli, startCli, waitFor } from './harness/cli.js';
@@ -35,6 +35,7 @@ for (const start of [startRadicale, startXandikos]) {
     for (const [uid, ics] of Object.entries(STATS_EVENTS)) await putEvent(srv, lab, uid, ics);
 
     const fl = writeFleetConfig(srv, 'alice', 'match = "*-*"');
+    t.after(() => rmSync(fl.dir, { recursive: true, force: true }));
     const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env: { ...fl.env, ...env }, timeoutMs: 60_000 });
 
     await t.test('hosts: every host calendar by display name, holders, next, free resources', async () => {
