@@ -92,6 +92,17 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
       log.info({ from: caller.user, reached: reached.size }, 'message sent');
       return { action: 'notified', summary: `sent to ${reached.size} user${reached.size === 1 ? '' : 's'} logged in (${[...reached].join(', ') || 'nobody reached'})`, reached: [...reached] };
     },
+    // One user only (a hand-over request for their claim, from rpc-handlers' `request`).
+    tell: async (caller, _actor, p) => {
+      const to = typeof p.to === 'string' ? p.to : '';
+      const t = clock().getTime();
+      const mine = (sent.get(caller.user) ?? []).filter((x) => t - x < HOUR);
+      if (caller.uid !== 0 && mine.length >= config.notify.rateLimitPerHour) throw new PermissionError('too many messages in the last hour', 'wait a while ([notify] rate_limit_per_hour)');
+      sent.set(caller.user, [...mine, t]);
+      const notice = { ...messageNotice(caller.user, typeof p.text === 'string' ? p.text : '', clock()), to: { users: [to] } };
+      const reports = await deliverAll(channels, notice, await discoverSessions({ sampleMs: 0 }));
+      return { reached: [...new Set(reports.flatMap((r) => r.delivered.map((d) => d.user)))] };
+    },
     who: async () => {
       const s = await discoverSessions({ sampleMs: 500 });
       return whoRows(s, activeClaims(), clock());

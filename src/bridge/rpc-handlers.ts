@@ -53,6 +53,15 @@ export function makeHandler(writer: CalendarWriter, config: Config, before: () =
       case 'unhog':
         await before();
         return writer.setHog(actor, optStr(p.uid), false);
+      case 'request': {
+        // A hand-over request (src/core/fleet-request.ts); on the host the holder is told at once.
+        await before();
+        const r = await writer.request(actor, reqStr(p.uid, 'uid'), { text: optStr(p.text), close: optBool(p.close) });
+        if (!p.close && extra.tell) {
+          try { await extra.tell(caller, actor, { to: r.holder, text: `${caller.user} asks for your claim ${r.uid.slice(0, 8)}: ${optStr(p.text) ?? ''}` }); } catch { /* the request is stored; status shows it */ }
+        }
+        return r;
+      }
       default: {
         const h = extra[req.method];
         if (h) return h(caller, actor, p);

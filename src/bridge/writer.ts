@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { CalendarSource } from '../caldav/source.js';
 import type { CalendarObject, Claim, Occurrence } from '../core/types.js';
-import { NotFoundError, PreconditionFailedError, UsageError } from '../core/errors.js';
+import { NotFoundError, PermissionError, PreconditionFailedError, UsageError } from '../core/errors.js';
+import { editRequests, requestTarget } from '../core/fleet-request.js';
 import { decodeObjects } from '../core/ics-read.js';
 import { encodeEvent, patchEvent, type EventPatch } from '../core/ics-write.js';
 import { formatRange, isoWithOffset } from '../core/format-time.js';
@@ -123,6 +124,27 @@ export class CalendarWriter {
   private etagOf(obj: CalendarObject): string {
     if (!obj.etag) throw new PreconditionFailedError(`the calendar gave no etag for ${obj.href}, so it cannot be changed safely`, 'run hosthog sync and try again');
     return obj.etag;
+  }
+
+  /**
+   * A hand-over request on someone's claim (or, by its holder or an admin, closing them): the
+   * event gains an X-HOSTHOG-REQUEST (src/core/fleet-request.ts), written with If-Match.
+   */
+  async request(actor: Actor, id: string, change: { text?: string; close?: boolean }): Promise<WriteResult & { holder: string }> {
+    const now = this.clock();
+    const claim = requestTarget(this.claims(), id, now);
+    if (change.close && claim.user !== actor.user && !actor.isAdmin) {
+      throw new PermissionError(`only ${claim.user} (the holder) may close the requests on claim ${claim.uid}`, 'ask them, or an admin');
+    }
+    if (!change.close && claim.user === actor.user) throw new UsageError('this is your own claim', 'see hosthog status for requests to you; close them with --close');
+    const obj = this.objectOf(claim);
+    const add = change.text !== undefined ? { from: actor.user, at: now, text: change.text } : undefined;
+    const data = editRequests(obj.data, claim.uid, { add, close: change.close });
+    const updated = await this.guard(claim, () => this.source.update(obj.href, data, this.etagOf(obj)));
+    await this.cache.remember(updated);
+    const summary = change.close ? `closed the requests on ${claim.user}'s claim (uid ${claim.uid})`
+      : `asked ${claim.user} for their claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})`;
+    return { action: change.close ? 'request-closed' : 'requested', uid: claim.uid, holder: claim.user, summary };
   }
 
   private async patch(claim: Claim, patch: EventPatch, recurrenceId?: string): Promise<void> {

@@ -8,13 +8,14 @@
 import { Command, CommanderError } from 'commander';
 import { errorLine, exitCodeOf, HosthogError, UsageError } from '../core/errors.js';
 
-export interface GlobalOptions { config?: string; calendar?: string }
+export interface GlobalOptions { config?: string; calendar?: string; host?: string }
 
 function program(): Command {
   const p = new Command('hosthog')
     .description('who uses this host, from the shared calendar')
     .option('-c, --config <path>', 'config file (default: $HOSTHOG_CONFIG, /etc/hosthog/config.toml, ~/.config/hosthog/config.toml)')
     .option('--calendar <url>', 'talk to this CalDAV calendar directly (off the host)')
+    .option('--host <name>', "off the host: talk to that host's calendar (found through your [fleet] config)")
     // Commander's own errors as one line like ours: "hosthog: … (see hosthog --help)".
     .configureOutput({ outputError: (str, write) => write(`hosthog: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see hosthog --help)\n`) })
     .exitOverride();
@@ -148,6 +149,41 @@ function program(): Command {
     .option('--root <dir>', 'under this root directory instead of /')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/gate.js')).check(g(cmd), opts));
+
+  p.command('hosts')
+    .description('every host of the fleet: who holds it now, the next claim, free resources, freshness')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/hosts.js')).hosts(g(cmd), opts));
+
+  p.command('free')
+    .description('the hosts free for a while, best first, with the command to claim one')
+    .option('--for <duration>', 'how long, e.g. 4h')
+    .option('--at <time>', 'from TIME, e.g. "tomorrow 9:00" (default: now)')
+    .option('--gpus <n>', 'this many free resources (GPUs) instead of the whole host')
+    .option('-x, --exclusive', 'free for an exclusive claim (nobody else on it)')
+    .option('--wait', 'keep watching until one is free, then print it and exit 0')
+    .option('--poll <duration>', 'with --wait: how often to look (default 60s)')
+    .option('--timeout <duration>', 'with --wait: give up after this long')
+    .option('--claim', 'claim the best one at once')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/free.js')).free(g(cmd), opts));
+
+  p.command('stats')
+    .description("the fleet's use: claimed hours, share, exclusive hours, top users, with bar charts")
+    .option('--since <when>', 'start of the period: a distance (90d) or a time (default 90d)')
+    .option('--until <time>', 'end of the period (default now)')
+    .option('--by <what>', 'host, user or resource (default host)')
+    .option('--html <file>', 'also write a self-contained HTML report (inline SVG)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd) => (await import('./commands/stats.js')).stats(g(cmd), opts));
+
+  p.command('request')
+    .argument('<id>', 'the claim (uid or its first characters)')
+    .description("ask a claim's holder to hand it over; they are told, and status shows it")
+    .option('-m, --note <text>', 'what you ask for')
+    .option('--close', 'the holder: mark the requests on your claim answered')
+    .option('--json', 'machine-readable output')
+    .action(async (id, opts, cmd) => (await import('./commands/request.js')).request(g(cmd), id, opts));
 
   p.command('doctor')
     .description('check the configuration, the calendar and the host integration, with fixes')

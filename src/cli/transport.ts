@@ -15,6 +15,11 @@ import { loadConfig, readPassword } from '../config/load.js';
 import { BridgeUnavailableError, ConfigError } from '../core/errors.js';
 
 export async function callWrite(g: GlobalOptions, method: string, params: Record<string, unknown>): Promise<unknown> {
+  if (g.host) {
+    // Off the host, --host NAME: that host's calendar, found through the [fleet] config.
+    const t = await (await import('../fleet/host-target.js')).hostTarget(g);
+    return direct(t.g, t.config, method, params);
+  }
   const config = loadConfig({ path: g.config });
   if (!g.calendar && existsSync(config.bridge.socket)) {
     const { callBridge } = await import('../host/rpc/rpc-client.js');
@@ -84,6 +89,12 @@ async function direct(g: GlobalOptions, config: Config, method: string, params: 
  * cache in ~/.cache/hosthog (a delta sync when it is warm), as a snapshot like the bridge's.
  */
 export async function directSnapshot(g: GlobalOptions, config: Config): Promise<Snapshot & { description: string; from: Date; to: Date }> {
+  if (g.host) {
+    // The caller's config becomes the host's (its name, resources, zone) for what it renders next.
+    const t = await (await import('../fleet/host-target.js')).hostTarget(g);
+    Object.assign(config, t.config);
+    g = t.g;
+  }
   const { source, cache } = await openDirect(g, config);
   try {
     const { from, to } = cache.window();

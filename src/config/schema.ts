@@ -80,6 +80,8 @@ export interface Config {
   };
   /** [gpus]: what runs on each GPU (src/host/gpus, src/core/gpu-plan.ts). */
   gpus: GpusConfig;
+  /** The per-user [fleet] table (off the host: every host's calendar); absent when not configured. */
+  fleet?: FleetConfig;
 }
 
 export interface GpusConfig {
@@ -96,12 +98,30 @@ export interface GpusConfig {
   idleAfterMs: number;
 }
 
+/** [fleet]: the calendar home holding one calendar per host (src/fleet, docs/fleet.md). */
+export interface FleetConfig {
+  home?: string;
+  username: string;
+  passwordFile?: string;
+  /** [fleet.hosts]: host name → calendar URL (instead of, or besides, discovery). */
+  hosts: Record<string, string>;
+  /** Glob a calendar's display name must match to be a host (default: any host-like name). */
+  match: string;
+  /** Calendars synced at once. */
+  parallel: number;
+  /** Per request (discovery makes the server compute every calendar's sync token: slow on Radicale). */
+  timeoutMs: number;
+  /** Resources of every host unless [fleet.resources] names the host's own. */
+  defaultResources: string[];
+  resources: Record<string, string[]>;
+}
+
 export interface MachineDefaults { hostname: string; timezone: string; }
 
 type Table = Record<string, unknown>;
 
 const KNOWN: Record<string, string[]> = {
-  '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus'],
+  '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus', 'fleet'],
   calendar: ['url', 'username', 'password_file', 'path', 'timeout'],
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
   limits: ['max_claim', 'max_ahead'],
@@ -109,6 +129,7 @@ const KNOWN: Record<string, string[]> = {
   gpus: ['command', 'resources', 'sample', 'timeout', 'idle_after'],
   hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid',
     'gate_dir', 'from_calendar', 'end_sessions', 'max_length'],
+  fleet: ['home', 'username', 'password_file', 'hosts', 'match', 'parallel', 'default_resources', 'resources', 'timeout'],
 };
 
 const CHANNELS = ['wall', 'tmux', 'desktop'];
@@ -213,6 +234,7 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
 
   const gpus = gpusConfig(raw, sec('gpus'), resources, { list, dur }, problems);
 
+  const fleet = raw.fleet === undefined ? undefined : fleetTable(sec('fleet'), str, list, int, problems, dur);
   const config: Config = {
     source,
     host,
@@ -252,6 +274,7 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       maxLengthMs: dur(h, 'hog', 'max_length', '1d', 60_000),
     },
     gpus,
+    ...(fleet ? { fleet } : {}),
   };
   return problems.length ? { problems } : { config, problems };
 }
@@ -293,6 +316,45 @@ function gpusConfig(
     sampleMs: h.dur(g, 'gpus', 'sample', '30s', 1000),
     timeoutMs: h.dur(g, 'gpus', 'timeout', '10s', 500),
     idleAfterMs: h.dur(g, 'gpus', 'idle_after', '2h'),
+  };
+}
+
+function httpUrl(s: string): boolean {
+  try { const u = new URL(s); return u.protocol === 'https:' || u.protocol === 'http:'; } catch { return false; }
+}
+const slash = (u: string) => (u.endsWith('/') ? u : u + '/');
+
+function fleetTable(
+  f: Table, str: (t: Table, s: string, k: string, d: string) => string,
+  list: (t: Table, s: string, k: string, d: string[], p?: RegExp) => string[],
+  int: (t: Table, s: string, k: string, d: number, min: number) => number, problems: string[],
+  dur: (t: Table, s: string, k: string, d: string, minMs?: number) => number,
+): FleetConfig {
+  const home = f.home === undefined ? undefined : str(f, 'fleet', 'home', '');
+  if (home !== undefined && !httpUrl(home)) problems.push(`[fleet] home = "${home}" is not an http(s) URL: write the calendar home, e.g. "https://cloud.example.org/remote.php/dav/calendars/alice/"`);
+  const hosts: Record<string, string> = {};
+  if (f.hosts !== undefined) {
+    if (!isTable(f.hosts)) problems.push('[fleet.hosts] must be a table of host = "calendar URL"');
+    else for (const [k, v] of Object.entries(f.hosts)) {
+      if (typeof v !== 'string' || !httpUrl(v)) problems.push(`[fleet.hosts] ${k} must be the calendar's http(s) URL in quotes`);
+      else hosts[k] = slash(v);
+    }
+  }
+  if (home === undefined && Object.keys(hosts).length === 0) problems.push('[fleet] needs home = "…/calendars/USER/" or a [fleet.hosts] table');
+  const username = str(f, 'fleet', 'username', '');
+  if (!username) problems.push('[fleet] username is missing: add username = "your calendar account"');
+  const resources: Record<string, string[]> = {};
+  if (f.resources !== undefined) {
+    if (!isTable(f.resources)) problems.push('[fleet.resources] must be a table of host = ["gpu0", …]');
+    else for (const k of Object.keys(f.resources)) resources[k] = list(f.resources as Table, 'fleet.resources', k, []);
+  }
+  return {
+    home: home === undefined ? undefined : slash(home), username, hosts, resources,
+    passwordFile: f.password_file === undefined ? undefined : str(f, 'fleet', 'password_file', ''),
+    match: str(f, 'fleet', 'match', '*'),
+    parallel: int(f, 'fleet', 'parallel', 8, 1),
+    timeoutMs: dur(f, 'fleet', 'timeout', '60s', 1000),
+    defaultResources: list(f, 'fleet', 'default_resources', []),
   };
 }
 

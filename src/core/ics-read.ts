@@ -14,6 +14,7 @@
 import ICAL from 'ical.js';
 import type { CalendarObject, Occurrence, Mode, Claim, Announcement } from './types.js';
 import { cleanText } from './sanitize.js';
+import { readRequests, REQUEST_PROP } from './fleet-request.js';
 import { parseTitle } from './title.js';
 import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js';
 
@@ -177,8 +178,11 @@ function dateOf(comp: ICALComp, name: string, ctx: Ctx): Date | undefined {
   return toInstant(wall(v), zoneOf(v, p, ctx));
 }
 
-function makeOccurrence(m: Meaning, base: Omit<Claim, 'kind' | 'user' | 'mode' | 'hog' | 'resources' | 'note' | 'allow'>): Occurrence {
-  if (m.kind === 'claim') return { kind: 'claim', ...base, user: m.user, mode: m.mode, hog: m.hog, resources: m.resources, note: m.note, allow: m.allow } as Claim;
+function makeOccurrence(m: Meaning, base: Omit<Claim, 'kind' | 'user' | 'mode' | 'hog' | 'resources' | 'note' | 'allow'>, comp?: ICALComp): Occurrence {
+  if (m.kind === 'claim') {
+    const requests = comp?.hasProperty(REQUEST_PROP) ? readRequests(comp) : [];
+    return { kind: 'claim', ...base, user: m.user, mode: m.mode, hog: m.hog, resources: m.resources, note: m.note, allow: m.allow, ...(requests.length ? { requests } : {}) } as Claim;
+  }
   return { kind: 'announcement', ...base, text: m.text } as Announcement;
 }
 
@@ -224,7 +228,7 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
         const s = toInstant(wall(it.start), it.startZone);
         const e = it.endFor(wall(it.start), s);
         const rid = dateOf(o, 'recurrence-id', ctx);
-        if (inWindow(s, e)) out.push(makeOccurrence(meaningOf(o), base(o, s, e, it.allDay, true, rid?.toISOString(), dateOf(o, 'created', ctx) ?? dateOf(o, 'dtstamp', ctx))));
+        if (inWindow(s, e)) out.push(makeOccurrence(meaningOf(o), base(o, s, e, it.allDay, true, rid?.toISOString(), dateOf(o, 'created', ctx) ?? dateOf(o, 'dtstamp', ctx)), o));
       }
       continue;
     }
@@ -238,7 +242,7 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
     if (!event.isRecurring()) {
       const s = toInstant(wall(mItem.start), mItem.startZone);
       const e = mItem.endFor(wall(mItem.start), s);
-      if (inWindow(s, e)) out.push(makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created)));
+      if (inWindow(s, e)) out.push(makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created), master));
       continue;
     }
     // EXDATEs and RECURRENCE-IDs are matched by instant as well (ical.js matches them by
@@ -292,7 +296,7 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
       if (emitted >= max) { ctx.problems.push({ href: ctx.href, message: `event ${uid}: more than ${max} occurrences in the window, rest ignored` }); break; }
       emitted++;
       const meaning = comp === master ? masterMeaning : meaningOf(comp);
-      out.push(makeOccurrence(meaning, base(comp, s, e, mItem.allDay, true, rid.toISOString(), created)));
+      out.push(makeOccurrence(meaning, base(comp, s, e, mItem.allDay, true, rid.toISOString(), created), master));
     }
   }
 }

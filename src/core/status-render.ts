@@ -21,6 +21,8 @@ function claimLines(c: Claim, v: HostView, indent: string): string[] {
   const note = clean(c.note);
   if (note) out.push(...wrapColumns(`note: ${note}`, COLS - indent.length - 2, 3).map((l) => `${indent}  ${l}`));
   if (c.hog && c.allow.length) out.push(`${indent}  lets in: ${c.allow.map((u) => clean(u, 32)).join(', ')}`);
+  // Open hand-over requests (hosthog request), shown until the holder closes them or the claim ends.
+  for (const r of c.requests ?? []) out.push(`${indent}  REQUEST from ${clean(r.from, 32)} to ${who(c)}: ${clean(r.text, 120)}`);
   return out;
 }
 
@@ -81,6 +83,7 @@ function renderBrief(v: HostView): string {
 export interface ClaimJson {
   uid: string; user: string; mode: 'shared' | 'exclusive'; hog: boolean; resources: string[];
   note: string; start: string; end: string;
+  requests?: { from: string; at: string; text: string }[];
 }
 export interface AnnouncementJson { uid: string; text: string; start: string; end: string }
 
@@ -94,6 +97,7 @@ function claimJson(c: Claim, tz: string): ClaimJson {
     note: clean(c.note, 10_000),
     start: isoWithOffset(c.start, tz),
     end: isoWithOffset(c.end, tz),
+    ...(c.requests?.length ? { requests: c.requests.map((r) => ({ from: clean(r.from, 32), at: r.at, text: clean(r.text, 200) })) } : {}),
   };
 }
 

@@ -47,7 +47,12 @@ export interface Claim extends OccurrenceBase {
   note: string;
   /** Users the holder lets in during a hog. */
   allow: string[];
+  /** Open hand-over requests on the claim (X-HOSTHOG-REQUEST, src/core/fleet-request.ts). */
+  requests?: HandoverRequest[];
 }
+
+/** Someone asking the holder for a claim ("could I have gpu1 from 15:00?"). */
+export interface HandoverRequest { from: string; at: string; text: string }
 
 /** An admins' message shown while it lasts. */
 export interface Announcement extends OccurrenceBase {

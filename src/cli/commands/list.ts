@@ -12,7 +12,7 @@ import { rule } from '../../core/conflicts.js';
 export async function list(g: GlobalOptions, o: { mine?: boolean; json?: boolean; user?: string }): Promise<void> {
   const config = configFor(g);
   // Off the host (--calendar URL): the calendar itself, through this user's cache.
-  const snap = g.calendar ? await (await import('../transport.js')).directSnapshot(g, config) : readSnapshotFile(config.bridge.stateDir);
+  const snap = g.calendar || g.host ? await (await import('../transport.js')).directSnapshot(g, config) : readSnapshotFile(config.bridge.stateDir);
   if (!snap) throw new HosthogError(`no calendar data on this host yet (${config.bridge.stateDir}/snapshot.json is missing)`, 'start the bridge or run: hosthog sync');
   const now = new Date();
   const who = o.user ?? (o.mine ? userInfo().username : undefined);

@@ -15,7 +15,7 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   const now = new Date();
   const at = opts.at ? parseWhen(opts.at, now, config.timezone) : now;
   // Off the host (--calendar URL): the calendar itself, through this user's cache.
-  const snap = g.calendar ? await (await import('../transport.js')).directSnapshot(g, config) : readSnapshotFile(config.bridge.stateDir);
+  const snap = g.calendar || g.host ? await (await import('../transport.js')).directSnapshot(g, config) : readSnapshotFile(config.bridge.stateDir);
   if (!snap) {
     throw new HosthogError(`no calendar data on this host yet (${config.bridge.stateDir}/snapshot.json is missing)`,
       'start the bridge (systemctl start hosthog-bridge) or run: hosthog sync');
