@@ -59,7 +59,9 @@ export async function doctor(g: GlobalOptions): Promise<void> {
     // Events nobody sees: a phone's event hosthog cannot read would otherwise go unnoticed.
     const problems = Array.isArray(snap.problems) ? snap.problems : [];
     for (const p of problems.slice(0, 10)) {
-      add({ ok: false, warn: true, what: `event ${cleanText(String(p.href).split('/').pop() ?? '', 80)} is not shown: ${cleanText(String(p.message), 160)}`, fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
+      // shown: the event is on the motd anyway (e.g. marked "(time zone unknown)"), not hidden.
+      const state = p.shown === true ? 'is shown with a doubt' : 'is not shown';
+      add({ ok: false, warn: true, what: `event ${cleanText(String(p.href).split('/').pop() ?? '', 80)} ${state}: ${cleanText(String(p.message), 160)}`, fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
     }
     if (problems.length > 10) add({ ok: false, warn: true, what: `${problems.length - 10} more events are not shown (the bridge logs each at debug level)` });
   }
