@@ -16,6 +16,7 @@ import { VdirSource } from '../src/caldav/vdir-source.js';
 import { openSource } from '../src/caldav/open-source.js';
 import { canonicalHref, hrefToUrl, isCollectionHref, hrefName } from '../src/caldav/href.js';
 import {
+  NotACalendarError,
   AuthError,
   CalendarUnavailableError,
   InvalidSyncTokenError,
@@ -160,7 +161,7 @@ for (const backend of BACKENDS) {
       const again = await f.source.reconcile(known);
       assert.deepEqual(again.changed, []);
       assert.deepEqual(again.deleted, []);
-      if (backend.name !== 'vdir') assert.equal(again.stats.requests, 1, 'reconcile of an unchanged calendar is one PROPFIND');
+      if (backend.name !== 'vdir') assert.equal(again.stats.requests, 2, 'reconcile of an unchanged calendar: the calendar check and one listing');
     });
 
     test('a garbage or unknown token is refused; reconcile then gives the full set', async (t) => {
@@ -281,6 +282,32 @@ for (const backend of BACKENDS) {
         const parent = new URL('..', f.server!.calendarUrl).toString();
         const notCal = new CalDavSource({ url: parent, username: f.server!.username, password: f.server!.password, timeoutMs: 3000 });
         await assert.rejects(notCal.info(), /not a calendar/);
+      });
+
+      test('a principal, a calendar home or the server root is refused with the calendars found there', async (t) => {
+        const f = await backend.make(t);
+        const srv = f.server!;
+        const cal = srv.calendarUrl;
+        const principal = new URL(srv.kind === 'radicale' ? `/${srv.username}/` : '/user/', cal).toString();
+        const urls = [principal, new URL('/', cal).toString()];
+        if (srv.kind === 'xandikos') urls.push(new URL('/user/calendars/', cal).toString());
+        for (const url of urls) {
+          const src = new CalDavSource({ url, username: srv.username, password: srv.password, timeoutMs: 3000 });
+          const found = (e: unknown) => e instanceof NotACalendarError && e.message.includes(`is not a calendar`)
+            && e.message.includes(`calendars found there: ${cal} ("${srv.kind === 'radicale' ? 'test calendar' : 'calendar'}")`)
+            && /one of them/.test(e.line());
+          await assert.rejects(src.reconcile(EMPTY), found, `reconcile of ${url}`);
+          await assert.rejects(src.sync('http://radicale.org/ns/sync/x', EMPTY), found, `sync of ${url}`);
+          await assert.rejects(src.info(), found, `info of ${url}`);
+          // `--calendar PRINCIPAL claim …` on Radicale used to "succeed" into a new collection.
+          await assert.rejects(src.create('claim-1.ics', ics('claim-1', 'alice')), found, `create under ${url}`);
+          const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+          const r = await fetch(new URL('claim-1.ics', url), { headers: { authorization: auth } });
+          await r.arrayBuffer();
+          assert.ok(r.status === 404 || r.status === 403, `nothing was written there (GET answered ${r.status})`);
+        }
+        const good = new CalDavSource({ url: cal, username: srv.username, password: srv.password, timeoutMs: 3000 });
+        assert.equal((await good.reconcile(EMPTY)).full, true, 'the calendar itself passes the check');
       });
     }
   });

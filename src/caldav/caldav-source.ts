@@ -23,6 +23,7 @@ import {
   CalendarUnavailableError,
   HosthogError,
   InvalidSyncTokenError,
+  NotACalendarError,
   NotFoundError,
   PreconditionFailedError,
   UsageError,
@@ -30,6 +31,7 @@ import {
 import type { CalendarSource, SourceInfo, SyncDelta } from './source.js';
 import { CalDavHttp } from './http.js';
 import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
+import { checkCalendar, type CalendarProps } from './discover.js';
 import type { Multistatus } from './multistatus.js';
 
 export interface CalDavSourceOptions {
@@ -63,40 +65,25 @@ export class CalDavSource implements CalendarSource {
   /** Requests and bytes since the last sync/reconcile (or since the last call). */
   takeStats(): { requests: number; bytes: number } { return this.http.takeStats(); }
 
+  /** The last check that the URL is an event calendar (once per instance before writes and deltas). */
+  private checked: Promise<CalendarProps> | null = null;
+
+  /** Check the URL is an event calendar now (at start, and on every full reconcile). */
+  private verify(again: boolean): Promise<CalendarProps> {
+    if (again || !this.checked) {
+      const before = this.checked;
+      const p = checkCalendar(this.url, this.http);
+      this.checked = p;
+      // An outage during a re-check keeps the earlier good answer; "not a calendar" forgets it.
+      p.catch((e) => { if (this.checked === p) this.checked = e instanceof NotACalendarError ? null : before; });
+    }
+    return this.checked;
+  }
+
   async info(): Promise<SourceInfo> {
     this.http.takeStats();
-    let status = 0;
-    const res = await propfind({
-      url: this.url,
-      depth: '0',
-      props: {
-        'd:resourcetype': {},
-        'd:displayname': {},
-        'd:current-user-privilege-set': {},
-        'oc:read-only': { _attributes: { 'xmlns:oc': 'http://owncloud.org/ns' } },
-      },
-      fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
-    });
-    if (status === 403) throw this.http.authError(403);
-    if (status === 404 || status === 410) {
-      throw new NotFoundError(`no calendar at ${this.url} (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');
-    }
-    if (status !== 207) {
-      throw new HosthogError(`${this.url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself');
-    }
-    const self = res.find((r) => r.href !== undefined && isCollectionHref(String(r.href), this.url)) ?? res[0];
-    const props = (self?.props ?? {}) as Props;
-    const types = Object.keys(asObject(props.resourcetype));
-    const displayName = props.displayname !== undefined && props.displayname !== null && typeof props.displayname !== 'object'
-      ? String(props.displayname) : undefined;
-    const isCalendar = types.includes('calendar');
+    const { types, displayName, props } = await this.verify(true);
     const isSubscription = types.includes('subscribed');
-    if (!isCalendar && !isSubscription) {
-      throw new NotFoundError(
-        `${this.url} is not a calendar (it is ${types.length ? types.join('+') : 'a plain resource'})`,
-        'point [calendar] url at a calendar collection, e.g. …/calendars/USER/NAME/',
-      );
-    }
     const info: SourceInfo = { readOnly: false };
     if (displayName) info.displayName = displayName;
     const ro = (reason: string) => { info.readOnly = true; info.readOnlyReason = reason; return info; };
@@ -115,6 +102,7 @@ export class CalDavSource implements CalendarSource {
   async sync(token: string | null, known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     if (token === null || token === '') return this.reconcile(known);
     this.http.takeStats();
+    await this.verify(false);
     const { listed, gone, token: next } = await this.syncListing(token);
     const deleted = [...gone];
     const { changed, missing } = await this.download(listed, known);
@@ -129,12 +117,14 @@ export class CalDavSource implements CalendarSource {
    */
   async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     this.http.takeStats();
+    // A principal or home URL would list "0 events" and the motd would say "free": refuse it.
+    const cal = await this.verify(true);
     if (known.size === 0) {
       // Empty cache: the token first (a PROPFIND Depth 0), then every event in one
       // calendar-query. Whatever changes in between is reported again by the next sync from
       // that token, so nothing is missed; Radicale with 5,000 events: 0.4 s against 2.3 s for
       // listing + 25 multigets.
-      const token = await this.freshToken();
+      const token = tokenOf(cal.props) ?? await this.freshToken(); // the check's PROPFIND asked for it
       let all: Awaited<ReturnType<CalDavSource['downloadAll']>> = null;
       try {
         all = token ? await this.downloadAll() : null;
@@ -247,6 +237,7 @@ export class CalDavSource implements CalendarSource {
     }
     const url = new URL(encodeURIComponent(name), this.url).toString();
     const href = canonicalHref(url, this.url);
+    await this.verify(false); // never PUT into a principal (Radicale would make a new collection)
     const res = await this.http.fetcher()(url, {
       method: 'PUT',
       headers: { 'content-type': 'text/calendar; charset=utf-8', 'if-none-match': '*' },
@@ -397,6 +388,11 @@ function privilegeNames(set: unknown): string[] | null {
   if (!('privilege' in o)) return null;
   const list = Array.isArray(o.privilege) ? o.privilege : [o.privilege];
   return list.flatMap((p) => Object.keys(asObject(p)));
+}
+
+function tokenOf(props: Props): string | null {
+  const t = props.syncToken;
+  return t !== undefined && t !== null && typeof t !== 'object' && String(t) !== '' ? String(t) : null;
 }
 
 function etagOf(props: Props | undefined): string | null {
