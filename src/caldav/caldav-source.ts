@@ -32,6 +32,7 @@ import type { CalendarSource, SourceInfo, SyncDelta } from './source.js';
 import { CalDavHttp } from './http.js';
 import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
 import { checkCalendar, type CalendarProps } from './discover.js';
+import { oversizeStub } from '../core/oversize.js';
 import type { Multistatus } from './multistatus.js';
 
 export interface CalDavSourceOptions {
@@ -42,6 +43,9 @@ export interface CalDavSourceOptions {
   timeoutMs: number;
   /** Underlying fetch (tests); default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** [calendar] max_response and max_event (bytes); defaults in http.ts. */
+  maxResponseBytes?: number;
+  maxEventBytes?: number;
 }
 
 /** hrefs per calendar-multiget request. */
@@ -59,7 +63,8 @@ export class CalDavSource implements CalendarSource {
   constructor(opts: CalDavSourceOptions) {
     this.url = opts.url.endsWith('/') ? opts.url : opts.url + '/';
     this.description = `caldav ${this.url}`;
-    this.http = new CalDavHttp({ url: this.url, username: opts.username, password: opts.password, timeoutMs: opts.timeoutMs, fetch: opts.fetch });
+    this.http = new CalDavHttp({ url: this.url, username: opts.username, password: opts.password, timeoutMs: opts.timeoutMs, fetch: opts.fetch,
+      maxResponseBytes: opts.maxResponseBytes, maxEventBytes: opts.maxEventBytes });
   }
 
   /** Requests and bytes since the last sync/reconcile (or since the last call). */
@@ -228,7 +233,8 @@ export class CalDavSource implements CalendarSource {
     const body = await res.text();
     const err = this.http.errorForStatus(res.status, res.statusText, res.headers, `reading ${href}`, body);
     if (err) throw err;
-    return { href: canonicalHref(url, this.url), etag: res.headers.get('etag'), data: body };
+    const data = body.length > this.http.maxEvent ? oversizeStub(body.length, this.http.maxEvent) : body;
+    return { href: canonicalHref(url, this.url), etag: res.headers.get('etag'), data };
   }
 
   async create(name: string, data: string): Promise<CalendarObject> {
@@ -343,7 +349,9 @@ export class CalDavSource implements CalendarSource {
         if (href === null || isCollectionHref(href, this.url) || href.endsWith('/')) continue;
         seen.add(href);
         const status = r.status ?? (r.hasOkProps ? 200 : 0);
-        if (status >= 200 && status < 300 && r.calendarData !== null) {
+        if (r.dataTooLarge !== undefined && status >= 200 && status < 300) {
+          changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: oversizeStub(r.dataTooLarge, this.http.maxEvent) });
+        } else if (status >= 200 && status < 300 && r.calendarData !== null) {
           changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: r.calendarData });
         } else if (status === 404 || status === 410) {
           missing.push(href);

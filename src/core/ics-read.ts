@@ -17,6 +17,7 @@ import type { CalendarObject, Occurrence, Mode, Claim, Announcement } from './ty
 import { cleanText } from './sanitize.js';
 import { parseTitle } from './title.js';
 import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js';
+import { oversizeProblem } from './oversize.js';
 
 export interface DecodeOptions { timezone: string; from: Date; to: Date; maxOccurrences?: number }
 export interface DecodeResult {
@@ -317,6 +318,8 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
     const href = obj?.href ?? '';
     const ctx: Ctx = { opts, href, problems };
     const mine: Occurrence[] = [];
+    const oversize = oversizeProblem(obj?.data ?? '');
+    if (oversize) { problems.push({ href, message: oversize }); continue; }
     try {
       decodeOne(obj, ctx, mine);
       parts.push({ href, occurrences: ctx.unknownZone ? mine.map(markZoneUnknown) : mine });

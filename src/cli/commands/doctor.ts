@@ -13,6 +13,7 @@ import { openSource } from '../../caldav/open-source.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
 import { createQuietHost } from '../../host/hog/quiet-host.js';
 import { cleanText } from '../../core/sanitize.js';
+import { plainHttpWarning } from '../../core/plain-http.js';
 
 interface Check { ok: boolean; what: string; fix?: string; warn?: boolean }
 
@@ -46,6 +47,8 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   } catch (e) {
     add({ ok: false, what: `calendar: ${errorLine(e)}`, fix: cal.kind === 'caldav' ? 'check [calendar] url, username and the password file' : `check [calendar] path` });
   }
+  const plain = cal.kind === 'caldav' ? plainHttpWarning(cal.url) : null;
+  if (plain) add({ ok: false, warn: true, what: plain, fix: 'use the https:// URL of the calendar server' });
   const sd = config.bridge.stateDir;
   if (writable(sd)) add({ ok: true, what: `state directory ${sd} is writable` });
   else if (asRoot) add({ ok: false, what: `state directory ${sd} is not writable`, fix: 'check its permissions, or set [bridge] state_dir' });
