@@ -24,6 +24,8 @@ import {
 } from '../src/core/errors.js';
 import type { Config } from '../src/config/schema.js';
 import { startRadicale, startXandikos, type TestServer } from './harness/servers.js';
+import { startFaultProxy } from './harness/fault-proxy.js';
+import { deltaIsFullListing } from '../src/core/delta-check.js';
 
 function ics(uid: string, summary: string, extra: string[] = []): string {
   return [
@@ -284,6 +286,36 @@ for (const backend of BACKENDS) {
         await assert.rejects(notCal.info(), /not a calendar/);
       });
 
+      test('a forgotten token answered with a full listing (DAViCal\'s way) is reconciled: deletions are seen', async (t) => {
+        const f = await backend.make(t);
+        const srv = f.server!;
+        for (let i = 0; i < 6; i++) await f.foreignPut(`k-${i}.ics`, ics(`k-${i}`, `event ${i}`));
+        const proxy = await startFaultProxy(srv.calendarUrl);
+        t.after(() => proxy.close());
+        const src = new CalDavSource({ url: proxy.url(srv.calendarUrl), username: srv.username, password: srv.password, timeoutMs: 3000 });
+        const r = await src.reconcile(EMPTY);
+        const known = knownOf(r.changed);
+        assert.equal(known.size, 6);
+        const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+        const del = await fetch(`${srv.calendarUrl}k-2.ics`, { method: 'DELETE', headers: { authorization: auth } });
+        assert.ok(del.status < 300);
+        await f.foreignPut('k-new.ics', ics('k-new', 'new one'));
+        // The server "forgot" the token: the sync REPORT gets every current item as 200, no 404.
+        proxy.forgetTokens = true;
+        const d = await src.sync(r.token, known);
+        const gone = [...known.keys()].find((h) => h.endsWith('/k-2.ics'))!;
+        assert.equal(d.full, true, `taken for what it is: a full listing, so a reconcile ${JSON.stringify(d)}`);
+        assert.deepEqual(d.deleted, [gone], 'the deletion is seen at once, not at the daily reconcile');
+        assert.deepEqual(d.changed.map((o) => o.href.split('/').pop()), ['k-new.ics']);
+        // An ordinary delta (one change) is still a delta.
+        proxy.forgetTokens = false;
+        const known2 = new Map(known); known2.delete(gone); known2.set(d.changed[0].href, d.changed[0].etag);
+        await f.foreignPut('k-3.ics', ics('k-3', 'edited'));
+        const d2 = await src.sync(d.token, known2);
+        assert.equal(d2.full, false);
+        assert.deepEqual(d2.changed.map((o) => o.href.split('/').pop()), ['k-3.ics']);
+      });
+
       test('a principal, a calendar home or the server root is refused with the calendars found there', async (t) => {
         const f = await backend.make(t);
         const srv = f.server!;
@@ -418,5 +450,19 @@ describe('canonical hrefs', () => {
     assert.equal(isCollectionHref('/remote.php/dav/calendars/hosthog/gpu-box-3', base), true);
     assert.equal(isCollectionHref('/remote.php/dav/calendars/hosthog/gpu-box-3/x.ics', base), false);
     assert.equal(hrefName('/a/b/c%20d.ics'), 'c d.ics');
+  });
+});
+
+describe('deltaIsFullListing (pure)', () => {
+  const m = (...e: [string, string | null][]) => new Map(e);
+  test('every cached href listed, or mostly unchanged etags, and no deletion: a full listing', () => {
+    const known = m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']);
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']), 0), true);
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/d', '"9"']), 0), true, 'c gone, d new: DAViCal after a pruned token');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1x"']), 0), false, 'one real change');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"']), 0), false, 'one item rewritten with the same bytes (or our own write)');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"']), 1), false, 'it names a deletion: a real delta');
+    assert.equal(deltaIsFullListing(new Map(), m(['/a', '"1"']), 0), false);
+    assert.equal(deltaIsFullListing(known, new Map(), 0), false, 'an idle poll');
   });
 });

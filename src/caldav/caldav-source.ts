@@ -33,6 +33,7 @@ import { CalDavHttp } from './http.js';
 import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
 import { checkCalendar, type CalendarProps } from './discover.js';
 import { oversizeStub } from '../core/oversize.js';
+import { deltaIsFullListing } from '../core/delta-check.js';
 import type { Multistatus } from './multistatus.js';
 
 export interface CalDavSourceOptions {
@@ -109,6 +110,12 @@ export class CalDavSource implements CalendarSource {
     this.http.takeStats();
     await this.verify(false);
     const { listed, gone, token: next } = await this.syncListing(token);
+    // A forgotten token answered with everything (DAViCal): reconcile, so deletions are seen.
+    if (deltaIsFullListing(known, listed, gone.size)) {
+      const before = this.http.takeStats();
+      const r = await this.reconcile(known);
+      return { ...r, stats: { requests: r.stats.requests + before.requests, bytes: r.stats.bytes + before.bytes } };
+    }
     const deleted = [...gone];
     const { changed, missing } = await this.download(listed, known);
     for (const h of missing) if (known.has(h) && !deleted.includes(h)) deleted.push(h);
