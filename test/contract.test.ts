@@ -23,7 +23,7 @@ import {
   PreconditionFailedError,
 } from '../src/core/errors.js';
 import type { Config } from '../src/config/schema.js';
-import { startRadicale, startXandikos, type TestServer } from './harness/servers.js';
+import { startRadicale, startXandikos, startDavical, type TestServer } from './harness/servers.js';
 import { startFaultProxy } from './harness/fault-proxy.js';
 import { deltaIsFullListing } from '../src/core/delta-check.js';
 
@@ -46,7 +46,7 @@ function ics(uid: string, summary: string, extra: string[] = []): string {
 }
 
 interface Fixture {
-  kind: 'vdir' | 'radicale' | 'xandikos';
+  kind: 'vdir' | 'radicale' | 'xandikos' | 'davical';
   source: CalendarSource;
   /** Write an object the way another client would (plain HTTP PUT / plain file write). */
   foreignPut(name: string, data: string): Promise<void>;
@@ -87,6 +87,7 @@ const BACKENDS: Array<{ name: string; make: (t: TestContext) => Promise<Fixture>
   { name: 'vdir', make: vdirFixture },
   { name: 'radicale', make: (t) => caldavFixture(t, () => startRadicale()) },
   { name: 'xandikos', make: (t) => caldavFixture(t, () => startXandikos()) },
+  { name: 'davical', make: (t) => caldavFixture(t, () => startDavical()) },
 ];
 
 const EMPTY = new Map<string, string | null>();
@@ -172,8 +173,19 @@ for (const backend of BACKENDS) {
       const b = await f.source.create('b.ics', ics('b', 'B'));
       const unknownToken = f.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef'
         : f.kind === 'xandikos' ? '0000000000000000000000000000000000000000' : 'not-a-vdir-token';
-      for (const token of ['garbage <&>', unknownToken]) {
-        await assert.rejects(f.source.sync(token, EMPTY), InvalidSyncTokenError, `token ${token}`);
+      if (f.kind === 'davical') {
+        // DAViCal refuses no token: it answers like an initial sync (every item as 200, no 404s).
+        // Never trusted as a delta: the cached event deleted meanwhile is reported deleted.
+        for (const token of ['garbage <&>', 'data:,999999']) {
+          const d = await f.source.sync(token, new Map<string, string | null>([[a.href, a.etag], ['/gone/old.ics', '"x"']]));
+          assert.equal(d.full, true, `token ${token}`);
+          assert.deepEqual(d.deleted, ['/gone/old.ics']);
+          assert.deepEqual(d.changed.map((o) => o.href), [b.href]);
+        }
+      } else {
+        for (const token of ['garbage <&>', unknownToken]) {
+          await assert.rejects(f.source.sync(token, EMPTY), InvalidSyncTokenError, `token ${token}`);
+        }
       }
       const stale = new Map<string, string | null>([[a.href, a.etag], ['/gone/old.ics', '"x"']]);
       const r = await f.source.reconcile(stale);
@@ -316,17 +328,36 @@ for (const backend of BACKENDS) {
         assert.deepEqual(d2.changed.map((o) => o.href.split('/').pop()), ['k-3.ics']);
       });
 
+      if (backend.name === 'davical') {
+        test('DAViCal: a token it pruned (its sync_tokens and sync_changes rows deleted) answers a full listing; deletions are still seen', async (t) => {
+          const f = await backend.make(t);
+          const srv = f.server!;
+          for (let i = 0; i < 5; i++) await f.foreignPut(`p-${i}.ics`, ics(`p-${i}`, `event ${i}`));
+          const r = await f.source.reconcile(EMPTY);
+          const known = knownOf(r.changed);
+          const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+          await (await fetch(`${srv.calendarUrl}p-1.ics`, { method: 'DELETE', headers: { authorization: auth } })).arrayBuffer();
+          // What DAViCal's pruning does after 7 days, at once: the token and its change log are gone.
+          await srv.sql!('DELETE FROM sync_changes; DELETE FROM sync_tokens;');
+          const d = await f.source.sync(r.token, known);
+          assert.equal(d.full, true, 'recognised as a full listing');
+          assert.deepEqual(d.deleted, [...known.keys()].filter((h) => h.endsWith('/p-1.ics')));
+          assert.deepEqual(d.changed, []);
+          assert.ok(d.token && d.token !== r.token);
+        });
+      }
+
       test('a principal, a calendar home or the server root is refused with the calendars found there', async (t) => {
         const f = await backend.make(t);
         const srv = f.server!;
         const cal = srv.calendarUrl;
-        const principal = new URL(srv.kind === 'radicale' ? `/${srv.username}/` : '/user/', cal).toString();
-        const urls = [principal, new URL('/', cal).toString()];
+        const principal = new URL({ radicale: `/${srv.username}/`, xandikos: '/user/', davical: `/caldav.php/${srv.username}/` }[srv.kind], cal).toString();
+        const urls = [principal, new URL(srv.kind === 'davical' ? '/caldav.php/' : '/', cal).toString()];
         if (srv.kind === 'xandikos') urls.push(new URL('/user/calendars/', cal).toString());
         for (const url of urls) {
           const src = new CalDavSource({ url, username: srv.username, password: srv.password, timeoutMs: 3000 });
           const found = (e: unknown) => e instanceof NotACalendarError && e.message.includes(`is not a calendar`)
-            && e.message.includes(`calendars found there: ${cal} ("${srv.kind === 'radicale' ? 'test calendar' : 'calendar'}")`)
+            && e.message.includes(`calendars found there: ${cal} ("${srv.kind === 'xandikos' ? 'calendar' : 'test calendar'}")`)
             && /one of them/.test(e.line());
           await assert.rejects(src.reconcile(EMPTY), found, `reconcile of ${url}`);
           await assert.rejects(src.sync('http://radicale.org/ns/sync/x', EMPTY), found, `sync of ${url}`);
@@ -455,13 +486,17 @@ describe('canonical hrefs', () => {
 
 describe('deltaIsFullListing (pure)', () => {
   const m = (...e: [string, string | null][]) => new Map(e);
-  test('every cached href listed, or mostly unchanged etags, and no deletion: a full listing', () => {
+  test('no deletion named, an unchanged etag, and as long as half the cache: a full listing', () => {
     const known = m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']);
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']), 0), true);
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']), 0), true, 'every cached href with 200');
     assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/d', '"9"']), 0), true, 'c gone, d new: DAViCal after a pruned token');
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1x"']), 0), false, 'one real change');
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1"']), 0), false, 'one item rewritten with the same bytes (or our own write)');
+    assert.equal(deltaIsFullListing(m(['/a', '"1"'], ['/old', '"x"']), m(['/a', '"1"'], ['/b', '"2"']), 0), true, 'two cached, one gone');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1x"'], ['/b', '"2x"']), 0), false, 'real changes');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"']), 0), false, 'our own write (or same bytes again): short');
+    const big = new Map([...Array(1000).keys()].map((i) => [`/e${i}`, `"${i}"`] as [string, string]));
+    assert.equal(deltaIsFullListing(big, m(['/e1', '"1"'], ['/e2', '"2"'], ['/e3', '"3"']), 0), false, 'a few own writes in a big calendar');
     assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"']), 1), false, 'it names a deletion: a real delta');
+    assert.equal(deltaIsFullListing(m(['/a', '"1"']), m(['/a', '"1"']), 0), false, 'a one-item cache: left to the periodic reconcile');
     assert.equal(deltaIsFullListing(new Map(), m(['/a', '"1"']), 0), false);
     assert.equal(deltaIsFullListing(known, new Map(), 0), false, 'an idle poll');
   });

@@ -25,15 +25,23 @@ export interface CalendarProps { types: string[]; displayName?: string; props: P
 /** The collection's properties when it is a calendar for events; throws otherwise. */
 export async function checkCalendar(url: string, http: CalDavHttp): Promise<CalendarProps> {
   let status = 0;
-  const res = await propfind({
+  let res = await propfind({
     url,
     depth: '0',
     props: {
       'd:resourcetype': {}, 'd:displayname': {}, 'd:current-user-privilege-set': {}, 'd:current-user-principal': {},
       'c:calendar-home-set': CAL, 'c:supported-calendar-component-set': CAL, 'oc:read-only': OC, 'd:sync-token': {},
     },
-    fetch: http.fetcher({ onResponse: (s) => { status = s; } }),
+    fetch: http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } }),
   });
+  if (status >= 500) {
+    // DAViCal answers 500 when asked for a sync-token of what is not a calendar: ask again
+    // for the basics only (an outage fails this one too, as CalendarUnavailableError).
+    res = await propfind({
+      url, depth: '0', props: { 'd:resourcetype': {}, 'd:current-user-principal': {}, 'c:calendar-home-set': CAL },
+      fetch: http.fetcher({ onResponse: (s) => { status = s; } }),
+    });
+  }
   if (status === 403) throw http.authError(403);
   if (status === 404 || status === 410) {
     throw new NotFoundError(`no calendar at ${url} (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');

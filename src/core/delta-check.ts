@@ -4,22 +4,20 @@
  * like an initial sync and without 404s for what was deleted meanwhile; applied as a delta,
  * those deletions would be missed until the periodic reconcile. Pure.
  *
- * Signs, when the answer names no deletion: it lists every cached href, or it lists at least
- * two cached items whose etag has not changed and they are most of it (a real delta names
- * changes; an unchanged etag shows up only for an item rewritten with the same bytes). The
- * caller then runs a real full reconcile, so a false alarm costs a listing, never an event.
+ * Signs, when the answer names no deletion: it lists at least one cached item whose etag has
+ * not changed (a real delta names changes; an unchanged etag shows up only for an item we wrote
+ * ourselves, one rewritten with the same bytes, or one DAViCal lists again because it changed in
+ * the same second as the token) AND it is at least half as long as the cache (our own writes
+ * between two polls are a handful, a full listing is the whole calendar). A cache of one item
+ * is left to the periodic reconcile. The caller then runs a real full reconcile, so a false
+ * alarm costs one listing, never an event.
  */
 export function deltaIsFullListing(
   known: ReadonlyMap<string, string | null>,
   listed: ReadonlyMap<string, string | null>,
   goneCount: number,
 ): boolean {
-  if (known.size === 0 || listed.size === 0 || goneCount > 0) return false;
-  let unchanged = 0;
-  let everyKnown = true;
-  for (const [href, etag] of known) {
-    if (!listed.has(href)) { everyKnown = false; continue; }
-    if (etag !== null && listed.get(href) === etag) unchanged++;
-  }
-  return everyKnown || (unchanged >= 2 && unchanged * 2 > listed.size);
+  if (known.size < 2 || listed.size === 0 || goneCount > 0 || listed.size * 2 < known.size) return false;
+  for (const [href, etag] of listed) if (etag !== null && known.get(href) === etag) return true;
+  return false;
 }
