@@ -14,6 +14,8 @@ import type { Socket } from 'node:net';
 export interface FaultProxy {
   url(targetUrl: string): string;
   forgetTokens: boolean;
+  /** The sync-collection token is replaced by one the server never issued (it refuses it). */
+  garbleTokens: boolean;
   fail(n: number, status: number): void;
   truncate(n: number, bytes: number): void;
   stall(n: number): void;
@@ -36,6 +38,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const forget = p.forgetTokens && req.method === 'REPORT' && body.includes('sync-collection');
       if (forget) {
         body = Buffer.from(body.toString('utf8').replace(/<d:sync-token>[^<]*<\/d:sync-token>/, '<d:sync-token></d:sync-token>'));
+      } else if (p.garbleTokens && req.method === 'REPORT' && body.includes('sync-collection')) {
+        body = Buffer.from(body.toString('utf8').replace(/<d:sync-token>([^<]+)<\/d:sync-token>/, '<d:sync-token>$1expired</d:sync-token>'));
       }
       const headers = { ...req.headers, host: t.host, 'content-length': String(body.length) };
       delete headers['accept-encoding']; // plain bodies, so answers can be cut or edited
@@ -78,6 +82,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const port = (server.address() as { port: number }).port;
   const p: FaultProxy = {
     forgetTokens: false,
+    garbleTokens: false,
     url(targetUrl) { const u = new URL(targetUrl); u.host = `127.0.0.1:${port}`; return u.toString(); },
     fail(n, status) { fail = { n, status }; },
     truncate(n, bytes) { trunc = { n, bytes }; },
