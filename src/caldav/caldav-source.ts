@@ -357,7 +357,8 @@ export class CalDavSource implements CalendarSource {
         seen.add(href);
         const status = r.status ?? (r.hasOkProps ? 200 : 0);
         if (r.dataTooLarge !== undefined && status >= 200 && status < 300) {
-          changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: oversizeStub(r.dataTooLarge, this.http.maxEvent) });
+          const data = oversizeStub(r.dataTooLarge, this.http.maxEvent);
+          changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data });
         } else if (status >= 200 && status < 300 && r.calendarData !== null) {
           changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: r.calendarData });
         } else if (status === 404 || status === 410) {

@@ -44,7 +44,8 @@ export async function checkCalendar(url: string, http: CalDavHttp): Promise<Cale
   }
   if (status === 403) throw http.authError(403);
   if (status === 404 || status === 410) {
-    throw new NotFoundError(`no calendar at ${url} (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');
+    throw new NotFoundError(`no calendar at ${url} (HTTP ${status})`,
+      'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');
   }
   const self = res.find((r) => r.href !== undefined && isCollectionHref(String(r.href), url)) ?? res[0];
   const props = (status === 207 ? self?.props ?? {} : {}) as Props;
@@ -61,16 +62,20 @@ export async function checkCalendar(url: string, http: CalDavHttp): Promise<Cale
     return { types, displayName, props };
   }
   if (status !== 207 && status !== 0 && !(status >= 300 && status < 400) && status !== 405 && status !== 200) {
-    throw new HosthogError(`${url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself');
+    throw new HosthogError(`${url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`,
+      'check [calendar] url: it must be the calendar collection itself');
   }
   const found = await discover(url, props, http);
-  const what = `not a calendar (it is ${status !== 207 ? 'not a WebDAV collection' : types.includes('principal') ? 'a principal: a user'
-    : types.length ? `a ${types.join('+')}` : 'a plain resource'})`;
+  const kind = status !== 207 ? 'not a WebDAV collection' : types.includes('principal') ? 'a principal: a user'
+    : types.length ? `a ${types.join('+')}` : 'a plain resource';
+  const what = `not a calendar (it is ${kind})`;
   const list = found.slice(0, MAX_LISTED).map((c) => `${c.url}${c.name ? ` ("${c.name}")` : ''}`).join(', ');
   const more = found.length > MAX_LISTED ? ` and ${found.length - MAX_LISTED} more` : '';
   throw new NotACalendarError(
-    found.length ? `${url} is ${what}; calendars found there: ${list}${more}` : `${url} is ${what}, and no calendar was found from it`,
-    found.length ? 'set [calendar] url (or --calendar) to one of them' : 'point [calendar] url at a calendar collection, e.g. …/calendars/USER/NAME/',
+    found.length ? `${url} is ${what}; calendars found there: ${list}${more}`
+      : `${url} is ${what}, and no calendar was found from it`,
+    found.length ? 'set [calendar] url (or --calendar) to one of them'
+      : 'point [calendar] url at a calendar collection, e.g. …/calendars/USER/NAME/',
   );
 }
 
@@ -102,7 +107,8 @@ export async function discover(url: string, props: Props, http: CalDavHttp): Pro
   if (!homes.includes(url)) homes.push(url); // a calendar home given directly
   const out: { url: string; name?: string }[] = [];
   for (const home of homes) {
-    const r = await safePropfind(home, { 'd:resourcetype': {}, 'd:displayname': {}, 'c:supported-calendar-component-set': CAL }, '1', http);
+    const props = { 'd:resourcetype': {}, 'd:displayname': {}, 'c:supported-calendar-component-set': CAL };
+    const r = await safePropfind(home, props, '1', http);
     for (const x of r ?? []) {
       const p = asObject(x.props);
       if (x.href === undefined || !Object.keys(asObject(p.resourcetype)).includes('calendar')) continue;
@@ -121,7 +127,8 @@ export async function discover(url: string, props: Props, http: CalDavHttp): Pro
 async function safePropfind(url: string, props: Record<string, unknown>, depth: '0' | '1', http: CalDavHttp) {
   let status = 0;
   try {
-    const r = await propfind({ url, depth, props, fetch: http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } }) });
+    const fetch = http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } });
+    const r = await propfind({ url, depth, props, fetch });
     return status === 207 ? r : null;
   } catch (e) {
     if (e instanceof AuthError) throw e; // a refused login stays what it is

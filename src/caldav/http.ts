@@ -178,7 +178,8 @@ export class CalDavHttp {
 
   tooLarge(method: string, what = mib(this.maxResponse)): ResponseTooLargeError {
     return new ResponseTooLargeError(
-      `calendar server at ${origin(this.opts.url)} sent more than ${what} for one ${method}: cut off, the cache is kept`,
+      `calendar server at ${origin(this.opts.url)} sent more than ${what} for one ${method}: `
+        + 'cut off, the cache is kept',
       'raise [calendar] max_response if the calendar is really that large, else check the server',
     );
   }

@@ -134,12 +134,17 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   /** A byte size: a whole number of bytes, or "512kB", "1MiB", "2 GiB" (k/M/G are 1024-based here). */
   const size = (t: Table, key: string, dflt: string, min: number): number => {
     const v = t[key] ?? dflt;
-    const m = typeof v === 'number' ? [String(v), String(v), ''] : typeof v === 'string' ? /^\s*(\d+)\s*([kKmMgG]?)i?B?\s*$/.exec(v) : null;
-    const n = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) { problems.push(`[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: write e.g. ${key} = "${dflt}"`); return parseSize(dflt); }
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      problems.push(`[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: write e.g. ${key} = "${dflt}"`);
+      return parseSize(dflt);
+    }
     return n;
   };
-  const parseSize = (d: string) => Number(/\d+/.exec(d)![0]) * 1024 ** ' kmg'.indexOf(/[kKmMgG]/.exec(d)![0].toLowerCase());
+  const parseSize = (v: string): number => {
+    const m = /^\s*(\d+)\s*([kKmMgG]?)i?B?\s*$/.exec(v);
+    return m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  };
 
   const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
   const host = str(raw, '', 'host', defaults.hostname);

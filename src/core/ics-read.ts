@@ -64,7 +64,8 @@ function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
   // Read as host time, and said so: every occurrence of this object is marked (decodeObjects),
   // and the problem is named once (doctor lists it as shown, not hidden).
   if (!ctx.unknownZone) {
-    ctx.problems.push({ href: ctx.href, shown: true, message: `unknown time zone ${cleanText(tzid, 80)}: shown in ${ctx.opts.timezone} time, marked ${ZONE_UNKNOWN}` });
+    const message = `unknown time zone ${cleanText(tzid, 80)}: shown in ${ctx.opts.timezone} time, marked ${ZONE_UNKNOWN}`;
+    ctx.problems.push({ href: ctx.href, shown: true, message });
   }
   ctx.unknownZone = true;
   return host;

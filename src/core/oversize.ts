@@ -7,7 +7,8 @@ const MARK = 'X-HOSTHOG-OVERSIZE:';
 
 /** The stand-in for an event of `bytes` (at least) over a limit of `limit` bytes. */
 export function oversizeStub(bytes: number, limit: number): string {
-  return `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//hosthog//oversize//EN\r\n${MARK}${bytes};${limit}\r\nEND:VCALENDAR\r\n`;
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog//oversize//EN', `${MARK}${bytes};${limit}`, 'END:VCALENDAR'];
+  return lines.join('\r\n') + '\r\n';
 }
 
 /** The problem line for a stand-in, or null for real calendar data. */

@@ -64,7 +64,9 @@ export async function doctor(g: GlobalOptions): Promise<void> {
     for (const p of problems.slice(0, 10)) {
       // shown: the event is on the motd anyway (e.g. marked "(time zone unknown)"), not hidden.
       const state = p.shown === true ? 'is shown with a doubt' : 'is not shown';
-      add({ ok: false, warn: true, what: `event ${cleanText(String(p.href).split('/').pop() ?? '', 80)} ${state}: ${cleanText(String(p.message), 160)}`, fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
+      const name = cleanText(String(p.href).split('/').pop() ?? '', 80);
+      add({ ok: false, warn: true, what: `event ${name} ${state}: ${cleanText(String(p.message), 160)}`,
+        fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
     }
     if (problems.length > 10) add({ ok: false, warn: true, what: `${problems.length - 10} more events are not shown (the bridge logs each at debug level)` });
   }
