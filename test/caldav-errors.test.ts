@@ -29,13 +29,22 @@ type Script = (req: Req, n: number) => Answer;
 const EMPTY = new Map<string, string | null>();
 const COLL = '/remote.php/dav/calendars/hosthog/gpu-box-3/';
 
-async function scripted(t: TestContext, script: Script): Promise<{ url: string; requests: Req[] }> {
+/**
+ * `calendarCheck`: answer the source's "is this a calendar?" PROPFIND (src/caldav/discover.ts)
+ * as a calendar by itself, unrecorded, so a script sees only the requests it is about.
+ */
+async function scripted(t: TestContext, script: Script, calendarCheck = true): Promise<{ url: string; requests: Req[] }> {
   const requests: Req[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const r: Req = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      if (calendarCheck && r.method === 'PROPFIND' && r.body.includes('supported-calendar-component-set')) {
+        res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8' });
+        res.end(ms(resp(r.url, '<d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>')));
+        return;
+      }
       requests.push(r);
       const a = script(r, requests.length);
       res.writeHead(a.status, { 'content-type': 'application/xml; charset=utf-8', ...a.headers });
@@ -103,7 +112,8 @@ describe('CalDAV failures map to hosthog errors', () => {
     await assert.rejects(src.sync('t', EMPTY), (e: unknown) => e instanceof AuthError && /calendar login failed for hosthog at/.test(e.message));
     await assert.rejects(src.remove(COLL + 'a.ics', '"e"'), AuthError);
     status = 403;
-    await assert.rejects(src.info(), AuthError);
+    const bare = await scripted(t, () => ({ status: 403 }), false);
+    await assert.rejects(source(bare.url).info(), AuthError);
     await assert.rejects(src.sync('t', EMPTY), InvalidSyncTokenError, 'Nextcloud answers a bad token with 403');
     await assert.rejects(src.update(COLL + 'a.ics', ICS, '"e"'), PermissionError, 'a write to a read-only share');
     assert.equal(s.requests[0].headers.authorization, 'Basic ' + Buffer.from('hosthog:pw').toString('base64'));
@@ -125,7 +135,7 @@ describe('CalDAV failures map to hosthog errors', () => {
     assert.deepEqual(d.changed.map((o) => [o.href, o.etag]), [[COLL + 'a.ics', '"a1"']]);
     assert.match(d.changed[0].data, /UID:u1/);
     assert.deepEqual(d.deleted.sort(), [COLL + 'b.ics', COLL + 'old.ics'], 'gone from the delta, or (known, changed, then) 404 in the multiget');
-    assert.equal(d.stats.requests, 3);
+    assert.equal(d.stats.requests, 4, 'the calendar check, two sync rounds, one multiget');
     assert.ok(s.requests.every((r) => !/limit/.test(r.body)), 'no <d:limit>');
     assert.match(s.requests[1].body, /sync\/7/, 'second round from the token of the first');
   });
@@ -183,32 +193,32 @@ describe('CalDAV info(): read-only calendars and wrong URLs', () => {
       : { status: 400 };
 
   test('a normal calendar is writable', async (t) => {
-    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>'));
+    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>'), false);
     assert.deepEqual(await source(s.url).info(), { displayName: 'gpu-box-3', readOnly: false });
   });
   test('an owncloud read-only share', async (t) => {
-    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>', '<oc:read-only>1</oc:read-only>'));
+    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>', '<oc:read-only>1</oc:read-only>'), false);
     const i = await source(s.url).info();
     assert.equal(i.readOnly, true);
     assert.match(i.readOnlyReason!, /shared read-only/);
   });
   test('no write privilege', async (t) => {
-    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>', '', '<d:privilege><d:read/></d:privilege><d:privilege><d:read-acl/></d:privilege>'));
+    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>', '', '<d:privilege><d:read/></d:privilege><d:privilege><d:read-acl/></d:privilege>'), false);
     assert.match((await source(s.url).info()).readOnlyReason!, /no write privilege/);
   });
   test('a subscription', async (t) => {
-    const s = await scripted(t, propfindAnswer('<d:collection/><cs:subscribed/>'));
+    const s = await scripted(t, propfindAnswer('<d:collection/><cs:subscribed/>'), false);
     assert.match((await source(s.url).info()).readOnlyReason!, /subscription/);
   });
   test('the Nextcloud trash bin and birthday calendar', async (t) => {
-    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>'));
+    const s = await scripted(t, propfindAnswer('<d:collection/><cal:calendar/>'), false);
     const base = new URL(s.url).origin;
     assert.match((await source(`${base}/remote.php/dav/calendars/hosthog/trashbin/`).info()).readOnlyReason!, /trash bin/);
     assert.match((await source(`${base}/remote.php/dav/calendars/hosthog/contact_birthdays/`).info()).readOnlyReason!, /birthday/);
   });
   test('not a calendar, or nothing there', async (t) => {
     let missing = false;
-    const s = await scripted(t, (req) => (missing ? { status: 404 } : propfindAnswer('<d:collection/>')(req)));
+    const s = await scripted(t, (req) => (missing ? { status: 404 } : propfindAnswer('<d:collection/>')(req)), false);
     await assert.rejects(source(s.url).info(), (e: unknown) => e instanceof NotFoundError && /is not a calendar/.test(e.message));
     missing = true;
     await assert.rejects(source(s.url).info(), (e: unknown) => e instanceof NotFoundError && /no calendar at/.test(e.message));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { REPO } from './harness/cli.js';
 import ICAL from 'ical.js';
 import { decodeObjects, type DecodeOptions } from '../src/core/ics-read.js';
-import { zonedToUtc, utcToZoned, vtimezone, resolveTzid } from '../src/core/zones.js';
+import { zonedToUtc, utcToZoned, vtimezone, resolveTzid, isValidZone, WINDOWS_ZONES, ABBREVIATIONS } from '../src/core/zones.js';
 import { isClean } from '../src/core/sanitize.js';
 import type { Claim, Occurrence, CalendarObject } from '../src/core/types.js';
 
@@ -231,8 +231,57 @@ test('an unknown TZID without VTIMEZONE is read as host time and reported', () =
     'DTSTART;TZID=Mars/Olympus:20261124T100000', 'DTEND;TZID=Mars/Olympus:20261124T110000', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
   const r = decodeObjects([{ href: '/m', etag: null, data }], WIDE);
   assert.deepEqual(span(r.occurrences[0]), ['2026-11-24T09:00:00.000Z', '2026-11-24T10:00:00.000Z']);
-  assert.ok(r.problems.length >= 1);
+  assert.equal(r.problems.length, 1, 'named once, not once per property');
   assert.match(r.problems[0].message, /unknown time zone Mars\/Olympus/);
+  assert.equal(r.problems[0].shown, true);
+  assert.match(r.occurrences[0].title, /\(time zone unknown\)$/);
+});
+
+test('TZID=EST as python-caldav/icalendar write it (no VTIMEZONE): the zone database\'s EST, not host time', () => {
+  const r = decode('python-icalendar-tzid-est.ics');
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual(r.occurrences.map((o) => [o.uid, ...span(o)]), [
+    ['py-est5edt-1', '2026-06-15T13:00:00.000Z', '2026-06-15T14:00:00.000Z'], // 09:00 EDT
+    ['py-est-1', '2026-11-24T14:00:00.000Z', '2026-11-24T16:00:00.000Z'], // 09:00 EST = 14:00Z (host zone would be 08:00Z)
+  ]);
+  assert.equal(claim(r.occurrences[1]).note, 'training run');
+});
+
+test('every legacy zone name the system has a file for is read with its own offset', () => {
+  const jan = { year: 2026, month: 1, day: 15, hour: 12, minute: 0, second: 0 };
+  const want: Record<string, number> = { EST: -5, EST5EDT: -5, CET: 1, MST: -7, HST: -10, EET: 2, WET: 0, MET: 1, PST8PDT: -8, CST6CDT: -6, MST7MDT: -7, Japan: 9 };
+  for (const [name, h] of Object.entries(want)) {
+    const tz = resolveTzid(name);
+    assert.ok(tz, `${name} resolves`);
+    assert.equal(iso(zonedToUtc(jan, tz)), new Date(Date.UTC(2026, 0, 15, 12 - h)).toISOString(), name);
+  }
+});
+
+test('abbreviations from the documented table (EDT, JST, …) name their region; ICU\'s legacy IDs do not leak in', () => {
+  const edt = decode('tzid-edt-abbreviation.ics');
+  assert.deepEqual(edt.problems, []);
+  assert.deepEqual(edt.occurrences.map(span), [['2026-07-15T13:00:00.000Z', '2026-07-15T14:00:00.000Z']]);
+  const jst = decode('tzid-jst-abbreviation.ics');
+  assert.deepEqual(jst.problems, []);
+  assert.deepEqual(jst.occurrences.map(span), [['2026-11-24T00:00:00.000Z', '2026-11-24T03:00:00.000Z']]);
+  assert.equal(resolveTzid('BST'), 'Europe/London', 'British Summer Time, not ICU\'s Dhaka');
+  assert.equal(resolveTzid('pdt'), 'America/Los_Angeles');
+  assert.equal(resolveTzid('CEST'), 'Europe/Berlin');
+  for (const [k, v] of Object.entries(ABBREVIATIONS)) assert.ok(isValidZone(v), `${k} → ${v} is a zone here`);
+  for (const [k, v] of Object.entries(WINDOWS_ZONES)) assert.ok(isValidZone(v), `${k} → ${v} is a zone here`);
+  assert.ok(Object.keys(WINDOWS_ZONES).length >= 130);
+  assert.equal(resolveTzid('Tokyo Standard Time'), 'Asia/Tokyo');
+  assert.equal(resolveTzid('FLE Standard Time'), 'Europe/Kyiv');
+});
+
+test('an unknown TZID: shown in host time with a visible mark on every occurrence, named once as shown', () => {
+  const r = decode('tzid-unknown.ics');
+  assert.deepEqual(r.occurrences.map((o) => [...span(o), claim(o).note]), [
+    ['2026-11-24T09:00:00.000Z', '2026-11-24T10:00:00.000Z', '(time zone unknown)'],
+    ['2026-11-25T09:00:00.000Z', '2026-11-25T10:00:00.000Z', '(time zone unknown)'],
+  ]);
+  assert.deepEqual(r.problems, [{ href: '/cal/tzid-unknown.ics', shown: true,
+    message: 'unknown time zone Springfield Local Time: shown in Europe/Berlin time, marked (time zone unknown)' }]);
 });
 
 test('DURATION instead of DTEND; DTSTART only = 1 minute', () => {

@@ -16,13 +16,16 @@ import { VdirSource } from '../src/caldav/vdir-source.js';
 import { openSource } from '../src/caldav/open-source.js';
 import { canonicalHref, hrefToUrl, isCollectionHref, hrefName } from '../src/caldav/href.js';
 import {
+  NotACalendarError,
   AuthError,
   CalendarUnavailableError,
   InvalidSyncTokenError,
   PreconditionFailedError,
 } from '../src/core/errors.js';
 import type { Config } from '../src/config/schema.js';
-import { startRadicale, startXandikos, type TestServer } from './harness/servers.js';
+import { startRadicale, startXandikos, startDavical, type TestServer } from './harness/servers.js';
+import { startFaultProxy } from './harness/fault-proxy.js';
+import { deltaIsFullListing } from '../src/core/delta-check.js';
 
 function ics(uid: string, summary: string, extra: string[] = []): string {
   return [
@@ -43,7 +46,7 @@ function ics(uid: string, summary: string, extra: string[] = []): string {
 }
 
 interface Fixture {
-  kind: 'vdir' | 'radicale' | 'xandikos';
+  kind: 'vdir' | 'radicale' | 'xandikos' | 'davical';
   source: CalendarSource;
   /** Write an object the way another client would (plain HTTP PUT / plain file write). */
   foreignPut(name: string, data: string): Promise<void>;
@@ -84,6 +87,7 @@ const BACKENDS: Array<{ name: string; make: (t: TestContext) => Promise<Fixture>
   { name: 'vdir', make: vdirFixture },
   { name: 'radicale', make: (t) => caldavFixture(t, () => startRadicale()) },
   { name: 'xandikos', make: (t) => caldavFixture(t, () => startXandikos()) },
+  { name: 'davical', make: (t) => caldavFixture(t, () => startDavical()) },
 ];
 
 const EMPTY = new Map<string, string | null>();
@@ -160,7 +164,7 @@ for (const backend of BACKENDS) {
       const again = await f.source.reconcile(known);
       assert.deepEqual(again.changed, []);
       assert.deepEqual(again.deleted, []);
-      if (backend.name !== 'vdir') assert.equal(again.stats.requests, 1, 'reconcile of an unchanged calendar is one PROPFIND');
+      if (backend.name !== 'vdir') assert.equal(again.stats.requests, 2, 'reconcile of an unchanged calendar: the calendar check and one listing');
     });
 
     test('a garbage or unknown token is refused; reconcile then gives the full set', async (t) => {
@@ -169,8 +173,19 @@ for (const backend of BACKENDS) {
       const b = await f.source.create('b.ics', ics('b', 'B'));
       const unknownToken = f.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef'
         : f.kind === 'xandikos' ? '0000000000000000000000000000000000000000' : 'not-a-vdir-token';
-      for (const token of ['garbage <&>', unknownToken]) {
-        await assert.rejects(f.source.sync(token, EMPTY), InvalidSyncTokenError, `token ${token}`);
+      if (f.kind === 'davical') {
+        // DAViCal refuses no token: it answers like an initial sync (every item as 200, no 404s).
+        // Never trusted as a delta: the cached event deleted meanwhile is reported deleted.
+        for (const token of ['garbage <&>', 'data:,999999']) {
+          const d = await f.source.sync(token, new Map<string, string | null>([[a.href, a.etag], ['/gone/old.ics', '"x"']]));
+          assert.equal(d.full, true, `token ${token}`);
+          assert.deepEqual(d.deleted, ['/gone/old.ics']);
+          assert.deepEqual(d.changed.map((o) => o.href), [b.href]);
+        }
+      } else {
+        for (const token of ['garbage <&>', unknownToken]) {
+          await assert.rejects(f.source.sync(token, EMPTY), InvalidSyncTokenError, `token ${token}`);
+        }
       }
       const stale = new Map<string, string | null>([[a.href, a.etag], ['/gone/old.ics', '"x"']]);
       const r = await f.source.reconcile(stale);
@@ -282,6 +297,81 @@ for (const backend of BACKENDS) {
         const notCal = new CalDavSource({ url: parent, username: f.server!.username, password: f.server!.password, timeoutMs: 3000 });
         await assert.rejects(notCal.info(), /not a calendar/);
       });
+
+      test('a forgotten token answered with a full listing (DAViCal\'s way) is reconciled: deletions are seen', async (t) => {
+        const f = await backend.make(t);
+        const srv = f.server!;
+        for (let i = 0; i < 6; i++) await f.foreignPut(`k-${i}.ics`, ics(`k-${i}`, `event ${i}`));
+        const proxy = await startFaultProxy(srv.calendarUrl);
+        t.after(() => proxy.close());
+        const src = new CalDavSource({ url: proxy.url(srv.calendarUrl), username: srv.username, password: srv.password, timeoutMs: 3000 });
+        const r = await src.reconcile(EMPTY);
+        const known = knownOf(r.changed);
+        assert.equal(known.size, 6);
+        const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+        const del = await fetch(`${srv.calendarUrl}k-2.ics`, { method: 'DELETE', headers: { authorization: auth } });
+        assert.ok(del.status < 300);
+        await f.foreignPut('k-new.ics', ics('k-new', 'new one'));
+        // The server "forgot" the token: the sync REPORT gets every current item as 200, no 404.
+        proxy.forgetTokens = true;
+        const d = await src.sync(r.token, known);
+        const gone = [...known.keys()].find((h) => h.endsWith('/k-2.ics'))!;
+        assert.equal(d.full, true, `taken for what it is: a full listing, so a reconcile ${JSON.stringify(d)}`);
+        assert.deepEqual(d.deleted, [gone], 'the deletion is seen at once, not at the daily reconcile');
+        assert.deepEqual(d.changed.map((o) => o.href.split('/').pop()), ['k-new.ics']);
+        // An ordinary delta (one change) is still a delta.
+        proxy.forgetTokens = false;
+        const known2 = new Map(known); known2.delete(gone); known2.set(d.changed[0].href, d.changed[0].etag);
+        await f.foreignPut('k-3.ics', ics('k-3', 'edited'));
+        const d2 = await src.sync(d.token, known2);
+        assert.equal(d2.full, false);
+        assert.deepEqual(d2.changed.map((o) => o.href.split('/').pop()), ['k-3.ics']);
+      });
+
+      if (backend.name === 'davical') {
+        test('DAViCal: a token it pruned (its sync_tokens and sync_changes rows deleted) answers a full listing; deletions are still seen', async (t) => {
+          const f = await backend.make(t);
+          const srv = f.server!;
+          for (let i = 0; i < 5; i++) await f.foreignPut(`p-${i}.ics`, ics(`p-${i}`, `event ${i}`));
+          const r = await f.source.reconcile(EMPTY);
+          const known = knownOf(r.changed);
+          const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+          await (await fetch(`${srv.calendarUrl}p-1.ics`, { method: 'DELETE', headers: { authorization: auth } })).arrayBuffer();
+          // What DAViCal's pruning does after 7 days, at once: the token and its change log are gone.
+          await srv.sql!('DELETE FROM sync_changes; DELETE FROM sync_tokens;');
+          const d = await f.source.sync(r.token, known);
+          assert.equal(d.full, true, 'recognised as a full listing');
+          assert.deepEqual(d.deleted, [...known.keys()].filter((h) => h.endsWith('/p-1.ics')));
+          assert.deepEqual(d.changed, []);
+          assert.ok(d.token && d.token !== r.token);
+        });
+      }
+
+      test('a principal, a calendar home or the server root is refused with the calendars found there', async (t) => {
+        const f = await backend.make(t);
+        const srv = f.server!;
+        const cal = srv.calendarUrl;
+        const principal = new URL({ radicale: `/${srv.username}/`, xandikos: '/user/', davical: `/caldav.php/${srv.username}/` }[srv.kind], cal).toString();
+        const urls = [principal, new URL(srv.kind === 'davical' ? '/caldav.php/' : '/', cal).toString()];
+        if (srv.kind === 'xandikos') urls.push(new URL('/user/calendars/', cal).toString());
+        for (const url of urls) {
+          const src = new CalDavSource({ url, username: srv.username, password: srv.password, timeoutMs: 3000 });
+          const found = (e: unknown) => e instanceof NotACalendarError && e.message.includes(`is not a calendar`)
+            && e.message.includes(`calendars found there: ${cal} ("${srv.kind === 'xandikos' ? 'calendar' : 'test calendar'}")`)
+            && /one of them/.test(e.line());
+          await assert.rejects(src.reconcile(EMPTY), found, `reconcile of ${url}`);
+          await assert.rejects(src.sync('http://radicale.org/ns/sync/x', EMPTY), found, `sync of ${url}`);
+          await assert.rejects(src.info(), found, `info of ${url}`);
+          // `--calendar PRINCIPAL claim …` on Radicale used to "succeed" into a new collection.
+          await assert.rejects(src.create('claim-1.ics', ics('claim-1', 'alice')), found, `create under ${url}`);
+          const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
+          const r = await fetch(new URL('claim-1.ics', url), { headers: { authorization: auth } });
+          await r.arrayBuffer();
+          assert.ok(r.status === 404 || r.status === 403, `nothing was written there (GET answered ${r.status})`);
+        }
+        const good = new CalDavSource({ url: cal, username: srv.username, password: srv.password, timeoutMs: 3000 });
+        assert.equal((await good.reconcile(EMPTY)).full, true, 'the calendar itself passes the check');
+      });
     }
   });
 }
@@ -391,5 +481,23 @@ describe('canonical hrefs', () => {
     assert.equal(isCollectionHref('/remote.php/dav/calendars/hosthog/gpu-box-3', base), true);
     assert.equal(isCollectionHref('/remote.php/dav/calendars/hosthog/gpu-box-3/x.ics', base), false);
     assert.equal(hrefName('/a/b/c%20d.ics'), 'c d.ics');
+  });
+});
+
+describe('deltaIsFullListing (pure)', () => {
+  const m = (...e: [string, string | null][]) => new Map(e);
+  test('no deletion named, an unchanged etag, and as long as half the cache: a full listing', () => {
+    const known = m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']);
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']), 0), true, 'every cached href with 200');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/d', '"9"']), 0), true, 'c gone, d new: DAViCal after a pruned token');
+    assert.equal(deltaIsFullListing(m(['/a', '"1"'], ['/old', '"x"']), m(['/a', '"1"'], ['/b', '"2"']), 0), true, 'two cached, one gone');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1x"'], ['/b', '"2x"']), 0), false, 'real changes');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"']), 0), false, 'our own write (or same bytes again): short');
+    const big = new Map([...Array(1000).keys()].map((i) => [`/e${i}`, `"${i}"`] as [string, string]));
+    assert.equal(deltaIsFullListing(big, m(['/e1', '"1"'], ['/e2', '"2"'], ['/e3', '"3"']), 0), false, 'a few own writes in a big calendar');
+    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"']), 1), false, 'it names a deletion: a real delta');
+    assert.equal(deltaIsFullListing(m(['/a', '"1"']), m(['/a', '"1"']), 0), false, 'a one-item cache: left to the periodic reconcile');
+    assert.equal(deltaIsFullListing(new Map(), m(['/a', '"1"']), 0), false);
+    assert.equal(deltaIsFullListing(known, new Map(), 0), false, 'an idle poll');
   });
 });

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs against, from Debian's packages: real CalDAV servers
-# (Radicale, Xandikos), sshd, tmux, wall, dbus, notify-send, systemd (run in its own namespaces
+# (Radicale, Xandikos, and DAViCal with its PostgreSQL and Apache, which test/harness/servers.ts
+# starts by hand), sshd, tmux, wall, dbus, notify-send, systemd (run in its own namespaces
 # by test/harness/systemd.ts, never as this machine's init), python3-icalendar as an
 # independent iCalendar reader. Idempotent and quiet when everything is there already.
 set -euo pipefail
-pkgs=(radicale xandikos openssh-server tmux bsdutils util-linux systemd libnotify-bin dbus python3-dbus python3-gi python3-icalendar procps psmisc passwd iproute2 curl chromium)
+pkgs=(radicale xandikos openssh-server tmux bsdutils util-linux systemd libnotify-bin dbus python3-dbus python3-gi python3-icalendar procps psmisc passwd iproute2 curl
+  davical postgresql apache2 libapache2-mod-php chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

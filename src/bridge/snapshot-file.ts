@@ -15,7 +15,7 @@ export interface StoredSnapshot extends Snapshot {
   from: Date;
   to: Date;
   /** Events that could not be read (href + one line), for `hosthog doctor` and logs. */
-  problems: { href: string; message: string }[];
+  problems: { href: string; message: string; shown?: boolean }[];
 }
 
 /**

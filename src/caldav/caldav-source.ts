@@ -23,6 +23,7 @@ import {
   CalendarUnavailableError,
   HosthogError,
   InvalidSyncTokenError,
+  NotACalendarError,
   NotFoundError,
   PreconditionFailedError,
   UsageError,
@@ -30,6 +31,9 @@ import {
 import type { CalendarSource, SourceInfo, SyncDelta } from './source.js';
 import { CalDavHttp } from './http.js';
 import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
+import { checkCalendar, type CalendarProps } from './discover.js';
+import { oversizeStub } from '../core/oversize.js';
+import { deltaIsFullListing } from '../core/delta-check.js';
 import type { Multistatus } from './multistatus.js';
 
 export interface CalDavSourceOptions {
@@ -40,6 +44,9 @@ export interface CalDavSourceOptions {
   timeoutMs: number;
   /** Underlying fetch (tests); default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** [calendar] max_response and max_event (bytes); defaults in http.ts. */
+  maxResponseBytes?: number;
+  maxEventBytes?: number;
 }
 
 /** hrefs per calendar-multiget request. */
@@ -57,46 +64,32 @@ export class CalDavSource implements CalendarSource {
   constructor(opts: CalDavSourceOptions) {
     this.url = opts.url.endsWith('/') ? opts.url : opts.url + '/';
     this.description = `caldav ${this.url}`;
-    this.http = new CalDavHttp({ url: this.url, username: opts.username, password: opts.password, timeoutMs: opts.timeoutMs, fetch: opts.fetch });
+    this.http = new CalDavHttp({ url: this.url, username: opts.username, password: opts.password, timeoutMs: opts.timeoutMs, fetch: opts.fetch,
+      maxResponseBytes: opts.maxResponseBytes, maxEventBytes: opts.maxEventBytes });
   }
 
   /** Requests and bytes since the last sync/reconcile (or since the last call). */
   takeStats(): { requests: number; bytes: number } { return this.http.takeStats(); }
 
+  /** The last check that the URL is an event calendar (once per instance before writes and deltas). */
+  private checked: Promise<CalendarProps> | null = null;
+
+  /** Check the URL is an event calendar now (at start, and on every full reconcile). */
+  private verify(again: boolean): Promise<CalendarProps> {
+    if (again || !this.checked) {
+      const before = this.checked;
+      const p = checkCalendar(this.url, this.http);
+      this.checked = p;
+      // An outage during a re-check keeps the earlier good answer; "not a calendar" forgets it.
+      p.catch((e) => { if (this.checked === p) this.checked = e instanceof NotACalendarError ? null : before; });
+    }
+    return this.checked;
+  }
+
   async info(): Promise<SourceInfo> {
     this.http.takeStats();
-    let status = 0;
-    const res = await propfind({
-      url: this.url,
-      depth: '0',
-      props: {
-        'd:resourcetype': {},
-        'd:displayname': {},
-        'd:current-user-privilege-set': {},
-        'oc:read-only': { _attributes: { 'xmlns:oc': 'http://owncloud.org/ns' } },
-      },
-      fetch: this.http.fetcher({ onResponse: (s) => { status = s; } }),
-    });
-    if (status === 403) throw this.http.authError(403);
-    if (status === 404 || status === 410) {
-      throw new NotFoundError(`no calendar at ${this.url} (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');
-    }
-    if (status !== 207) {
-      throw new HosthogError(`${this.url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`, 'check [calendar] url: it must be the calendar collection itself');
-    }
-    const self = res.find((r) => r.href !== undefined && isCollectionHref(String(r.href), this.url)) ?? res[0];
-    const props = (self?.props ?? {}) as Props;
-    const types = Object.keys(asObject(props.resourcetype));
-    const displayName = props.displayname !== undefined && props.displayname !== null && typeof props.displayname !== 'object'
-      ? String(props.displayname) : undefined;
-    const isCalendar = types.includes('calendar');
+    const { types, displayName, props } = await this.verify(true);
     const isSubscription = types.includes('subscribed');
-    if (!isCalendar && !isSubscription) {
-      throw new NotFoundError(
-        `${this.url} is not a calendar (it is ${types.length ? types.join('+') : 'a plain resource'})`,
-        'point [calendar] url at a calendar collection, e.g. …/calendars/USER/NAME/',
-      );
-    }
     const info: SourceInfo = { readOnly: false };
     if (displayName) info.displayName = displayName;
     const ro = (reason: string) => { info.readOnly = true; info.readOnlyReason = reason; return info; };
@@ -115,7 +108,14 @@ export class CalDavSource implements CalendarSource {
   async sync(token: string | null, known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     if (token === null || token === '') return this.reconcile(known);
     this.http.takeStats();
+    await this.verify(false);
     const { listed, gone, token: next } = await this.syncListing(token);
+    // A forgotten token answered with everything (DAViCal): reconcile, so deletions are seen.
+    if (deltaIsFullListing(known, listed, gone.size)) {
+      const before = this.http.takeStats();
+      const r = await this.reconcile(known);
+      return { ...r, stats: { requests: r.stats.requests + before.requests, bytes: r.stats.bytes + before.bytes } };
+    }
     const deleted = [...gone];
     const { changed, missing } = await this.download(listed, known);
     for (const h of missing) if (known.has(h) && !deleted.includes(h)) deleted.push(h);
@@ -129,12 +129,14 @@ export class CalDavSource implements CalendarSource {
    */
   async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     this.http.takeStats();
+    // A principal or home URL would list "0 events" and the motd would say "free": refuse it.
+    const cal = await this.verify(true);
     if (known.size === 0) {
       // Empty cache: the token first (a PROPFIND Depth 0), then every event in one
       // calendar-query. Whatever changes in between is reported again by the next sync from
       // that token, so nothing is missed; Radicale with 5,000 events: 0.4 s against 2.3 s for
       // listing + 25 multigets.
-      const token = await this.freshToken();
+      const token = tokenOf(cal.props) ?? await this.freshToken(); // the check's PROPFIND asked for it
       let all: Awaited<ReturnType<CalDavSource['downloadAll']>> = null;
       try {
         all = token ? await this.downloadAll() : null;
@@ -238,7 +240,8 @@ export class CalDavSource implements CalendarSource {
     const body = await res.text();
     const err = this.http.errorForStatus(res.status, res.statusText, res.headers, `reading ${href}`, body);
     if (err) throw err;
-    return { href: canonicalHref(url, this.url), etag: res.headers.get('etag'), data: body };
+    const data = body.length > this.http.maxEvent ? oversizeStub(body.length, this.http.maxEvent) : body;
+    return { href: canonicalHref(url, this.url), etag: res.headers.get('etag'), data };
   }
 
   async create(name: string, data: string): Promise<CalendarObject> {
@@ -247,6 +250,7 @@ export class CalDavSource implements CalendarSource {
     }
     const url = new URL(encodeURIComponent(name), this.url).toString();
     const href = canonicalHref(url, this.url);
+    await this.verify(false); // never PUT into a principal (Radicale would make a new collection)
     const res = await this.http.fetcher()(url, {
       method: 'PUT',
       headers: { 'content-type': 'text/calendar; charset=utf-8', 'if-none-match': '*' },
@@ -352,7 +356,10 @@ export class CalDavSource implements CalendarSource {
         if (href === null || isCollectionHref(href, this.url) || href.endsWith('/')) continue;
         seen.add(href);
         const status = r.status ?? (r.hasOkProps ? 200 : 0);
-        if (status >= 200 && status < 300 && r.calendarData !== null) {
+        if (r.dataTooLarge !== undefined && status >= 200 && status < 300) {
+          const data = oversizeStub(r.dataTooLarge, this.http.maxEvent);
+          changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data });
+        } else if (status >= 200 && status < 300 && r.calendarData !== null) {
           changed.push({ href, etag: r.etag ?? listed.get(href) ?? null, data: r.calendarData });
         } else if (status === 404 || status === 410) {
           missing.push(href);
@@ -397,6 +404,11 @@ function privilegeNames(set: unknown): string[] | null {
   if (!('privilege' in o)) return null;
   const list = Array.isArray(o.privilege) ? o.privilege : [o.privilege];
   return list.flatMap((p) => Object.keys(asObject(p)));
+}
+
+function tokenOf(props: Props): string | null {
+  const t = props.syncToken;
+  return t !== undefined && t !== null && typeof t !== 'object' && String(t) !== '' ? String(t) : null;
 }
 
 function etagOf(props: Props | undefined): string | null {

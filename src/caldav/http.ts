@@ -16,6 +16,7 @@ import {
   NotFoundError,
   PermissionError,
   PreconditionFailedError,
+  ResponseTooLargeError,
 } from '../core/errors.js';
 import { cleanText } from '../core/sanitize.js';
 import { MultistatusReader, type Multistatus } from './multistatus.js';
@@ -30,7 +31,20 @@ export interface HttpOptions {
   timeoutMs: number;
   /** The fetch to use underneath (tests inject one); default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** Largest answer read (bytes, body as received); past it the request is cut off. Default 128 MiB. */
+  maxResponseBytes?: number;
+  /** Largest calendar-data of one event kept from a report (bytes); default 1 MiB. */
+  maxEventBytes?: number;
 }
+
+/** Defaults that fit 50,000 events of a few kB each in one answer (docs/admin.md). */
+export const DEFAULT_MAX_RESPONSE = 128 * 1024 * 1024;
+export const DEFAULT_MAX_EVENT = 1024 * 1024;
+/**
+ * Responses (items) in one multistatus, however small: each costs ~0.7 kB once parsed, so this
+ * bounds memory (~175 MB) whatever max_response is. 4× a 50,000-event calendar.
+ */
+export const MAX_ITEMS = 200_000;
 
 export interface FetcherOptions {
   /** Also throw CalendarUnavailableError for 500 and other 5xx (default true). */
@@ -43,11 +57,15 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
 
 export class CalDavHttp {
   readonly stats: HttpStats = { requests: 0, bytes: 0 };
+  readonly maxResponse: number;
+  readonly maxEvent: number;
   private readonly base: typeof fetch;
   private readonly auth: string | undefined;
 
   constructor(readonly opts: HttpOptions) {
     this.base = opts.fetch ?? globalThis.fetch;
+    this.maxResponse = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
+    this.maxEvent = opts.maxEventBytes ?? DEFAULT_MAX_EVENT;
     this.auth = opts.password !== undefined
       ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password}`, 'utf8').toString('base64')
       : undefined;
@@ -79,7 +97,7 @@ export class CalDavHttp {
       let buf: ArrayBuffer;
       try {
         res = await this.base(url, { ...init, method, headers, signal, redirect: init.redirect ?? 'follow' });
-        buf = await res.arrayBuffer();
+        buf = await this.readAll(res, method);
       } catch (e) {
         throw this.networkError(e, timeout.aborted);
       }
@@ -113,16 +131,19 @@ export class CalDavHttp {
     try {
       res = await this.base(url, { method: init.method, headers, body: init.body, signal: timeout, redirect: 'follow' });
       if (res.status === 207 && res.body) {
-        const reader = new MultistatusReader();
+        const reader = new MultistatusReader({ maxData: this.maxEvent });
         const decoder = new TextDecoder('utf-8');
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           received += chunk.byteLength;
+          // Leaving the loop cancels the body: the rest of an endless answer is never read.
+          if (received > this.maxResponse) throw this.tooLarge(init.method);
           reader.write(decoder.decode(chunk, { stream: true }));
+          if (reader.count > MAX_ITEMS) throw this.tooLarge(init.method, `${MAX_ITEMS} items`);
         }
         reader.write(decoder.decode());
         ms = reader.end(fo.what);
       } else {
-        const buf = await res.arrayBuffer();
+        const buf = await this.readAll(res, init.method);
         received = buf.byteLength;
         text = new TextDecoder().decode(buf);
       }
@@ -137,6 +158,30 @@ export class CalDavHttp {
       throw this.unavailable(res.status, res.statusText, res.headers);
     }
     return { status: res.status, headers: res.headers, ms, text };
+  }
+
+  /** The whole body, but never more than maxResponse bytes (ResponseTooLargeError past it). */
+  private async readAll(res: Response, method: string): Promise<ArrayBuffer> {
+    if (!res.body) return new ArrayBuffer(0);
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      n += chunk.byteLength;
+      if (n > this.maxResponse) throw this.tooLarge(method);
+      parts.push(chunk);
+    }
+    const out = new Uint8Array(n);
+    let off = 0;
+    for (const p of parts) { out.set(p, off); off += p.byteLength; }
+    return out.buffer;
+  }
+
+  tooLarge(method: string, what = mib(this.maxResponse)): ResponseTooLargeError {
+    return new ResponseTooLargeError(
+      `calendar server at ${origin(this.opts.url)} sent more than ${what} for one ${method}: `
+        + 'cut off, the cache is kept',
+      'raise [calendar] max_response if the calendar is really that large, else check the server',
+    );
   }
 
   authError(status = 401): AuthError {
@@ -209,6 +254,10 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
   const t = Date.parse(v);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, t - nowMs);
+}
+
+function mib(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024 * 10) / 10} MiB` : `${Math.round(n / 1024)} kB`;
 }
 
 function origin(url: string): string {

@@ -24,6 +24,8 @@ export interface MsResponse {
   /** From 2xx propstats only. */
   etag: string | null;
   calendarData: string | null;
+  /** Set (to its size in UTF-16 units, at least) when calendar-data was over the limit and dropped. */
+  dataTooLarge?: number;
   /** True when a propstat carried a 2xx status (the properties above are from it). */
   hasOkProps: boolean;
 }
@@ -51,7 +53,12 @@ export class MultistatusReader {
   private text = '';
   private error: Error | null = null;
 
-  constructor() {
+  /** calendar-data longer than this (UTF-16 units) is dropped while it streams in, never held. */
+  private readonly maxData: number;
+  private dropped = 0;
+
+  constructor(opts: { maxData?: number } = {}) {
+    this.maxData = opts.maxData ?? Infinity;
     const p = this.parser;
     p.on('opentag', (t) => {
       const key = `${t.uri}|${t.local}`;
@@ -78,8 +85,17 @@ export class MultistatusReader {
         else if (key === `${CALDAV}|calendar-data`) this.begin('data');
       }
     });
-    p.on('text', (s) => { if (this.field) this.text += s; });
-    p.on('cdata', (s) => { if (this.field) this.text += s; });
+    const add = (s: string) => {
+      if (!this.field) return;
+      if (this.field === 'data' && (this.dropped || this.text.length + s.length > this.maxData)) {
+        this.dropped = (this.dropped || this.text.length) + s.length;
+        this.text = '';
+        return;
+      }
+      this.text += s;
+    };
+    p.on('text', add);
+    p.on('cdata', add);
     p.on('closetag', () => {
       const key = this.path.pop();
       this.depth--;
@@ -113,7 +129,10 @@ export class MultistatusReader {
       case 'pstatus': if (this.ps) this.ps.status = statusCode(v); break;
       case 'etag': if (this.ps) this.ps.etag = own(v.trim()) || null; break;
       // XML parsers turn CRLF into LF (XML 1.0 §2.11); iCalendar lines end in CRLF.
-      case 'data': if (this.ps) this.ps.data = v.replace(/\r?\n/g, '\r\n'); break;
+      case 'data':
+        if (this.dropped) { if (this.cur) this.cur.dataTooLarge = this.dropped; this.dropped = 0; break; }
+        if (this.ps) this.ps.data = v.replace(/\r?\n/g, '\r\n');
+        break;
       case 'token': this.syncToken = own(v.trim()) || null; break;
     }
     this.field = null;
@@ -131,6 +150,9 @@ export class MultistatusReader {
     if (amp >= 0 && amp > text.length - 12 && !text.includes(';', amp)) { this.tail = text.slice(amp); text = text.slice(0, amp); }
     try { this.parser.write(tolerant(text)); } catch (e) { this.error ??= e as Error; }
   }
+
+  /** Responses read so far (the caller caps them: each costs memory however short it is). */
+  get count(): number { return this.responses.length; }
 
   /** The parsed answer; throws CalendarUnavailableError when it was not a readable multistatus. */
   end(what: string): Multistatus {

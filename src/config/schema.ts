@@ -15,6 +15,10 @@ export interface CalDavCalendarConfig {
   /** Filled in by the loader from HOSTHOG_PASSWORD or password_file. */
   password?: string;
   timeoutMs: number;
+  /** [calendar] max_response: the largest answer read (bytes). */
+  maxResponseBytes?: number;
+  /** [calendar] max_event: the largest event kept (bytes); bigger ones are left out and named. */
+  maxEventBytes?: number;
 }
 export interface VdirCalendarConfig { kind: 'vdir'; path: string; }
 export type CalendarConfig = CalDavCalendarConfig | VdirCalendarConfig;
@@ -122,7 +126,7 @@ type Table = Record<string, unknown>;
 
 const KNOWN: Record<string, string[]> = {
   '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus', 'fleet'],
-  calendar: ['url', 'username', 'password_file', 'path', 'timeout'],
+  calendar: ['url', 'username', 'password_file', 'path', 'timeout', 'max_response', 'max_event'],
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
   limits: ['max_claim', 'max_ahead'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
@@ -180,6 +184,21 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
     return v;
   };
 
+  /** A byte size: a whole number of bytes, or "512kB", "1MiB", "2 GiB" (k/M/G are 1024-based here). */
+  const size = (t: Table, key: string, dflt: string, min: number): number => {
+    const v = t[key] ?? dflt;
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
+      problems.push(`[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: write e.g. ${key} = "${dflt}"`);
+      return parseSize(dflt);
+    }
+    return n;
+  };
+  const parseSize = (v: string): number => {
+    const m = /^\s*(\d+)\s*([kKmMgG]?)i?B?\s*$/.exec(v);
+    return m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  };
+
   const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
   const host = str(raw, '', 'host', defaults.hostname);
   // defaults.timezone may be costly (ICU start-up): only ask when the config names no zone.
@@ -205,6 +224,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
     if (!username) problems.push('[calendar] username is missing: add username = "the calendar account"');
     const passwordFile = c.password_file === undefined ? undefined : str(c, 'calendar', 'password_file', '');
     calendar = { kind: 'caldav', url: url.endsWith('/') ? url : url + '/', username, passwordFile, timeoutMs: dur(c, 'calendar', 'timeout', '15s', 1000) };
+    calendar.maxResponseBytes = size(c, 'max_response', '128MiB', 64 * 1024);
+    calendar.maxEventBytes = size(c, 'max_event', '1MiB', 4096);
   } else {
     calendar = { kind: 'vdir', path: str(c, 'calendar', 'path', joinPath(stateDir, 'calendar')) };
     if (c.username !== undefined || c.password_file !== undefined) problems.push('[calendar] username/password_file given without url: add url = "https://…" or remove them');

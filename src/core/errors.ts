@@ -54,3 +54,9 @@ export function errorLine(err: unknown): string {
 export function exitCodeOf(err: unknown): number {
   return err instanceof HosthogError ? err.exitCode : 70;
 }
+
+/** [calendar] url (or --calendar) names something that is not a calendar collection. */
+export class NotACalendarError extends NotFoundError {}
+
+/** A calendar server's answer (or one event in it) grew past a [calendar] size limit. */
+export class ResponseTooLargeError extends CalendarUnavailableError {}

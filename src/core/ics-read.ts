@@ -5,7 +5,8 @@
  *  - a TZID that names an IANA zone (also "/Europe/Berlin", "/mozilla.org/…/Europe/Berlin",
  *    Windows names like "W. Europe Standard Time") is converted with Intl (zones.ts), even when
  *    a VTIMEZONE is present; other TZIDs use their VTIMEZONE (anywhere in the VCALENDAR) through
- *    ical.js; an unknown TZID without VTIMEZONE is read as host time (and reported);
+ *    ical.js; an unknown TZID without VTIMEZONE is read as host time, every occurrence marked
+ *    "(time zone unknown)" and the object named in `problems` (shown: true);
  *  - recurrence expanded with ical.js in wall-clock time, then each occurrence converted, so
  *    09:00 stays 09:00 local across DST;
  *  - no DTEND: DURATION; else all-day = 1 day, timed = 1 minute (a zero-length claim would be
@@ -17,9 +18,14 @@ import { cleanText } from './sanitize.js';
 import { readRequests, REQUEST_PROP } from './fleet-request.js';
 import { parseTitle } from './title.js';
 import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js';
+import { oversizeProblem } from './oversize.js';
 
 export interface DecodeOptions { timezone: string; from: Date; to: Date; maxOccurrences?: number }
-export interface DecodeResult { occurrences: Occurrence[]; problems: { href: string; message: string }[] }
+export interface DecodeResult {
+  occurrences: Occurrence[];
+  /** `shown`: the event is shown anyway (e.g. with an unknown time zone, marked); else it is left out. */
+  problems: { href: string; message: string; shown?: boolean }[];
+}
 
 type ICALTime = InstanceType<typeof ICAL.Time>;
 type ICALComp = InstanceType<typeof ICAL.Component>;
@@ -32,7 +38,10 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 /** How a time value is turned into an instant. */
 type Zone = { kind: 'iana'; tz: string; key: string } | { kind: 'vtz'; zone: any; key: string };
 
-interface Ctx { opts: DecodeOptions; href: string; problems: DecodeResult['problems'] }
+interface Ctx { opts: DecodeOptions; href: string; problems: DecodeResult['problems']; unknownZone?: boolean }
+
+/** The mark on every occurrence whose TZID is unknown (read in the host's zone). */
+export const ZONE_UNKNOWN = '(time zone unknown)';
 
 function wall(t: ICALTime): WallParts {
   return { year: t.year, month: t.month, day: t.day, hour: t.isDate ? 0 : t.hour, minute: t.isDate ? 0 : t.minute, second: t.isDate ? 0 : t.second };
@@ -53,7 +62,13 @@ function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
   const iana = resolveTzid(String(tzid));
   if (iana) return { kind: 'iana', tz: iana, key: `iana:${iana}` };
   if (z && z.tzid && z.tzid !== 'floating' && z.component) return { kind: 'vtz', zone: z, key: `vtz:${z.tzid}` };
-  ctx.problems.push({ href: ctx.href, message: `unknown time zone ${cleanText(tzid, 80)}: read as ${ctx.opts.timezone} time` });
+  // Read as host time, and said so: every occurrence of this object is marked (decodeObjects),
+  // and the problem is named once (doctor lists it as shown, not hidden).
+  if (!ctx.unknownZone) {
+    const message = `unknown time zone ${cleanText(tzid, 80)}: shown in ${ctx.opts.timezone} time, marked ${ZONE_UNKNOWN}`;
+    ctx.problems.push({ href: ctx.href, shown: true, message });
+  }
+  ctx.unknownZone = true;
   return host;
 }
 
@@ -308,9 +323,11 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
     const href = obj?.href ?? '';
     const ctx: Ctx = { opts, href, problems };
     const mine: Occurrence[] = [];
+    const oversize = oversizeProblem(obj?.data ?? '');
+    if (oversize) { problems.push({ href, message: oversize }); continue; }
     try {
       decodeOne(obj, ctx, mine);
-      parts.push({ href, occurrences: mine });
+      parts.push({ href, occurrences: ctx.unknownZone ? mine.map(markZoneUnknown) : mine });
     } catch (err) {
       problems.push({ href, message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}` });
     }
@@ -335,6 +352,13 @@ export function withUniqueUids(parts: { href: string; occurrences: Occurrence[] 
     if (dup !== null) problems.push({ href: p.href, message: `UID ${cleanText(dup, 80)} is also used by ${cleanText(owner.get(dup)!.split('/').pop(), 80)}: this copy is ignored` });
   }
   return out;
+}
+
+/** The occurrence with the unknown-zone mark where people read it (claim note, announcement text). */
+function markZoneUnknown(o: Occurrence): Occurrence {
+  const title = `${o.title} ${ZONE_UNKNOWN}`.trim();
+  if (o.kind === 'claim') return { ...o, title, note: `${o.note} ${ZONE_UNKNOWN}`.trim() };
+  return { ...o, title, text: `${o.text} ${ZONE_UNKNOWN}`.trim() };
 }
 
 /** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */

@@ -16,6 +16,7 @@ import { gpuWatch } from '../../bridge/gpu-hook.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
+import { plainHttpWarning } from '../../core/plain-http.js';
 
 export function stateDirError(e: unknown, dir: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -84,6 +85,8 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
+  const plain = config.calendar.kind === 'caldav' ? plainHttpWarning(config.calendar.url) : null;
+  if (plain) log.warn({ calendar: b.source.description }, `${plain}: use https://`);
   b.start();
   gpus?.start();
   await stopped;

@@ -13,6 +13,7 @@ import { openSource } from '../../caldav/open-source.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
 import { createQuietHost } from '../../host/hog/quiet-host.js';
 import { cleanText } from '../../core/sanitize.js';
+import { plainHttpWarning } from '../../core/plain-http.js';
 
 interface Check { ok: boolean; what: string; fix?: string; warn?: boolean }
 
@@ -46,6 +47,8 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   } catch (e) {
     add({ ok: false, what: `calendar: ${errorLine(e)}`, fix: cal.kind === 'caldav' ? 'check [calendar] url, username and the password file' : `check [calendar] path` });
   }
+  const plain = cal.kind === 'caldav' ? plainHttpWarning(cal.url) : null;
+  if (plain) add({ ok: false, warn: true, what: plain, fix: 'use the https:// URL of the calendar server' });
   const sd = config.bridge.stateDir;
   if (writable(sd)) add({ ok: true, what: `state directory ${sd} is writable` });
   else if (asRoot) add({ ok: false, what: `state directory ${sd} is not writable`, fix: 'check its permissions, or set [bridge] state_dir' });
@@ -59,7 +62,11 @@ export async function doctor(g: GlobalOptions): Promise<void> {
     // Events nobody sees: a phone's event hosthog cannot read would otherwise go unnoticed.
     const problems = Array.isArray(snap.problems) ? snap.problems : [];
     for (const p of problems.slice(0, 10)) {
-      add({ ok: false, warn: true, what: `event ${cleanText(String(p.href).split('/').pop() ?? '', 80)} is not shown: ${cleanText(String(p.message), 160)}`, fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
+      // shown: the event is on the motd anyway (e.g. marked "(time zone unknown)"), not hidden.
+      const state = p.shown === true ? 'is shown with a doubt' : 'is not shown';
+      const name = cleanText(String(p.href).split('/').pop() ?? '', 80);
+      add({ ok: false, warn: true, what: `event ${name} ${state}: ${cleanText(String(p.message), 160)}`,
+        fix: 'fix or re-create it in the calendar app (docs/events.md says what hosthog reads)' });
     }
     if (problems.length > 10) add({ ok: false, warn: true, what: `${problems.length - 10} more events are not shown (the bridge logs each at debug level)` });
   }
