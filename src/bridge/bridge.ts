@@ -16,7 +16,7 @@ import { AuthError, CalendarUnavailableError, errorLine } from '../core/errors.j
 import { isDue, type PollState } from '../core/poll-schedule.js';
 import { decodeObjects, withUniqueUids } from '../core/ics-read.js';
 import { hostView, type HostView } from '../core/view.js';
-import { renderMotd } from '../core/motd.js';
+import { renderMotd, stoppedMotd } from '../core/motd.js';
 import { openSource } from '../caldav/open-source.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 import type { Log } from '../host/store/log.js';
@@ -68,6 +68,7 @@ export class Bridge {
   private writtenDecode = -1;
   private writtenState = '';
   private lastMotd: string | null = null;
+  private lastMotdAt = 0;
   private lastRenderMinute = -1;
   private poll: PollState = { lastAttemptAt: null, consecutiveFailures: 0, authBlocked: false, jitterMs: 0 };
   private busy: Promise<unknown> | null = null;
@@ -206,10 +207,12 @@ export class Bridge {
   private writeMotd(view: HostView): void {
     const extras = this.opts.motdExtras?.(view) ?? [];
     const text = renderMotd(view) + (extras.length ? extras.join('\n') + '\n' : '');
-    if (text === this.lastMotd) return;
+    // Unchanged text is still rewritten every 10 minutes: the file's age says the bridge is alive.
+    if (text === this.lastMotd && Date.now() - this.lastMotdAt < 600_000) return;
     try {
       writeFileAtomic(this.config.bridge.motd, text, 0o644);
       this.lastMotd = text;
+      this.lastMotdAt = Date.now();
     } catch (e) {
       this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
     }
@@ -259,6 +262,14 @@ export class Bridge {
     this.task?.stop();
     if (this.busy) await this.busy.catch(() => undefined);
     this.mirror.close();
+  }
+
+  /** On a clean stop: the motd says the bridge stopped (it would show claims as NOW forever). */
+  markStopped(now: Date = this.clock()): void {
+    if (this.lastMotd === null) return;
+    try { writeFileAtomic(this.config.bridge.motd, stoppedMotd(this.lastMotd, now, this.config.timezone), 0o644); } catch (e) {
+      this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
+    }
   }
 
   /** Run fn with no other sync/refresh running (no overlap). */

@@ -177,7 +177,14 @@ export async function main(argv: string[]): Promise<number> {
     const word = commandWord(argv.slice(2), valueFlags(p, p.commands.find((c) => c.name() === 'status')));
     const names = p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
     if (word !== undefined && word !== 'help' && !names.includes(word)) {
-      throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`, `the commands are ${names.join(', ')}; see hosthog --help`);
+      const near = closest(word, names);
+      throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`,
+        `${near ? `did you mean "hosthog ${near}"? ` : ''}the commands are ${names.join(', ')}; see hosthog --help`);
+    }
+    if (word === 'bridge') {
+      // The bridge sets its own runtime (src/bridge/runtime.ts) however it was started.
+      const code = await (await import('../bridge/runtime.js')).reexecWithRuntime([process.execPath, ...argv.slice(1)]);
+      if (code !== null) return code;
     }
     await p.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -191,6 +198,25 @@ export async function main(argv: string[]): Promise<number> {
     if (!(e instanceof HosthogError) && !process.env.HOSTHOG_DEBUG) process.stderr.write('hosthog: this is a bug; run with HOSTHOG_DEBUG=1 for details\n');
     return exitCodeOf(e);
   }
+}
+
+/** The command nearest to a mistyped one (edit distance ≤ 2), e.g. "clam" → "claim". */
+export function closest(word: string, names: string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = d[0];
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = d[j];
+        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return d[b.length];
+  };
+  const best = names.map((n) => ({ n, d: dist(word.toLowerCase(), n) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= 2 ? best.n : undefined;
 }
 
 export { UsageError };

@@ -84,7 +84,7 @@ export interface MachineDefaults { hostname: string; timezone: string; }
 
 type Table = Record<string, unknown>;
 
-const KNOWN: Record<string, string[]> = {
+export const KNOWN: Record<string, string[]> = {
   '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog'],
   calendar: ['url', 'username', 'password_file', 'path', 'timeout'],
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],

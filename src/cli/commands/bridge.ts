@@ -15,6 +15,7 @@ import { firstSeen } from '../../bridge/first-seen.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
+import { writeConfigStamp } from '../../bridge/config-stamp.js';
 
 export function stateDirError(e: unknown, dir: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -34,11 +35,16 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const seen = firstSeen(config.bridge.stateDir); // booking order: when the bridge first saw an event
   let hogLines: () => string[] = () => [];
   const b = await Bridge.open(config, log, {
-    reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
+    reloadConfig: () => {
+      const c = loadConfig({ path: g.config, withPassword: true });
+      writeConfigStamp(c.bridge.stateDir, c.source);
+      return c;
+    },
     hooks: [tell.hook],
     motdExtras: () => [...hogLines(), ...tell.motdLines()],
     stamp: (occ, now) => seen.stamp(occ, now),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  writeConfigStamp(config.bridge.stateDir, config.source);
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
   // Hog enforcement needs root (the gate's files). First settle what a previous run left, then
   // enforce on every refresh.
@@ -58,7 +64,12 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const handle = async (caller: Caller, req: RpcRequest) => {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
-      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
+      // sync: a lab member's `hosthog sync` asks the bridge (the password file is root's).
+      const sync = async () => {
+        const out = await b.syncOnce();
+        return { action: 'synced', summary: `synced ${b.source.description}: ${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events` };
+      };
+      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}), sync });
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
     return handler(caller, req);
@@ -74,7 +85,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
-      Promise.all([rpc.close(), b.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
+      Promise.all([rpc.close(), b.stop()]).then(() => { b.markStopped(); unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
