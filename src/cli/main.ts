@@ -110,8 +110,11 @@ function program(): Command {
     .action(async (id, opts, cmd) => (await import('./commands/claim.js')).unhog(g(cmd), id, opts));
 
   p.command('notify')
-    .argument('<text...>', 'the message')
-    .description('send a message to everyone logged in on this host (signed with your name)')
+    .argument('[text...]', 'the message')
+    .description('send a message to everyone logged in on this host (signed with your name); or set your own notices')
+    .option('--mute <duration>', 'only urgent notices to you for this long, e.g. 2h')
+    .option('--unmute', 'all notices to you again')
+    .option('--channels <list>', 'how notices reach you: any of wall,tmux,desktop ("all" = what the host sends)')
     .option('--json', 'machine-readable output')
     .action(async (text, opts, cmd) => (await import('./commands/notify.js')).notify(g(cmd), text, opts));
 

@@ -19,6 +19,8 @@ export interface Notice {
   kind: NoticeKind;
   urgent: boolean;
   to: 'all' | { users: string[] };
+  /** Never to these (the author of the change: nobody is told what they just did). */
+  except?: string[];
   title: string;
   body: string;
   at: Date;
@@ -36,6 +38,11 @@ export interface PlanOptions {
   lastRun?: Date;
   /** Moments older than this are stale and never notified (default 2 polls, at least 2 min). */
   staleMs?: number;
+  /**
+   * Who made the changes this run sees, when a write through the bridge caused it (the CLI's
+   * verified caller). Unknown (a phone, another client): the claim's holder.
+   */
+  author?: string;
 }
 
 /** "uid:<recurrenceId|start ISO>": one occurrence at one moment (timed keys use it). */
@@ -73,6 +80,25 @@ export function planNotices(
   const due = (moment: number) => moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
 
   const claims = next.filter((o): o is Claim => o.kind === 'claim');
+  /** Who a timed notice concerns: everyone when it takes the host from them, else the holder and users of the same resources. */
+  const concerned = (c: Claim): Notice['to'] => {
+    if (c.hog || (c.mode === 'exclusive' && c.resources.length === 0)) return 'all';
+    const from = Math.max(t, c.start.getTime());
+    const users = new Set([c.user]);
+    for (const o of claims) {
+      if (o.uid === c.uid || o.end.getTime() <= from || o.start.getTime() >= c.end.getTime()) continue;
+      if (c.resources.length && o.resources.length && !o.resources.some((r) => c.resources.includes(r))) continue;
+      users.add(o.user);
+    }
+    return { users: [...users].sort() };
+  };
+  const authorOf = (c: Claim) => opts.author ?? c.user;
+  const claimNotice = (kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice => {
+    const n = claimText(kind, key, c, fmt, host, now);
+    if (kind === 'new' || kind === 'changed' || kind === 'released' || kind === 'cancelled') n.except = [authorOf(c)];
+    else if (kind !== 'ending-soon') n.to = concerned(c);
+    return n;
+  };
   const diffed = new Set<string>(); // occurrence keys that got a new/changed/released/cancelled notice this run
   const endedEarly = new Set<string>();
 
@@ -174,6 +200,7 @@ export function planNotices(
       kind: fresh.some((n) => n.kind === 'new') ? 'new' : 'changed',
       urgent: fresh.some((n) => n.urgent),
       to: 'all',
+      ...(new Set(fresh.map((n) => n.except?.[0])).size === 1 && fresh[0].except ? { except: fresh[0].except } : {}),
       title: cleanText(`${host}: ${fresh.length} claims new or changed`, TITLE_MAX),
       body: cleanText(`by ${who.join(', ')}. Run "hosthog status" to see them.`, BODY_MAX),
       at: now,
@@ -193,6 +220,7 @@ export function messageNotice(from: string, text: string, now: Date): Notice {
     kind: 'message',
     urgent: false,
     to: 'all',
+    except: [who],
     title: cleanText(`Message from ${who}`, TITLE_MAX),
     body: truncateSigned(cleanText(text, BODY_MAX), who),
     at: now,
@@ -212,7 +240,7 @@ function what(c: Claim): string {
   return `${c.hog ? 'exclusive (hog)' : c.mode}: ${res}`;
 }
 
-function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice {
+function claimText(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice {
   const user = cleanText(c.user, 32) || '?';
   const when = fmt.range(c.start, c.end, c.allDay);
   const left = formatDuration(c.start.getTime() - now.getTime());
@@ -235,7 +263,10 @@ function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, h
   const note = cleanText(c.note, 120);
   if (note) parts.push(`"${note}"`);
   else if (t) parts.push(`"${t}"`);
-  const urgent = c.mode === 'exclusive' && (kind === 'new' || kind === 'changed' || kind === 'reminder' || kind === 'started');
+  // Urgent only when it takes something from the reader: a hog locks them out, an exclusive
+  // claim on the whole host makes them stop; a claim on some resources or a shared one does not.
+  const takes = c.hog || (c.mode === 'exclusive' && c.resources.length === 0);
+  const urgent = takes && (kind === 'new' || kind === 'changed' || kind === 'reminder' || kind === 'started');
   return {
     key,
     kind,

@@ -57,11 +57,17 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
-  const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
+  // (Changes it picks up are others': not the caller's to be spared.)
+  let caller: string | null = null;
+  const catchUp = async () => {
+    tell.actingAs(null);
+    await b.syncOnce().then(() => undefined, () => undefined);
+    tell.actingAs(caller);
+  };
   // The write path (planners, rrule) loads on the first request, not at start: the bridge's
   // resident memory stays small on hosts where people mostly read.
   let handler: ((caller: Caller, req: RpcRequest) => Promise<unknown>) | null = null;
-  const handle = async (caller: Caller, req: RpcRequest) => {
+  const handle = async (who: Caller, req: RpcRequest) => {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
       // sync: a lab member's `hosthog sync` asks the bridge (the password file is root's).
@@ -72,7 +78,11 @@ export async function bridge(g: GlobalOptions): Promise<void> {
       const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}), sync });
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
-    return handler(caller, req);
+    // The bridge handles one write at a time (Bridge.exclusive): the caller is the author of
+    // what the refresh after its write sees.
+    caller = who.user;
+    tell.actingAs(who.user);
+    try { return await handler(who, req); } finally { caller = null; tell.actingAs(null); }
   };
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
