@@ -16,6 +16,7 @@ import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
 import { writeConfigStamp } from '../../bridge/config-stamp.js';
+import { publishing } from '../../bridge/publish-ics.js';
 
 export function stateDirError(e: unknown, dir: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -34,13 +35,14 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const tell = telling(config, log, () => activeClaims());
   const seen = firstSeen(config.bridge.stateDir); // booking order: when the bridge first saw an event
   let hogLines: () => string[] = () => [];
+  const publish = publishing(config, log);
   const b = await Bridge.open(config, log, {
     reloadConfig: () => {
       const c = loadConfig({ path: g.config, withPassword: true });
       writeConfigStamp(c.bridge.stateDir, c.source);
       return c;
     },
-    hooks: [tell.hook],
+    hooks: [tell.hook, ...(publish ? [publish] : [])],
     motdExtras: () => [...hogLines(), ...tell.motdLines()],
     stamp: (occ, now) => seen.stamp(occ, now),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
