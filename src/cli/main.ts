@@ -5,7 +5,7 @@
  * line on stderr ("hosthog: …") and the error class's exit code; never a stack trace
  * (HOSTHOG_DEBUG=1 prints it for developers).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { errorLine, exitCodeOf, HosthogError, UsageError } from '../core/errors.js';
 
 export interface GlobalOptions { config?: string; calendar?: string }
@@ -45,15 +45,16 @@ function program(): Command {
     .action(async (resources, opts, cmd) => (await import('./commands/claim.js')).claim(g(cmd), resources, opts));
 
   p.command('extend')
+    .argument('[id]', 'the claim: its id or first characters (see hosthog list); none = your current or next one')
     .argument('[duration]', 'how much longer, e.g. 2h')
-    .description('make your current claim longer')
+    .description('make a claim longer: hosthog extend 2h, hosthog extend 6f1c 2h')
     .option('--until <time>', 'new end instead of a duration')
-    .option('--uid <id>', 'which claim (default: your current or next one)')
+    .addOption(new Option('--uid <id>', 'the claim (old spelling of the id argument)').hideHelp())
     .option('--json', 'machine-readable output')
-    .action(async (duration, opts, cmd) => (await import('./commands/claim.js')).extend(g(cmd), duration, opts));
+    .action(async (a, b, opts, cmd) => (await import('./commands/claim.js')).extend(g(cmd), a, b, opts));
 
   p.command('edit')
-    .argument('<id>', 'the claim (uid or its first characters, see hosthog list)')
+    .argument('<id>', 'the claim: its id or first characters (see hosthog list)')
     .description('change a claim: note, times, resources, mode')
     .option('-m, --note <text>', 'new note')
     .option('--at <time>', 'new start')

@@ -29,7 +29,7 @@ import { conflicts, rule, isExclusive } from './conflicts.js';
 import { ConflictError, NotFoundError, PermissionError, UsageError } from './errors.js';
 import { formatDuration } from './duration.js';
 import { formatRange } from './format-time.js';
-import { cleanText } from './sanitize.js';
+import { cleanText, DEFAULT_MAX } from './sanitize.js';
 import { repeatEnds } from './repeat.js';
 
 export interface Actor { user: string; isAdmin: boolean }
@@ -51,7 +51,8 @@ export function adminHint(config?: Config): string {
 }
 /** A start this far in the past still counts as "now" (typing takes time). */
 export const PAST_GRACE_MS = 60_000;
-const NOTE_MAX = 300;
+/** One limit for notes everywhere: what the calendar decoder keeps (cleanText, docs/events.md). */
+const NOTE_MAX = DEFAULT_MAX;
 const ANNOUNCE_MAX = 500;
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
 
@@ -141,7 +142,7 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
     const who = cleanText(other.user, 40);
     throw new ConflictError(
       `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${who}'s ${theirs} claim on ${where(other)} ` +
-        `${formatRange(other.start, other.end, config.timezone, now)} (uid ${cleanText(other.uid, 80)})`,
+        `${formatRange(other.start, other.end, config.timezone, now)} (id ${cleanText(other.uid, 80)})`,
       `pick another time or resource, or ask ${who}`,
     );
   }
@@ -361,7 +362,7 @@ export function planAnnounce(text: string, start: Date, end: Date, actor: Actor,
   const clean = cleanText(text, ANNOUNCE_MAX);
   if (!clean) throw new UsageError('an announcement needs a text', 'e.g. hosthog announce "reboot at 18:00" --until 18:30');
   if (Array.from(text.trim()).length > ANNOUNCE_MAX) throw new UsageError(`an announcement may have at most ${ANNOUNCE_MAX} characters`);
-  if (!(end.getTime() > start.getTime())) throw new UsageError('an announcement must end after it starts', 'check --until / --for (and --at)');
+  if (!(end.getTime() > start.getTime())) throw new UsageError('an announcement must end after it starts', 'check --until (and --from)');
   if (end.getTime() <= now.getTime()) throw new UsageError('this announcement would already be over', 'give a later --until');
   checkAhead(start, config, now);
   return {
