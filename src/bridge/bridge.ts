@@ -92,8 +92,9 @@ export class Bridge {
     const source = opts.source ?? openSource(config);
     const mirror = await Mirror.open(config.bridge.stateDir, source);
     const b = new Bridge(config, log, source, mirror, opts.clock ?? (() => new Date()), opts);
-    if (mirror.size || mirror.meta.syncedAt) {
-      // Show what we knew before the first poll: a restart never blanks the motd.
+    // Show what we knew before the first poll: a restart never blanks the motd. Not when the
+    // calendar was switched: the old calendar's claims are not this one's (nor "released").
+    if ((mirror.size || mirror.meta.syncedAt) && mirror.meta.source === source.description) {
       await b.refresh(true);
     }
     return b;
@@ -232,8 +233,10 @@ export class Bridge {
       try {
         if (this.opts.reloadConfig) {
           this.cfg = this.opts.reloadConfig();
+          const before = this.src.description;
           this.src = openSource(this.cfg);
           this.mirror.useSource(this.src);
+          if (this.src.description !== before) this.snapshot = null; // another calendar: nothing to compare with
         }
         this.poll = { ...this.poll, authBlocked: false, consecutiveFailures: 0 };
         this.log.info('config or password file changed: polling again');
