@@ -135,15 +135,21 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
     // and must not be refused for one that ended a few seconds ago.
     if (cand.end.getTime() <= t) continue;
     const live = cand.start.getTime() < t ? { ...cand, start: now } : cand;
-    const other = holding.find((h) => h.end.getTime() > t && conflicts(h, live));
-    if (!other) continue;
+    const others = holding.filter((h) => h.end.getTime() > t && conflicts(h, live));
+    if (!others.length) continue;
     const mine = isExclusive(cand) ? (cand.hog ? 'hog' : 'exclusive') : 'shared';
-    const theirs = isExclusive(other) ? (other.hog ? 'hog' : 'exclusive') : 'shared';
-    const who = cleanText(other.user, 40);
+    const what = (other: Claim) => {
+      const theirs = isExclusive(other) ? (other.hog ? 'hog' : 'exclusive') : 'shared';
+      return `${cleanText(other.user, 40)}'s ${theirs} claim on ${where(other)} ` +
+        `${formatRange(other.start, other.end, config.timezone, now)} (id ${cleanText(other.uid, 80)})`;
+    };
+    // Every claim in the way is named, not only the first (an urgent reboot meets them all).
+    const shown = others.slice(0, 5).map(what);
+    const more = others.length > 5 ? ` and ${others.length - 5} more` : '';
+    const holders = [...new Set(others.map((o) => cleanText(o.user, 40)))];
     throw new ConflictError(
-      `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${who}'s ${theirs} claim on ${where(other)} ` +
-        `${formatRange(other.start, other.end, config.timezone, now)} (id ${cleanText(other.uid, 80)})`,
-      `pick another time or resource, or ask ${who}`,
+      `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${shown.join('; ')}${more}`,
+      `pick another time or resource, or ask ${holders.join(', ')} (hosthog notify "…" reaches everyone logged in)`,
     );
   }
 }
