@@ -40,6 +40,11 @@ echo "=== status-member"; (cd / && member hosthog status 2>&1); echo "rc=$?"
 echo "=== doctor-root"; (cd / && hosthog doctor 2>&1); echo "rc=$?"
 echo "=== doctor-member"; (cd / && member hosthog doctor 2>&1); echo "rc=$?"
 echo "=== sync-member"; (cd / && member hosthog sync 2>&1); echo "rc=$?"
+echo "=== member-claims"
+(cd / && member hosthog claim gpu0 --in 0m --for 1h -m "first day" 2>&1); echo "rc=$?"
+id=$(cd / && member hosthog list --json 2>/dev/null | sed -n 's/.*"uid": "\([0-9a-f]\{8\}\).*/\1/p' | head -1)
+(cd / && member hosthog extend "$id" 30m 2>&1); echo "rc=$?"
+(cd / && member hosthog clam 2>&1); echo "rc=$?"
 echo "=== doctor-edited"
 echo 'resources = ["gpu0", "gpu1", "fpga0"]' > "$tmp/res" && sed -i 's/^resources = .*/resources = ["gpu0", "gpu1", "fpga0"]/' /etc/hosthog/config.toml
 (cd / && hosthog doctor 2>&1); echo "rc=$?"

@@ -26,6 +26,8 @@ export function stateDirError(e: unknown, dir: string): unknown {
   return e;
 }
 
+const WRITES = new Set(['claim', 'extend', 'edit', 'release', 'cancel', 'announce', 'hog', 'unhog']);
+
 export async function bridge(g: GlobalOptions): Promise<void> {
   const config = configFor(g, { withPassword: true });
   const log = createLog();
@@ -59,12 +61,15 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
-  // (Changes it picks up are others': not the caller's to be spared.)
-  let caller: string | null = null;
+  // The author of a change is not told of it: while one write runs, its verified caller is the
+  // author of what the refresh after it sees (the catch-up sync before it picks up others'
+  // changes: no author then). Two writes at once: unknown (the holders, as for a phone's edit).
+  const writers: string[] = [];
+  const author = () => (writers.length === 1 ? writers[0] : null);
   const catchUp = async () => {
     tell.actingAs(null);
     await b.syncOnce().then(() => undefined, () => undefined);
-    tell.actingAs(caller);
+    tell.actingAs(author());
   };
   // The write path (planners, rrule) loads on the first request, not at start: the bridge's
   // resident memory stays small on hosts where people mostly read.
@@ -80,11 +85,10 @@ export async function bridge(g: GlobalOptions): Promise<void> {
       const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}), sync });
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
-    // The bridge handles one write at a time (Bridge.exclusive): the caller is the author of
-    // what the refresh after its write sees.
-    caller = who.user;
-    tell.actingAs(who.user);
-    try { return await handler(who, req); } finally { caller = null; tell.actingAs(null); }
+    if (!WRITES.has(req.method)) return handler(who, req);
+    writers.push(who.user);
+    tell.actingAs(author());
+    try { return await handler(who, req); } finally { writers.splice(writers.indexOf(who.user), 1); tell.actingAs(author()); }
   };
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
