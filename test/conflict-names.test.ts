@@ -26,3 +26,9 @@ test('claim -x over three shared claims: refused (exit 3) naming all three and t
     return true;
   });
 });
+
+test('--in 0m means now (the same start as no --in at all)', async () => {
+  const { claimTimes } = await import('../src/core/when.js');
+  const now = new Date('2026-11-20T09:00:30Z');
+  assert.deepEqual(claimTimes({ in: '0m', for: '1h' }, now, 'UTC'), claimTimes({ for: '1h' }, now, 'UTC'));
+});
