@@ -17,7 +17,10 @@ import { RUNTIME_GUARD } from '../src/bridge/runtime.js';
 import { writeSection, machineLine } from './report.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 5000);
-const NOTE = 'The unit, `npm run bridge` and `hosthog bridge` all start node through `bin/hosthog`, which execs it with the runtime: one process, the same RSS. A plain `node dist/src/cli/main.js bridge` re-runs itself with the runtime, but Node 20 cannot exec(2) itself: its idle parent (a bare node, ~40 MB) stays, so that way of starting misses the 10 % target; the bridge process itself matches the unit\'s.';
+const NOTE = 'The unit, `npm run bridge` and `hosthog bridge` all start node through `bin/hosthog`, which execs it '
+  + 'with the runtime: one process, the same RSS. A plain `node dist/src/cli/main.js bridge` re-runs itself with the '
+  + 'runtime, but Node 20 cannot exec(2) itself: its idle parent stays (a bare node is ~40 MB RSS here), so that way '
+  + 'of starting misses the 10 % target.';
 
 function ics(i: number, base: number): string {
   const f = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
