@@ -78,9 +78,15 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
       // sync: a lab member's `hosthog sync` asks the bridge (the password file is root's).
+      // At most one such sync per 10 s (any number of users asking): the calendar server is shared.
+      let lastSync: { at: number; result: unknown } | null = null;
       const sync = async () => {
+        if (lastSync && Date.now() - lastSync.at < 10_000) return lastSync.result;
         const out = await b.syncOnce();
-        return { action: 'synced', summary: `synced ${b.source.description}: ${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events` };
+        const summary = `synced ${b.source.description}: ${out.changed} changed, ${out.deleted} deleted; `
+          + `${b.mirror.size} events`;
+        lastSync = { at: Date.now(), result: { action: 'synced', summary } };
+        return lastSync.result;
       };
       const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}), sync });
       handler = hog ? hog.wrap(h) : noHogging(h);
