@@ -236,7 +236,7 @@ export class Bridge {
           const before = this.src.description;
           this.src = openSource(this.cfg);
           this.mirror.useSource(this.src);
-          if (this.src.description !== before) this.snapshot = null; // another calendar: nothing to compare with
+          if (this.src.description !== before) this.snapshot = null; // another calendar: nothing before
         }
         this.poll = { ...this.poll, authBlocked: false, consecutiveFailures: 0 };
         this.log.info('config or password file changed: polling again');
@@ -270,7 +270,8 @@ export class Bridge {
   /** On a clean stop: the motd says the bridge stopped (it would show claims as NOW forever). */
   markStopped(now: Date = this.clock()): void {
     if (this.lastMotd === null) return;
-    try { writeFileAtomic(this.config.bridge.motd, stoppedMotd(this.lastMotd, now, this.config.timezone), 0o644); } catch (e) {
+    const text = stoppedMotd(this.lastMotd, now, this.config.timezone);
+    try { writeFileAtomic(this.config.bridge.motd, text, 0o644); } catch (e) {
       this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
     }
   }

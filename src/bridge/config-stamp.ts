@@ -24,7 +24,8 @@ export function writeConfigStamp(stateDir: string, source: string, now: Date = n
 
 export function readConfigStamp(stateDir: string): ConfigStamp | null {
   try {
-    const s = JSON.parse(readFileSync(join(stateDir, CONFIG_STAMP_FILE), 'utf8').slice(0, 4096)) as ConfigStamp;
+    const text = readFileSync(join(stateDir, CONFIG_STAMP_FILE), 'utf8').slice(0, 4096);
+    const s = JSON.parse(text) as ConfigStamp;
     return typeof s.sha256 === 'string' && typeof s.source === 'string' ? s : null;
   } catch { return null; }
 }

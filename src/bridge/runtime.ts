@@ -32,7 +32,9 @@ export const RUNTIME_GUARD = 'HOSTHOG_BRIDGE_RUNTIME';
  * exec(2) itself, so this parent stays (small, idle); bin/hosthog avoids it. Returns null
  * when the runtime is already in place.
  */
-export async function reexecWithRuntime(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
+export async function reexecWithRuntime(
+  argv: string[], env: NodeJS.ProcessEnv = process.env,
+): Promise<number | null> {
   if (env[RUNTIME_GUARD]) return null;
   const { spawn } = await import('node:child_process');
   const child = spawn(argv[0], [...process.execArgv, ...BRIDGE_NODE_FLAGS, ...argv.slice(1)], {

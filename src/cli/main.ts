@@ -45,7 +45,7 @@ function program(): Command {
     .action(async (resources, opts, cmd) => (await import('./commands/claim.js')).claim(g(cmd), resources, opts));
 
   p.command('extend')
-    .argument('[id]', 'the claim: its id or first characters (see hosthog list); none = your current or next one')
+    .argument('[id]', 'the claim: its id or first characters (hosthog list); none = your current or next one')
     .argument('[duration]', 'how much longer, e.g. 2h')
     .description('make a claim longer: hosthog extend 2h, hosthog extend 6f1c 2h')
     .option('--until <time>', 'new end instead of a duration')
@@ -112,10 +112,10 @@ function program(): Command {
 
   p.command('notify')
     .argument('[text...]', 'the message')
-    .description('send a message to everyone logged in on this host (signed with your name); or set your own notices')
+    .description('send a message to everyone logged in here (signed with your name), or set your own notices')
     .option('--mute <duration>', 'only urgent notices to you for this long, e.g. 2h')
     .option('--unmute', 'all notices to you again')
-    .option('--channels <list>', 'how notices reach you: any of wall,tmux,desktop ("all" = what the host sends)')
+    .option('--channels <list>', 'how notices reach you: any of wall,tmux,desktop, or "all"')
     .option('--json', 'machine-readable output')
     .action(async (text, opts, cmd) => (await import('./commands/notify.js')).notify(g(cmd), text, opts));
 
@@ -187,7 +187,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (word === 'bridge') {
       // The bridge sets its own runtime (src/bridge/runtime.ts) however it was started.
-      const code = await (await import('../bridge/runtime.js')).reexecWithRuntime([process.execPath, ...argv.slice(1)]);
+      const { reexecWithRuntime } = await import('../bridge/runtime.js');
+      const code = await reexecWithRuntime([process.execPath, ...argv.slice(1)]);
       if (code !== null) return code;
     }
     await p.parseAsync(argv);

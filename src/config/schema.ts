@@ -212,7 +212,9 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       stalePolls: int(b, 'bridge', 'stale_polls', 3, 1),
       fullReconcileMs: dur(b, 'bridge', 'full_reconcile', '24h', 60_000),
       windowDays: int(b, 'bridge', 'window_days', 60, 1),
-      publishIcs: b.publish_ics === undefined ? undefined : absPath(str(b, 'bridge', 'publish_ics', '/var/www/html/host.ics'), '[bridge] publish_ics', problems),
+      publishIcs: b.publish_ics === undefined
+        ? undefined
+        : absPath(str(b, 'bridge', 'publish_ics', '/var/www/html/host.ics'), '[bridge] publish_ics', problems),
     },
     limits: { maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000), maxAheadMs: dur(l, 'limits', 'max_ahead', '180d', 60_000) },
     notify: {
@@ -246,7 +248,9 @@ function isTable(v: unknown): v is Table {
 export { isValidZone };
 
 function absPath(p: string, key: string, problems: string[]): string {
-  if (!p.startsWith('/') || !p.endsWith('.ics')) problems.push(`${key} = "${p}": give an absolute path ending in .ics, e.g. "/var/www/html/gpu-box-3.ics"`);
+  if (!p.startsWith('/') || !p.endsWith('.ics')) {
+    problems.push(`${key} = "${p}": give an absolute path ending in .ics, e.g. "/var/www/html/gpu-box-3.ics"`);
+  }
   return p;
 }
 

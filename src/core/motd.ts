@@ -186,11 +186,14 @@ function capped(items: string[], cap: number, indent: string, what = ''): string
  */
 export function announcementLines(v: HostView): string[] {
   const t = v.now.getTime();
-  const coming = v.announcements.filter((a) => a.start.getTime() > t).sort((a, b) => a.start.getTime() - b.start.getTime());
-  const active = v.announcements.filter((a) => a.start.getTime() <= t).sort((a, b) => b.start.getTime() - a.start.getTime());
+  const coming = v.announcements.filter((a) => a.start.getTime() > t)
+    .sort((a, b) => a.start.getTime() - b.start.getTime());
+  const active = v.announcements.filter((a) => a.start.getTime() <= t)
+    .sort((a, b) => b.start.getTime() - a.start.getTime());
+  const room = Math.max(2 - coming.length, active.length ? 1 : 0);
   return [
     ...coming.map((a) => announcementLine(a, v)),
-    ...capped(active.map((a) => announcementLine(a, v)), Math.max(2 - coming.length, active.length ? 1 : 0), '', 'announcements'),
+    ...capped(active.map((a) => announcementLine(a, v)), room, '', 'announcements'),
   ];
 }
 
