@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run by test/install.test.ts as root inside `unshare --mount`: a fresh host in a private mount
-# namespace (/etc a copy, /usr/local, /var/lib and /run empty), then systemd/install.sh, doctor
+# namespace (/etc a copy, /usr/local, /var/lib, /var/log, /run and /tmp empty), then systemd/install.sh, doctor
 # as root and as the lab member hh-alice, a config edit, an upgrade under a running bridge and
 # a stop. Each step's output follows a "=== step" line.
 set -uo pipefail
@@ -8,6 +8,8 @@ repo=$1; tmp=$2
 mount --make-rprivate /
 cp -a /etc "$tmp/etc" && mount --bind "$tmp/etc" /etc
 for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs -o mode=755 none "$d"; done
+# Nobody else's terminals, tmux servers or session buses are reachable from in here.
+mount -t tmpfs -o mode=1777 none /tmp
 mkdir -p /usr/local/bin /usr/local/lib /run/lock
 # A clone of the repository as an admin has it (built).
 mkdir "$tmp/clone" && (cd "$repo" && cp -a package.json package-lock.json README.md src bin dist docs config systemd node_modules "$tmp/clone/")

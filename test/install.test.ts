@@ -3,20 +3,21 @@
  * /var/lib and /run empty; no systemd, as in this container), then doctor as root and as the
  * lab member hh-alice, an edited config, an upgrade under a running bridge, a stop. The steps
  * run in test/install-e2e.sh; this file checks what each printed. Real users: run under
- * flock /tmp/hosthog-e2e.lock.
+ * flock /tmp/hosthog-e2e.lock (it reaches nobody else's sessions: /run and /tmp are private).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './harness/cli.js';
 import { ensureTestUsers } from './harness/users.js';
 
 test('install.sh on a fresh host: real defaults, doctor as root and as a member, upgrade restarts the bridge', async () => {
   ensureTestUsers();
-  const tmp = mkdtempSync(join(tmpdir(), 'hh-install-'));
+  // Outside /tmp: the namespace gets an empty /tmp (no other test's tmux reachable).
+  const tmp = mkdtempSync('/var/tmp/hh-install-');
   try {
     const r = spawnSync('unshare', ['--mount', 'bash', join(REPO, 'test/install-e2e.sh'), REPO, tmp], { encoding: 'utf8', timeout: 240_000 });
     const out = r.stdout + r.stderr;
