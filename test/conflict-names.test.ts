@@ -21,7 +21,7 @@ test('claim -x over three shared claims: refused (exit 3) naming all three and t
     assert.ok(e instanceof ConflictError);
     assert.equal(e.exitCode, 3);
     for (const id of ['a-1', 'b-1', 'c-1']) assert.match(e.message, new RegExp(`\\(id ${id}\\)`));
-    assert.match(e.hint ?? '', /ask alice, bob, carol \(hosthog notify/);
+    assert.match(e.hint ?? '', /ask alice, bob, carol: hosthog notify --to alice,bob,carol "…"/);
     assert.ok(!e.line().includes('\n'));
     return true;
   });

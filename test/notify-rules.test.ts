@@ -38,6 +38,7 @@ test('the author of a change is not told of it; an admin\'s edit of another\'s c
   const [fresh] = planNotices([], [c], T0, new Set(), CFG);
   assert.deepEqual(readers(fresh, PEOPLE), ['bob', 'carol']);
   assert.deepEqual(readers(messageNotice('bob', 'hi', T0), PEOPLE), ['alice', 'carol']);
+  assert.deepEqual(readers(messageNotice('bob', 'hi', T0, ['carol']), PEOPLE), ['carol'], 'hosthog notify --to carol');
 });
 
 test('a reminder for bob\'s gpu1 claim goes to bob and the users of gpu1 then, not to everyone', () => {

@@ -67,7 +67,8 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
       }
       mine.push(now);
       sent.set(caller.user, mine);
-      const notice = messageNotice(caller.user, text, new Date(now));
+      const to = Array.isArray(p.to) ? p.to.filter((x): x is string => typeof x === 'string').slice(0, 50) : [];
+      const notice = messageNotice(caller.user, text, new Date(now), to.length ? to : undefined);
       const sessions = await discoverSessions({ sampleMs: 0 });
       const reports = await deliverAll(channels, notice, sessions, prefs, new Date(now));
       const reached = new Set(reports.flatMap((r) => r.delivered.map((d) => d.user)));

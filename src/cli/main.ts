@@ -113,6 +113,7 @@ function program(): Command {
   p.command('notify')
     .argument('[text...]', 'the message')
     .description('send a message to everyone logged in here (signed with your name), or set your own notices')
+    .option('--to <users>', 'only to these users (comma list), e.g. --to alice,bob')
     .option('--mute <duration>', 'only urgent notices to you for this long, e.g. 2h')
     .option('--unmute', 'all notices to you again')
     .option('--channels <list>', 'how notices reach you: any of wall,tmux,desktop, or "all"')

@@ -213,13 +213,13 @@ export function planNotices(
 }
 
 /** A message someone sent with `hosthog notify`, signed. */
-export function messageNotice(from: string, text: string, now: Date): Notice {
+export function messageNotice(from: string, text: string, now: Date, to?: string[]): Notice {
   const who = cleanText(from, 32) || 'unknown';
   return {
     key: `message:${who}:${now.toISOString()}`,
     kind: 'message',
     urgent: false,
-    to: 'all',
+    to: to ? { users: to.map((u) => cleanText(u, 32)) } : 'all',
     except: [who],
     title: cleanText(`Message from ${who}`, TITLE_MAX),
     body: truncateSigned(cleanText(text, BODY_MAX), who),

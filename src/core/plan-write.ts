@@ -149,7 +149,7 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
     const holders = [...new Set(others.map((o) => cleanText(o.user, 40)))];
     throw new ConflictError(
       `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${shown.join('; ')}${more}`,
-      `pick another time or resource, or ask ${holders.join(', ')} (hosthog notify "…" reaches everyone logged in)`,
+      `pick another time or resource, or ask ${holders.join(', ')}: hosthog notify --to ${holders.join(',')} "…"`,
     );
   }
 }

@@ -16,7 +16,7 @@ import { parseDuration } from '../../core/duration.js';
 import { parsePrefs, prefsToml, type NotifyPrefs } from '../../core/notify-prefs.js';
 import { prefsPath } from '../../host/sessions/notify-prefs-file.js';
 
-interface NotifyOptions { json?: boolean; mute?: string; unmute?: boolean; channels?: string }
+interface NotifyOptions { json?: boolean; mute?: string; unmute?: boolean; channels?: string; to?: string }
 
 export async function notify(g: GlobalOptions, words: string[], o: NotifyOptions): Promise<void> {
   if (o.mute !== undefined || o.unmute || o.channels !== undefined) {
@@ -31,7 +31,8 @@ export async function notify(g: GlobalOptions, words: string[], o: NotifyOptions
       'e.g. hosthog notify "please stop your jobs on gpu1 by 17:00", or hosthog notify --mute 2h');
   }
   const config = configFor(g);
-  printResult(await callBridge(config.bridge.socket, { method: 'notify', params: { text: words.join(' ') } }), o.json);
+  const to = o.to ? o.to.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+  printResult(await callBridge(config.bridge.socket, { method: 'notify', params: { text: words.join(' '), to } }), o.json);
 }
 
 function settings(o: NotifyOptions): void {
