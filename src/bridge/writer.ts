@@ -44,14 +44,15 @@ export class CalendarWriter {
   async claim(actor: Actor, req: ClaimRequest): Promise<WriteResult> {
     const now = this.clock();
     const uid = randomUUID();
-    const { spec } = planClaim(req, actor, this.claims(), this.config, now, uid);
+    const { spec, overrules } = planClaim(req, actor, this.claims(), this.config, now, uid);
     const obj = await this.source.create(`${uid}.ics`, encodeEvent(spec, now));
     await this.cache.remember(obj);
     const range = formatRange(spec.start, spec.end, this.config.timezone, now);
     const what = spec.resources.length ? spec.resources.join(',') : this.config.host;
     return {
       action: 'claimed', uid,
-      summary: `claimed ${what} ${spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared'} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (id ${uid})`,
+      summary: `claimed ${what} ${spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared'} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (id ${uid})`
+        + (overrules?.length ? `; overrules ${overrules.map((c) => `${c.user}'s claim (id ${c.uid})`).join(', ')}: they are told` : ''),
       claim: { user: spec.user, mode: spec.mode, hog: spec.hog, resources: spec.resources, note: spec.note, start: isoWithOffset(spec.start, this.config.timezone), end: isoWithOffset(spec.end, this.config.timezone), rrule: spec.rrule },
     };
   }

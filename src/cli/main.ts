@@ -41,6 +41,7 @@ function program(): Command {
     .option('--repeat <rule>', 'e.g. "every monday until 2027-03-01"')
     .option('--allow <users>', 'with --hog: users still let in (comma list)')
     .option('--user <name>', 'admins: claim for someone else')
+    .option('--force', 'admins: overrule every claim in the way (their holders are told, with your note)')
     .option('--json', 'machine-readable output')
     .action(async (resources, opts, cmd) => (await import('./commands/claim.js')).claim(g(cmd), resources, opts));
 

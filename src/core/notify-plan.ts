@@ -8,10 +8,11 @@ import type { Config } from '../config/schema.js';
 import { cleanText } from './sanitize.js';
 import { formatDuration } from './duration.js';
 import { localParts } from './format-time.js';
+import { rule } from './conflicts.js';
 
 export type NoticeKind =
   | 'new' | 'changed' | 'released' | 'cancelled' | 'reminder' | 'started'
-  | 'ending-soon' | 'ended' | 'announcement' | 'message';
+  | 'ending-soon' | 'ended' | 'announcement' | 'message' | 'overruled';
 
 export interface Notice {
   /** Stable dedupe key, e.g. "reminder:15m:<uid>:<recurrenceId|start ISO>". */
@@ -156,6 +157,26 @@ export function planNotices(
           add(claimNotice('cancelled', `cancelled:${occurrenceKey(p)}`, p, fmt, host, now));
         }
       }
+    }
+  }
+
+  // 1b. A claim that held and is now overruled (an admin's claim --force): its holder is told,
+  //     urgently, with who overrules it and their note (the reason).
+  if (prev) {
+    const held = new Set(rule(prev.filter((o): o is Claim => o.kind === 'claim')).holds.map(occurrenceKey));
+    for (const { claim: c, by } of rule(claims).overruled) {
+      if (c.end.getTime() <= t || !held.has(occurrenceKey(c))) continue;
+      const why = cleanText(by.note, 120);
+      add({
+        key: `overruled:${occurrenceKey(c)}:${by.uid}`,
+        kind: 'overruled',
+        urgent: true,
+        to: { users: [c.user] },
+        title: cleanText(`Your claim on ${host} is overruled by ${cleanText(by.user, 32)}'s`, TITLE_MAX),
+        body: cleanText(`${what(c)}, ${fmt.range(c.start, c.end, c.allDay)} · ${cleanText(by.user, 32)}: `
+          + `${what(by)}, ${fmt.range(by.start, by.end, by.allDay)}${why ? ` · "${why}"` : ''}`, BODY_MAX),
+        at: now,
+      });
     }
   }
 

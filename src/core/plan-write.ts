@@ -38,6 +38,8 @@ export interface ClaimRequest {
   start: Date; end: Date | null; rrule?: string;
   /** Admin claiming for someone else. */
   user?: string;
+  /** Admins: overrule every conflicting claim (claim -x --force). */
+  force?: boolean;
 }
 export interface ClaimChanges {
   note?: string; until?: Date; start?: Date; resources?: string[]; mode?: Mode; hog?: boolean; allow?: string[];
@@ -171,7 +173,9 @@ function expand(spec: ClaimSpec, to: Date, now: Date, max: number): Claim[] {
   return occurrences.filter((o): o is Claim => o.kind === 'claim').map((o) => ({ ...o, user: spec.user }));
 }
 
-export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], config: Config, now: Date, newUid: string): { spec: ClaimSpec } {
+export function planClaim(
+  req: ClaimRequest, actor: Actor, claims: Claim[], config: Config, now: Date, newUid: string,
+): { spec: ClaimSpec; overrules?: Claim[] } {
   const user = (req.user ?? actor.user).trim();
   if (user !== actor.user && !actor.isAdmin) {
     throw new PermissionError(`only an admin may claim in another user's name (${cleanText(user, 40)})`, adminHint(config));
@@ -223,9 +227,26 @@ export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], conf
       spec = { ...spec, start: first.start, end: first.end };
     }
   }
+  if (req.force) {
+    // The force path: an admin's claim (an urgent reboot) is booked before every other one, so
+    // by the booking-order rule (conflicts.ts) it holds and overrules each claim in its way.
+    if (!actor.isAdmin) {
+      try { checkConflicts(candidates, holdingOthers(claims), config, now); } catch (e) {
+        if (e instanceof ConflictError) throw new PermissionError(`only an admin may --force: ${e.message}`, e.hint);
+        throw e;
+      }
+      throw new PermissionError('only an admin may --force (and nothing is in the way: leave it out)', adminHint(config));
+    }
+    const t = now.getTime();
+    const overrules = holdingOthers(claims).filter((h) => h.end.getTime() > t && candidates.some((c) => conflicts(h, c)));
+    return { spec: { ...spec, created: FORCED_CREATED }, overrules };
+  }
   checkConflicts(candidates, holdingOthers(claims), config, now);
   return { spec };
 }
+
+/** CREATED of a forced claim: booked before any other (see the ruling in conflicts.ts). */
+export const FORCED_CREATED = new Date(0);
 
 /**
  * The claim a command acts on: with uid (full, or a unique prefix of at least 4 characters),

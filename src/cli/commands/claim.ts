@@ -12,7 +12,7 @@ import { printResult } from '../output.js';
 export interface ClaimOpts {
   exclusive?: boolean; shared?: boolean; hog?: boolean;
   in?: string; at?: string; for?: string; until?: string;
-  note?: string; repeat?: string; allow?: string; user?: string; json?: boolean;
+  note?: string; repeat?: string; allow?: string; user?: string; json?: boolean; force?: boolean;
 }
 
 // "" is an empty list (edit --resources "" = the whole host again; --allow "" clears it), not "unchanged".
@@ -32,6 +32,7 @@ export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts)
   const result = await callWrite(g, 'claim', {
     resources: res, mode: o.exclusive || o.hog ? 'exclusive' : 'shared', hog: Boolean(o.hog), note: o.note ?? '',
     allow: list(o.allow) ?? [], start: start.toISOString(), end: end.toISOString(), rrule, user: o.user,
+    ...(o.force ? { force: true } : {}),
   });
   printResult(result, o.json);
 }
