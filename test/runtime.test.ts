@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,5 +59,6 @@ for (const [name, argv] of [
       await done;
     }
     assert.throws(() => process.kill(b.pid, 0), 'the bridge itself stopped with its parent');
+    rmSync(dir, { recursive: true, force: true });
   });
 }
