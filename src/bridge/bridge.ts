@@ -149,7 +149,11 @@ export class Bridge {
     const from = new Date(startOfDayUtc(now).getTime() - DAY);
     if (redecode || !prev || prev.from.getTime() !== from.getTime()) {
       const to = new Date(from.getTime() + (this.config.bridge.windowDays + 2) * DAY);
-      const { occurrences, problems } = this.decodeAll(from, to);
+      const decoded = this.decodeAll(from, to);
+      // Stamped on copies: decoded occurrences are reused across refreshes, and the previous
+      // snapshot must keep the booking times it was ruled with (notices compare the two).
+      const occurrences = this.opts.stamp ? decoded.occurrences.map((o) => ({ ...o })) : decoded.occurrences;
+      const problems = decoded.problems;
       this.opts.stamp?.(occurrences, now);
       this.snapshot = { occurrences, problems, from, to, syncedAt: null };
       this.decodeCount++;
@@ -266,6 +270,9 @@ export class Bridge {
     if (this.busy) await this.busy.catch(() => undefined);
     this.mirror.close();
   }
+
+  /** Decode and rule again now (booking times changed, e.g. an admin's forced claim). */
+  async restamp(): Promise<void> { await this.exclusive(async () => { await this.refresh(true); }); }
 
   /** On a clean stop: the motd says the bridge stopped (it would show claims as NOW forever). */
   markStopped(now: Date = this.clock()): void {

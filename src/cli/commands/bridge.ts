@@ -94,7 +94,16 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     if (!WRITES.has(req.method)) return handler(who, req);
     writers.push(who.user);
     tell.actingAs(author());
-    try { return await handler(who, req); } finally { writers.splice(writers.indexOf(who.user), 1); tell.actingAs(author()); }
+    try {
+      const result = await handler(who, req) as { uid?: string } | null;
+      // claim --force (the planner refused it to non-admins): booked first, by the bridge's own
+      // record (a CREATED in the event is not trusted); ruled again now, so holders are told.
+      if (req.method === 'claim' && req.params?.force === true && typeof result?.uid === 'string') {
+        seen.markForced(result.uid, new Date());
+        await b.restamp();
+      }
+      return result;
+    } finally { writers.splice(writers.indexOf(who.user), 1); tell.actingAs(author()); }
   };
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
