@@ -228,8 +228,9 @@ export function planClaim(
     }
   }
   if (req.force) {
-    // The force path: an admin's claim (an urgent reboot) is booked before every other one, so
-    // by the booking-order rule (conflicts.ts) it holds and overrules each claim in its way.
+    // The force path: an admin's claim (an urgent reboot) counts as booked before every other
+    // one (the bridge records it so: src/bridge/first-seen.ts), so by the booking-order rule
+    // (conflicts.ts) it holds and overrules each claim in its way.
     if (!actor.isAdmin) {
       try { checkConflicts(candidates, holdingOthers(claims), config, now); } catch (e) {
         if (e instanceof ConflictError) throw new PermissionError(`only an admin may --force: ${e.message}`, e.hint);
@@ -245,7 +246,7 @@ export function planClaim(
   return { spec };
 }
 
-/** CREATED of a forced claim: booked before any other (see the ruling in conflicts.ts). */
+/** CREATED written into a forced claim (the bridge's own record decides: first-seen.ts). */
 export const FORCED_CREATED = new Date(0);
 
 /**
