@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, writeFileSync
 import { join } from 'node:path';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { startCli, runCli, waitFor, REPO } from './harness/cli.js';
-import { writeTestConfig } from './harness/config.js';
+import { writeTestConfig, vevent } from './harness/config.js';
 import { freePort } from './harness/free-port.js';
 
 const users = ensureTestUsers();
@@ -128,7 +128,9 @@ test('three users (two in tmux, one on a tty): claim, edit, reminder, hog, relea
   await as(bob, ['claim', 'gpu1', '--in', '2m', '--for', '10m', '-m', 'later run']);
   await expect(`hh-bob claimed ${HOST}`, ['hh-alice', 'hh-carol']);
   // hog: carol's hog tomorrow takes the host from everyone: alice and bob are told, urgently.
-  await as(carol, ['claim', '--hog', '--in', '26h', '--for', '1h', '-m', 'benchmarks']);
+  // (Booked from carol's phone: the CLI refuses a hog the gate could not hold on this unwired machine.)
+  const hs = new Date(Date.now() + 26 * 3_600_000);
+  writeFileSync(join(vdir, 'hog.ics'), vevent('hog-1@phone', 'hh-carol hog: benchmarks', hs, new Date(hs.getTime() + 3_600_000)));
   await expect(`hh-carol claimed ${HOST}`, ['hh-alice', 'hh-bob']);
   await expect(`hh-bob's claim on ${HOST} starts in`, ['hh-alice', 'hh-bob']);
   // release: alice ends hers; bob and carol are told.
