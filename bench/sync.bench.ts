@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config/load.js';
 import { Bridge } from '../src/bridge/bridge.js';
 import { silentLog } from '../src/host/store/log.js';
 import { writeSection, machineLine } from './report.js';
-import { BRIDGE_NODE_FLAGS, BRIDGE_ENV } from '../src/bridge/runtime.js';
+import { BRIDGE_NODE_FLAGS, BRIDGE_ENV, RUNTIME_GUARD } from '../src/bridge/runtime.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 5000);
 const RECURRING = 0.1;
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     // RSS of a real bridge process after its first sync.
     const cfg2 = writeTestConfig({ calendarUrl: srv.calendarUrl, username: srv.username, password: srv.password, host: 'bench-box' });
     // Started as systemd/hosthog-bridge.service starts it (same V8 flags and malloc settings).
-    const child = spawn(process.execPath, [...BRIDGE_NODE_FLAGS, join(REPO, 'dist/src/cli/main.js'), 'bridge'], { env: { ...process.env, ...BRIDGE_ENV, HOSTHOG_CONFIG: cfg2.path, HOSTHOG_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [...BRIDGE_NODE_FLAGS, join(REPO, 'dist/src/cli/main.js'), 'bridge'], { env: { ...process.env, ...BRIDGE_ENV, [RUNTIME_GUARD]: '1', HOSTHOG_CONFIG: cfg2.path, HOSTHOG_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
     const t2 = Date.now();
     await waitFor(() => existsSync(join(cfg2.stateDir, 'snapshot.json')) && existsSync(cfg2.motd), 'bridge first sync', 120_000, 50);
     const bridgeFirstMs = Date.now() - t2;

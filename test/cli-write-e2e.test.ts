@@ -75,7 +75,7 @@ test('two real users through a running bridge on Radicale', async (t) => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /for hh-bob/);
   // bob widens his gpu1 claim to the whole host: --resources "" means no resources.
-  const bobUid = /\(uid ([0-9a-f-]+)\)/.exec(r.stdout)![1];
+  const bobUid = /\(id ([0-9a-f-]+)\)/.exec(r.stdout)![1];
   r = await B(['edit', bobUid, '--resources', '']);
   assert.equal(r.code, 0, r.stderr);
   const bobs = JSON.parse((await B(['list', '--json', '--mine'])).stdout) as { uid: string; resources: string[] }[];

@@ -174,8 +174,9 @@ test('motd: announcements (current and upcoming), conflict line, stale line', ()
     'gpu-box-3 · hosthog · Sun 2026-11-22 14:05 Europe/Berlin',
     'NOW:',
     '  alice · exclusive · whole host · until 16:00',
-    'ANNOUNCEMENT until Tue 09:00: Reboot Tuesday 09:00 for kernel update',
+    // the coming one first (issue 12: most urgent first)
     'ANNOUNCEMENT 20:00–20:30: UPS test',
+    'ANNOUNCEMENT until Tue 09:00: Reboot Tuesday 09:00 for kernel update',
     "! conflict: bob's exclusive claim 14:00–15:00 overlaps alice's (alice holds)",
     '! calendar unreachable since 13:02 (last sync 13:00): showing what was known',
   ]);

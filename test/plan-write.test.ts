@@ -70,7 +70,7 @@ test('planClaim: only admins claim in another user\'s name', () => {
 test('planClaim: conflicts name the holder, host-zone times and the uid', () => {
   const bobs = claim({ uid: 'bob-uid-1234', user: 'bob', mode: 'shared', start: at('11:00'), end: at('15:00'), resources: ['gpu0'] });
   throwsWith(() => planClaim(req({ start: at('14:00'), end: at('16:00') }), alice, [bobs], config, NOW, 'u'),
-    ConflictError, /14:00–16:00 \(exclusive\) overlaps bob's shared claim on gpu0 11:00–15:00 \(uid bob-uid-1234\)/, /ask bob/);
+    ConflictError, /14:00–16:00 \(exclusive\) overlaps bob's shared claim on gpu0 11:00–15:00 \(id bob-uid-1234\)/, /ask bob/);
   // shared + shared is fine; shared vs someone's exclusive is not.
   assert.ok(planClaim(req({ mode: 'shared', start: at('14:00'), end: at('16:00') }), alice, [bobs], config, NOW, 'u'));
   const bobX = { ...bobs, mode: 'exclusive' as const };
@@ -96,7 +96,7 @@ test('planClaim: repeating claims need an end, are checked per occurrence, acros
   throwsWith(() => planClaim(req({ ...base, rrule: 'FREQ=WEEKLY;BYDAY=MO' }), alice, [], config, NOW, 'u'), UsageError, /repeating claim needs an end/, /until 2027-03-01/);
   // Monday 2027-03-29 09:00 is CEST (07:00Z): bob holds exactly that hour.
   const bobs = claim({ uid: 'bob-dst', user: 'bob', start: new Date('2027-03-29T07:00:00Z'), end: new Date('2027-03-29T08:00:00Z') });
-  throwsWith(() => planClaim(req({ ...base, rrule: 'FREQ=WEEKLY;BYDAY=MO;COUNT=3' }), alice, [bobs], config, NOW, 'u'), ConflictError, /^2027-03-29 09:00–10:00 \(exclusive\) overlaps bob's exclusive claim on the whole host 2027-03-29 09:00–10:00 \(uid bob-dst\)$/);
+  throwsWith(() => planClaim(req({ ...base, rrule: 'FREQ=WEEKLY;BYDAY=MO;COUNT=3' }), alice, [bobs], config, NOW, 'u'), ConflictError, /^2027-03-29 09:00–10:00 \(exclusive\) overlaps bob's exclusive claim on the whole host 2027-03-29 09:00–10:00 \(id bob-dst\)$/);
   // Two occurrences stop before it.
   const ok = planClaim(req({ ...base, rrule: 'RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=2' }), alice, [bobs], config, NOW, 'u');
   assert.equal(ok.spec.rrule, 'FREQ=WEEKLY;BYDAY=MO;COUNT=2');
@@ -154,7 +154,7 @@ test('planExtend: by a duration or to a time; checks the extra time for conflict
   const ended = { ...mine, end: at('09:30') };
   throwsWith(() => planExtend(ended, H, alice, [ended], config, NOW), UsageError, /already ended/);
   const bobs = claim({ uid: 'bob-9', user: 'bob', start: at('12:00'), end: at('13:00'), resources: ['gpu0'] });
-  throwsWith(() => planExtend(mine, 2 * H, alice, [mine, bobs], config, NOW), ConflictError, /11:00–13:00 \(exclusive\) overlaps bob's exclusive claim on gpu0 12:00–13:00 \(uid bob-9\)/);
+  throwsWith(() => planExtend(mine, 2 * H, alice, [mine, bobs], config, NOW), ConflictError, /11:00–13:00 \(exclusive\) overlaps bob's exclusive claim on gpu0 12:00–13:00 \(id bob-9\)/);
   assert.ok(planExtend(mine, H, alice, [mine, bobs], config, NOW)); // up to 12:00 is fine
   // A recurring occurrence: the patch applies to that occurrence only.
   const occ = { ...mine, recurring: true, recurrenceId: at('09:00').toISOString() };
@@ -173,11 +173,11 @@ test('planEdit: patches only what changes, validates, checks conflicts', () => {
   throwsWith(() => planEdit(mine, { start: at('08:00') }, alice, [mine], config, NOW), UsageError, /into the past/);
   throwsWith(() => planEdit(mine, { until: at('12:00') }, alice, [mine], config, NOW), UsageError, /end after it starts/);
   throwsWith(() => planEdit(mine, { resources: ['gpu7'] }, alice, [mine], config, NOW), UsageError, /unknown resource "gpu7"/, /gpu0, gpu1/);
-  throwsWith(() => planEdit(mine, { note: 'x'.repeat(301) }, alice, [mine], config, NOW), UsageError, /a note may have at most 300 characters/);
-  assert.ok(planEdit(mine, { note: 'x'.repeat(300) }, alice, [mine], config, NOW));
+  throwsWith(() => planEdit(mine, { note: 'x'.repeat(201) }, alice, [mine], config, NOW), UsageError, /a note may have at most 200 characters/);
+  assert.ok(planEdit(mine, { note: 'x'.repeat(200) }, alice, [mine], config, NOW));
   const bobs = claim({ uid: 'bob-7', user: 'bob', mode: 'shared', start: at('14:00'), end: at('18:00'), resources: ['gpu0'] });
   assert.ok(planEdit(mine, { note: 'x' }, alice, [mine, bobs], config, NOW)); // shared + shared
-  throwsWith(() => planEdit(mine, { mode: 'exclusive' }, alice, [mine, bobs], config, NOW), ConflictError, /bob's shared claim on gpu0 14:00–18:00 \(uid bob-7\)/);
+  throwsWith(() => planEdit(mine, { mode: 'exclusive' }, alice, [mine, bobs], config, NOW), ConflictError, /bob's shared claim on gpu0 14:00–18:00 \(id bob-7\)/);
   assert.ok(planEdit(mine, { mode: 'exclusive', resources: ['gpu1'] }, alice, [mine, bobs], config, NOW));
   // Moving only the start keeps the length; the conflict check sees the moved end.
   assert.deepEqual(planEdit(mine, { start: at('14:00') }, alice, [mine], config, NOW), { patch: { start: at('14:00'), end: at('16:00') } });

@@ -16,7 +16,7 @@ import { AuthError, CalendarUnavailableError, errorLine } from '../core/errors.j
 import { isDue, type PollState } from '../core/poll-schedule.js';
 import { decodeObjects, withUniqueUids } from '../core/ics-read.js';
 import { hostView, type HostView } from '../core/view.js';
-import { renderMotd } from '../core/motd.js';
+import { renderMotd, stoppedMotd } from '../core/motd.js';
 import { openSource } from '../caldav/open-source.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 import type { Log } from '../host/store/log.js';
@@ -68,6 +68,7 @@ export class Bridge {
   private writtenDecode = -1;
   private writtenState = '';
   private lastMotd: string | null = null;
+  private lastMotdAt = 0;
   private lastRenderMinute = -1;
   private poll: PollState = { lastAttemptAt: null, consecutiveFailures: 0, authBlocked: false, jitterMs: 0 };
   private busy: Promise<unknown> | null = null;
@@ -91,8 +92,9 @@ export class Bridge {
     const source = opts.source ?? openSource(config);
     const mirror = await Mirror.open(config.bridge.stateDir, source);
     const b = new Bridge(config, log, source, mirror, opts.clock ?? (() => new Date()), opts);
-    if (mirror.size || mirror.meta.syncedAt) {
-      // Show what we knew before the first poll: a restart never blanks the motd.
+    // Show what we knew before the first poll: a restart never blanks the motd. Not when the
+    // calendar was switched: the old calendar's claims are not this one's (nor "released").
+    if ((mirror.size || mirror.meta.syncedAt) && mirror.meta.source === source.description) {
       await b.refresh(true);
     }
     return b;
@@ -147,7 +149,11 @@ export class Bridge {
     const from = new Date(startOfDayUtc(now).getTime() - DAY);
     if (redecode || !prev || prev.from.getTime() !== from.getTime()) {
       const to = new Date(from.getTime() + (this.config.bridge.windowDays + 2) * DAY);
-      const { occurrences, problems } = this.decodeAll(from, to);
+      const decoded = this.decodeAll(from, to);
+      // Stamped on copies: decoded occurrences are reused across refreshes, and the previous
+      // snapshot must keep the booking times it was ruled with (notices compare the two).
+      const occurrences = this.opts.stamp ? decoded.occurrences.map((o) => ({ ...o })) : decoded.occurrences;
+      const problems = decoded.problems;
       this.opts.stamp?.(occurrences, now);
       this.snapshot = { occurrences, problems, from, to, syncedAt: null };
       this.decodeCount++;
@@ -206,10 +212,12 @@ export class Bridge {
   private writeMotd(view: HostView): void {
     const extras = this.opts.motdExtras?.(view) ?? [];
     const text = renderMotd(view) + (extras.length ? extras.join('\n') + '\n' : '');
-    if (text === this.lastMotd) return;
+    // Unchanged text is still rewritten every 10 minutes: the file's age says the bridge is alive.
+    if (text === this.lastMotd && Date.now() - this.lastMotdAt < 600_000) return;
     try {
       writeFileAtomic(this.config.bridge.motd, text, 0o644);
       this.lastMotd = text;
+      this.lastMotdAt = Date.now();
     } catch (e) {
       this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
     }
@@ -229,8 +237,10 @@ export class Bridge {
       try {
         if (this.opts.reloadConfig) {
           this.cfg = this.opts.reloadConfig();
+          const before = this.src.description;
           this.src = openSource(this.cfg);
           this.mirror.useSource(this.src);
+          if (this.src.description !== before) this.snapshot = null; // another calendar: nothing before
         }
         this.poll = { ...this.poll, authBlocked: false, consecutiveFailures: 0 };
         this.log.info('config or password file changed: polling again');
@@ -259,6 +269,18 @@ export class Bridge {
     this.task?.stop();
     if (this.busy) await this.busy.catch(() => undefined);
     this.mirror.close();
+  }
+
+  /** Decode and rule again now (booking times changed, e.g. an admin's forced claim). */
+  async restamp(): Promise<void> { await this.exclusive(async () => { await this.refresh(true); }); }
+
+  /** On a clean stop: the motd says the bridge stopped (it would show claims as NOW forever). */
+  markStopped(now: Date = this.clock()): void {
+    if (this.lastMotd === null) return;
+    const text = stoppedMotd(this.lastMotd, now, this.config.timezone);
+    try { writeFileAtomic(this.config.bridge.motd, text, 0o644); } catch (e) {
+      this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
+    }
   }
 
   /** Run fn with no other sync/refresh running (no overlap). */

@@ -24,6 +24,8 @@ export interface FirstSeen {
   /** The bridge wrote a hog for a caller (called by the hog RPC path). */
   markViaBridge(uid: string, admin: boolean, now: Date): void;
   viaBridge(uid: string): { admin: boolean } | undefined;
+  /** An admin's claim --force written by the bridge: booked before every other (holds over them). */
+  markForced(uid: string, now: Date): void;
 }
 
 export function firstSeen(stateDir: string): FirstSeen {
@@ -64,6 +66,14 @@ export function firstSeen(stateDir: string): FirstSeen {
       const e = map.get(uid) ?? { seen: now.getTime(), last: now.getTime() };
       e.bridge = true;
       e.admin = e.admin || admin;
+      map.set(uid, e);
+      save();
+    },
+    markForced(uid, now) {
+      const e = map.get(uid) ?? { seen: now.getTime(), last: now.getTime() };
+      e.seen = 0;
+      e.bridge = true;
+      e.admin = true;
       map.set(uid, e);
       save();
     },

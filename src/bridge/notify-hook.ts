@@ -13,6 +13,7 @@ import { cleanText } from '../core/sanitize.js';
 import { Ledger } from '../host/sessions/ledger.js';
 import { channelsByName, deliverAll, notifyRun } from '../host/sessions/channels/index.js';
 import { discoverSessions } from '../host/sessions/sessions.js';
+import { passwdEntry, prefsLookup } from '../host/sessions/notify-prefs-file.js';
 import type { Log } from '../host/store/log.js';
 import type { RefreshHook } from './bridge.js';
 import type { ExtraHandler } from './rpc-handlers.js';
@@ -21,6 +22,8 @@ const HOUR = 3_600_000;
 
 export interface Telling {
   hook: RefreshHook;
+  /** While a write of this verified user runs (null after): its changes are not told to them. */
+  actingAs: (user: string | null) => void;
   handlers: Record<string, ExtraHandler>;
   motdLines: () => string[];
   /** Add a planner of further notices (GPU use), run after the calendar's on every refresh. */
@@ -35,11 +38,13 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
   const channels = channelsByName(config.notify.channels, { host: config.host });
   const sent = new Map<string, number[]>();
   let whoLine = '';
+  let acting: string | null = null;
+  const prefs = prefsLookup(passwdEntry, (msg) => log.warn({ file: msg }, 'notice settings ignored'));
   let whoAt = 0;
   const planners: ExtraPlanner[] = [];
 
   const hook: RefreshHook = async (prev, next, _view, now) => {
-    const { notices, reports } = await notifyRun({ prev: prev?.occurrences ?? null, next: next.occurrences, now, config, ledger, channels });
+    const { notices, reports } = await notifyRun({ prev: prev?.occurrences ?? null, next: next.occurrences, now, config, ledger, channels, author: acting ?? undefined, prefs });
     notices.forEach((n, i) => {
       const delivered = (reports[i] ?? []).reduce((a, r) => a + r.delivered.length, 0);
       const failed = (reports[i] ?? []).flatMap((r) => r.failed.map((f) => `${r.channel}:${f.target}: ${f.error}`));
@@ -85,9 +90,10 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
       }
       mine.push(now);
       sent.set(caller.user, mine);
-      const notice = messageNotice(caller.user, text, new Date(now));
+      const to = Array.isArray(p.to) ? p.to.filter((x): x is string => typeof x === 'string').slice(0, 50) : [];
+      const notice = messageNotice(caller.user, text, new Date(now), to.length ? to : undefined);
       const sessions = await discoverSessions({ sampleMs: 0 });
-      const reports = await deliverAll(channels, notice, sessions);
+      const reports = await deliverAll(channels, notice, sessions, prefs, new Date(now));
       const reached = new Set(reports.flatMap((r) => r.delivered.map((d) => d.user)));
       log.info({ from: caller.user, reached: reached.size }, 'message sent');
       return { action: 'notified', summary: `sent to ${reached.size} user${reached.size === 1 ? '' : 's'} logged in (${[...reached].join(', ') || 'nobody reached'})`, reached: [...reached] };
@@ -110,5 +116,7 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
   };
 
   const addPlanner = (p: ExtraPlanner) => { planners.push(p); };
-  return { hook, handlers, motdLines: () => (whoLine ? [whoLine] : []), addPlanner };
+  return {
+    hook, handlers, actingAs: (u) => { acting = u; }, motdLines: () => (whoLine ? [whoLine] : []), addPlanner,
+  };
 }

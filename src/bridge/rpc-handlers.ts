@@ -82,6 +82,7 @@ function claimRequest(p: Record<string, unknown>): ClaimRequest {
     end: optDate(p.end) ?? null,
     rrule: optStr(p.rrule),
     user: optStr(p.user),
+    force: optBool(p.force),
   };
 }
 

@@ -45,14 +45,15 @@ export class CalendarWriter {
   async claim(actor: Actor, req: ClaimRequest): Promise<WriteResult> {
     const now = this.clock();
     const uid = randomUUID();
-    const { spec } = planClaim(req, actor, this.claims(), this.config, now, uid);
+    const { spec, overrules } = planClaim(req, actor, this.claims(), this.config, now, uid);
     const obj = await this.source.create(`${uid}.ics`, encodeEvent(spec, now));
     await this.cache.remember(obj);
     const range = formatRange(spec.start, spec.end, this.config.timezone, now);
     const what = spec.resources.length ? spec.resources.join(',') : this.config.host;
     return {
       action: 'claimed', uid,
-      summary: `claimed ${what} ${spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared'} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (uid ${uid})`,
+      summary: `claimed ${what} ${spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared'} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (id ${uid})`
+        + (overrules?.length ? `; overrules ${overrules.map((c) => `${c.user}'s claim (id ${c.uid})`).join(', ')}: they are told` : ''),
       claim: { user: spec.user, mode: spec.mode, hog: spec.hog, resources: spec.resources, note: spec.note, start: isoWithOffset(spec.start, this.config.timezone), end: isoWithOffset(spec.end, this.config.timezone), rrule: spec.rrule },
     };
   }
@@ -64,7 +65,7 @@ export class CalendarWriter {
     if (by === undefined) throw new UsageError('extend needs a duration or --until', 'e.g. hosthog extend 2h, or hosthog extend --until 18:00');
     const { patch, recurrenceId } = planExtend(claim, by, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
-    return { action: 'extended', uid: claim.uid, summary: `extended ${claim.user}'s claim to ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (uid ${claim.uid})` };
+    return { action: 'extended', uid: claim.uid, summary: `extended ${claim.user}'s claim to ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (id ${claim.uid})` };
   }
 
   async edit(actor: Actor, uid: string, changes: Parameters<typeof planEdit>[1]): Promise<WriteResult> {
@@ -72,7 +73,7 @@ export class CalendarWriter {
     const claim = findMyClaim(this.claims(), actor.user, now, uid, this.config.timezone);
     const { patch, recurrenceId } = planEdit(claim, changes, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
-    return { action: 'edited', uid: claim.uid, summary: `edited ${claim.user}'s claim ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (uid ${claim.uid})` };
+    return { action: 'edited', uid: claim.uid, summary: `edited ${claim.user}'s claim ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (id ${claim.uid})` };
   }
 
   async release(actor: Actor, uid?: string, opts: { cancelOnly?: boolean } = {}): Promise<WriteResult> {
@@ -86,14 +87,14 @@ export class CalendarWriter {
       const obj = this.objectOf(claim);
       await this.guard(claim, () => this.source.remove(obj.href, this.etagOf(obj)));
       await this.cache.forget(obj.href);
-      return { action: 'deleted', uid: claim.uid, summary: `deleted ${claim.user}'s claim (uid ${claim.uid})` };
+      return { action: 'deleted', uid: claim.uid, summary: `deleted ${claim.user}'s claim (id ${claim.uid})` };
     }
     await this.patch(claim, plan.patch, claim.recurring ? claim.recurrenceId : undefined);
     // A repeating claim: this occurrence only, and the message says so.
     const once = claim.recurring ? '; this occurrence only, the series goes on' : '';
     return plan.action === 'end-now'
-      ? { action: 'released', uid: claim.uid, summary: `released: ${claim.user}'s claim ended now (uid ${claim.uid}${once})` }
-      : { action: 'cancelled', uid: claim.uid, summary: `cancelled ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid}${once})` };
+      ? { action: 'released', uid: claim.uid, summary: `released: ${claim.user}'s claim ended now (id ${claim.uid}${once})` }
+      : { action: 'cancelled', uid: claim.uid, summary: `cancelled ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (id ${claim.uid}${once})` };
   }
 
   async announce(actor: Actor, text: string, start: Date, end: Date): Promise<WriteResult> {
@@ -102,7 +103,7 @@ export class CalendarWriter {
     const { spec } = planAnnounce(text, start, end, actor, this.config, now, uid);
     const obj = await this.source.create(`${uid}.ics`, encodeEvent(spec, now));
     await this.cache.remember(obj);
-    return { action: 'announced', uid, summary: `announced ${formatRange(spec.start, spec.end, this.config.timezone, now)}: ${cleanText(spec.text, 100)} (uid ${uid})` };
+    return { action: 'announced', uid, summary: `announced ${formatRange(spec.start, spec.end, this.config.timezone, now)}: ${cleanText(spec.text, 100)} (id ${uid})` };
   }
 
   /** Set the hog flag (and allow list) on a claim: only its holder, and only when exclusive. */
@@ -112,7 +113,7 @@ export class CalendarWriter {
     if (hog) checkHoggable(claim);
     const { patch, recurrenceId } = planEdit(claim, { hog, allow }, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
-    return { action: hog ? 'hogged' : 'unhogged', uid: claim.uid, summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})` };
+    return { action: hog ? 'hogged' : 'unhogged', uid: claim.uid, summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (id ${claim.uid})` };
   }
 
   private objectOf(claim: Claim): CalendarObject {

@@ -5,7 +5,7 @@
  * line on stderr ("hosthog: …") and the error class's exit code; never a stack trace
  * (HOSTHOG_DEBUG=1 prints it for developers).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { errorLine, exitCodeOf, HosthogError, UsageError } from '../core/errors.js';
 
 export interface GlobalOptions { config?: string; calendar?: string; host?: string }
@@ -42,19 +42,21 @@ function program(): Command {
     .option('--repeat <rule>', 'e.g. "every monday until 2027-03-01"')
     .option('--allow <users>', 'with --hog: users still let in (comma list)')
     .option('--user <name>', 'admins: claim for someone else')
+    .option('--force', 'admins: overrule every claim in the way (their holders are told, with your note)')
     .option('--json', 'machine-readable output')
     .action(async (resources, opts, cmd) => (await import('./commands/claim.js')).claim(g(cmd), resources, opts));
 
   p.command('extend')
+    .argument('[id]', 'the claim: its id or first characters (hosthog list); none = your current or next one')
     .argument('[duration]', 'how much longer, e.g. 2h')
-    .description('make your current claim longer')
+    .description('make a claim longer: hosthog extend 2h, hosthog extend 6f1c 2h')
     .option('--until <time>', 'new end instead of a duration')
-    .option('--uid <id>', 'which claim (default: your current or next one)')
+    .addOption(new Option('--uid <id>', 'the claim (old spelling of the id argument)').hideHelp())
     .option('--json', 'machine-readable output')
-    .action(async (duration, opts, cmd) => (await import('./commands/claim.js')).extend(g(cmd), duration, opts));
+    .action(async (a, b, opts, cmd) => (await import('./commands/claim.js')).extend(g(cmd), a, b, opts));
 
   p.command('edit')
-    .argument('<id>', 'the claim (uid or its first characters, see hosthog list)')
+    .argument('<id>', 'the claim: its id or first characters (see hosthog list)')
     .description('change a claim: note, times, resources, mode')
     .option('-m, --note <text>', 'new note')
     .option('--at <time>', 'new start')
@@ -111,8 +113,12 @@ function program(): Command {
     .action(async (id, opts, cmd) => (await import('./commands/claim.js')).unhog(g(cmd), id, opts));
 
   p.command('notify')
-    .argument('<text...>', 'the message')
-    .description('send a message to everyone logged in on this host (signed with your name)')
+    .argument('[text...]', 'the message')
+    .description('send a message to everyone logged in here (signed with your name), or set your own notices')
+    .option('--to <users>', 'only to these users (comma list), e.g. --to alice,bob')
+    .option('--mute <duration>', 'only urgent notices to you for this long, e.g. 2h')
+    .option('--unmute', 'all notices to you again')
+    .option('--channels <list>', 'how notices reach you: any of wall,tmux,desktop, or "all"')
     .option('--json', 'machine-readable output')
     .action(async (text, opts, cmd) => (await import('./commands/notify.js')).notify(g(cmd), text, opts));
 
@@ -221,7 +227,15 @@ export async function main(argv: string[]): Promise<number> {
     const word = commandWord(argv.slice(2), valueFlags(p, p.commands.find((c) => c.name() === 'status')));
     const names = p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
     if (word !== undefined && word !== 'help' && !names.includes(word)) {
-      throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`, `the commands are ${names.join(', ')}; see hosthog --help`);
+      const near = closest(word, names);
+      throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`,
+        `${near ? `did you mean "hosthog ${near}"? ` : ''}the commands are ${names.join(', ')}; see hosthog --help`);
+    }
+    if (word === 'bridge') {
+      // The bridge sets its own runtime (src/bridge/runtime.ts) however it was started.
+      const { reexecWithRuntime } = await import('../bridge/runtime.js');
+      const code = await reexecWithRuntime([process.execPath, ...argv.slice(1)]);
+      if (code !== null) return code;
     }
     await p.parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -235,6 +249,25 @@ export async function main(argv: string[]): Promise<number> {
     if (!(e instanceof HosthogError) && !process.env.HOSTHOG_DEBUG) process.stderr.write('hosthog: this is a bug; run with HOSTHOG_DEBUG=1 for details\n');
     return exitCodeOf(e);
   }
+}
+
+/** The command nearest to a mistyped one (edit distance ≤ 2), e.g. "clam" → "claim". */
+export function closest(word: string, names: string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = d[0];
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = d[j];
+        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return d[b.length];
+  };
+  const best = names.map((n) => ({ n, d: dist(word.toLowerCase(), n) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= 2 ? best.n : undefined;
 }
 
 export { UsageError };

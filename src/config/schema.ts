@@ -45,6 +45,8 @@ export interface Config {
     fullReconcileMs: number;
     /** How far ahead recurring events are expanded. */
     windowDays: number;
+    /** Publish the host's calendar as a read-only .ics file here (off when unset). */
+    publishIcs?: string;
   };
   limits: { maxClaimMs: number; maxAheadMs: number };
   notify: {
@@ -124,10 +126,10 @@ export interface MachineDefaults { hostname: string; timezone: string; }
 
 type Table = Record<string, unknown>;
 
-const KNOWN: Record<string, string[]> = {
+export const KNOWN: Record<string, string[]> = {
   '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus', 'fleet'],
   calendar: ['url', 'username', 'password_file', 'path', 'timeout', 'max_response', 'max_event'],
-  bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days'],
+  bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days', 'publish_ics'],
   limits: ['max_claim', 'max_ahead'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
   gpus: ['command', 'resources', 'sample', 'timeout', 'idle_after'],
@@ -272,6 +274,9 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       stalePolls: int(b, 'bridge', 'stale_polls', 3, 1),
       fullReconcileMs: dur(b, 'bridge', 'full_reconcile', '24h', 60_000),
       windowDays: int(b, 'bridge', 'window_days', 60, 1),
+      publishIcs: b.publish_ics === undefined
+        ? undefined
+        : absPath(str(b, 'bridge', 'publish_ics', '/var/www/html/host.ics'), '[bridge] publish_ics', problems),
     },
     limits: { maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000), maxAheadMs: dur(l, 'limits', 'max_ahead', '180d', 60_000) },
     notify: {
@@ -331,7 +336,8 @@ function gpusConfig(
     }
   }
   return {
-    enabled: raw.gpus !== undefined || resources.some((r) => /^gpu\d+$/.test(r)),
+    // an empty [gpus] header (as in the example config) turns nothing on
+    enabled: Object.keys(g).length > 0 || resources.some((r) => /^gpu\d+$/.test(r)),
     command,
     resources: map,
     sampleMs: h.dur(g, 'gpus', 'sample', '30s', 1000),
@@ -384,5 +390,12 @@ function isTable(v: unknown): v is Table {
 }
 
 export { isValidZone };
+
+function absPath(p: string, key: string, problems: string[]): string {
+  if (!p.startsWith('/') || !p.endsWith('.ics')) {
+    problems.push(`${key} = "${p}": give an absolute path ending in .ics, e.g. "/var/www/html/gpu-box-3.ics"`);
+  }
+  return p;
+}
 
 function joinPath(a: string, b: string): string { return a.replace(/\/+$/, '') + '/' + b; }

@@ -15,6 +15,8 @@ import { isValidZone, resolveTzid, utcToZoned, zonedToUtc, vtimezone, type WallP
 export interface ClaimSpec {
   kind: 'claim'; uid: string; host: string; user: string; mode: Mode; hog: boolean; resources: string[];
   note: string; allow: string[]; start: Date; end: Date; timezone: string; rrule?: string;
+  /** CREATED when not now (a forced claim: booked first, src/core/plan-write.ts). */
+  created?: Date;
 }
 export interface AnnouncementSpec {
   kind: 'announcement'; uid: string; host: string; text: string; start: Date; end: Date; timezone: string;
@@ -158,7 +160,8 @@ export function encodeEvent(spec: ClaimSpec | AnnouncementSpec, now: Date): stri
   }
   const when = (d: Date) => (tz === 'UTC' ? `:${utcStamp(d)}` : `;TZID=${tz}:${localStamp(utcToZoned(d, tz))}`);
   const stamp = utcStamp(now);
-  lines.push('BEGIN:VEVENT', `UID:${uid}`, `DTSTAMP:${stamp}`, `CREATED:${stamp}`, `LAST-MODIFIED:${stamp}`, 'SEQUENCE:0',
+  const created = spec.kind === 'claim' && spec.created ? utcStamp(spec.created) : stamp;
+  lines.push('BEGIN:VEVENT', `UID:${uid}`, `DTSTAMP:${stamp}`, `CREATED:${created}`, `LAST-MODIFIED:${stamp}`, 'SEQUENCE:0',
     `SUMMARY:${escapeText(summary)}`, `DTSTART${when(spec.start)}`, `DTEND${when(spec.end)}`);
   if (rrule) lines.push(`RRULE:${rrule}`);
   lines.push('STATUS:CONFIRMED', 'TRANSP:OPAQUE', `CATEGORIES:${categories.map(escapeText).join(',')}`);

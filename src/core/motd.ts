@@ -179,6 +179,34 @@ function capped(items: string[], cap: number, indent: string, what = ''): string
   return [...shown, `${indent}+${items.length - shown.length} more${what ? ' ' + what : ''} (hosthog status)`];
 }
 
+/**
+ * Announcements, most urgent first: those still to come (within the day: the view holds no
+ * later ones), soonest first, are never hidden; then the active ones, newest first, in what is
+ * left of two lines.
+ */
+export function announcementLines(v: HostView): string[] {
+  const t = v.now.getTime();
+  const coming = v.announcements.filter((a) => a.start.getTime() > t)
+    .sort((a, b) => a.start.getTime() - b.start.getTime());
+  const active = v.announcements.filter((a) => a.start.getTime() <= t)
+    .sort((a, b) => b.start.getTime() - a.start.getTime());
+  const room = Math.max(2 - coming.length, active.length ? 1 : 0);
+  return [
+    ...coming.map((a) => announcementLine(a, v)),
+    ...capped(active.map((a) => announcementLine(a, v)), room, '', 'announcements'),
+  ];
+}
+
+/**
+ * The motd of a bridge that stopped: what it last said, under a first line that says it may
+ * be out of date (the bridge writes it when it stops; nothing else updates the file after).
+ */
+export function stoppedMotd(last: string, at: Date, zone: string): string {
+  const head = `! hosthog bridge stopped at ${formatTime(at, zone, at)}: this may be out of date (hosthog doctor)`;
+  const rest = last.split('\n').filter((l) => !l.startsWith('! hosthog bridge stopped')).join('\n');
+  return fitColumns(head, COLS) + '\n' + rest;
+}
+
 // ---- the motd -------------------------------------------------------------------------------
 
 export function renderMotd(view: HostView): string {
@@ -192,7 +220,8 @@ export function renderMotd(view: HostView): string {
 
   // Budget (15): header 1, NOW 1+3, NEXT 1+4, announcements 2, conflicts 2, stale 1.
   // Sections left empty give their lines to NOW/NEXT.
-  const fixed = 1 + Math.min(view.announcements.length, 2) + Math.min(view.conflicts.length, 2) + (stale ? 1 : 0);
+  const annLines = announcementLines(view);
+  const fixed = 1 + annLines.length + Math.min(view.conflicts.length, 2) + (stale ? 1 : 0);
   const room = MOTD_MAX_LINES - fixed; // lines for NOW and NEXT 24H, labels included
   const labels = (view.active.length ? 1 : 0) + (view.upcoming.length ? 1 : 0);
   let used = 0;
@@ -206,7 +235,7 @@ export function renderMotd(view: HostView): string {
     const nextCap = Math.max(1, room - labels - used);
     lines.push('NEXT 24H:', ...capped(view.upcoming.map((c) => upcomingLine(c, view)), nextCap, '  '));
   }
-  lines.push(...capped(view.announcements.map((a) => announcementLine(a, view)), 2, '', 'announcements'));
+  lines.push(...annLines);
   lines.push(...capped(view.conflicts.map((x) => conflictLine(x, view)), 2, '', 'conflicts'));
   if (stale) lines.push(stale);
 

@@ -8,10 +8,11 @@ import type { Config } from '../config/schema.js';
 import { cleanText } from './sanitize.js';
 import { formatDuration } from './duration.js';
 import { localParts } from './format-time.js';
+import { rule } from './conflicts.js';
 
 export type NoticeKind =
   | 'new' | 'changed' | 'released' | 'cancelled' | 'reminder' | 'started'
-  | 'ending-soon' | 'ended' | 'announcement' | 'message' | 'gpu-use';
+  | 'ending-soon' | 'ended' | 'announcement' | 'message' | 'gpu-use' | 'overruled';
 
 export interface Notice {
   /** Stable dedupe key, e.g. "reminder:15m:<uid>:<recurrenceId|start ISO>". */
@@ -19,6 +20,8 @@ export interface Notice {
   kind: NoticeKind;
   urgent: boolean;
   to: 'all' | { users: string[] };
+  /** Never to these (the author of the change: nobody is told what they just did). */
+  except?: string[];
   title: string;
   body: string;
   at: Date;
@@ -36,6 +39,11 @@ export interface PlanOptions {
   lastRun?: Date;
   /** Moments older than this are stale and never notified (default 2 polls, at least 2 min). */
   staleMs?: number;
+  /**
+   * Who made the changes this run sees, when a write through the bridge caused it (the CLI's
+   * verified caller). Unknown (a phone, another client): the claim's holder.
+   */
+  author?: string;
 }
 
 /** "uid:<recurrenceId|start ISO>": one occurrence at one moment (timed keys use it). */
@@ -73,6 +81,25 @@ export function planNotices(
   const due = (moment: number) => moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
 
   const claims = next.filter((o): o is Claim => o.kind === 'claim');
+  /** Who a timed notice concerns: everyone when it takes the host from them, else the holder and users of the same resources. */
+  const concerned = (c: Claim): Notice['to'] => {
+    if (c.hog || (c.mode === 'exclusive' && c.resources.length === 0)) return 'all';
+    const from = Math.max(t, c.start.getTime());
+    const users = new Set([c.user]);
+    for (const o of claims) {
+      if (o.uid === c.uid || o.end.getTime() <= from || o.start.getTime() >= c.end.getTime()) continue;
+      if (c.resources.length && o.resources.length && !o.resources.some((r) => c.resources.includes(r))) continue;
+      users.add(o.user);
+    }
+    return { users: [...users].sort() };
+  };
+  const authorOf = (c: Claim) => opts.author ?? c.user;
+  const claimNotice = (kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice => {
+    const n = claimText(kind, key, c, fmt, host, now);
+    if (kind === 'new' || kind === 'changed' || kind === 'released' || kind === 'cancelled') n.except = [authorOf(c)];
+    else if (kind !== 'ending-soon') n.to = concerned(c);
+    return n;
+  };
   const diffed = new Set<string>(); // occurrence keys that got a new/changed/released/cancelled notice this run
   const endedEarly = new Set<string>();
 
@@ -133,6 +160,26 @@ export function planNotices(
     }
   }
 
+  // 1b. A claim that held and is now overruled (an admin's claim --force): its holder is told,
+  //     urgently, with who overrules it and their note (the reason).
+  if (prev) {
+    const held = new Set(rule(prev.filter((o): o is Claim => o.kind === 'claim')).holds.map(occurrenceKey));
+    for (const { claim: c, by } of rule(claims).overruled) {
+      if (c.end.getTime() <= t || !held.has(occurrenceKey(c))) continue;
+      const why = cleanText(by.note, 120);
+      add({
+        key: `overruled:${occurrenceKey(c)}:${by.uid}`,
+        kind: 'overruled',
+        urgent: true,
+        to: { users: [c.user] },
+        title: cleanText(`Your claim on ${host} is overruled by ${cleanText(by.user, 32)}'s`, TITLE_MAX),
+        body: cleanText(`${what(c)}, ${fmt.range(c.start, c.end, c.allDay)} · ${cleanText(by.user, 32)}: `
+          + `${what(by)}, ${fmt.range(by.start, by.end, by.allDay)}${why ? ` · "${why}"` : ''}`, BODY_MAX),
+        at: now,
+      });
+    }
+  }
+
   // 2. Timed notices from the new occurrences alone, deduplicated by key.
   for (const o of claims) {
     const k = occurrenceKey(o);
@@ -174,6 +221,7 @@ export function planNotices(
       kind: fresh.some((n) => n.kind === 'new') ? 'new' : 'changed',
       urgent: fresh.some((n) => n.urgent),
       to: 'all',
+      ...(new Set(fresh.map((n) => n.except?.[0])).size === 1 && fresh[0].except ? { except: fresh[0].except } : {}),
       title: cleanText(`${host}: ${fresh.length} claims new or changed`, TITLE_MAX),
       body: cleanText(`by ${who.join(', ')}. Run "hosthog status" to see them.`, BODY_MAX),
       at: now,
@@ -186,13 +234,14 @@ export function planNotices(
 }
 
 /** A message someone sent with `hosthog notify`, signed. */
-export function messageNotice(from: string, text: string, now: Date): Notice {
+export function messageNotice(from: string, text: string, now: Date, to?: string[]): Notice {
   const who = cleanText(from, 32) || 'unknown';
   return {
     key: `message:${who}:${now.toISOString()}`,
     kind: 'message',
     urgent: false,
-    to: 'all',
+    to: to ? { users: to.map((u) => cleanText(u, 32)) } : 'all',
+    except: [who],
     title: cleanText(`Message from ${who}`, TITLE_MAX),
     body: truncateSigned(cleanText(text, BODY_MAX), who),
     at: now,
@@ -212,7 +261,7 @@ function what(c: Claim): string {
   return `${c.hog ? 'exclusive (hog)' : c.mode}: ${res}`;
 }
 
-function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice {
+function claimText(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice {
   const user = cleanText(c.user, 32) || '?';
   const when = fmt.range(c.start, c.end, c.allDay);
   const left = formatDuration(c.start.getTime() - now.getTime());
@@ -235,7 +284,10 @@ function claimNotice(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, h
   const note = cleanText(c.note, 120);
   if (note) parts.push(`"${note}"`);
   else if (t) parts.push(`"${t}"`);
-  const urgent = c.mode === 'exclusive' && (kind === 'new' || kind === 'changed' || kind === 'reminder' || kind === 'started');
+  // Urgent only when it takes something from the reader: a hog locks them out, an exclusive
+  // claim on the whole host makes them stop; a claim on some resources or a shared one does not.
+  const takes = c.hog || (c.mode === 'exclusive' && c.resources.length === 0);
+  const urgent = takes && (kind === 'new' || kind === 'changed' || kind === 'reminder' || kind === 'started');
   return {
     key,
     kind,

@@ -29,7 +29,7 @@ import { conflicts, rule, isExclusive } from './conflicts.js';
 import { ConflictError, NotFoundError, PermissionError, UsageError } from './errors.js';
 import { formatDuration } from './duration.js';
 import { formatRange } from './format-time.js';
-import { cleanText } from './sanitize.js';
+import { cleanText, DEFAULT_MAX } from './sanitize.js';
 import { repeatEnds } from './repeat.js';
 
 export interface Actor { user: string; isAdmin: boolean }
@@ -38,6 +38,8 @@ export interface ClaimRequest {
   start: Date; end: Date | null; rrule?: string;
   /** Admin claiming for someone else. */
   user?: string;
+  /** Admins: overrule every conflicting claim (claim -x --force). */
+  force?: boolean;
 }
 export interface ClaimChanges {
   note?: string; until?: Date; start?: Date; resources?: string[]; mode?: Mode; hog?: boolean; allow?: string[];
@@ -51,7 +53,8 @@ export function adminHint(config?: Config): string {
 }
 /** A start this far in the past still counts as "now" (typing takes time). */
 export const PAST_GRACE_MS = 60_000;
-const NOTE_MAX = 300;
+/** One limit for notes everywhere: what the calendar decoder keeps (cleanText, docs/events.md). */
+const NOTE_MAX = DEFAULT_MAX;
 const ANNOUNCE_MAX = 500;
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
 
@@ -134,15 +137,21 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
     // and must not be refused for one that ended a few seconds ago.
     if (cand.end.getTime() <= t) continue;
     const live = cand.start.getTime() < t ? { ...cand, start: now } : cand;
-    const other = holding.find((h) => h.end.getTime() > t && conflicts(h, live));
-    if (!other) continue;
+    const others = holding.filter((h) => h.end.getTime() > t && conflicts(h, live));
+    if (!others.length) continue;
     const mine = isExclusive(cand) ? (cand.hog ? 'hog' : 'exclusive') : 'shared';
-    const theirs = isExclusive(other) ? (other.hog ? 'hog' : 'exclusive') : 'shared';
-    const who = cleanText(other.user, 40);
+    const what = (other: Claim) => {
+      const theirs = isExclusive(other) ? (other.hog ? 'hog' : 'exclusive') : 'shared';
+      return `${cleanText(other.user, 40)}'s ${theirs} claim on ${where(other)} ` +
+        `${formatRange(other.start, other.end, config.timezone, now)} (id ${cleanText(other.uid, 80)})`;
+    };
+    // Every claim in the way is named, not only the first (an urgent reboot meets them all).
+    const shown = others.slice(0, 5).map(what);
+    const more = others.length > 5 ? ` and ${others.length - 5} more` : '';
+    const holders = [...new Set(others.map((o) => cleanText(o.user, 40)))];
     throw new ConflictError(
-      `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${who}'s ${theirs} claim on ${where(other)} ` +
-        `${formatRange(other.start, other.end, config.timezone, now)} (uid ${cleanText(other.uid, 80)})`,
-      `pick another time or resource, or ask ${who}`,
+      `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${shown.join('; ')}${more}`,
+      `pick another time or resource, or ask ${holders.join(', ')}: hosthog notify --to ${holders.join(',')} "…"`,
     );
   }
 }
@@ -164,7 +173,9 @@ function expand(spec: ClaimSpec, to: Date, now: Date, max: number): Claim[] {
   return occurrences.filter((o): o is Claim => o.kind === 'claim').map((o) => ({ ...o, user: spec.user }));
 }
 
-export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], config: Config, now: Date, newUid: string): { spec: ClaimSpec } {
+export function planClaim(
+  req: ClaimRequest, actor: Actor, claims: Claim[], config: Config, now: Date, newUid: string,
+): { spec: ClaimSpec; overrules?: Claim[] } {
   const user = (req.user ?? actor.user).trim();
   if (user !== actor.user && !actor.isAdmin) {
     throw new PermissionError(`only an admin may claim in another user's name (${cleanText(user, 40)})`, adminHint(config));
@@ -216,9 +227,27 @@ export function planClaim(req: ClaimRequest, actor: Actor, claims: Claim[], conf
       spec = { ...spec, start: first.start, end: first.end };
     }
   }
+  if (req.force) {
+    // The force path: an admin's claim (an urgent reboot) counts as booked before every other
+    // one (the bridge records it so: src/bridge/first-seen.ts), so by the booking-order rule
+    // (conflicts.ts) it holds and overrules each claim in its way.
+    if (!actor.isAdmin) {
+      try { checkConflicts(candidates, holdingOthers(claims), config, now); } catch (e) {
+        if (e instanceof ConflictError) throw new PermissionError(`only an admin may --force: ${e.message}`, e.hint);
+        throw e;
+      }
+      throw new PermissionError('only an admin may --force (and nothing is in the way: leave it out)', adminHint(config));
+    }
+    const t = now.getTime();
+    const overrules = holdingOthers(claims).filter((h) => h.end.getTime() > t && candidates.some((c) => conflicts(h, c)));
+    return { spec: { ...spec, created: FORCED_CREATED }, overrules };
+  }
   checkConflicts(candidates, holdingOthers(claims), config, now);
   return { spec };
 }
+
+/** CREATED written into a forced claim (the bridge's own record decides: first-seen.ts). */
+export const FORCED_CREATED = new Date(0);
 
 /**
  * The claim a command acts on: with uid (full, or a unique prefix of at least 4 characters),
@@ -361,7 +390,7 @@ export function planAnnounce(text: string, start: Date, end: Date, actor: Actor,
   const clean = cleanText(text, ANNOUNCE_MAX);
   if (!clean) throw new UsageError('an announcement needs a text', 'e.g. hosthog announce "reboot at 18:00" --until 18:30');
   if (Array.from(text.trim()).length > ANNOUNCE_MAX) throw new UsageError(`an announcement may have at most ${ANNOUNCE_MAX} characters`);
-  if (!(end.getTime() > start.getTime())) throw new UsageError('an announcement must end after it starts', 'check --until / --for (and --at)');
+  if (!(end.getTime() > start.getTime())) throw new UsageError('an announcement must end after it starts', 'check --until (and --from)');
   if (end.getTime() <= now.getTime()) throw new UsageError('this announcement would already be over', 'give a later --until');
   checkAhead(start, config, now);
   return {

@@ -134,9 +134,9 @@ export function parseWhen(text: string, now: Date, tz: string): Date {
 }
 
 /** "5m", "2h", "3d", "1h30m" → milliseconds (> 0). Throws UsageError otherwise. */
-export function parseDurationArg(text: string): number {
+export function parseDurationArg(text: string, allowZero = false): number {
   const ms = parseDuration(text);
-  if (ms === null || !(ms > 0)) {
+  if (ms === null || !(ms > 0 || (allowZero && ms === 0))) {
     throw new UsageError(`cannot read the duration "${text.trim().slice(0, 60)}"`, 'use e.g. "30m", "2h", "3d", "1h30m"');
   }
   return ms;
@@ -163,7 +163,7 @@ export function parseEnd(text: string, start: Date, now: Date, tz: string): Date
  */
 export function claimTimes(o: { at?: string; in?: string; for?: string; until?: string }, now: Date, tz: string): { start: Date; end: Date | null } {
   const wholeMinute = (t: number) => new Date(Math.floor(t / 60_000) * 60_000);
-  const exact = o.at ? parseWhen(o.at, now, tz) : new Date(now.getTime() + (o.in ? parseDurationArg(o.in) : 0));
+  const exact = o.at ? parseWhen(o.at, now, tz) : new Date(now.getTime() + (o.in ? parseDurationArg(o.in, true) : 0)); // --in 0m: now
   const start = o.at ? exact : wholeMinute(exact.getTime());
   const end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseEnd(o.until, start, now, tz) : null;
   if (!end || o.at) return { start, end };

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
+import { BRIDGE_ENV, BRIDGE_NODE_FLAGS, RUNTIME_GUARD } from '../../src/bridge/runtime.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const compiled = here.includes(`${'/'}dist${'/'}`);
@@ -17,13 +18,21 @@ export function cliCommand(): string[] {
     : [process.execPath, '--import', 'tsx', join(REPO, 'src/cli/main.ts')];
 }
 
+/** `bridge` runs as bin/hosthog and the unit start it: node flags and malloc env in place (no re-exec). */
+function bridgeRuntime(args: string[]): { flags: string[]; env: NodeJS.ProcessEnv } {
+  return args.includes('bridge')
+    ? { flags: [...BRIDGE_NODE_FLAGS], env: { ...BRIDGE_ENV, [RUNTIME_GUARD]: '1' } }
+    : { flags: [], env: {} };
+}
+
 export interface RunResult { code: number | null; stdout: string; stderr: string }
 
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
   const [cmd, ...pre] = cliCommand();
+  const rt = bridgeRuntime(args);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, [...pre, ...args], {
-      env: { ...process.env, HOSTHOG_LOG_LEVEL: 'warn', ...opts.env },
+    const child = spawn(cmd, [...rt.flags, ...pre, ...args], {
+      env: { ...process.env, HOSTHOG_LOG_LEVEL: 'warn', ...rt.env, ...opts.env },
       uid: opts.uid, gid: opts.gid, cwd: opts.cwd ?? REPO,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -41,7 +50,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: nu
 /** Start a long-running CLI command (the bridge); the caller stops it. */
 export function startCli(args: string[], opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => string } {
   const [cmd, ...pre] = cliCommand();
-  const child = spawn(cmd, [...pre, ...args], { cwd: REPO, ...opts, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
+  const rt = bridgeRuntime(args);
+  const child = spawn(cmd, [...rt.flags, ...pre, ...args], { cwd: REPO, ...opts, env: { ...process.env, ...rt.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

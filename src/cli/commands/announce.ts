@@ -23,8 +23,8 @@ export async function announce(g: GlobalOptions, words: string[], o: { from?: st
   const config = configFor(g);
   const text = words.join(' ').trim();
   if (await plainlyNotAdmin(config)) throw new PermissionError('only admins may announce', adminHint(config));
-  if (!text) throw new UsageError('announce what?', 'e.g. hosthog announce --until 2026-12-01 "NixOS upgrade Saturday"');
-  if (!o.until) throw new UsageError('an announcement needs an end', 'add --until "2026-12-01" (it shows until then)');
+  if (!text) throw new UsageError('announce what?', 'e.g. hosthog announce --until "next friday" "NixOS upgrade Saturday"');
+  if (!o.until) throw new UsageError('an announcement needs an end', 'add --until "next friday" (it shows until then; --from sets when it starts showing)');
   const now = new Date();
   const start = o.from ? parseWhen(o.from, now, config.timezone) : now;
   const end = parseEnd(o.until, start, now, config.timezone);

@@ -17,6 +17,8 @@ import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, errorLine } from '../../core/errors.js';
 import { plainHttpWarning } from '../../core/plain-http.js';
+import { writeConfigStamp } from '../../bridge/config-stamp.js';
+import { publishing } from '../../bridge/publish-ics.js';
 
 export function stateDirError(e: unknown, dir: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
@@ -25,6 +27,8 @@ export function stateDirError(e: unknown, dir: string): unknown {
   }
   return e;
 }
+
+const WRITES = new Set(['claim', 'extend', 'edit', 'release', 'cancel', 'announce', 'hog', 'unhog']);
 
 export async function bridge(g: GlobalOptions): Promise<void> {
   const config = configFor(g, { withPassword: true });
@@ -38,12 +42,18 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   // GPUs: sampled on their own timer; planned before the notify hook runs (its GPU notices).
   const gpus = config.gpus.enabled ? gpuWatch(config, log, () => activeClaims()) : null;
   if (gpus) tell.addPlanner(gpus.planner);
+  const publish = publishing(config, log);
   const b = await Bridge.open(config, log, {
-    reloadConfig: () => loadConfig({ path: g.config, withPassword: true }),
-    hooks: gpus ? [gpus.hook, tell.hook] : [tell.hook],
+    reloadConfig: () => {
+      const c = loadConfig({ path: g.config, withPassword: true });
+      writeConfigStamp(c.bridge.stateDir, c.source);
+      return c;
+    },
+    hooks: [...(gpus ? [gpus.hook] : []), tell.hook, ...(publish ? [publish] : [])],
     motdExtras: () => [...hogLines(), ...(gpus?.motdLines() ?? []), ...tell.motdLines()],
     stamp: (occ, now) => seen.stamp(occ, now),
   }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  writeConfigStamp(config.bridge.stateDir, config.source);
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
   // Hog enforcement needs root (the gate's files). First settle what a previous run left, then
   // enforce on every refresh.
@@ -56,17 +66,49 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
-  const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
+  // The author of a change is not told of it: while one write runs, its verified caller is the
+  // author of what the refresh after it sees (the catch-up sync before it picks up others'
+  // changes: no author then). Two writes at once: unknown (the holders, as for a phone's edit).
+  const writers: string[] = [];
+  const author = () => (writers.length === 1 ? writers[0] : null);
+  const catchUp = async () => {
+    tell.actingAs(null);
+    await b.syncOnce().then(() => undefined, () => undefined);
+    tell.actingAs(author());
+  };
   // The write path (planners, rrule) loads on the first request, not at start: the bridge's
   // resident memory stays small on hosts where people mostly read.
   let handler: ((caller: Caller, req: RpcRequest) => Promise<unknown>) | null = null;
-  const handle = async (caller: Caller, req: RpcRequest) => {
+  const handle = async (who: Caller, req: RpcRequest) => {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
-      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
+      // sync: a lab member's `hosthog sync` asks the bridge (the password file is root's).
+      // At most one such sync per 10 s (any number of users asking): the calendar server is shared.
+      let lastSync: { at: number; result: unknown } | null = null;
+      const sync = async () => {
+        if (lastSync && Date.now() - lastSync.at < 10_000) return lastSync.result;
+        const out = await b.syncOnce();
+        const summary = `synced ${b.source.description}: ${out.changed} changed, ${out.deleted} deleted; `
+          + `${b.mirror.size} events`;
+        lastSync = { at: Date.now(), result: { action: 'synced', summary } };
+        return lastSync.result;
+      };
+      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}), sync });
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
-    return handler(caller, req);
+    if (!WRITES.has(req.method)) return handler(who, req);
+    writers.push(who.user);
+    tell.actingAs(author());
+    try {
+      const result = await handler(who, req) as { uid?: string } | null;
+      // claim --force (the planner refused it to non-admins): booked first, by the bridge's own
+      // record (a CREATED in the event is not trusted); ruled again now, so holders are told.
+      if (req.method === 'claim' && req.params?.force === true && typeof result?.uid === 'string') {
+        seen.markForced(result.uid, new Date());
+        await b.restamp();
+      }
+      return result;
+    } finally { writers.splice(writers.indexOf(who.user), 1); tell.actingAs(author()); }
   };
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
@@ -79,7 +121,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
-      Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
+      Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { b.markStopped(); unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

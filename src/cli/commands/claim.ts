@@ -4,6 +4,7 @@ import type { GlobalOptions } from '../main.js';
 import { configFor } from '../context.js';
 import { callWrite } from '../transport.js';
 import { parseWhen, parseDurationArg, claimTimes } from '../../core/when.js';
+import { parseDuration } from '../../core/duration.js';
 import { parseRepeat } from '../../core/repeat.js';
 import { UsageError } from '../../core/errors.js';
 import { printResult } from '../output.js';
@@ -11,7 +12,7 @@ import { printResult } from '../output.js';
 export interface ClaimOpts {
   exclusive?: boolean; shared?: boolean; hog?: boolean;
   in?: string; at?: string; for?: string; until?: string;
-  note?: string; repeat?: string; allow?: string; user?: string; json?: boolean;
+  note?: string; repeat?: string; allow?: string; user?: string; json?: boolean; force?: boolean;
 }
 
 // "" is an empty list (edit --resources "" = the whole host again; --allow "" clears it), not "unchanged".
@@ -31,12 +32,20 @@ export async function claim(g: GlobalOptions, resources: string[], o: ClaimOpts)
   const result = await callWrite(g, 'claim', {
     resources: res, mode: o.exclusive || o.hog ? 'exclusive' : 'shared', hog: Boolean(o.hog), note: o.note ?? '',
     allow: list(o.allow) ?? [], start: start.toISOString(), end: end.toISOString(), rrule, user: o.user,
+    ...(o.force ? { force: true } : {}),
   });
   printResult(result, o.json);
 }
 
-export async function extend(g: GlobalOptions, duration: string | undefined, o: { until?: string; uid?: string; json?: boolean }): Promise<void> {
+export async function extend(g: GlobalOptions, a: string | undefined, b: string | undefined, o: { until?: string; uid?: string; json?: boolean }): Promise<void> {
   const config = configFor(g);
+  // One way to name a claim: `extend [id] [duration]`; a lone argument that reads as a duration is one.
+  let duration = b;
+  if (a !== undefined && b === undefined && parseDuration(a) !== null) duration = a;
+  else if (a !== undefined) {
+    if (o.uid && o.uid !== a) throw new UsageError('two claim ids given', 'give the id once, e.g. hosthog extend 6f1c 2h');
+    o = { ...o, uid: a };
+  }
   if (!duration && !o.until) throw new UsageError('extend by how much?', 'e.g. hosthog extend 2h, or hosthog extend --until 18:00');
   if (duration && o.until) throw new UsageError('give a duration or --until, not both', 'e.g. hosthog extend 2h');
   const params = duration ? { uid: o.uid, byMs: parseDurationArg(duration) } : { uid: o.uid, until: parseWhen(o.until!, new Date(), config.timezone).toISOString() };

@@ -12,6 +12,13 @@ export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<
     process.stdout.write(`synced ${snap.description} into your cache (~/.cache/hosthog): ${snap.occurrences.length} occurrences in the window\n`);
     return;
   }
+  if (process.getuid?.() !== 0) {
+    // A lab member cannot read the calendar password nor write the host's state: the bridge syncs.
+    const { callBridge } = await import('../../host/rpc/rpc-client.js');
+    const { printResult } = await import('../output.js');
+    printResult(await callBridge(configFor(g).bridge.socket, { method: 'sync', params: {} }), false);
+    return;
+  }
   const config = configFor(g, { withPassword: true });
   const log = createLog({ level: process.env.HOSTHOG_LOG_LEVEL ?? 'warn', stream: process.stderr });
   const bridge = await Bridge.open(config, log).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });

@@ -12,6 +12,7 @@ import { cleanText } from '../../../core/sanitize.js';
 import { wallChannel } from './wall.js';
 import { tmuxChannel } from './tmux.js';
 import { desktopChannel } from './desktop.js';
+import { wants, type NotifyPrefs } from '../../../core/notify-prefs.js';
 
 export interface DeliveryReport {
   channel: string;
@@ -35,6 +36,7 @@ export function cleanNotice(n: Notice): { title: string; body: string } {
 
 /** Is `user` one of the notice's recipients? */
 export function isFor(n: Notice, user: string): boolean {
+  if (n.except?.includes(user)) return false;
   return n.to === 'all' || n.to.users.includes(user);
 }
 
@@ -47,11 +49,21 @@ export function channelsByName(names: string[], opts: { host?: string } = {}): C
   return names.filter((n) => all[n]).map((n) => all[n]());
 }
 
-/** Deliver through every channel; a failing channel never stops the others. */
-export async function deliverAll(channels: Channel[], notice: Notice, sessions: HostSessions): Promise<DeliveryReport[]> {
+/**
+ * Deliver through every channel; a failing channel never stops the others. A user who muted
+ * notices (until a time) gets only urgent ones; one who chose channels gets only those.
+ */
+export async function deliverAll(
+  channels: Channel[], notice: Notice, sessions: HostSessions,
+  prefs?: (user: string) => NotifyPrefs | null, now: Date = new Date(),
+): Promise<DeliveryReport[]> {
   const out: DeliveryReport[] = [];
+  const people = [...new Set([...sessions.ttys.map((x) => x.user), ...sessions.tmux.map((x) => x.user), ...sessions.graphical.map((x) => x.user)])];
+  const choices = new Map(people.map((u) => [u, prefs?.(u) ?? null]));
   for (const c of channels) {
-    try { out.push(await c.deliver(notice, sessions)); } catch (e) {
+    const off = people.filter((u) => !wants(choices.get(u) ?? null, c.name, notice.urgent, now));
+    const n = off.length ? { ...notice, except: [...(notice.except ?? []), ...off] } : notice;
+    try { out.push(await c.deliver(n, sessions)); } catch (e) {
       out.push({ channel: c.name, delivered: [], failed: [{ user: '*', target: '*', error: cleanText((e as Error).message, 200) }] });
     }
   }
@@ -66,16 +78,20 @@ export async function deliverAll(channels: Channel[], notice: Notice, sessions: 
 export async function notifyRun(args: {
   prev: Occurrence[] | null; next: Occurrence[]; now: Date; config: Config; ledger: Ledger; channels: Channel[];
   discover?: () => Promise<HostSessions>;
+  /** The verified user whose write through the bridge caused this run (never told of it). */
+  author?: string;
+  /** Each user's own choices (~/.config/hosthog/notify.toml): mute, channels. */
+  prefs?: (user: string) => NotifyPrefs | null;
 }): Promise<{ notices: Notice[]; reports: DeliveryReport[][] }> {
   const { prev, next, now, config, ledger, channels } = args;
-  const notices = planNotices(prev, next, now, ledger.keys(), config, { lastRun: ledger.lastRun ?? undefined });
+  const notices = planNotices(prev, next, now, ledger.keys(), config, { lastRun: ledger.lastRun ?? undefined, author: args.author });
   const reports: DeliveryReport[][] = [];
   // Recorded before delivery: a crash mid-run may lose a notice but never repeats one.
   for (const n of notices) ledger.markSent(n, now);
   ledger.save(now);
   if (notices.length) {
     const sessions = await (args.discover ?? (() => discoverSessions({ sampleMs: 0 })))();
-    for (const n of notices) reports.push(await deliverAll(channels, n, sessions));
+    for (const n of notices) reports.push(await deliverAll(channels, n, sessions, args.prefs, now));
   }
   return { notices, reports };
 }

@@ -39,9 +39,15 @@ export function wallChannel(opts: WallOptions = {}): Channel {
       const text = Buffer.from(wallText(notice, opts.host), 'utf8');
       const uids = new Map(sessions.users.map((u) => [u.user, u.uid]));
       const done = new Set<string>();
-      if (opts.skipTmuxClients) for (const srv of sessions.tmux) for (const c of srv.clients) done.add(c.tty.replace(/^\/dev\//, ''));
+      // With the tmux channel on, a tmux client's terminal and the panes inside it (utmp host
+      // "tmux(PID).%N") get the notice once, on tmux's status line: no wall drawn over them.
+      const inTmux = new Set<string>();
+      if (opts.skipTmuxClients) {
+        for (const srv of sessions.tmux) for (const c of srv.clients) { done.add(c.tty.replace(/^\/dev\//, '')); inTmux.add(srv.user); }
+      }
       for (const t of sessions.ttys) {
         if (!isFor(notice, t.user) || !safeLine(t.line) || done.has(t.line)) continue;
+        if (inTmux.has(t.user) && /^tmux\(\d+\)\.%\d+$/.test(t.host.trim())) continue;
         done.add(t.line);
         const target = `/dev/${t.line}`;
         const uid = opts.uidOf?.(t.user) ?? uids.get(t.user);
