@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { configFor } from '../context.js';
 import type { GlobalOptions } from '../main.js';
 import { Bridge } from '../../bridge/bridge.js';
-import { makeHandler } from '../../bridge/rpc-handlers.js';
+import { actorOf, makeHandler, type ExtraHandler } from '../../bridge/rpc-handlers.js';
 import type { Caller, RpcRequest } from '../../host/rpc/rpc-protocol.js';
 import { startRpcServer } from '../../host/rpc/rpc-server.js';
 import { createLog } from '../../host/store/log.js';
@@ -15,7 +15,7 @@ import { firstSeen } from '../../bridge/first-seen.js';
 import { gpuWatch } from '../../bridge/gpu-hook.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
-import { ConfigError, errorLine } from '../../core/errors.js';
+import { ConfigError, PermissionError, errorLine } from '../../core/errors.js';
 import { plainHttpWarning } from '../../core/plain-http.js';
 
 export function stateDirError(e: unknown, dir: string): unknown {
@@ -24,6 +24,22 @@ export function stateDirError(e: unknown, dir: string): unknown {
     return new ConfigError([`cannot write the state directory ${dir}: ${code}`], 'run as root, or set [bridge] state_dir to a writable directory');
   }
   return e;
+}
+
+/**
+ * `hosthog sync` as root or an admin while the bridge runs: the bridge syncs (one sync, its own
+ * motd), instead of a second process racing it on the cache and the motd.
+ */
+function syncHandler(b: Bridge): ExtraHandler {
+  return async (_caller, actor, p) => {
+    if (!actor.isAdmin) throw new PermissionError('only root or an admin may make the bridge sync', 'the bridge syncs by itself every poll interval');
+    const out = await b.syncOnce({ forceFull: p.full === true });
+    const n = b.current?.occurrences.length ?? 0;
+    return {
+      action: 'synced',
+      summary: `the bridge synced ${b.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; motd ${b.config.bridge.motd}`,
+    };
+  };
 }
 
 export async function bridge(g: GlobalOptions): Promise<void> {
@@ -51,7 +67,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   if (hog) {
     hogLines = () => hog.motdLines();
     await hog.reconcileAtStart(b.current?.occurrences ?? [], b.current?.syncedAt ?? null, new Date());
-    b.hooks.push(hog.hook);
+    b.hooks.unshift(hog.hook); // before notifications: a hog decision never waits on delivery
   } else {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
@@ -63,7 +79,9 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const handle = async (caller: Caller, req: RpcRequest) => {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
-      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}) });
+      // The writer and the handler read the bridge's CURRENT source and config (reloads).
+      const h = makeHandler(new CalendarWriter(() => b.source, b, () => b.config), () => b.config, catchUp,
+        { ...tell.handlers, ...(hog?.handlers ?? {}), sync: syncHandler(b) });
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
     return handler(caller, req);
@@ -72,6 +90,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     socketPath: config.bridge.socket,
     runDir: dirname(config.bridge.socket),
     handler: handle,
+    privileged: (c) => actorOf(c, b.config).isAdmin,
     log,
   });
   // Signals are handled before "started" is logged: a supervisor that stops the bridge as soon
@@ -82,6 +101,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
       Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => b.reload('SIGHUP (systemctl reload)'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
