@@ -190,7 +190,9 @@ export class Bridge {
       let d = this.decoded.get(obj.href);
       if (!d || d.etag !== obj.etag || d.data !== obj.data) {
         const lim = this.config.limits;
-        const r = decodeObjects([obj], { timezone: this.config.timezone, from, to, maxOccurrences: lim.maxOccurrences, budgetMs: lim.expansionMs });
+        const r = decodeObjects([obj], {
+          timezone: this.config.timezone, from, to, maxOccurrences: lim.maxOccurrences, budgetMs: lim.expansionMs,
+        });
         for (const p of r.problems) this.log.debug({ href: p.href }, `unreadable event: ${p.message}`);
         d = { etag: obj.etag, data: obj.data, occurrences: r.occurrences, problems: r.problems };
         this.decoded.set(obj.href, d);
@@ -259,9 +261,12 @@ export class Bridge {
       } catch (e) {
         this.log.error({ err: errorLine(e) }, 'the new [calendar] settings cannot be used');
       }
-      this.poll = { ...this.poll, authBlocked: false, consecutiveFailures: 0, lastAttemptAt: null, retryAfterMs: undefined };
+      this.poll = {
+        ...this.poll, authBlocked: false, consecutiveFailures: 0, lastAttemptAt: null, retryAfterMs: undefined,
+      };
     }
-    this.log.info({ why, changed, ...(restart.length ? { restart_needed: restart } : {}) }, changed.length ? 'config reloaded' : 'config reloaded: nothing changed');
+    const fields = { why, changed, ...(restart.length ? { restart_needed: restart } : {}) };
+    this.log.info(fields, changed.length ? 'config reloaded' : 'config reloaded: nothing changed');
   }
 
   /** Start the node-cron schedule (a tick every second; the poll interval itself is config). */
@@ -274,7 +279,7 @@ export class Bridge {
     void this.tick();
   }
 
-  /** node-cron's own messages ("task still running …") go to our JSON log at debug level, not the console. */
+  /** node-cron's own messages ("task still running …") go to our JSON log at debug level. */
   private cronLog() {
     const line = (m: unknown) => (m instanceof Error ? m.message : String(m));
     return {

@@ -23,7 +23,10 @@ export type ExtraHandler = (caller: Caller, actor: Actor, params: Record<string,
  * A refused calendar login is the bridge's credentials, which only root can fix: other callers
  * are told to ask an admin, not to edit a root-only file.
  */
-export function makeHandler(writer: CalendarWriter, config: Config | (() => Config), before: () => Promise<void>, extra: Record<string, ExtraHandler> = {}) {
+export function makeHandler(
+  writer: CalendarWriter, config: Config | (() => Config), before: () => Promise<void>,
+  extra: Record<string, ExtraHandler> = {},
+) {
   const cfg = typeof config === 'function' ? config : () => config;
   const handle = dispatch(writer, cfg, before, extra);
   return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
@@ -32,12 +35,14 @@ export function makeHandler(writer: CalendarWriter, config: Config | (() => Conf
     } catch (e) {
       if (!(e instanceof AuthError) || actorOf(caller, cfg()).isAdmin) throw e;
       throw new AuthError('the calendar refused the hosthog bridge\'s login, so nothing was written',
-        'tell an admin of this host: the bridge\'s calendar password needs fixing (journalctl -u hosthog-bridge)');
+        'tell an admin of this host: the bridge\'s calendar password needs fixing');
     }
   };
 }
 
-function dispatch(writer: CalendarWriter, cfg: () => Config, before: () => Promise<void>, extra: Record<string, ExtraHandler>) {
+function dispatch(
+  writer: CalendarWriter, cfg: () => Config, before: () => Promise<void>, extra: Record<string, ExtraHandler>,
+) {
   return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
     const config = cfg();
     const actor = actorOf(caller, config);
@@ -49,7 +54,9 @@ function dispatch(writer: CalendarWriter, cfg: () => Config, before: () => Promi
         const r = claimRequest(p);
         // The rule is untrusted input: checked exactly as the CLI checks --repeat (only daily or
         // coarser, must occur), before anything expands it.
-        if (r.rrule !== undefined) r.rrule = (await import('../core/repeat.js')).parseRepeat(r.rrule, r.start, config.timezone);
+        if (r.rrule !== undefined) {
+          r.rrule = (await import('../core/repeat.js')).parseRepeat(r.rrule, r.start, config.timezone);
+        }
         await before();
         return writer.claim(actor, r);
       }

@@ -45,7 +45,10 @@ export class CalendarWriter {
    * `source` and `config` may be functions: the bridge passes its current ones, so a source
    * reopened after a config reload (a fixed password) is the one the next write uses.
    */
-  constructor(source: CalendarSource | (() => CalendarSource), private readonly cache: WriteCache, config: Config | (() => Config), private readonly clock: () => Date = () => new Date()) {
+  constructor(
+    source: CalendarSource | (() => CalendarSource), private readonly cache: WriteCache,
+    config: Config | (() => Config), private readonly clock: () => Date = () => new Date(),
+  ) {
     this.currentSource = typeof source === 'function' ? source : () => source;
     this.currentConfig = typeof config === 'function' ? config : () => config;
   }
@@ -133,7 +136,8 @@ export class CalendarWriter {
   private checkActiveClaims(actor: Actor, user: string, now: Date): void {
     if (actor.isAdmin) return;
     const max = this.config.limits.maxActiveClaims;
-    const held = new Set(this.claims().filter((c) => c.user === user && c.end.getTime() > now.getTime()).map((c) => c.uid));
+    const t = now.getTime();
+    const held = new Set(this.claims().filter((c) => c.user === user && c.end.getTime() > t).map((c) => c.uid));
     if (held.size >= max) {
       throw new PermissionError(`you hold ${held.size} current or upcoming claims, the most this host allows`,
         'release or cancel some first (hosthog list shows them)');

@@ -282,7 +282,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       windowDays: int(b, 'bridge', 'window_days', 60, 1),
     },
     limits: {
-      maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000), maxAheadMs: dur(l, 'limits', 'max_ahead', '180d', 60_000),
+      maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000),
+      maxAheadMs: dur(l, 'limits', 'max_ahead', '180d', 60_000),
       maxOccurrences: int(l, 'limits', 'max_occurrences', 500, 1),
       maxActiveClaims: int(l, 'limits', 'max_active_claims', 50, 1),
       expansionMs: int(l, 'limits', 'expansion_ms', 250, 10),

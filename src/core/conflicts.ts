@@ -125,7 +125,10 @@ class TimeIndex {
       if (!m.size) continue;
       const k0 = Math.floor(s / LEVEL_MS[l]) - 1;
       const k1 = Math.floor((Math.max(e, s + 1) - 1) / LEVEL_MS[l]);
-      if (k1 - k0 + 1 > m.size) { for (const [k, b] of m) if (k >= k0 && k <= k1) for (const i of b) f(i); continue; }
+      if (k1 - k0 + 1 > m.size) { // fewer buckets than the span: walk those there are
+        for (const [k, b] of m) if (k >= k0 && k <= k1) for (const i of b) f(i);
+        continue;
+      }
       for (let k = k0; k <= k1; k++) { const b = m.get(k); if (b) for (const i of b) f(i); }
     }
   }

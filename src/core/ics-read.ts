@@ -52,7 +52,10 @@ const MAX_ITERATIONS = 200_000;
 class OverBudget extends Error {}
 const budget = { steps: 0, maxSteps: Infinity, deadline: Infinity };
 function charge(): void {
-  if (++budget.steps > budget.maxSteps || ((budget.steps & 1023) === 0 && Date.now() > budget.deadline)) throw new OverBudget();
+  budget.steps++;
+  if (budget.steps > budget.maxSteps || ((budget.steps & 1023) === 0 && Date.now() > budget.deadline)) {
+    throw new OverBudget();
+  }
 }
 const PATCHED = Symbol.for('hosthog.icalBudget');
 const iterProto = (ICAL as any).RecurIterator.prototype;
@@ -176,7 +179,7 @@ function rawX(comp: ICALComp, name: string): string | null {
 
 const RESOURCE_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
-/** A comma list from an X- property; entries that are not valid names are dropped (user names keep their case). */
+/** A comma list from an X- property; invalid names are dropped (user names keep their case). */
 function list(s: string | null, valid: RegExp): string[] {
   if (!s) return [];
   const out: string[] = [];
@@ -267,7 +270,8 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
     } catch (e) {
       if (!(e instanceof OverBudget)) throw e;
       out.length = mark;
-      ctx.problems.push({ href: ctx.href, message: `event ${uid}: its repeat rule is too costly to expand (over the time or step budget): left out` });
+      const message = `event ${uid}: its repeat rule is too costly to expand (over the time or step budget): left out`;
+      ctx.problems.push({ href: ctx.href, message });
     } finally {
       budget.maxSteps = Infinity;
       budget.deadline = Infinity;
@@ -277,7 +281,10 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
 
 type Group = { master?: ICALComp; overrides: ICALComp[] };
 
-function expandGroup(uid: string, g: Group, obj: CalendarObject, ctx: Ctx, out: Occurrence[], max: number, inWindow: (s: Date, e: Date) => boolean): void {
+function expandGroup(
+  uid: string, g: Group, obj: CalendarObject, ctx: Ctx, out: Occurrence[], max: number,
+  inWindow: (s: Date, e: Date) => boolean,
+): void {
   const { to } = ctx.opts;
   {
     const base = (comp: ICALComp, start: Date, end: Date, allDay: boolean, recurring: boolean, recurrenceId: string | undefined, created: Date | undefined) => ({

@@ -32,12 +32,16 @@ export function stateDirError(e: unknown, dir: string): unknown {
  */
 function syncHandler(b: Bridge): ExtraHandler {
   return async (_caller, actor, p) => {
-    if (!actor.isAdmin) throw new PermissionError('only root or an admin may make the bridge sync', 'the bridge syncs by itself every poll interval');
+    if (!actor.isAdmin) {
+      throw new PermissionError('only root or an admin may make the bridge sync', 'the bridge syncs by itself every poll interval');
+    }
     const out = await b.syncOnce({ forceFull: p.full === true });
     const n = b.current?.occurrences.length ?? 0;
     return {
       action: 'synced',
-      summary: `the bridge synced ${b.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; motd ${b.config.bridge.motd}`,
+      summary: `the bridge synced ${b.source.description}: ${out.full ? 'full reconcile' : 'delta'}, `
+        + `${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; `
+        + `motd ${b.config.bridge.motd}`,
     };
   };
 }

@@ -21,8 +21,8 @@ export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<
   if (existsSync(plain.bridge.socket)) {
     const { callBridge } = await import('../../host/rpc/rpc-client.js');
     try {
-      const r = await callBridge(plain.bridge.socket, { method: 'sync', params: { full: !!opts.full } }) as { summary: string };
-      process.stdout.write(`${r.summary}\n`);
+      const r = await callBridge(plain.bridge.socket, { method: 'sync', params: { full: !!opts.full } });
+      process.stdout.write(`${(r as { summary: string }).summary}\n`);
       return;
     } catch (e) {
       if (!(e instanceof BridgeUnavailableError) || !/no hosthog bridge is running/.test(e.message)) throw e;

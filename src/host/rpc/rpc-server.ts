@@ -185,7 +185,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     };
 
     socket.on('error', () => { /* reset by peer and the like: 'close' follows */ });
-    evictors.set(socket, () => failWith(new PermissionError('the bridge is busy with other callers', 'try again in a few seconds')));
+    const busy = () => new PermissionError('the bridge is busy with other callers', 'try again in a few seconds');
+    evictors.set(socket, () => failWith(busy()));
     socket.on('close', () => {
       state = 'closed';
       clearTimeout(timer);
@@ -235,10 +236,11 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         const mine = provenByUid.get(c.uid) ?? 0;
         if (mine >= maxPerUid) {
           log.warn({ uid: c.uid, connections: mine }, 'a user holds too many bridge connections');
-          return failWith(new PermissionError(`you already have ${mine} connections open to the bridge, the most one user may`, 'close the other hosthog commands first'));
+          return failWith(new PermissionError(`you already have ${mine} connections open to the bridge, the most one user may`,
+            'close the other hosthog commands first'));
         }
         if (provenPlain >= maxProven - reserved) {
-          return failWith(new PermissionError('the bridge is busy with other callers', 'try again in a few seconds'));
+          return failWith(busy());
         }
         provenByUid.set(c.uid, mine + 1);
         provenPlain++;

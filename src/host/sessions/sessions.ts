@@ -94,7 +94,7 @@ export function run(cmd: string, args: string[], opts: { uid?: number; gid?: num
 }
 
 export interface TmuxProbeOptions {
-  /** One deadline for all probes together (default 1500 ms): a socket that accepts and never answers costs no more. */
+  /** One deadline for all probes together (default 1500 ms): a socket that never answers costs no more. */
   deadlineMs?: number;
   /** Sockets probed per user (default 8); a user's others are left out. */
   perUser?: number;
@@ -108,7 +108,9 @@ export interface TmuxProbeOptions {
  * under ONE deadline, at most `perUser` per user: whatever a user plants, discovery ends in
  * about deadlineMs and only that user's tmux sessions go unseen.
  */
-export async function readTmux(passwd: Map<number, PasswdEntry>, tmpDir = '/tmp', opts: TmuxProbeOptions = {}): Promise<TmuxServer[]> {
+export async function readTmux(
+  passwd: Map<number, PasswdEntry>, tmpDir = '/tmp', opts: TmuxProbeOptions = {},
+): Promise<TmuxServer[]> {
   const deadline = Date.now() + (opts.deadlineMs ?? 1500);
   const perUser = opts.perUser ?? 8;
   let dirs: string[] = [];
@@ -139,9 +141,11 @@ export async function readTmux(passwd: Map<number, PasswdEntry>, tmpDir = '/tmp'
   const results = await Promise.all(probes.slice(0, opts.total ?? 64).map(async ({ pw, sock }) => {
     const left = deadline - Date.now();
     if (left <= 0) return null;
-    const r = await run('tmux', ['-S', sock, 'list-clients', '-F', '#{client_name} #{client_tty}'], { uid: pw.uid, gid: pw.gid, env: userEnv(pw), timeoutMs: left });
+    const r = await run('tmux', ['-S', sock, 'list-clients', '-F', '#{client_name} #{client_tty}'],
+      { uid: pw.uid, gid: pw.gid, env: userEnv(pw), timeoutMs: left });
     if (r.code !== 0) return null; // stale socket, no server, or no answer in time
-    const clients = r.stdout.split('\n').filter(Boolean).map((l) => { const i = l.lastIndexOf(' '); return { name: l.slice(0, i), tty: l.slice(i + 1) }; });
+    const clients = r.stdout.split('\n').filter(Boolean)
+      .map((l) => { const i = l.lastIndexOf(' '); return { name: l.slice(0, i), tty: l.slice(i + 1) }; });
     return { user: pw.name, uid: pw.uid, gid: pw.gid, socket: sock, clients } satisfies TmuxServer;
   }));
   return results.filter((x): x is TmuxServer => x !== null);
