@@ -11,24 +11,34 @@ import assert from 'node:assert/strict';
 import { chownSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { startHogLab, type HogLab } from './harness/sshd.js';
+import { startHogLab, makeGateRoot, type HogLab } from './harness/sshd.js';
 import { ensureTestUsers } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli, waitFor, REPO } from './harness/cli.js';
-import { parseMountInfo, isHosthogMount } from '../src/host/hog/hog-mounts.js';
 import { rawCall } from './harness/raw-client.js';
 
 let lab: HogLab | undefined;
-before(async () => { lab = await startHogLab('/tmp/hosthog-robust-hog-', ensureTestUsers); });
-after(async () => { await lab?.close(); });
+let gateDir = '';
+let pamRoot = '';
+before(async () => {
+  gateDir = mkdtempSync('/run/hosthog-gate-');
+  chmodSync(gateDir, 0o755);
+  pamRoot = await makeGateRoot(gateDir);
+  lab = await startHogLab('/tmp/hosthog-robust-hog-', ensureTestUsers, { pamRoot });
+});
+after(async () => {
+  await lab?.close();
+  for (const d of [gateDir, pamRoot]) if (d) rmSync(d, { recursive: true, force: true });
+});
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const hogMounts = () => parseMountInfo(lab!.sshd.mountInfo()).filter(isHosthogMount).map((e) => e.mountPoint);
+/** The gate is closed: the bridge wrote the allow list (sshd's PAM account phase reads it). */
+const gateOn = () => existsSync(join(gateDir, 'allow'));
 
 function hogToml(): string {
   const pidFile = join(lab!.sshd.dir, 'sshd.pid');
-  return `\n[hog]\nsshd_pid_file = "${pidFile}"\nsshd_config = "${lab!.sshd.configFile}"\nmax_cache_age = "1m"\nlockout = "message"\n`;
+  return `\n[hog]\nsshd_pid_file = "${pidFile}"\ngate_dir = "${gateDir}"\nmax_cache_age = "1m"\nlockout = "message"\n`;
 }
 
 /** `n` sockets in hh-bob's tmux directory that accept a connection and never say a word. */
@@ -61,7 +71,7 @@ test('headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of c
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg: TestConfig = writeTestConfig({ vdir, bridge: hogToml() });
   const env = { HOSTHOG_CONFIG: cfg.path };
-  t.after(async () => { if (hogMounts().length) await runCli(['unhog', '--force'], { env }); });
+  t.after(async () => { if (gateOn()) await runCli(['unhog', '--force'], { env }); });
   const bob = users['hh-bob'];
   const unplant = await plantSilentTmux(bob.uid, bob.gid, 30);
   t.after(unplant);
@@ -77,7 +87,8 @@ test('headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of c
   const end = new Date(Math.ceil((Date.now() + 25_000) / 60_000) * 60_000);
   const start = new Date(Math.floor((Date.now() - 60_000) / 1000) * 1000);
   writeFileSync(join(vdir, 'hog.ics'), vevent('hog', 'hh-alice hog: benchmarks', start, end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice'));
-  await until(() => hogMounts().length === 3, 'hog covers (hh-bob, hh-carol, hh-dave)', 15_000);
+  await until(() => gateOn(), 'hog gate closed', 15_000);
+  assert.equal(await lab!.sshd.login('hh-bob', lab!.keys['hh-bob'].keyFile).then((x) => x.code === 0), false, 'hh-bob is kept out');
 
   // The attack, while the hog holds: the FREQ rule straight to the socket, and in the calendar.
   const never = 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=2';
@@ -89,15 +100,15 @@ test('headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of c
   writeFileSync(join(vdir, 'soon.ics'), vevent('soon', 'hh-carol gpu0: training', new Date(end.getTime() + 120_000), new Date(end.getTime() + 3_720_000)));
 
   assert.ok(Date.now() < end.getTime() - 2000, 'the hog is still on when the attack is in place');
-  assert.equal(hogMounts().length, 3);
+  assert.equal(gateOn(), true);
   assert.match(read(cfg.motd), /hh-alice/);
   await sleep(Math.max(0, end.getTime() - Date.now()));
-  await until(() => hogMounts().length === 0, 'hog ends', 30_000);
-  const mountsLateMs = Date.now() - end.getTime();
+  await until(() => !gateOn(), 'hog ends', 30_000);
+  const gateLateMs = Date.now() - end.getTime();
   await until(() => !/hh-alice/.test(read(cfg.motd)), 'the motd drops the ended hog', 30_000);
   const motdLateMs = Date.now() - end.getTime();
-  t.diagnostic(`hog covers gone ${mountsLateMs} ms after the end; motd current ${motdLateMs} ms after`);
-  assert.ok(mountsLateMs <= 5000, `hog ended ${mountsLateMs} ms late`);
+  t.diagnostic(`hog gate open ${gateLateMs} ms after the end; motd current ${motdLateMs} ms after`);
+  assert.ok(gateLateMs <= 5000, `hog ended ${gateLateMs} ms late`);
   assert.ok(motdLateMs <= 5000, `motd turned ${motdLateMs} ms late`);
   assert.ok(await lab!.sshd.login('hh-bob', lab!.keys['hh-bob'].keyFile).then((x) => x.code === 0), 'hh-bob logs in again');
   assert.match(read(join(cfg.stateDir, 'snapshot.json')), /never.*too costly to expand|too costly to expand/);
