@@ -133,7 +133,9 @@ test('case 4, real bridge: one user holding many idle connections (proven and un
   t.after(() => proven.forEach((c) => c.close()));
   const welcomed = proven.filter((c) => c.state === 'welcome').length;
   assert.ok(welcomed <= 16, `${welcomed} proven connections kept by one user`);
-  assert.match(proven.find((c) => c.state !== 'welcome')?.error?.message ?? '', /already have 16 connections/);
+  // The rest: refused by the per-uid cap (or, arriving while 64 wait, the oldest made way).
+  assert.ok(proven.some((c) => /already have 16 connections/.test(c.error?.message ?? '')), 'the per-uid cap refused some');
+  assert.ok(proven.every((c) => c.state === 'welcome' || /already have 16|busy/.test(c.error?.message ?? '')));
   const silent: Socket[] = [];
   t.after(() => silent.forEach((s) => s.destroy()));
   for (let i = 0; i < 100; i++) silent.push(createConnection(cfg.socket).on('error', () => undefined));
