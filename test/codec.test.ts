@@ -348,7 +348,7 @@ test('forged hosthog properties: invalid user falls back to the title, bad allow
     'X-HOSTHOG-MODE:shared', 'X-HOSTHOG-HOG:yes', 'X-HOSTHOG-RESOURCES:gpu0\\,gpu 1;rm\\,GPU2', 'X-HOSTHOG-ALLOW:carol\\,-oProxyCommand=x\\,Dave\\,a b',
     'X-HOSTHOG-SUMMARY:bob excl', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
   const ok = claim(decodeObjects([{ href: '/f', etag: null, data: ev('bob') }], WIDE).occurrences[0]);
-  assert.deepEqual([ok.user, ok.mode, ok.hog, ok.resources, ok.allow], ['bob', 'exclusive', true, ['gpu0', 'gpu2'], ['carol', 'dave']]);
+  assert.deepEqual([ok.user, ok.mode, ok.hog, ok.resources, ok.allow], ['bob', 'exclusive', true, ['gpu0', 'gpu2'], ['carol', 'Dave']]);
   const bad = claim(decodeObjects([{ href: '/f', etag: null, data: ev('root\u001b[31m x') }], WIDE).occurrences[0]);
   assert.deepEqual([bad.user, bad.mode, bad.hog, bad.resources, bad.allow], ['bob', 'exclusive', false, [], []]);
 });

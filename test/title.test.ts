@@ -11,9 +11,9 @@ const table: [string, string[], TitleParse][] = [
   ['alice exclusive', [], C('alice', 'exclusive', false, [], '')],
   ['alice: exclusive', [], C('alice', 'exclusive', false, [], '')],
   ['[exclusive] alice', [], C('alice', 'exclusive', false, [], '')],
-  ['[Exclusive] Alice: paper', [], C('alice', 'exclusive', false, [], 'paper')],
+  ['[Exclusive] Alice: paper', [], C('Alice', 'exclusive', false, [], 'paper')],
   ['alice excl: paper deadline', [], C('alice', 'exclusive', false, [], 'paper deadline')],
-  ['ALICE EXCL: Paper Deadline', [], C('alice', 'exclusive', false, [], 'Paper Deadline')],
+  ['ALICE EXCL: Paper Deadline', [], C('ALICE', 'exclusive', false, [], 'Paper Deadline')],
   ['alice shared', [], C('alice', 'shared', false, [], '')],
   ['alice excl gpu0', [], C('alice', 'exclusive', false, ['gpu0'], '')],
   ['bob gpu0,gpu1: training', [], C('bob', 'shared', false, ['gpu0', 'gpu1'], 'training')],
@@ -32,8 +32,8 @@ const table: [string, string[], TitleParse][] = [
   ['alice', ['exclusive'], C('alice', 'exclusive', false, [], '')],
   ['alice', ['Work', 'HOG'], C('alice', 'exclusive', true, [], '')],
   ['alice shared', ['exclusive', 'hog'], C('alice', 'shared', false, [], '')], // title keywords win
-  ['Alice', ['claim'], C('alice', 'shared', false, [], '')],
-  ['Alice exclusive', [], C('alice', 'exclusive', false, [], '')],
+  ['Alice', ['claim'], C('Alice', 'shared', false, [], '')],
+  ['Alice exclusive', [], C('Alice', 'exclusive', false, [], '')],
   ['alice', ['announcement'], A('alice')],
   // announcements
   ['Maintenance window', [], A('Maintenance window')],
@@ -72,7 +72,7 @@ test('formatTitle writes the documented forms', () => {
   assert.equal(formatTitle({ user: 'alice', mode: 'shared', hog: false, resources: [], note: '' }), 'alice');
   assert.equal(formatTitle({ user: 'alice', mode: 'exclusive', hog: false, resources: ['gpu0'], note: 'ICML runs' }), 'alice exclusive gpu0: ICML runs');
   assert.equal(formatTitle({ user: 'carol', mode: 'exclusive', hog: true, resources: [], note: 'benchmarks' }), 'carol hog: benchmarks');
-  assert.equal(formatTitle({ user: 'Bob', mode: 'shared', hog: false, resources: ['gpu0', 'gpu1'], note: 'a: b' }), 'bob gpu0,gpu1: a: b');
+  assert.equal(formatTitle({ user: 'Bob', mode: 'shared', hog: false, resources: ['gpu0', 'gpu1'], note: 'a: b' }), 'Bob gpu0,gpu1: a: b');
 });
 
 test('parseTitle(formatTitle(x)) round-trips', () => {

@@ -195,7 +195,10 @@ export class Bridge {
       seen.add(obj.href);
       let d = this.decoded.get(obj.href);
       if (!d || d.etag !== obj.etag || d.data !== obj.data) {
-        const r = decodeObjects([obj], { timezone: this.config.timezone, from, to });
+        const lim = this.config.limits;
+        const r = decodeObjects([obj], {
+          timezone: this.config.timezone, from, to, maxOccurrences: lim.maxOccurrences, budgetMs: lim.expansionMs,
+        });
         for (const p of r.problems) this.log.debug({ href: p.href }, `unreadable event: ${p.message}`);
         d = { etag: obj.etag, data: obj.data, occurrences: r.occurrences, problems: r.problems };
         this.decoded.set(obj.href, d);
@@ -232,22 +235,7 @@ export class Bridge {
   async tick(): Promise<void> {
     if (this.busy) return;
     const now = this.clock();
-    if (this.poll.authBlocked && stampOf(this.cfg) !== this.configStamp) {
-      this.configStamp = stampOf(this.cfg);
-      try {
-        if (this.opts.reloadConfig) {
-          this.cfg = this.opts.reloadConfig();
-          const before = this.src.description;
-          this.src = openSource(this.cfg);
-          this.mirror.useSource(this.src);
-          if (this.src.description !== before) this.snapshot = null; // another calendar: nothing before
-        }
-        this.poll = { ...this.poll, authBlocked: false, consecutiveFailures: 0 };
-        this.log.info('config or password file changed: polling again');
-      } catch (e) {
-        this.log.error({ err: errorLine(e) }, 'config changed but cannot be used; still not polling');
-      }
-    }
+    if (stampOf(this.cfg) !== this.configStamp) this.reload('the config or password file changed');
     if (isDue(this.poll, this.config.bridge.pollMs, now)) {
       await this.syncOnce().catch(() => { /* logged */ });
     } else if (Math.floor(now.getTime() / 60_000) !== this.lastRenderMinute) {
@@ -255,14 +243,62 @@ export class Bridge {
     }
   }
 
+  /**
+   * Re-read the config (SIGHUP from `systemctl reload`, or its file or password file changed)
+   * and log what changed. A changed [calendar] (a fixed password) reopens the source, which
+   * writes use from then on, and lifts a refused-login block. Settings read only at start
+   * (state_dir, socket, [notify], [hog]) are named as needing a restart.
+   */
+  reload(why: string): void {
+    const before = this.cfg;
+    this.configStamp = stampOf(before);
+    if (!this.opts.reloadConfig) return;
+    let next: Config;
+    try { next = this.opts.reloadConfig(); } catch (e) {
+      this.log.error({ err: errorLine(e), why }, 'config changed but cannot be used; keeping the running one');
+      return;
+    }
+    this.configStamp = stampOf(next);
+    const changed = configChanges(before, next);
+    const restart = changed.filter((k) => /^(bridge\.(stateDir|socket)|notify\.|hog\.)/.test(k));
+    this.cfg = next;
+    if (changed.some((k) => k.startsWith('calendar.'))) {
+      try {
+        const previous = this.src.description;
+        this.src = openSource(next);
+        this.mirror.useSource(this.src);
+        // Another calendar: nothing of the old one was released or cancelled (no notices for it).
+        if (this.src.description !== previous) this.snapshot = null;
+      } catch (e) {
+        this.log.error({ err: errorLine(e) }, 'the new [calendar] settings cannot be used');
+      }
+      this.poll = {
+        ...this.poll, authBlocked: false, consecutiveFailures: 0, lastAttemptAt: null, retryAfterMs: undefined,
+      };
+    }
+    const fields = { why, changed, ...(restart.length ? { restart_needed: restart } : {}) };
+    this.log.info(fields, changed.length ? 'config reloaded' : 'config reloaded: nothing changed');
+  }
+
   /** Start the node-cron schedule (a tick every second; the poll interval itself is config). */
   start(): void {
-    const task = cron.schedule('* * * * * *', () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')), { noOverlap: true, name: 'hosthog-bridge' });
+    const task = cron.schedule('* * * * * *', () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')), { noOverlap: true, name: 'hosthog-bridge', logger: this.cronLog() } as Parameters<typeof cron.schedule>[2]);
     // A second skipped while a big sync decodes is harmless (the next tick catches up); say so
     // in our log at debug level instead of node-cron's own coloured console warning.
     task.on('execution:missed', () => this.log.debug('a schedule tick was skipped while the bridge was busy'));
     this.task = task;
     void this.tick();
+  }
+
+  /** node-cron's own messages ("task still running …") go to our JSON log at debug level. */
+  private cronLog() {
+    const line = (m: unknown) => (m instanceof Error ? m.message : String(m));
+    return {
+      info: (m: unknown) => this.log.debug(`schedule: ${line(m)}`),
+      warn: (m: unknown) => this.log.debug(`schedule: ${line(m)}`),
+      error: (m: unknown, e?: unknown) => this.log.error({ err: line(e ?? m) }, 'schedule error'),
+      debug: (m: unknown) => this.log.debug(`schedule: ${line(m)}`),
+    };
   }
 
   async stop(): Promise<void> {
@@ -304,6 +340,20 @@ function startOfDayUtc(d: Date): Date { return new Date(Math.floor(d.getTime() /
 function stampOf(config: Config): string {
   const files = [config.source, config.calendar.kind === 'caldav' ? config.calendar.passwordFile : undefined];
   return files.map((f) => { try { const s = statSync(f!); return `${s.mtimeMs}:${s.size}`; } catch { return '-'; } }).join('|');
+}
+
+/** The settings that differ between two configs, as "section.key" (the password is compared, never logged). */
+export function configChanges(a: Config, b: Config): string[] {
+  const out: string[] = [];
+  const walk = (x: unknown, y: unknown, path: string) => {
+    if (x && y && typeof x === 'object' && typeof y === 'object' && !Array.isArray(x) && !Array.isArray(y)) {
+      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+        walk((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+      }
+    } else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(path);
+  };
+  walk(a, b, '');
+  return out;
 }
 
 /** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */

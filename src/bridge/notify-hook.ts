@@ -52,14 +52,13 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
     });
     await runExtra(now);
     if (now.getTime() - whoAt >= 60_000) {
+      // In the background: the motd shows the last summary, and the refresh (motd, hog) never
+      // waits on session discovery, which users' tmux sockets can slow down.
       whoAt = now.getTime();
-      try {
-        const s = await discoverSessions({ sampleMs: 200 });
-        const { rows } = whoRows(s, activeClaims(), now);
+      void discoverSessions({ sampleMs: 200 }).then((s) => {
+        const { rows } = whoRows(s, activeClaims(), clock());
         whoLine = rows.length ? whoSummaryLine(rows, 78) : '';
-      } catch (e) {
-        log.debug({ err: errorLine(e) }, 'who summary failed');
-      }
+      }, (e) => log.debug({ err: errorLine(e) }, 'who summary failed'));
     }
   };
 

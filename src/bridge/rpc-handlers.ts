@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Caller, RpcRequest } from '../host/rpc/rpc-protocol.js';
-import { PermissionError, UsageError } from '../core/errors.js';
+import { AuthError, PermissionError, UsageError } from '../core/errors.js';
 import { adminHint, type Actor, type ClaimRequest } from '../core/plan-write.js';
 import type { Mode } from '../core/types.js';
 import type { CalendarWriter } from './writer.js';
@@ -18,16 +18,48 @@ export function actorOf(caller: Caller, config: Config): Actor {
 /** Extra methods other parts of the bridge serve (notify, hog …). */
 export type ExtraHandler = (caller: Caller, actor: Actor, params: Record<string, unknown>) => Promise<unknown>;
 
-export function makeHandler(writer: CalendarWriter, config: Config, before: () => Promise<void>, extra: Record<string, ExtraHandler> = {}) {
+/**
+ * `config`: the bridge's config, or a function giving its current one (the bridge reloads it).
+ * A refused calendar login is the bridge's credentials, which only root can fix: other callers
+ * are told to ask an admin, not to edit a root-only file.
+ */
+export function makeHandler(
+  writer: CalendarWriter, config: Config | (() => Config), before: () => Promise<void>,
+  extra: Record<string, ExtraHandler> = {},
+) {
+  const cfg = typeof config === 'function' ? config : () => config;
+  const handle = dispatch(writer, cfg, before, extra);
   return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
+    try {
+      return await handle(caller, req);
+    } catch (e) {
+      if (!(e instanceof AuthError) || actorOf(caller, cfg()).isAdmin) throw e;
+      throw new AuthError('the calendar refused the hosthog bridge\'s login, so nothing was written',
+        'tell an admin of this host: the bridge\'s calendar password needs fixing');
+    }
+  };
+}
+
+function dispatch(
+  writer: CalendarWriter, cfg: () => Config, before: () => Promise<void>, extra: Record<string, ExtraHandler>,
+) {
+  return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
+    const config = cfg();
     const actor = actorOf(caller, config);
     const p = req.params ?? {};
     switch (req.method) {
       case 'whoami':
         return { user: caller.user, uid: caller.uid, admin: actor.isAdmin };
-      case 'claim':
+      case 'claim': {
+        const r = claimRequest(p);
+        // The rule is untrusted input: checked exactly as the CLI checks --repeat (only daily or
+        // coarser, must occur), before anything expands it.
+        if (r.rrule !== undefined) {
+          r.rrule = (await import('../core/repeat.js')).parseRepeat(r.rrule, r.start, config.timezone);
+        }
         await before();
-        return writer.claim(actor, claimRequest(p));
+        return writer.claim(actor, r);
+      }
       case 'extend':
         await before();
         return writer.extend(actor, { uid: optStr(p.uid), by: optNum(p.byMs), until: optDate(p.until) });

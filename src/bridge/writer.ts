@@ -38,13 +38,30 @@ export interface WriteResult {
 }
 
 export class CalendarWriter {
-  constructor(private readonly source: CalendarSource, private readonly cache: WriteCache, private readonly config: Config, private readonly clock: () => Date = () => new Date()) {}
+  private readonly currentSource: () => CalendarSource;
+  private readonly currentConfig: () => Config;
+
+  /**
+   * `source` and `config` may be functions: the bridge passes its current ones, so a source
+   * reopened after a config reload (a fixed password) is the one the next write uses.
+   */
+  constructor(
+    source: CalendarSource | (() => CalendarSource), private readonly cache: WriteCache,
+    config: Config | (() => Config), private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.currentSource = typeof source === 'function' ? source : () => source;
+    this.currentConfig = typeof config === 'function' ? config : () => config;
+  }
+
+  private get source(): CalendarSource { return this.currentSource(); }
+  private get config(): Config { return this.currentConfig(); }
 
   private claims(): Claim[] { return this.cache.occurrences().filter((o): o is Claim => o.kind === 'claim'); }
 
   async claim(actor: Actor, req: ClaimRequest): Promise<WriteResult> {
     const now = this.clock();
     const uid = randomUUID();
+    this.checkActiveClaims(actor, req.user ?? actor.user, now);
     const { spec, overrules } = planClaim(req, actor, this.claims(), this.config, now, uid);
     const obj = await this.source.create(`${uid}.ics`, encodeEvent(spec, now));
     await this.cache.remember(obj);
@@ -114,6 +131,18 @@ export class CalendarWriter {
     const { patch, recurrenceId } = planEdit(claim, { hog, allow }, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
     return { action: hog ? 'hogged' : 'unhogged', uid: claim.uid, summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (id ${claim.uid})` };
+  }
+
+  /** [limits] max_active_claims: current and upcoming claims (series count once) per user; admins exempt. */
+  private checkActiveClaims(actor: Actor, user: string, now: Date): void {
+    if (actor.isAdmin) return;
+    const max = this.config.limits.maxActiveClaims;
+    const t = now.getTime();
+    const held = new Set(this.claims().filter((c) => c.user === user && c.end.getTime() > t).map((c) => c.uid));
+    if (held.size >= max) {
+      throw new PermissionError(`you hold ${held.size} current or upcoming claims, the most this host allows`,
+        'release or cancel some first (hosthog list shows them)');
+    }
   }
 
   private objectOf(claim: Claim): CalendarObject {

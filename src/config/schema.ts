@@ -48,7 +48,15 @@ export interface Config {
     /** Publish the host's calendar as a read-only .ics file here (off when unset). */
     publishIcs?: string;
   };
-  limits: { maxClaimMs: number; maxAheadMs: number };
+  limits: {
+    maxClaimMs: number; maxAheadMs: number;
+    /** Occurrences of one series in the window; the rest are left out and named by doctor. */
+    maxOccurrences: number;
+    /** Current and upcoming claims per user (admins exempt) the bridge writes. */
+    maxActiveClaims: number;
+    /** Wall-clock budget for expanding one event's repeat rule; over it the event is left out. */
+    expansionMs: number;
+  };
   notify: {
     /** Reminders before a claim starts / ends. */
     remindersMs: number[];
@@ -130,7 +138,7 @@ export const KNOWN: Record<string, string[]> = {
   '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus', 'fleet'],
   calendar: ['url', 'username', 'password_file', 'path', 'timeout', 'max_response', 'max_event'],
   bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days', 'publish_ics'],
-  limits: ['max_claim', 'max_ahead'],
+  limits: ['max_claim', 'max_ahead', 'max_occurrences', 'max_active_claims', 'expansion_ms'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
   gpus: ['command', 'resources', 'sample', 'timeout', 'idle_after'],
   hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid',
@@ -278,7 +286,13 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
         ? undefined
         : absPath(str(b, 'bridge', 'publish_ics', '/var/www/html/host.ics'), '[bridge] publish_ics', problems),
     },
-    limits: { maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000), maxAheadMs: dur(l, 'limits', 'max_ahead', '180d', 60_000) },
+    limits: {
+      maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000),
+      maxAheadMs: dur(l, 'limits', 'max_ahead', '180d', 60_000),
+      maxOccurrences: int(l, 'limits', 'max_occurrences', 500, 1),
+      maxActiveClaims: int(l, 'limits', 'max_active_claims', 50, 1),
+      expansionMs: int(l, 'limits', 'expansion_ms', 250, 10),
+    },
     notify: {
       remindersMs: reminders.filter((x) => x > 0).sort((a, b2) => b2 - a),
       channels,

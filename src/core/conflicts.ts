@@ -83,30 +83,76 @@ export function rule(claims: Claim[]): Ruling {
   const ordered = keyed.map((k) => k.c);
   const holds: Claim[] = [];
   const overruled: { claim: Claim; by: Claim }[] = [];
-  // Holding claims indexed by the days they touch, so each claim is checked only against
-  // holds near it in time (a snapshot has a few thousand occurrences; every CLI start rules
-  // them all). Among the conflicting holds the earliest booked (lowest index) overrules.
-  const DAY = 86_400_000;
-  const byDay = new Map<number, number[]>();
-  const long: number[] = []; // holds spanning more than LONG_DAYS: checked against everyone
-  const LONG_DAYS = 62;
-  const days = (s: number, e: number) => [Math.floor(s / DAY), Math.floor((Math.max(e, s + 1) - 1) / DAY)];
+  // Holding claims indexed by resource and time (HoldIndex), so each claim is checked only
+  // against holds on its resources near it in time: dense repeats (thousands of one-second
+  // occurrences) cost n·log n, not n². Among the conflicting holds the earliest booked
+  // (lowest index) overrules.
+  const index = new HoldIndex();
   for (const c of ordered) {
-    const s = c.start.getTime();
-    const e = c.end.getTime();
     let best = -1;
-    const consider = (i: number) => { if ((best < 0 || i < best) && conflicts(holds[i], c)) best = i; };
-    for (const i of long) consider(i);
-    const [d0, d1] = days(s, e);
-    if (d1 - d0 > LONG_DAYS) { for (let i = 0; i < holds.length; i++) consider(i); } else {
-      for (let d = d0; d <= d1; d++) for (const i of byDay.get(d) ?? []) consider(i);
-    }
+    index.visit(c, (i) => { if ((best < 0 || i < best) && conflicts(holds[i], c)) best = i; });
     if (best >= 0) { overruled.push({ claim: c, by: holds[best] }); continue; }
-    const i = holds.push(c) - 1;
-    if (d1 - d0 > LONG_DAYS) long.push(i);
-    else for (let d = d0; d <= d1; d++) { const b = byDay.get(d); if (b) b.push(i); else byDay.set(d, [i]); }
+    index.add(c, holds.push(c) - 1);
   }
   holds.sort(byStart);
   overruled.sort((x, y) => byStart(x.claim, y.claim));
   return { holds, overruled };
+}
+
+/**
+ * Holds by resource ('' = the whole host) and, per resource, by time: a hold lasting at most
+ * LEVEL_MS[l] sits in level l's bucket of its start; an overlapping hold then starts at most
+ * one bucket before the query's first. Longer holds go to one list checked by everyone.
+ */
+const LEVEL_MS = Array.from({ length: 13 }, (_, l) => 1000 * 4 ** l); // 1 s … 194 days
+
+class TimeIndex {
+  private readonly levels = LEVEL_MS.map(() => new Map<number, number[]>());
+  private readonly long: number[] = [];
+
+  add(s: number, e: number, i: number): void {
+    const l = LEVEL_MS.findIndex((ms) => e - s <= ms);
+    if (l < 0) { this.long.push(i); return; }
+    const k = Math.floor(s / LEVEL_MS[l]);
+    const b = this.levels[l].get(k);
+    if (b) b.push(i); else this.levels[l].set(k, [i]);
+  }
+
+  visit(s: number, e: number, f: (i: number) => void): void {
+    for (const i of this.long) f(i);
+    for (let l = 0; l < LEVEL_MS.length; l++) {
+      const m = this.levels[l];
+      if (!m.size) continue;
+      const k0 = Math.floor(s / LEVEL_MS[l]) - 1;
+      const k1 = Math.floor((Math.max(e, s + 1) - 1) / LEVEL_MS[l]);
+      if (k1 - k0 + 1 > m.size) { // fewer buckets than the span: walk those there are
+        for (const [k, b] of m) if (k >= k0 && k <= k1) for (const i of b) f(i);
+        continue;
+      }
+      for (let k = k0; k <= k1; k++) { const b = m.get(k); if (b) for (const i of b) f(i); }
+    }
+  }
+}
+
+class HoldIndex {
+  private readonly byResource = new Map<string, TimeIndex>();
+
+  add(c: Claim, i: number): void {
+    const s = c.start.getTime();
+    const e = c.end.getTime();
+    for (const r of c.resources.length ? c.resources : ['']) {
+      let t = this.byResource.get(r);
+      if (!t) { t = new TimeIndex(); this.byResource.set(r, t); }
+      t.add(s, e, i);
+    }
+  }
+
+  /** Calls f for every hold that may overlap c (a hold on several resources may come more than once). */
+  visit(c: Claim, f: (i: number) => void): void {
+    const s = c.start.getTime();
+    const e = c.end.getTime();
+    if (!c.resources.length) { for (const t of this.byResource.values()) t.visit(s, e, f); return; }
+    this.byResource.get('')?.visit(s, e, f);
+    for (const r of c.resources) if (r !== '') this.byResource.get(r)?.visit(s, e, f);
+  }
 }

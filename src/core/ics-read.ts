@@ -16,11 +16,18 @@ import ICAL from 'ical.js';
 import type { CalendarObject, Occurrence, Mode, Claim, Announcement } from './types.js';
 import { cleanText } from './sanitize.js';
 import { readRequests, REQUEST_PROP } from './fleet-request.js';
-import { parseTitle } from './title.js';
+import { parseTitle, USER } from './title.js';
 import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js';
 import { oversizeProblem } from './oversize.js';
 
-export interface DecodeOptions { timezone: string; from: Date; to: Date; maxOccurrences?: number }
+export interface DecodeOptions {
+  timezone: string; from: Date; to: Date;
+  /** Occurrences of one series in the window; more are left out and named (default 1000). */
+  maxOccurrences?: number;
+  /** Expansion budget of one event: wall-clock ms and iterator steps (defaults 250 ms, 1,000,000). */
+  budgetMs?: number;
+  budgetSteps?: number;
+}
 export interface DecodeResult {
   occurrences: Occurrence[];
   /** `shown`: the event is shown anyway (e.g. with an unknown time zone, marked); else it is left out. */
@@ -32,8 +39,34 @@ type ICALComp = InstanceType<typeof ICAL.Component>;
 type ICALProp = InstanceType<typeof ICAL.Property>;
 
 const MAX_ITERATIONS = 200_000;
+
+/**
+ * The expansion budget. ical.js can spin inside ONE iterator.next() call: for DAILY and
+ * finer rules it steps until the rule's filters match, and a rule whose filters never match
+ * (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30) never returns. Every step of its iterator passes
+ * check_contracting_rules (and next_month/next_year for the coarser rules), so those are
+ * counted here; past the event's step or time budget they throw OverBudget, and the event is
+ * left out and named as a problem. The clock is read every 1024 steps only: it bounds the
+ * work, it decides nothing about the calendar.
+ */
+class OverBudget extends Error {}
+const budget = { steps: 0, maxSteps: Infinity, deadline: Infinity };
+function charge(): void {
+  budget.steps++;
+  if (budget.steps > budget.maxSteps || ((budget.steps & 1023) === 0 && Date.now() > budget.deadline)) {
+    throw new OverBudget();
+  }
+}
+const PATCHED = Symbol.for('hosthog.icalBudget');
+const iterProto = (ICAL as any).RecurIterator.prototype;
+if (!iterProto[PATCHED]) {
+  iterProto[PATCHED] = true;
+  for (const name of ['check_contracting_rules', 'next_month', 'next_year']) {
+    const orig = iterProto[name] as (...a: unknown[]) => unknown;
+    iterProto[name] = function (this: unknown, ...a: unknown[]) { charge(); return orig.apply(this, a); };
+  }
+}
 const DAY = 86_400_000;
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
 /** How a time value is turned into an instant. */
 type Zone = { kind: 'iana'; tz: string; key: string } | { kind: 'vtz'; zone: any; key: string };
@@ -146,12 +179,12 @@ function rawX(comp: ICALComp, name: string): string | null {
 
 const RESOURCE_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
-/** A comma list from an X- property; entries that are not valid names are dropped. */
+/** A comma list from an X- property; invalid names are dropped (user names keep their case). */
 function list(s: string | null, valid: RegExp): string[] {
   if (!s) return [];
   const out: string[] = [];
   for (const x of s.split(',')) {
-    const c = cleanText(x, 64).toLowerCase();
+    const c = valid === USER ? cleanText(x, 64).trim() : cleanText(x, 64).toLowerCase();
     if (c && valid.test(c) && !out.includes(c)) out.push(c);
   }
   return out;
@@ -168,7 +201,7 @@ export function meaningOf(comp: ICALComp): Meaning {
   const summary = String(comp.getFirstPropertyValue('summary') ?? '');
   const kind = rawX(comp, 'x-hosthog-kind')?.trim().toLowerCase();
   const xsum = rawX(comp, 'x-hosthog-summary');
-  const xuser = cleanText(rawX(comp, 'x-hosthog-user') ?? '', 64).toLowerCase();
+  const xuser = cleanText(rawX(comp, 'x-hosthog-user') ?? '', 64).trim();
   const allow = list(rawX(comp, 'x-hosthog-allow'), USER);
   if (kind && xsum !== null && xsum === summary) {
     if (kind === 'announcement') return { kind: 'announcement', text: cleanText(summary) };
@@ -228,6 +261,32 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
 
   for (const [uidRaw, g] of byUid) {
     const uid = cleanText(uidRaw, 200);
+    const mark = out.length;
+    budget.steps = 0;
+    budget.maxSteps = ctx.opts.budgetSteps ?? 1_000_000;
+    budget.deadline = Date.now() + (ctx.opts.budgetMs ?? 250);
+    try {
+      expandGroup(uid, g, obj, ctx, out, max, inWindow);
+    } catch (e) {
+      if (!(e instanceof OverBudget)) throw e;
+      out.length = mark;
+      const message = `event ${uid}: its repeat rule is too costly to expand (over the time or step budget): left out`;
+      ctx.problems.push({ href: ctx.href, message });
+    } finally {
+      budget.maxSteps = Infinity;
+      budget.deadline = Infinity;
+    }
+  }
+}
+
+type Group = { master?: ICALComp; overrides: ICALComp[] };
+
+function expandGroup(
+  uid: string, g: Group, obj: CalendarObject, ctx: Ctx, out: Occurrence[], max: number,
+  inWindow: (s: Date, e: Date) => boolean,
+): void {
+  const { to } = ctx.opts;
+  {
     const base = (comp: ICALComp, start: Date, end: Date, allDay: boolean, recurring: boolean, recurrenceId: string | undefined, created: Date | undefined) => ({
       uid, href: obj.href, recurring, start, end, allDay,
       title: cleanText(comp.getFirstPropertyValue('summary') ?? ''),
@@ -245,12 +304,12 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
         const rid = dateOf(o, 'recurrence-id', ctx);
         if (inWindow(s, e)) out.push(makeOccurrence(meaningOf(o), base(o, s, e, it.allDay, true, rid?.toISOString(), dateOf(o, 'created', ctx) ?? dateOf(o, 'dtstamp', ctx)), o));
       }
-      continue;
+      return;
     }
     const master = g.master;
-    if (cancelled(master)) continue;
+    if (cancelled(master)) return;
     const mItem = itemOf(master, ctx);
-    if (!mItem) { if (!master.hasProperty('dtstart')) ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
+    if (!mItem) { if (!master.hasProperty('dtstart')) ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); return; }
     const created = dateOf(master, 'created', ctx) ?? dateOf(master, 'dtstamp', ctx);
     const event = new ICAL.Event(master, { strictExceptions: false, exceptions: g.overrides } as any);
     const masterMeaning = meaningOf(master);
@@ -258,7 +317,7 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
       const s = toInstant(wall(mItem.start), mItem.startZone);
       const e = mItem.endFor(wall(mItem.start), s);
       if (inWindow(s, e)) out.push(makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created), master));
-      continue;
+      return;
     }
     // EXDATEs and RECURRENCE-IDs are matched by instant as well (ical.js matches them by
     // wall-clock text, which misses e.g. a UTC EXDATE against a TZID known only to Intl).

@@ -8,7 +8,7 @@ import ICAL from 'ical.js';
 import type { Mode } from './types.js';
 import { UsageError, NotFoundError } from './errors.js';
 import { cleanText } from './sanitize.js';
-import { formatTitle } from './title.js';
+import { formatTitle, USER } from './title.js';
 import { meaningOf } from './ics-read.js';
 import { isValidZone, resolveTzid, utcToZoned, zonedToUtc, vtimezone, type WallParts } from './zones.js';
 
@@ -84,14 +84,14 @@ function untilOf(rrule: string | undefined): Date | null {
   return new Date(Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +t.slice(0, 2), +t.slice(2, 4), +t.slice(4, 6)));
 }
 
-const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const USER_NAME = USER; // case kept: "Secdave" and "secdave" are two users
 const RESOURCE_NAME = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
 
-/** Lower-case, de-duplicate and check a list of names; a bad name is a UsageError. */
+/** Lower-case (not user names), de-duplicate and check a list of names; a bad name is a UsageError. */
 function cleanList(xs: string[], valid: RegExp, what: string): string[] {
   const out: string[] = [];
   for (const x of xs) {
-    const c = cleanText(x, 64).toLowerCase();
+    const c = valid === USER_NAME ? cleanText(x, 64).trim() : cleanText(x, 64).toLowerCase();
     if (!c) continue;
     if (!valid.test(c)) throw new UsageError(`bad ${what} name "${c}"`);
     if (!out.includes(c)) out.push(c);
@@ -130,7 +130,7 @@ function hosthogProps(f: Fields): { categories: string[]; x: [string, string][];
 function fieldsOfSpec(spec: ClaimSpec | AnnouncementSpec): Fields {
   const host = cleanText(spec.host, 64);
   if (spec.kind === 'claim') {
-    const user = cleanText(spec.user, 32).toLowerCase();
+    const user = cleanText(spec.user, 33).trim();
     if (!USER_NAME.test(user)) throw new UsageError(`bad user name "${user}"`);
     const hog = !!spec.hog;
     return { kind: 'claim', user, mode: hog ? 'exclusive' : spec.mode === 'exclusive' ? 'exclusive' : 'shared', hog,
@@ -139,7 +139,7 @@ function fieldsOfSpec(spec: ClaimSpec | AnnouncementSpec): Fields {
   const text = cleanText(spec.text);
   if (!text) throw new UsageError('an announcement needs some text');
   return { kind: 'announcement', user: '', mode: 'shared', hog: false, resources: [], note: '', allow: [], text, host,
-    author: spec.author ? cleanText(spec.author, 32).toLowerCase() : undefined };
+    author: spec.author ? cleanText(spec.author, 33).trim() : undefined };
 }
 
 export function encodeEvent(spec: ClaimSpec | AnnouncementSpec, now: Date): string {

@@ -1,6 +1,6 @@
 /**
- * When the bridge polls next: pure. Regular polls every pollMs plus jitter; after failures an
- * exponential back-off (capped at 15 minutes, never sooner than a server's Retry-After); after
+ * When the bridge polls next: pure. Regular polls every pollMs plus jitter, also after failures
+ * (never sooner than a server's Retry-After, capped at 15 minutes); after
  * a rejected login no polling at all until the configuration changes (Nextcloud throttles every
  * failed login for every host behind the same address).
  */
@@ -20,10 +20,10 @@ export function nextPollAt(s: PollState, pollMs: number): Date | null {
   if (s.authBlocked) return null;
   if (!s.lastAttemptAt) return new Date(0);
   let wait = pollMs;
-  if (s.consecutiveFailures > 0) {
-    wait = Math.min(MAX_BACKOFF_MS, pollMs * 2 ** Math.min(s.consecutiveFailures - 1, 16));
-    wait = Math.max(wait, s.retryAfterMs ?? 0);
-  }
+  // A server that is down is asked again every poll interval (one small request), not after
+  // an exponential back-off: once it is back, the motd is current within one interval. Only a
+  // server's own Retry-After (capped at 15 minutes) makes the bridge wait longer.
+  if (s.consecutiveFailures > 0) wait = Math.max(wait, Math.min(MAX_BACKOFF_MS, s.retryAfterMs ?? 0));
   return new Date(s.lastAttemptAt.getTime() + wait + s.jitterMs);
 }
 

@@ -184,7 +184,23 @@ export function parseRepeat(text: string, firstStart: Date, tz: string): string 
   if (!freq || !ALLOWED_FREQ.has(freq)) throw bad(text, 'claims repeat at most daily; cannot use');
   const value = [...parts, ...(end ? [end] : [])].join(';');
   try { RRule.parseString(value); } catch { throw bad(text); }
+  if (!daysExist(parts)) throw bad(text, 'the repeat rule never occurs (no such day in those months):');
   return value;
+}
+
+/** Longest month lengths (February 29 exists in leap years). */
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Does some BYMONTHDAY exist in some BYMONTH? "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30" never
+ * occurs, and a calendar reader stepping day by day to find it never stops.
+ */
+function daysExist(parts: string[]): boolean {
+  const nums = (key: string) => parts.find((p) => p.startsWith(`${key}=`))?.slice(key.length + 1).split(',').map(Number);
+  const days = nums('BYMONTHDAY');
+  if (!days) return true;
+  const months = nums('BYMONTH') ?? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  return days.some((d) => months.some((m) => m >= 1 && m <= 12 && d !== 0 && Math.abs(d) <= MONTH_DAYS[m - 1]));
 }
 
 /** True when the rule has an end (COUNT or UNTIL). */

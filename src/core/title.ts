@@ -23,7 +23,11 @@ export type TitleParse =
 
 export interface TitleClaim { user: string; mode: Mode; hog: boolean; resources: string[]; note: string }
 
-const USER = /^[a-z_][a-z0-9_.-]{0,31}$/;
+/**
+ * A user name as useradd allows it, case kept: "Secdave" and "secdave" are two users, so a
+ * name is never lower-cased (keywords and resources are).
+ */
+export const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 const RESOURCE = /^[a-z][a-z0-9_.-]*[0-9]$/;
 const EXCL = new Set(['exclusive', 'excl', 'exclusively']);
 const SHARED = new Set(['shared', 'share']);
@@ -92,7 +96,7 @@ export function parseTitle(summary: string, categories: string[]): TitleParse {
   const words = splitWords(head);
   if (words.length === 0) return announce;
   const [userWord, ...more] = words;
-  const user = userWord.toLowerCase();
+  const user = userWord;
   if (!USER.test(user)) return announce;
   const headTags = tagWords(more);
   if (!headTags) return announce;
@@ -106,7 +110,7 @@ export function parseTitle(summary: string, categories: string[]): TitleParse {
   // A capitalised lone word ("Reboot", "Maintenance") reads as an announcement unless something
   // marks it as a claim (a keyword, a resource, a [tag], or CATEGORIES).
   const marked = more.length > 0 || prefixed || catClaim || tags.length > 0;
-  if (userWord !== user && !marked) return announce;
+  if (/[A-Z]/.test(userWord) && !marked) return announce;
 
   let mode: Mode = 'shared';
   let hog = false;
@@ -124,7 +128,7 @@ export function parseTitle(summary: string, categories: string[]): TitleParse {
 
 /** The human title hosthog writes; parseTitle(formatTitle(x), []) gives x back. */
 export function formatTitle(c: TitleClaim): string {
-  const parts = [c.user.toLowerCase()];
+  const parts = [c.user];
   if (c.hog) parts.push('hog');
   else if (c.mode === 'exclusive') parts.push('exclusive');
   if (c.resources.length) parts.push(c.resources.map((r) => r.toLowerCase()).join(','));

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { configFor } from '../context.js';
 import type { GlobalOptions } from '../main.js';
 import { Bridge } from '../../bridge/bridge.js';
-import { makeHandler } from '../../bridge/rpc-handlers.js';
+import { actorOf, makeHandler, type ExtraHandler } from '../../bridge/rpc-handlers.js';
 import type { Caller, RpcRequest } from '../../host/rpc/rpc-protocol.js';
 import { startRpcServer } from '../../host/rpc/rpc-server.js';
 import { createLog } from '../../host/store/log.js';
@@ -15,7 +15,7 @@ import { firstSeen } from '../../bridge/first-seen.js';
 import { gpuWatch } from '../../bridge/gpu-hook.js';
 import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
-import { ConfigError, errorLine } from '../../core/errors.js';
+import { ConfigError, PermissionError, errorLine } from '../../core/errors.js';
 import { plainHttpWarning } from '../../core/plain-http.js';
 import { writeConfigStamp } from '../../bridge/config-stamp.js';
 import { publishing } from '../../bridge/publish-ics.js';
@@ -29,6 +29,29 @@ export function stateDirError(e: unknown, dir: string): unknown {
 }
 
 const WRITES = new Set(['claim', 'extend', 'edit', 'release', 'cancel', 'announce', 'hog', 'unhog']);
+
+/**
+ * `hosthog sync` while the bridge runs: the bridge syncs (one sync, its own motd), instead of a
+ * second process racing it on the cache and the motd. A lab member may ask too (the password
+ * file is root's), at most one such sync per 10 s for all of them: the calendar server is
+ * shared. root and admins always get a fresh one (and a full reconcile with --full).
+ */
+function syncHandler(b: Bridge): ExtraHandler {
+  let last: { at: number; result: unknown } | null = null;
+  return async (_caller, actor, p) => {
+    if (!actor.isAdmin && last && Date.now() - last.at < 10_000) return last.result;
+    const out = await b.syncOnce({ forceFull: actor.isAdmin && p.full === true });
+    const n = b.current?.occurrences.length ?? 0;
+    const result = {
+      action: 'synced',
+      summary: `synced ${b.source.description} (by the bridge): ${out.full ? 'full reconcile' : 'delta'}, `
+        + `${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; `
+        + `motd ${b.config.bridge.motd}`,
+    };
+    last = { at: Date.now(), result };
+    return result;
+  };
+}
 
 export async function bridge(g: GlobalOptions): Promise<void> {
   const config = configFor(g, { withPassword: true });
@@ -61,7 +84,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   if (hog) {
     hogLines = () => hog.motdLines();
     await hog.reconcileAtStart(b.current?.occurrences ?? [], b.current?.syncedAt ?? null, new Date());
-    b.hooks.push(hog.hook);
+    b.hooks.unshift(hog.hook); // before notifications: a hog decision never waits on delivery
   } else {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
@@ -82,18 +105,9 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const handle = async (who: Caller, req: RpcRequest) => {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
-      // sync: a lab member's `hosthog sync` asks the bridge (the password file is root's).
-      // At most one such sync per 10 s (any number of users asking): the calendar server is shared.
-      let lastSync: { at: number; result: unknown } | null = null;
-      const sync = async () => {
-        if (lastSync && Date.now() - lastSync.at < 10_000) return lastSync.result;
-        const out = await b.syncOnce();
-        const summary = `synced ${b.source.description}: ${out.changed} changed, ${out.deleted} deleted; `
-          + `${b.mirror.size} events`;
-        lastSync = { at: Date.now(), result: { action: 'synced', summary } };
-        return lastSync.result;
-      };
-      const h = makeHandler(new CalendarWriter(b.source, b, config), config, catchUp, { ...tell.handlers, ...(hog?.handlers ?? {}), sync });
+      // The writer and the handler read the bridge's CURRENT source and config (reloads).
+      const h = makeHandler(new CalendarWriter(() => b.source, b, () => b.config), () => b.config, catchUp,
+        { ...tell.handlers, ...(hog?.handlers ?? {}), sync: syncHandler(b) });
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
     if (!WRITES.has(req.method)) return handler(who, req);
@@ -114,6 +128,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     socketPath: config.bridge.socket,
     runDir: dirname(config.bridge.socket),
     handler: handle,
+    privileged: (c) => actorOf(c, b.config).isAdmin,
     log,
   });
   // Signals are handled before "started" is logged: a supervisor that stops the bridge as soon
@@ -124,6 +139,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
       Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { b.markStopped(); unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => b.reload('SIGHUP (systemctl reload)'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
   log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');

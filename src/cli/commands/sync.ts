@@ -4,6 +4,9 @@ import type { GlobalOptions } from '../main.js';
 import { Bridge } from '../../bridge/bridge.js';
 import { createLog } from '../../host/store/log.js';
 import { stateDirError } from './bridge.js';
+import { existsSync } from 'node:fs';
+import { BridgeUnavailableError } from '../../core/errors.js';
+import { lockStateDir } from '../../host/store/state-lock.js';
 
 export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<void> {
   if (g.calendar) {
@@ -12,14 +15,28 @@ export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<
     process.stdout.write(`synced ${snap.description} into your cache (~/.cache/hosthog): ${snap.occurrences.length} occurrences in the window\n`);
     return;
   }
-  if (process.getuid?.() !== 0) {
-    // A lab member cannot read the calendar password nor write the host's state: the bridge syncs.
+  // A running bridge is asked to sync (over its socket): a second process would race it on
+  // the cache and overwrite its motd.
+  const plain = configFor(g);
+  if (existsSync(plain.bridge.socket)) {
     const { callBridge } = await import('../../host/rpc/rpc-client.js');
-    const { printResult } = await import('../output.js');
-    printResult(await callBridge(configFor(g).bridge.socket, { method: 'sync', params: {} }), false);
-    return;
+    try {
+      const r = await callBridge(plain.bridge.socket, { method: 'sync', params: { full: !!opts.full } });
+      process.stdout.write(`${(r as { summary: string }).summary}\n`);
+      return;
+    } catch (e) {
+      if (!(e instanceof BridgeUnavailableError) || !/no hosthog bridge is running/.test(e.message)) throw e;
+    }
   }
   const config = configFor(g, { withPassword: true });
+  // No bridge: this process takes the state directory like a bridge would (a bridge starting
+  // meanwhile waits for it, and it for a bridge).
+  let unlock: () => void;
+  try { unlock = lockStateDir(config.bridge.stateDir); } catch (e) { throw stateDirError(e, config.bridge.stateDir); }
+  try { await syncHere(config, opts); } finally { unlock(); }
+}
+
+async function syncHere(config: ReturnType<typeof configFor>, opts: { full?: boolean }): Promise<void> {
   const log = createLog({ level: process.env.HOSTHOG_LOG_LEVEL ?? 'warn', stream: process.stderr });
   const bridge = await Bridge.open(config, log).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
   try {

@@ -25,12 +25,22 @@ export interface RpcServerOptions {
   runDir: string;
   handler: (caller: Caller, req: RpcRequest) => Promise<unknown>;
   log?: RpcLog;
-  /** From connect to a proven identity (default 10 s). */
+  /** From connect to a proven identity (default 5 s). */
   handshakeTimeoutMs?: number;
   /** A proven connection with no request in flight is closed after this (default 120 s). */
   idleTimeoutMs?: number;
-  /** Simultaneous connections (default 64); outstanding challenges are capped at the same. */
+  /**
+   * Connections not yet proven (default 64; outstanding challenges are capped at the same).
+   * One more arriving closes the OLDEST unproven one, so nobody keeps a slot by stalling.
+   */
   maxConnections?: number;
+  /** Proven connections of one uid (default 16); root and admins are not capped. */
+  maxPerUid?: number;
+  /** Proven connections in all (default 128), of which `reserved` (default 16) only root and admins may use. */
+  maxProven?: number;
+  reserved?: number;
+  /** Root and admins (default: uid 0): not capped per uid, may use the reserved capacity. */
+  privileged?: (caller: Caller) => boolean;
   maxFrameBytes?: number;
 }
 
@@ -97,7 +107,11 @@ async function removeStaleSocket(socketPath: string, log: RpcLog): Promise<void>
 
 export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer> {
   const log = opts.log ?? SILENT;
-  const handshakeMs = opts.handshakeTimeoutMs ?? 10_000;
+  const handshakeMs = opts.handshakeTimeoutMs ?? 5_000;
+  const maxPerUid = opts.maxPerUid ?? 16;
+  const maxProven = opts.maxProven ?? 128;
+  const reserved = Math.min(opts.reserved ?? 16, maxProven);
+  const privileged = opts.privileged ?? ((c: Caller) => c.uid === 0);
   const idleMs = opts.idleTimeoutMs ?? 120_000;
   const maxConn = opts.maxConnections ?? 64;
   const maxFrame = opts.maxFrameBytes ?? MAX_FRAME_BYTES;
@@ -119,10 +133,22 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const sockets = new Set<Socket>();
   const pending = new Set<Promise<void>>();
   const challenges = new Set<string>();
+  /** Connections not yet proven, oldest first; and proven ones per uid (unprivileged only). */
+  const unproven = new Set<Socket>();
+  const evictors = new Map<Socket, () => void>();
+  const provenByUid = new Map<number, number>();
+  let provenPlain = 0;
   const track = (p: Promise<void>) => { pending.add(p); p.finally(() => pending.delete(p)).catch(() => undefined); };
 
   const server: Server = createServer({ allowHalfOpen: false }, (socket) => {
     sockets.add(socket);
+    unproven.add(socket);
+    if (unproven.size > maxConn) {
+      const oldest = unproven.values().next().value as Socket;
+      log.warn({ unproven: unproven.size }, 'too many bridge clients not proving who they are: closing the oldest');
+      evictors.get(oldest)?.();
+    }
+    let counted: number | undefined;
     let state: 'hello' | 'challenging' | 'proof' | 'verifying' | 'ready' | 'busy' | 'closed' = 'hello';
     let challenge: Challenge | undefined;
     let caller: Caller | undefined;
@@ -159,10 +185,20 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     };
 
     socket.on('error', () => { /* reset by peer and the like: 'close' follows */ });
+    const busy = () => new PermissionError('the bridge is busy with other callers', 'try again in a few seconds');
+    evictors.set(socket, () => failWith(busy()));
     socket.on('close', () => {
       state = 'closed';
       clearTimeout(timer);
       sockets.delete(socket);
+      unproven.delete(socket);
+      evictors.delete(socket);
+      if (counted !== undefined) {
+        const n = (provenByUid.get(counted) ?? 1) - 1;
+        if (n > 0) provenByUid.set(counted, n); else provenByUid.delete(counted);
+        provenPlain--;
+        counted = undefined;
+      }
       track(dropChallenge());
     });
 
@@ -193,6 +229,23 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       const c = await callerFor(ch.uid);
       if (state !== 'verifying') return;
       if (!c) return failWith(new PermissionError(`uid ${ch.uid} has no account on this host`));
+      unproven.delete(socket);
+      evictors.delete(socket);
+      // One user's idle connections never take the slots others (and root) need.
+      if (!privileged(c)) {
+        const mine = provenByUid.get(c.uid) ?? 0;
+        if (mine >= maxPerUid) {
+          log.warn({ uid: c.uid, connections: mine }, 'a user holds too many bridge connections');
+          return failWith(new PermissionError(`you already have ${mine} connections open to the bridge, the most one user may`,
+            'close the other hosthog commands first'));
+        }
+        if (provenPlain >= maxProven - reserved) {
+          return failWith(busy());
+        }
+        provenByUid.set(c.uid, mine + 1);
+        provenPlain++;
+        counted = c.uid;
+      }
       caller = c;
       state = 'ready';
       idle();
@@ -245,7 +298,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       }
     });
   });
-  server.maxConnections = maxConn;
+  // A hard ceiling on descriptors only; who gets in is decided above (unproven eviction,
+  // per-uid and reserved capacity), so a full server answers instead of resetting.
+  server.maxConnections = maxConn + maxProven + 16;
 
   await new Promise<void>((res, rej) => {
     server.once('error', rej);

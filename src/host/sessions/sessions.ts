@@ -93,11 +93,29 @@ export function run(cmd: string, args: string[], opts: { uid?: number; gid?: num
   });
 }
 
-/** tmux servers: sockets in /tmp/tmux-UID/ owned by UID, with their attached clients. */
-export async function readTmux(passwd: Map<number, PasswdEntry>, tmpDir = '/tmp'): Promise<TmuxServer[]> {
-  const out: TmuxServer[] = [];
+export interface TmuxProbeOptions {
+  /** One deadline for all probes together (default 1500 ms): a socket that never answers costs no more. */
+  deadlineMs?: number;
+  /** Sockets probed per user (default 8); a user's others are left out. */
+  perUser?: number;
+  /** Probes in all (default 64), shared out among users in turn. */
+  total?: number;
+}
+
+/**
+ * tmux servers: sockets in /tmp/tmux-UID/ owned by UID, with their attached clients. Every user
+ * controls their own sockets (one may accept and never answer), so the probes run in parallel
+ * under ONE deadline, at most `perUser` per user: whatever a user plants, discovery ends in
+ * about deadlineMs and only that user's tmux sessions go unseen.
+ */
+export async function readTmux(
+  passwd: Map<number, PasswdEntry>, tmpDir = '/tmp', opts: TmuxProbeOptions = {},
+): Promise<TmuxServer[]> {
+  const deadline = Date.now() + (opts.deadlineMs ?? 1500);
+  const perUser = opts.perUser ?? 8;
   let dirs: string[] = [];
-  try { dirs = readdirSync(tmpDir).filter((d) => /^tmux-\d+$/.test(d)); } catch { return out; }
+  try { dirs = readdirSync(tmpDir).filter((d) => /^tmux-\d+$/.test(d)); } catch { return []; }
+  const byUser: { pw: PasswdEntry; socks: string[] }[] = [];
   for (const d of dirs) {
     const uid = Number(d.slice(5));
     const dir = join(tmpDir, d);
@@ -107,17 +125,30 @@ export async function readTmux(passwd: Map<number, PasswdEntry>, tmpDir = '/tmp'
     const pw = passwd.get(uid);
     if (!pw) continue;
     let names: string[] = [];
-    try { names = readdirSync(dir); } catch { continue; }
+    try { names = readdirSync(dir).sort(); } catch { continue; }
+    const socks: string[] = [];
     for (const n of names) {
+      if (socks.length >= perUser) break;
       const sock = join(dir, n);
       try { const s = lstatSync(sock); if (!s.isSocket() || s.uid !== uid) continue; } catch { continue; }
-      const r = await run('tmux', ['-S', sock, 'list-clients', '-F', '#{client_name} #{client_tty}'], { uid, gid: pw.gid, env: userEnv(pw), timeoutMs: 3000 });
-      if (r.code !== 0) continue; // stale socket, no server
-      const clients = r.stdout.split('\n').filter(Boolean).map((l) => { const i = l.lastIndexOf(' '); return { name: l.slice(0, i), tty: l.slice(i + 1) }; });
-      out.push({ user: pw.name, uid, gid: pw.gid, socket: sock, clients });
+      socks.push(sock);
     }
+    if (socks.length) byUser.push({ pw, socks });
   }
-  return out;
+  // Users in turn (first sockets of everyone, then seconds …) up to the total.
+  const probes: { pw: PasswdEntry; sock: string }[] = [];
+  for (let i = 0; i < perUser; i++) for (const u of byUser) if (u.socks[i]) probes.push({ pw: u.pw, sock: u.socks[i] });
+  const results = await Promise.all(probes.slice(0, opts.total ?? 64).map(async ({ pw, sock }) => {
+    const left = deadline - Date.now();
+    if (left <= 0) return null;
+    const r = await run('tmux', ['-S', sock, 'list-clients', '-F', '#{client_name} #{client_tty}'],
+      { uid: pw.uid, gid: pw.gid, env: userEnv(pw), timeoutMs: left });
+    if (r.code !== 0) return null; // stale socket, no server, or no answer in time
+    const clients = r.stdout.split('\n').filter(Boolean)
+      .map((l) => { const i = l.lastIndexOf(' '); return { name: l.slice(0, i), tty: l.slice(i + 1) }; });
+    return { user: pw.name, uid: pw.uid, gid: pw.gid, socket: sock, clients } satisfies TmuxServer;
+  }));
+  return results.filter((x): x is TmuxServer => x !== null);
 }
 
 export function userEnv(pw: PasswdEntry, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -181,6 +212,8 @@ export interface DiscoverOptions {
   sampleMs?: number;
   /** Users with a uid below this are left out of per-user usage unless they have a session (default 1000). */
   minUid?: number;
+  /** Limits on the tmux probes (readTmux). */
+  tmux?: TmuxProbeOptions;
   now?: () => Date;
 }
 
@@ -193,7 +226,7 @@ export async function discoverSessions(opts: DiscoverOptions = {}): Promise<Host
 
   const first = readProcs(procRoot);
   const t1 = process.hrtime.bigint();
-  const [tmux, gpu] = await Promise.all([readTmux(passwd, opts.tmpDir), readGpu()]);
+  const [tmux, gpu] = await Promise.all([readTmux(passwd, opts.tmpDir, opts.tmux), readGpu()]);
   const elapsed = Number(process.hrtime.bigint() - t1) / 1e6;
   if (elapsed < (opts.sampleMs ?? 500)) await new Promise((r) => setTimeout(r, (opts.sampleMs ?? 500) - elapsed));
   const secs = Number(process.hrtime.bigint() - t1) / 1e9;
