@@ -4,7 +4,7 @@
 # by test/harness/systemd.ts, never as this machine's init), python3-icalendar as an
 # independent iCalendar reader. Idempotent and quiet when everything is there already.
 set -euo pipefail
-pkgs=(radicale xandikos openssh-server tmux bsdutils util-linux systemd libnotify-bin dbus python3-dbus python3-gi python3-icalendar procps psmisc passwd iproute2 curl)
+pkgs=(radicale xandikos openssh-server tmux bsdutils util-linux systemd libnotify-bin dbus python3-dbus python3-gi python3-icalendar vdirsyncer procps psmisc passwd iproute2 curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

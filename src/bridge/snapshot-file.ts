@@ -1,7 +1,9 @@
 /**
  * The decoded calendar, as the bridge last knew it: occurrences in the expansion window plus
- * sync state, in one small JSON file (state_dir/snapshot.json, mode 0644). Readers such as
- * `hosthog status` load only this file: no ical.js, no cache, no network, so they start fast.
+ * sync state (state_dir/snapshot.json, mode 0644), and its near part (snapshot-near.json: what
+ * touches yesterday to the day after tomorrow, with every claim that could overrule one of
+ * those). Readers load only these files: no ical.js, no cache, no network. `hosthog status`
+ * reads only the near part, so its cost does not grow with the window or the history.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +11,10 @@ import type { Occurrence, Snapshot } from '../core/types.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
+export const NEAR_FILE = 'snapshot-near.json';
+const DAY = 86_400_000;
+/** The near part spans from the window's start (yesterday, UTC) this long: now + 24 h always fits. */
+const NEAR_MS = 3 * DAY;
 
 export interface StoredSnapshot extends Snapshot {
   /** Expansion window the occurrences cover. */
@@ -16,6 +22,10 @@ export interface StoredSnapshot extends Snapshot {
   to: Date;
   /** Events that could not be read (href + one line), for `hosthog doctor` and logs. */
   problems: { href: string; message: string }[];
+  /** href → stamp of every live object decoded into this snapshot (the bridge's decode cache). */
+  stamps?: Record<string, string>;
+  /** The time zone the occurrences were decoded in. */
+  tz?: string;
 }
 
 /**
@@ -28,7 +38,37 @@ export const SYNC_STATE_FILE = 'sync-state.json';
 export interface SyncState { syncedAt: Date | null; failingSince?: Date | null; lastError?: string }
 
 export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot): void {
+  // The near part first: a reader that finds a new snapshot.json never finds an older near part.
+  const near = nearPart(snap);
+  writeFileAtomic(join(stateDir, NEAR_FILE), JSON.stringify({ version: 1, ...near }), 0o644);
   writeFileAtomic(join(stateDir, SNAPSHOT_FILE), JSON.stringify({ version: 1, ...snap }), 0o644);
+}
+
+/**
+ * The occurrences touching [from, from + NEAR_MS), plus every claim whose time overlaps those
+ * (again and again, until nothing is added): who holds depends only on overlapping claims, so
+ * hostView gives the same answer from this part as from the whole window.
+ */
+export function nearPart(snap: StoredSnapshot): StoredSnapshot {
+  const from = snap.from.getTime();
+  const to = Math.min(snap.to.getTime(), from + NEAR_MS);
+  const claims = snap.occurrences.filter((o) => o.kind === 'claim');
+  let lo = from;
+  let hi = to;
+  let picked = new Set<Occurrence>();
+  for (;;) {
+    const next = new Set(claims.filter((c) => c.start.getTime() < hi && c.end.getTime() > lo));
+    let nlo = lo;
+    let nhi = hi;
+    for (const c of next) { nlo = Math.min(nlo, c.start.getTime()); nhi = Math.max(nhi, c.end.getTime()); }
+    picked = next;
+    if (nlo === lo && nhi === hi) break;
+    lo = nlo;
+    hi = nhi;
+  }
+  const occurrences = snap.occurrences.filter((o) => picked.has(o) || (o.kind !== 'claim' && o.start.getTime() < to && o.end.getTime() > from));
+  const { stamps: _stamps, ...rest } = snap;
+  return { ...rest, occurrences, from: snap.from, to: new Date(to), problems: [] };
 }
 
 export function writeSyncState(stateDir: string, state: SyncState): void {
@@ -42,11 +82,14 @@ function reviveDates(o: Record<string, unknown>): void {
   for (const k of DATE_KEYS) if (typeof o[k] === 'string') o[k] = new Date(o[k] as string);
 }
 
-/** The stored snapshot, or null when the bridge never wrote one. */
-export function readSnapshotFile(stateDir: string): StoredSnapshot | null {
+/**
+ * The stored snapshot, or null when the bridge never wrote one. With near: only its near part
+ * (now and the next 24 h are always inside; falls back to the whole file when there is none).
+ */
+export function readSnapshotFile(stateDir: string, o: { near?: boolean } = {}): StoredSnapshot | null {
   let text: string;
-  try { text = readFileSync(join(stateDir, SNAPSHOT_FILE), 'utf8'); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+  try { text = readFileSync(join(stateDir, o.near ? NEAR_FILE : SNAPSHOT_FILE), 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return o.near ? readSnapshotFile(stateDir) : null;
     throw e;
   }
   // Dates are revived in one pass over the two levels that hold them: a JSON.parse reviver

@@ -1,7 +1,7 @@
 /**
  * The HTTP layer under tsdav: a `fetch` to inject into tsdav's request functions that
  *  - adds Basic auth,
- *  - gives every request a timeout (AbortSignal.timeout; tsdav has none),
+ *  - gives every request a timeout on silence (no bytes for [calendar] timeout; tsdav has none),
  *  - counts requests and bytes (request + response: start line, headers we see, bodies) into
  *    a stats object the source reads and resets per sync step,
  *  - turns failures into hosthog errors: network errors and timeouts, 429, 502/503/504 always
@@ -69,7 +69,8 @@ export class CalDavHttp {
       const headers = new Headers(init.headers);
       if (this.auth && !headers.has('authorization')) headers.set('authorization', this.auth);
       const method = (init.method ?? 'GET').toUpperCase();
-      const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+      const silence = new Silence(this.opts.timeoutMs);
+      const timeout = silence.signal;
       const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
 
       this.stats.requests++;
@@ -79,9 +80,18 @@ export class CalDavHttp {
       let buf: ArrayBuffer;
       try {
         res = await this.base(url, { ...init, method, headers, signal, redirect: init.redirect ?? 'follow' });
-        buf = await res.arrayBuffer();
+        silence.kick();
+        const chunks: Uint8Array[] = [];
+        let n = 0;
+        if (res.body) {
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) { silence.kick(); chunks.push(chunk); n += chunk.byteLength; }
+        }
+        const whole = Buffer.concat(chunks, n);
+        buf = whole.buffer.slice(whole.byteOffset, whole.byteOffset + n) as ArrayBuffer;
       } catch (e) {
         throw this.networkError(e, timeout.aborted);
+      } finally {
+        silence.done();
       }
       this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + buf.byteLength;
       fo.onResponse?.(res.status, res.headers);
@@ -103,7 +113,8 @@ export class CalDavHttp {
     const throw5xx = fo.throw5xx ?? true;
     const headers = new Headers({ 'content-type': 'application/xml; charset=utf-8', depth: init.depth });
     if (this.auth) headers.set('authorization', this.auth);
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const silence = new Silence(this.opts.timeoutMs);
+    const timeout = silence.signal;
     this.stats.requests++;
     this.stats.bytes += init.method.length + url.length + 12 + headerBytes(headers) + bodyBytes(init.body);
     let res: Response;
@@ -112,10 +123,12 @@ export class CalDavHttp {
     let text = '';
     try {
       res = await this.base(url, { method: init.method, headers, body: init.body, signal: timeout, redirect: 'follow' });
+      silence.kick();
       if (res.status === 207 && res.body) {
         const reader = new MultistatusReader();
         const decoder = new TextDecoder('utf-8');
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          silence.kick();
           received += chunk.byteLength;
           reader.write(decoder.decode(chunk, { stream: true }));
         }
@@ -129,6 +142,8 @@ export class CalDavHttp {
     } catch (e) {
       if (e instanceof HosthogError) throw e;
       throw this.networkError(e, timeout.aborted);
+    } finally {
+      silence.done();
     }
     this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + received;
     fo.onResponse?.(res.status, res.headers);
@@ -162,7 +177,7 @@ export class CalDavHttp {
     const name = (e as { name?: string })?.name;
     if (timedOut || name === 'TimeoutError') {
       return new CalendarUnavailableError(
-        `calendar server at ${origin(this.opts.url)} did not answer within ${Math.round(this.opts.timeoutMs / 100) / 10}s`,
+        `calendar server at ${origin(this.opts.url)} did not answer within ${Math.round(this.opts.timeoutMs / 100) / 10}s (nothing arrived for that long)`,
         'raise [calendar] timeout if the server is just slow',
       );
     }
@@ -228,4 +243,20 @@ function bodyBytes(body: unknown): number {
   if (ArrayBuffer.isView(body)) return body.byteLength;
   if (body instanceof URLSearchParams) return Buffer.byteLength(body.toString(), 'utf8');
   return 0;
+}
+
+/**
+ * The request timeout: it fires after ms of SILENCE (no headers, no body bytes), not after ms
+ * in all, so a big calendar that keeps streaming from a slow server is never cut off, while a
+ * server that stops sending is. kick() on every chunk restarts the count.
+ */
+class Silence {
+  private readonly ctl = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  constructor(ms: number) {
+    this.timer = setTimeout(() => this.ctl.abort(new DOMException(`no bytes for ${ms} ms`, 'TimeoutError')), ms);
+  }
+  get signal(): AbortSignal { return this.ctl.signal; }
+  kick(): void { this.timer.refresh(); }
+  done(): void { clearTimeout(this.timer); }
 }

@@ -51,7 +51,8 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     log.warn('not running as root: hog enforcement and notifications to other users are off');
   }
   // Before planning a write, catch up with the calendar (one small request when nothing changed).
-  const catchUp = () => b.syncOnce().then(() => undefined, () => undefined);
+  // Its notices and hog checks run after the write's answer (they have their own deadline).
+  const catchUp = () => b.syncOnce({ deferHooks: true }).then(() => undefined, () => undefined);
   // The write path (planners, rrule) loads on the first request, not at start: the bridge's
   // resident memory stays small on hosts where people mostly read.
   let handler: ((caller: Caller, req: RpcRequest) => Promise<unknown>) | null = null;
