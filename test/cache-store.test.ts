@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -150,4 +150,35 @@ test('the near part of the snapshot gives the same host view as the whole window
     assert.equal(uids(hostView(near, config, at)), uids(hostView(snap, config, at)), `at +${h} h`);
   }
   assert.equal(readSnapshotFile(mkdtempSync(join(tmpdir(), 'hosthog-nosnap-')), { near: true }), null);
+});
+
+test('hooks: an idle poll in the same minute runs none; a write runs them once, after its answer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hosthog-hooks-'));
+  const vdir = join(dir, 'vdir');
+  mkdirSync(vdir);
+  const now = new Date();
+  writeFileSync(join(vdir, 'a.ics'), vevent('a', 'alice gpu0: job', new Date(now.getTime() + HOUR), new Date(now.getTime() + 2 * HOUR)));
+  const cfg = writeTestConfig({ vdir, dir });
+  const config = loadConfig({ path: cfg.path });
+  const runs: { prev: number | null; next: number }[] = [];
+  let slow = 0;
+  const hook = async (prev: StoredSnapshot | null, next: StoredSnapshot) => {
+    runs.push({ prev: prev?.occurrences.length ?? null, next: next.occurrences.length });
+    if (slow) await new Promise((r) => setTimeout(r, slow));
+  };
+  const b = await Bridge.open(config, silentLog(), { hooks: [hook], clock: () => now });
+  await b.syncOnce();
+  assert.equal(runs.length, 1);
+  await b.syncOnce();
+  await b.syncOnce();
+  assert.equal(runs.length, 1, 'idle polls in the same minute run no hook');
+  slow = 1500;
+  const t0 = performance.now();
+  await b.remember({ href: '/w/b.ics', etag: '"b1"', data: vevent('b', 'bob gpu1: written', new Date(now.getTime() + 3 * HOUR), new Date(now.getTime() + 4 * HOUR)) });
+  const answerMs = performance.now() - t0;
+  assert.ok(answerMs < 1000, `the write returned after ${answerMs.toFixed(0)} ms, not after the 1.5 s hook`);
+  assert.ok(b.current!.occurrences.some((o) => o.uid === 'b'), 'the snapshot (and motd) show the write at once');
+  await b.settled();
+  assert.deepEqual(runs, [{ prev: null, next: 1 }, { prev: 1, next: 2 }], 'the hooks ran once for the write, with the snapshot they saw last as prev');
+  await b.stop();
 });

@@ -178,8 +178,12 @@ export class Bridge {
       const g = byHref.get(o.href);
       if (g) g.push(o); else byHref.set(o.href, [o]);
     }
+    const problems = new Map<string, { href: string; message: string }[]>();
+    for (const p of snap.problems) { const g = problems.get(p.href); if (g) g.push(p); else problems.set(p.href, [p]); }
+    // An object with a problem (unreadable, or a UID another one uses) is decoded again: what
+    // the snapshot holds of it depends on the others.
     for (const [href, stamp] of Object.entries(snap.stamps)) {
-      this.decoded.set(href, { stamp, occurrences: byHref.get(href) ?? [], problems: snap.problems.filter((p) => p.href === href) });
+      if (!problems.has(href)) this.decoded.set(href, { stamp, occurrences: byHref.get(href) ?? [], problems: [] });
     }
     this.decodedWindow = snap.from.getTime();
     this.snapshot = snap;
@@ -287,6 +291,11 @@ export class Bridge {
     }
     for (const href of this.decoded.keys()) if (!seen.has(href)) { this.decoded.delete(href); changed = true; }
     const occurrences = withUniqueUids(parts, problems);
+    // A problem read back from the last snapshot may be one withUniqueUids just found again.
+    const seenProblem = new Set<string>();
+    const unique = problems.filter((p) => { const k = `${p.href}\n${p.message}`; if (seenProblem.has(k)) return false; seenProblem.add(k); return true; });
+    problems.length = 0;
+    problems.push(...unique);
     occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || cmp(a.uid, b.uid) || cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''));
     return { occurrences, problems, stamps, changed };
   }
