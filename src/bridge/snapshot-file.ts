@@ -1,13 +1,15 @@
 /**
  * The decoded calendar, as the bridge last knew it: occurrences in the expansion window plus
  * sync state (state_dir/snapshot.json, mode 0644), and its near part (snapshot-near.json: what
- * touches yesterday to the day after tomorrow, with every claim that could overrule one of
- * those). Readers load only these files: no ical.js, no cache, no network. `hosthog status`
- * reads only the near part, so its cost does not grow with the window or the history.
+ * touches yesterday to the day after tomorrow, and who holds among those). Readers load only
+ * these files: no ical.js, no cache, no network. `hosthog status` reads only the near part, so
+ * its cost does not grow with the window or the history.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Occurrence, Snapshot } from '../core/types.js';
+import type { Claim, Occurrence, Snapshot } from '../core/types.js';
+import { rule } from '../core/conflicts.js';
+import { claimKey, type PrecomputedRuling } from '../core/view.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
@@ -26,6 +28,8 @@ export interface StoredSnapshot extends Snapshot {
   stamps?: Record<string, string>;
   /** The time zone the occurrences were decoded in. */
   tz?: string;
+  /** Near part only: who is overruled, decided over the whole window. */
+  ruling?: PrecomputedRuling;
 }
 
 /**
@@ -45,30 +49,27 @@ export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot): void 
 }
 
 /**
- * The occurrences touching [from, from + NEAR_MS), plus every claim whose time overlaps those
- * (again and again, until nothing is added): who holds depends only on overlapping claims, so
- * hostView gives the same answer from this part as from the whole window.
+ * The occurrences touching [from, from + NEAR_MS), with who holds among their claims decided
+ * here over the whole window (rule() in conflicts.ts) and stored with them (`ruling`: which
+ * claim is overruled by which; the overruling claims come along): hostView then gives the same
+ * answer from this part as from the whole window, also where claims chain far into the future.
  */
 export function nearPart(snap: StoredSnapshot): StoredSnapshot {
   const from = snap.from.getTime();
   const to = Math.min(snap.to.getTime(), from + NEAR_MS);
-  const claims = snap.occurrences.filter((o) => o.kind === 'claim');
-  let lo = from;
-  let hi = to;
-  let picked = new Set<Occurrence>();
-  for (;;) {
-    const next = new Set(claims.filter((c) => c.start.getTime() < hi && c.end.getTime() > lo));
-    let nlo = lo;
-    let nhi = hi;
-    for (const c of next) { nlo = Math.min(nlo, c.start.getTime()); nhi = Math.max(nhi, c.end.getTime()); }
-    picked = next;
-    if (nlo === lo && nhi === hi) break;
-    lo = nlo;
-    hi = nhi;
+  const touches = (o: Occurrence) => o.start.getTime() < to && o.end.getTime() > from;
+  const picked = new Set(snap.occurrences.filter(touches));
+  const overruled: [string, string][] = [];
+  const byClaims: Occurrence[] = [];
+  for (const { claim, by } of rule(snap.occurrences.filter((o): o is Claim => o.kind === 'claim')).overruled) {
+    if (!picked.has(claim)) continue;
+    overruled.push([claimKey(claim), claimKey(by)]);
+    byClaims.push(by);
   }
-  const occurrences = snap.occurrences.filter((o) => picked.has(o) || (o.kind !== 'claim' && o.start.getTime() < to && o.end.getTime() > from));
+  for (const by of byClaims) picked.add(by);
+  const occurrences = snap.occurrences.filter((o) => picked.has(o));
   const { stamps: _stamps, ...rest } = snap;
-  return { ...rest, occurrences, from: snap.from, to: new Date(to), problems: [] };
+  return { ...rest, occurrences, from: snap.from, to: new Date(to), problems: [], ruling: { overruled } };
 }
 
 export function writeSyncState(stateDir: string, state: SyncState): void {
