@@ -107,6 +107,8 @@ export class Mirror {
       if (meta) { await kvMeta.set(META, meta); metaStore.flush(); }
       unlinkSync(legacyPath);
     }
+    // A store that had to start empty cannot trust the token: the next sync is a full reconcile.
+    if (store.wasReset && meta) meta = { ...meta, token: null, lastFullAt: null };
     return new Mirror(kv, store, kvMeta, metaStore, source, meta ?? empty);
   }
 

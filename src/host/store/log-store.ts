@@ -47,6 +47,8 @@ export class LogStore<S = null> extends EventEmitter {
   private pendingBytes = 0;
   /** Values set since the last flush (read before the log). */
   private readonly unflushed = new Map<string, unknown>();
+  /** Entries set since the last flush and their offsets in the pending buffer. */
+  private readonly placed: [Entry<S>, number][] = [];
   private gen = 1;
   private fd = -1;
   /** Bytes of the log on disk (all complete lines). */
@@ -56,6 +58,8 @@ export class LogStore<S = null> extends EventEmitter {
   private live = 0;
   private readonly mode: number;
   private readonly summarize: (value: unknown) => S;
+  /** True when opening found an index it could not use (unreadable, or naming a missing log): the store started empty. */
+  wasReset = false;
   /** Bytes this store wrote to disk (log appends, index and compactions): for tests and the bench. */
   bytesWritten = 0;
 
@@ -77,7 +81,10 @@ export class LogStore<S = null> extends EventEmitter {
       idx = JSON.parse(readFileSync(this.indexPath, 'utf8')) as IndexFile<S>;
       if (idx.format !== FORMAT || !Number.isInteger(idx.gen) || !Array.isArray(idx.entries)) throw new Error('unknown format');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.emit('error', new Error(`cache index ${this.indexPath} is unreadable; starting from an empty cache`));
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.wasReset = true;
+        this.emit('error', new Error(`cache index ${this.indexPath} is unreadable; starting from an empty cache`));
+      }
       idx = null;
     }
     if (idx) {
@@ -89,7 +96,10 @@ export class LogStore<S = null> extends EventEmitter {
     const st = fstatSync(this.fd);
     if (!idx || st.size < this.checkpointed) {
       // No index, or a log shorter than the index says (not ours): start empty at a new generation.
-      if (idx) this.emit('error', new Error(`cache log ${this.logPath()} is shorter than its index; starting from an empty cache`));
+      if (idx) {
+        this.wasReset = true;
+        this.emit('error', new Error(`cache log ${this.logPath()} is shorter than its index; starting from an empty cache`));
+      }
       this.index.clear();
       this.live = 0;
       ftruncateSync(this.fd, 0);
@@ -151,7 +161,9 @@ export class LogStore<S = null> extends EventEmitter {
   private readAt(e: Entry<S>): unknown {
     const buf = Buffer.alloc(e.len);
     readSync(this.fd, buf, 0, e.len, e.off);
-    return (JSON.parse(buf.toString('utf8')) as { v: unknown }).v;
+    try { return (JSON.parse(buf.toString('utf8')) as { v: unknown }).v; } catch {
+      return undefined; // not the record we wrote (another process appended): as if not cached
+    }
   }
 
   async get<T>(key: string): Promise<T | undefined> { return this.getSync(key) as T | undefined; }
@@ -168,10 +180,12 @@ export class LogStore<S = null> extends EventEmitter {
 
   async set(key: string, value: unknown): Promise<boolean> { this.setSync(key, value); return true; }
   private setSync(key: string, value: unknown): void {
-    const off = this.size + this.pendingBytes;
+    const rel = this.pendingBytes;
     const len = this.append(JSON.stringify({ k: key, v: value }));
     this.drop(key);
-    this.index.set(key, { off, len, sum: this.summarize(value) });
+    const e = { off: -1, len, sum: this.summarize(value) };
+    this.index.set(key, e);
+    this.placed.push([e, rel]);
     this.live += len;
     this.unflushed.set(key, value);
   }
@@ -190,6 +204,7 @@ export class LogStore<S = null> extends EventEmitter {
 
   /** Empty the store: a new, empty generation (the old log is removed). */
   async clear(): Promise<void> {
+    this.placed.length = 0;
     this.pending.length = 0;
     this.pendingBytes = 0;
     this.unflushed.clear();
@@ -211,8 +226,13 @@ export class LogStore<S = null> extends EventEmitter {
   flush(): boolean {
     if (!this.pendingBytes) return false;
     const buf = Buffer.concat(this.pending, this.pendingBytes);
+    // Where the append lands: the file's real end (a `hosthog sync` run beside the bridge may
+    // have appended too; the fd is O_APPEND, so writes always go to the end).
+    this.size = fstatSync(this.fd).size;
+    for (const [e, rel] of this.placed) e.off = this.size + rel;
+    this.placed.length = 0;
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.size + off);
+    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
     fsyncSync(this.fd);
     this.bytesWritten += buf.length;
     this.size += buf.length;
@@ -261,7 +281,7 @@ export class LogStore<S = null> extends EventEmitter {
 
   private writeIndex(): void {
     const entries: [string, number, number, S][] = [];
-    for (const [k, e] of this.index) if (e.off + e.len <= this.size) entries.push([k, e.off, e.len, e.sum]);
+    for (const [k, e] of this.index) if (e.off >= 0 && e.off + e.len <= this.size) entries.push([k, e.off, e.len, e.sum]);
     const text = JSON.stringify({ format: FORMAT, gen: this.gen, end: this.size, entries } satisfies IndexFile<S>);
     writeFileAtomic(this.indexPath, text, this.mode);
     this.bytesWritten += Buffer.byteLength(text);
