@@ -17,13 +17,13 @@ import type { CalendarObject, Occurrence, Snapshot } from '../core/types.js';
 import { AuthError, CalendarUnavailableError, errorLine } from '../core/errors.js';
 import { isDue, type PollState } from '../core/poll-schedule.js';
 import { decodeObjects, withUniqueUids } from '../core/ics-read.js';
-import { hostView, type HostView } from '../core/view.js';
+import { hostView, HORIZON_MS, type HostView } from '../core/view.js';
 import { renderMotd } from '../core/motd.js';
 import { openSource } from '../caldav/open-source.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 import type { Log } from '../host/store/log.js';
 import { Mirror, type SyncOutcome } from './mirror.js';
-import { readSnapshotFile, writeSnapshotFile, writeSyncState, type StoredSnapshot } from './snapshot-file.js';
+import { nearPart, readSnapshotFile, writeSnapshotFile, writeSyncState, type StoredSnapshot } from './snapshot-file.js';
 
 const DAY = 86_400_000;
 /** A sync that brought at least this many objects (a first sync) is followed by releaseMemory(). */
@@ -139,7 +139,7 @@ export class Bridge {
         this.poll = { ...this.poll, consecutiveFailures: 0, retryAfterMs: undefined };
         const level = out.changed || out.deleted || out.full ? 'info' : 'debug';
         this.log[level]({ changed: out.changed, deleted: out.deleted, full: out.full, reason: out.fullReason, requests: out.stats.requests, bytes: out.stats.bytes }, 'synced');
-        await this.refresh(out.changed > 0 || out.deleted > 0 || out.full || !this.snapshot, { deferHooks: opts.deferHooks });
+        await this.refresh(out.changed > 0 || out.deleted > 0 || out.full || !this.snapshot, { deferHooks: opts.deferHooks, polled: true });
         releaseMemory(out.changed + out.deleted >= BIG_CHANGE);
         if (this.log.isLevelEnabled(level)) {
           const m = process.memoryUsage();
@@ -191,10 +191,11 @@ export class Bridge {
 
   /**
    * Recompute the decoded snapshot (when the objects or the window changed) and rewrite
-   * snapshot.json and the motd if what they say changed. Hooks run when the snapshot or the
-   * minute changed; with deferHooks they run after the caller has its answer (a CLI write).
+   * snapshot.json and the motd if what they say changed. Hooks run when the snapshot changed,
+   * after a poll, or in a new minute; with deferHooks they run after the caller has its answer
+   * (a CLI write).
    */
-  async refresh(redecode: boolean, o: { deferHooks?: boolean } = {}): Promise<HostView> {
+  async refresh(redecode: boolean, o: { deferHooks?: boolean; polled?: boolean } = {}): Promise<HostView> {
     const now = this.clock();
     const prev = this.snapshot;
     const meta = this.mirror.meta;
@@ -215,7 +216,7 @@ export class Bridge {
     // snapshot.json only when the decoded calendar changed; the small sync-state.json when
     // the sync state did (every successful poll): an idle poll writes a few hundred bytes.
     if (this.decodeCount !== this.writtenDecode) {
-      if (this.decodeCount > 0 || !prev) writeSnapshotFile(this.config.bridge.stateDir, snap);
+      if (this.decodeCount > 0 || !prev) writeSnapshotFile(this.config.bridge.stateDir, snap, this.nearPartOf(snap));
       this.writtenDecode = this.decodeCount;
     }
     const stateStamp = `${meta.syncedAt}|${meta.failingSince}|${meta.lastError}`;
@@ -223,16 +224,37 @@ export class Bridge {
       writeSyncState(this.config.bridge.stateDir, snap);
       this.writtenState = stateStamp;
     }
-    const view = hostView(snap, this.config, now);
+    // The view from the near part (who holds there decided once per snapshot): a minute's
+    // refresh costs what the next day holds, not what the whole window holds.
+    const view = hostView(this.nearFor(snap, now), this.config, now);
     this.writeMotd(view);
     const minute = Math.floor(now.getTime() / 60_000);
     this.lastRenderMinute = minute;
-    // Nothing new and the same minute: the hooks would plan what they planned (idle costs nothing).
-    if (this.hooks.length && (snap !== this.hooked || minute !== this.hookedMinute)) {
+    // Hooks run when the snapshot changed, after a poll and in a new minute (a reminder or a
+    // hog start falls due at any second: a poll's cadence keeps them on time). A refresh that
+    // is none of these (a second refresh in the same minute) runs none. What they cost grows
+    // with the window, not the history (the planner indexes by uid).
+    if (this.hooks.length && (snap !== this.hooked || minute !== this.hookedMinute || o.polled)) {
       const run = this.runHooks(snap, view, now);
       if (!o.deferHooks) await run;
     }
     return view;
+  }
+
+  private near: { of: StoredSnapshot; part: StoredSnapshot } | null = null;
+  /** The snapshot's near part when it covers now and the next 24 h, else the snapshot. */
+  private nearFor(snap: StoredSnapshot, now: Date): StoredSnapshot {
+    const p = this.nearPartOf(snap);
+    p.syncedAt = snap.syncedAt; // the sync state moves on without a new snapshot
+    p.failingSince = snap.failingSince;
+    p.lastError = snap.lastError;
+    const t = now.getTime();
+    return t >= p.from.getTime() && t + HORIZON_MS <= p.to.getTime() ? p : snap;
+  }
+
+  private nearPartOf(snap: StoredSnapshot): StoredSnapshot {
+    if (this.near?.of !== snap) this.near = { of: snap, part: nearPart(snap) };
+    return this.near.part;
   }
 
   /** Run the hooks in order (one run at a time), each within HOOK_DEADLINE_MS. */

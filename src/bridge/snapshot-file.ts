@@ -41,9 +41,8 @@ export const SYNC_STATE_FILE = 'sync-state.json';
 
 export interface SyncState { syncedAt: Date | null; failingSince?: Date | null; lastError?: string }
 
-export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot): void {
+export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot, near: StoredSnapshot = nearPart(snap)): void {
   // The near part first: a reader that finds a new snapshot.json never finds an older near part.
-  const near = nearPart(snap);
   writeFileAtomic(join(stateDir, NEAR_FILE), JSON.stringify({ version: 1, ...near }), 0o644);
   writeFileAtomic(join(stateDir, SNAPSHOT_FILE), JSON.stringify({ version: 1, ...snap }), 0o644);
 }
