@@ -51,6 +51,36 @@ function findCollection(dir: string, name: string): string | null {
   return null;
 }
 
+/** Builds Radicale 3's item and history cache for the .ics files of one collection (argv[1]). */
+const RADICALE_CACHE = `
+import os, sys, pickle, hashlib, calendar, time, re
+from radicale.storage import CACHE_VERSION
+from radicale.item import get_etag
+d = sys.argv[1]
+cache = os.path.join(d, '.Radicale.cache', 'item')
+history = os.path.join(d, '.Radicale.cache', 'history')
+os.makedirs(cache, exist_ok=True)
+os.makedirs(history, exist_ok=True)
+def ts(line):
+    return calendar.timegm(time.strptime(line.rsplit(':', 1)[1].strip()[:15], '%Y%m%dT%H%M%S'))
+for name in os.listdir(d):
+    if not name.endswith('.ics'):
+        continue
+    raw = open(os.path.join(d, name), 'rb').read()
+    text = raw.decode()
+    h = hashlib.sha256(); h.update(CACHE_VERSION); h.update(raw)
+    uid = re.search(r'^UID:(.*)$', text, re.M).group(1).strip()
+    start = ts(re.search(r'^DTSTART.*$', text, re.M).group(0)) - 86400
+    end = ts(re.search(r'^DTEND.*$', text, re.M).group(0)) + 86400
+    if 'RRULE:' in text:
+        end += 31 * 7 * 86400
+    etag = get_etag(text)
+    with open(os.path.join(cache, name), 'wb') as fb:
+        pickle.dump((h.hexdigest(), uid, etag, text, 'VCALENDAR', 'VEVENT', start, end), fb)
+    with open(os.path.join(history, name), 'wb') as fb:
+        pickle.dump([etag, get_etag(os.urandom(16).hex() + '/' + etag).strip('"')], fb)
+`;
+
 interface Timed { wallS: number; cpuS: number; rssMB: number; out: string }
 
 /** Run a command under GNU time: wall, user + system CPU, peak RSS. */
@@ -95,9 +125,12 @@ async function one(n: number): Promise<Row> {
     const base = Date.now();
     await srv.stop();
     for (let i = 0; i < n; i++) writeFileSync(join(col, `bench-${i}.ics`), ics(i, n, base));
+    // Radicale's own item cache, written as Radicale writes it (radicale/storage/multifilesystem/
+    // cache.py): otherwise the first listing of 50,000 items costs Radicale half an hour here.
+    const py = spawnSync('/usr/bin/python3', ['-c', RADICALE_CACHE, col], { encoding: 'utf8' });
+    if (py.status !== 0) throw new Error(`Radicale cache: ${py.stderr}`);
     await srv.start();
-    // Radicale builds its item cache on first access; one untimed listing stands in for the
-    // PUTs that would have built it. Its time is what a cold server costs.
+    // One untimed listing (Radicale reads its cache; the PUTs would have built it).
     let t = performance.now();
     const warm = await fetch(srv.calendarUrl, { method: 'REPORT', headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' }, body: '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>', signal: AbortSignal.timeout(3_600_000) });
     await warm.arrayBuffer();
@@ -197,7 +230,7 @@ async function main(): Promise<void> {
     `| what | ${cols.join(' | ')} | target |`,
     `|---|${rows.map(() => '---|').join('')}---|`,
     line('objects that can still occur (decoded) / occurrences in the window', (r) => `${r.live} / ${r.occurrences}`),
-    line('Radicale: cold calendar-query of everything (server time, untimed for us)', (r) => `${r.radicaleListS.toFixed(1)} s`),
+    line('Radicale: calendar-query of everything, warm (untimed for us)', (r) => `${r.radicaleListS.toFixed(1)} s`),
     line('first `hosthog sync` (fresh state), wall / CPU', (r) => `${r.first.wallS.toFixed(1)} s / ${r.first.cpuS.toFixed(1)} s`, '50k: < 10 s'),
     line('peak RSS of that sync', (r) => `${r.first.rssMB.toFixed(0)} MB`, '50k: < 250 MB'),
     line('vdirsyncer first sync, wall / CPU / peak RSS', (r) => v(r.vdirFirst, (t) => `${t.wallS.toFixed(1)} s / ${t.cpuS.toFixed(1)} s / ${t.rssMB.toFixed(0)} MB`)),
