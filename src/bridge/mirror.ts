@@ -87,7 +87,9 @@ export class Mirror {
     const kv = new Keyv({ store, namespace: NS, serialize: undefined, deserialize: undefined });
     // The sync state lives in its own small file: it changes every poll. The objects are
     // always flushed first, so the token on disk is never ahead of the objects it vouches for.
-    const metaStore = new FileStore(join(stateDir, 'mirror-meta.json'), 0o600);
+    // Not fsynced (it changes every poll): a power loss brings back an older token, which only
+    // repeats a delta; the objects it vouches for are fsynced before it is written.
+    const metaStore = new FileStore(join(stateDir, 'mirror-meta.json'), 0o600, false);
     metaStore.on('error', () => { /* an unreadable state file: a full reconcile rebuilds it */ });
     const kvMeta = new Keyv({ store: metaStore, namespace: NS, serialize: undefined, deserialize: undefined });
     const empty: MirrorMeta = { source: source.description, token: null, syncedAt: null, lastFullAt: null, failingSince: null };

@@ -73,7 +73,8 @@ export function nearPart(snap: StoredSnapshot): StoredSnapshot {
 
 export function writeSyncState(stateDir: string, state: SyncState): void {
   const { syncedAt, failingSince, lastError } = state;
-  writeFileAtomic(join(stateDir, SYNC_STATE_FILE), JSON.stringify({ version: 1, syncedAt, failingSince: failingSince ?? null, lastError }), 0o644);
+  // Every poll, so not fsynced: after a power loss an older "last sync" is harmless.
+  writeFileAtomic(join(stateDir, SYNC_STATE_FILE), JSON.stringify({ version: 1, syncedAt, failingSince: failingSince ?? null, lastError }), 0o644, { durable: false });
 }
 
 const DATE_KEYS = new Set(['start', 'end', 'created', 'syncedAt', 'failingSince', 'from', 'to']);
