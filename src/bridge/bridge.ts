@@ -335,9 +335,10 @@ export class Bridge {
   }
 
   /** Reflect a write made through the bridge at once (issue: the CLI's writes). */
-  // The hooks (notices, hog) run after the write's answer, not before it.
-  async remember(obj: CalendarObject): Promise<void> { await this.exclusive(async () => { await this.mirror.remember(obj); await this.refresh(true, { deferHooks: true }); }); }
-  async forget(href: string): Promise<void> { await this.exclusive(async () => { await this.mirror.forget(href); await this.refresh(true, { deferHooks: true }); }); }
+  // The hooks run before the write answers: a hog write says "hog on" only after the hog hook
+  // applied and checked it (hog-hook.ts).
+  async remember(obj: CalendarObject): Promise<void> { await this.exclusive(async () => { await this.mirror.remember(obj); await this.refresh(true); }); }
+  async forget(href: string): Promise<void> { await this.exclusive(async () => { await this.mirror.forget(href); await this.refresh(true); }); }
   /** Let the hooks still running (after a write) finish. */
   async settled(): Promise<void> { await this.hookChain; }
   get(href: string): CalendarObject | undefined { return this.mirror.get(href); }
