@@ -4,7 +4,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -51,11 +51,11 @@ for (const start of [startRadicale, startXandikos]) {
 
       const m2 = await Mirror.open(dir, sourceFor(srv));
       assert.equal(m2.size, 40, 'cache reloaded from disk');
-      const cacheBefore = statSync(join(dir, 'cache.json'));
+      const cacheFiles = () => readdirSync(join(dir, 'cache')).sort().map((f) => { const st = statSync(join(dir, 'cache', f)); return [f, st.ino, st.mtimeMs, st.size]; });
+      const cacheBefore = cacheFiles();
       const metaBefore = statSync(join(dir, 'mirror-meta.json'));
       const again = await m2.sync(new Date(), DAY);
-      const cacheAfter = statSync(join(dir, 'cache.json'));
-      assert.deepEqual([cacheAfter.ino, cacheAfter.mtimeMs], [cacheBefore.ino, cacheBefore.mtimeMs], 'an idle poll does not rewrite the objects file');
+      assert.deepEqual(cacheFiles(), cacheBefore, 'an idle poll does not write the object store');
       assert.notEqual(statSync(join(dir, 'mirror-meta.json')).ino, metaBefore.ino, 'only the small sync-state file');
       assert.equal(again.full, false);
       assert.equal(again.changed, 0);
@@ -136,7 +136,7 @@ test('cache file survives SIGKILL in the middle of writes: always a complete, pa
   }
 });
 
-test('a cache written by the previous format (keyv JSON strings) is read and converted, not re-downloaded', async () => {
+test('a cache written by an earlier format (one JSON file, keyv JSON strings) is moved into the object store, not re-downloaded', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-format1-'));
   const data = vevent('old-1', 'alice gpu0: kept', new Date('2026-12-01T10:00:00Z'), new Date('2026-12-01T12:00:00Z'));
   const meta = { source: 'caldav http://x/cal/', token: 'tok-7', syncedAt: '2026-11-20T10:00:00.000Z', lastFullAt: '2026-11-20T10:00:00.000Z', failingSince: null };
@@ -153,9 +153,8 @@ test('a cache written by the previous format (keyv JSON strings) is read and con
   assert.deepEqual(m.get('/cal/old-1.ics'), { href: '/cal/old-1.ics', etag: '"e1"', data });
   assert.equal(m.meta.token, 'tok-7');
   m.close();
-  const doc = JSON.parse(readFileSync(join(dir, 'cache.json'), 'utf8'));
-  assert.equal(doc.format, 2, 'rewritten in the current format');
-  assert.deepEqual(doc.entries.map((e: [string]) => e[0]), ['hosthog:obj:/cal/old-1.ics'], 'the sync state moved to its own file');
+  assert.equal(existsSync(join(dir, 'cache.json')), false, 'moved into the object store (state_dir/cache)');
+  assert.ok(existsSync(join(dir, 'cache', 'index.json')));
   assert.equal(JSON.parse(readFileSync(join(dir, 'mirror-meta.json'), 'utf8')).entries[0][1].value.token, 'tok-7');
   const again = await Mirror.open(dir, source);
   assert.equal(again.get('/cal/old-1.ics')?.data, data);

@@ -19,6 +19,7 @@ import type { RefreshHook } from './bridge.js';
 import type { ExtraHandler } from './rpc-handlers.js';
 
 const HOUR = 3_600_000;
+const DAY = 86_400_000;
 
 export interface Telling {
   hook: RefreshHook;
@@ -44,7 +45,18 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
   const planners: ExtraPlanner[] = [];
 
   const hook: RefreshHook = async (prev, next, _view, now) => {
-    const { notices, reports } = await notifyRun({ prev: prev?.occurrences ?? null, next: next.occurrences, now, config, ledger, channels, author: acting ?? undefined, prefs });
+    // Nothing changed (a poll or a new minute): only timed notices can fall due, and only for
+    // occurrences near now, so the planner sees those (not the whole window) as prev and next.
+    let before = prev?.occurrences ?? null;
+    let after = next.occurrences;
+    if (prev === next) {
+      const reach = Math.max(0, ...config.notify.remindersMs) + 2 * DAY + Math.max(2 * config.bridge.pollMs, 120_000);
+      const t = now.getTime();
+      before = after = after.filter((o) => o.end.getTime() > t - reach && o.start.getTime() < t + reach);
+    }
+    const { notices, reports } = await notifyRun({
+      prev: before, next: after, now, config, ledger, channels, author: acting ?? undefined, prefs,
+    });
     notices.forEach((n, i) => {
       const delivered = (reports[i] ?? []).reduce((a, r) => a + r.delivered.length, 0);
       const failed = (reports[i] ?? []).flatMap((r) => r.failed.map((f) => `${r.channel}:${f.target}: ${f.error}`));

@@ -1,7 +1,7 @@
 /**
  * The HTTP layer under tsdav: a `fetch` to inject into tsdav's request functions that
  *  - adds Basic auth,
- *  - gives every request a timeout (AbortSignal.timeout; tsdav has none),
+ *  - gives every request a timeout on silence (no bytes for [calendar] timeout; tsdav has none),
  *  - counts requests and bytes (request + response: start line, headers we see, bodies) into
  *    a stats object the source reads and resets per sync step,
  *  - turns failures into hosthog errors: network errors and timeouts, 429, 502/503/504 always
@@ -87,7 +87,8 @@ export class CalDavHttp {
       const headers = new Headers(init.headers);
       if (this.auth && !headers.has('authorization')) headers.set('authorization', this.auth);
       const method = (init.method ?? 'GET').toUpperCase();
-      const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+      const silence = new Silence(this.opts.timeoutMs);
+      const timeout = silence.signal;
       const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
 
       this.stats.requests++;
@@ -97,9 +98,13 @@ export class CalDavHttp {
       let buf: ArrayBuffer;
       try {
         res = await this.base(url, { ...init, method, headers, signal, redirect: init.redirect ?? 'follow' });
-        buf = await this.readAll(res, method);
+        silence.kick();
+        buf = await this.readAll(res, method, silence);
       } catch (e) {
+        if (e instanceof HosthogError) throw e;
         throw this.networkError(e, timeout.aborted);
+      } finally {
+        silence.done();
       }
       this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + buf.byteLength;
       fo.onResponse?.(res.status, res.headers);
@@ -121,7 +126,8 @@ export class CalDavHttp {
     const throw5xx = fo.throw5xx ?? true;
     const headers = new Headers({ 'content-type': 'application/xml; charset=utf-8', depth: init.depth });
     if (this.auth) headers.set('authorization', this.auth);
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const silence = new Silence(this.opts.timeoutMs);
+    const timeout = silence.signal;
     this.stats.requests++;
     this.stats.bytes += init.method.length + url.length + 12 + headerBytes(headers) + bodyBytes(init.body);
     let res: Response;
@@ -130,10 +136,12 @@ export class CalDavHttp {
     let text = '';
     try {
       res = await this.base(url, { method: init.method, headers, body: init.body, signal: timeout, redirect: 'follow' });
+      silence.kick();
       if (res.status === 207 && res.body) {
         const reader = new MultistatusReader({ maxData: this.maxEvent });
         const decoder = new TextDecoder('utf-8');
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          silence.kick();
           received += chunk.byteLength;
           // Leaving the loop cancels the body: the rest of an endless answer is never read.
           if (received > this.maxResponse) throw this.tooLarge(init.method);
@@ -143,13 +151,15 @@ export class CalDavHttp {
         reader.write(decoder.decode());
         ms = reader.end(fo.what);
       } else {
-        const buf = await this.readAll(res, init.method);
+        const buf = await this.readAll(res, init.method, silence);
         received = buf.byteLength;
         text = new TextDecoder().decode(buf);
       }
     } catch (e) {
       if (e instanceof HosthogError) throw e;
       throw this.networkError(e, timeout.aborted);
+    } finally {
+      silence.done();
     }
     this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + received;
     fo.onResponse?.(res.status, res.headers);
@@ -161,11 +171,12 @@ export class CalDavHttp {
   }
 
   /** The whole body, but never more than maxResponse bytes (ResponseTooLargeError past it). */
-  private async readAll(res: Response, method: string): Promise<ArrayBuffer> {
+  private async readAll(res: Response, method: string, silence: Silence): Promise<ArrayBuffer> {
     if (!res.body) return new ArrayBuffer(0);
     const parts: Uint8Array[] = [];
     let n = 0;
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      silence.kick();
       n += chunk.byteLength;
       if (n > this.maxResponse) throw this.tooLarge(method);
       parts.push(chunk);
@@ -207,7 +218,7 @@ export class CalDavHttp {
     const name = (e as { name?: string })?.name;
     if (timedOut || name === 'TimeoutError') {
       return new CalendarUnavailableError(
-        `calendar server at ${origin(this.opts.url)} did not answer within ${Math.round(this.opts.timeoutMs / 100) / 10}s`,
+        `calendar server at ${origin(this.opts.url)} did not answer within ${Math.round(this.opts.timeoutMs / 100) / 10}s (nothing arrived for that long)`,
         'raise [calendar] timeout if the server is just slow',
       );
     }
@@ -277,4 +288,20 @@ function bodyBytes(body: unknown): number {
   if (ArrayBuffer.isView(body)) return body.byteLength;
   if (body instanceof URLSearchParams) return Buffer.byteLength(body.toString(), 'utf8');
   return 0;
+}
+
+/**
+ * The request timeout: it fires after ms of SILENCE (no headers, no body bytes), not after ms
+ * in all, so a big calendar that keeps streaming from a slow server is never cut off, while a
+ * server that stops sending is. kick() on every chunk restarts the count.
+ */
+class Silence {
+  private readonly ctl = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  constructor(ms: number) {
+    this.timer = setTimeout(() => this.ctl.abort(new DOMException(`no bytes for ${ms} ms`, 'TimeoutError')), ms);
+  }
+  get signal(): AbortSignal { return this.ctl.signal; }
+  kick(): void { this.timer.refresh(); }
+  done(): void { clearTimeout(this.timer); }
 }

@@ -30,7 +30,7 @@ export class DirectCache implements WriteCache {
   occurrences(): Occurrence[] {
     if (!this.decoded) {
       const { from, to } = this.window();
-      return (this.decoded = decodeObjects(this.mirror.objects(), { timezone: this.config.timezone, from, to }).occurrences);
+      return (this.decoded = decodeObjects(this.mirror.liveObjects(from.getTime()), { timezone: this.config.timezone, from, to }).occurrences);
     }
     return this.decoded;
   }

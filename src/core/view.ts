@@ -17,7 +17,7 @@
  */
 import type { Announcement, Claim, Snapshot } from './types.js';
 import type { Config } from '../config/schema.js';
-import { isExclusive, rule } from './conflicts.js';
+import { isExclusive, rule, type Ruling } from './conflicts.js';
 import { UsageError } from './errors.js';
 import { formatTime } from './format-time.js';
 
@@ -51,11 +51,11 @@ export function isStale(snapshot: Snapshot, config: Config, now: Date): boolean 
  * The host at `now`. `clock` is the real time, for staleness (`status --at` a week ahead is no
  * reason to call a fresh cache stale); it defaults to `now`.
  */
-export function hostView(snapshot: Snapshot, config: Config, now: Date, clock: Date = now): HostView {
+export function hostView(snapshot: Snapshot & { ruling?: PrecomputedRuling }, config: Config, now: Date, clock: Date = now): HostView {
   const t = now.getTime();
   const horizon = t + HORIZON_MS;
   const claims = snapshot.occurrences.filter((o): o is Claim => o.kind === 'claim');
-  const ruling = rule(claims);
+  const ruling = snapshot.ruling ? applyRuling(claims, snapshot.ruling) : rule(claims);
 
   const active = ruling.holds.filter((c) => c.start.getTime() <= t && t < c.end.getTime());
   const upcoming = ruling.holds.filter((c) => c.start.getTime() > t && c.start.getTime() < horizon);
@@ -87,6 +87,34 @@ export function hostView(snapshot: Snapshot, config: Config, now: Date, clock: D
     syncedAt: snapshot.syncedAt,
   };
 }
+
+/**
+ * Who is overruled by whom, decided over a whole window and stored with a part of it (the
+ * snapshot's near part): claim keys, see claimKey.
+ */
+export interface PrecomputedRuling { overruled: [string, string][] }
+
+/** One occurrence of a claim: uid and recurrence id (or start). */
+export function claimKey(c: Claim): string { return `${c.uid}\n${c.recurrenceId ?? c.start.toISOString()}`; }
+
+/** rule()'s answer rebuilt from a stored one (same order: by start, then uid, then recurrence id). */
+function applyRuling(claims: Claim[], stored: PrecomputedRuling): Ruling {
+  const byKey = new Map(claims.map((c) => [claimKey(c), c]));
+  const loser = new Map(stored.overruled);
+  const holds: Claim[] = [];
+  const overruled: Ruling['overruled'] = [];
+  for (const c of claims) {
+    const by = loser.get(claimKey(c));
+    const winner = by === undefined ? undefined : byKey.get(by);
+    if (winner) overruled.push({ claim: c, by: winner }); else holds.push(c);
+  }
+  const order = (a: Claim, b: Claim) => a.start.getTime() - b.start.getTime() || cmpStr(a.uid, b.uid) || cmpStr(a.recurrenceId ?? '', b.recurrenceId ?? '');
+  holds.sort(order);
+  overruled.sort((x, y) => order(x.claim, y.claim));
+  return { holds, overruled };
+}
+
+function cmpStr(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
 
 /**
  * `status --at`: the cache holds occurrences from `from` to `to` (yesterday to [bridge]

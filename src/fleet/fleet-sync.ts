@@ -104,7 +104,7 @@ export async function syncFleet(cals: FleetCalendar[], o: FleetSyncOptions): Pro
       const meta = mirror.meta;
       const sameToken = hit && hit.token === meta.token && meta.token !== null;
       const occurrences = sameToken ? hit.occurrences.map(revive)
-        : decodeObjects(mirror.objects(), { timezone: o.timezone, from: o.from, to: o.to, maxOccurrences: 20_000 }).occurrences;
+        : decodeObjects(mirror.liveObjects(o.from.getTime()), { timezone: o.timezone, from: o.from, to: o.to, maxOccurrences: 20_000 }).occurrences;
       if (!error && !sameToken) {
         const entry: Decoded = { token: meta.token, lastFullAt: meta.lastFullAt, syncedAt: meta.syncedAt, window, occurrences };
         writeFileAtomic(join(dir, DECODED), JSON.stringify([entry, ...kept.filter((d) => d.window !== window && d.token === meta.token).slice(0, 2)]), 0o600);

@@ -92,11 +92,12 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   // The author of a change is not told of it: while one write runs, its verified caller is the
   // author of what the refresh after it sees (the catch-up sync before it picks up others'
   // changes: no author then). Two writes at once: unknown (the holders, as for a phone's edit).
+  // The catch-up sync's notices and hog checks run after the write's answer (own deadline).
   const writers: string[] = [];
   const author = () => (writers.length === 1 ? writers[0] : null);
   const catchUp = async () => {
     tell.actingAs(null);
-    await b.syncOnce().then(() => undefined, () => undefined);
+    await b.syncOnce({ deferHooks: true }).then(() => undefined, () => undefined);
     tell.actingAs(author());
   };
   // The write path (planners, rrule) loads on the first request, not at start: the bridge's

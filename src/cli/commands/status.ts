@@ -2,7 +2,7 @@
 import { configFor } from '../context.js';
 import type { GlobalOptions } from '../main.js';
 import { readSnapshotFile } from '../../bridge/snapshot-file.js';
-import { hostView, checkCovered } from '../../core/view.js';
+import { hostView, checkCovered, HORIZON_MS } from '../../core/view.js';
 import { renderStatus, statusJson } from '../../core/status-render.js';
 import { parseWhen } from '../../core/when.js';
 import { HosthogError } from '../../core/errors.js';
@@ -15,7 +15,11 @@ export async function status(g: GlobalOptions, opts: { at?: string; json?: boole
   const now = new Date();
   const at = opts.at ? parseWhen(opts.at, now, config.timezone) : now;
   // Off the host (--calendar URL): the calendar itself, through this user's cache.
-  const snap = g.calendar || g.host ? await (await import('../transport.js')).directSnapshot(g, config) : readSnapshotFile(config.bridge.stateDir);
+  // On the host: the near part of the snapshot (now and the next 24 h) unless --at looks
+  // elsewhere, so the cost does not grow with the window or the calendar's history.
+  const snap = g.calendar || g.host
+    ? await (await import('../transport.js')).directSnapshot(g, config)
+    : readLocal(config.bridge.stateDir, at);
   if (!snap) {
     throw new HosthogError(`no calendar data on this host yet (${config.bridge.stateDir}/snapshot.json is missing)`,
       'start the bridge (systemctl start hosthog-bridge) or run: hosthog sync');
@@ -51,3 +55,8 @@ function gateWarning(view: HostView, stateDir: string, elsewhere: boolean): stri
   return `!! the hog is NOT enforced: anyone may log in (${cleanText(gate.why ?? '', 200)})\n`;
 }
 
+function readLocal(stateDir: string, at: Date): ReturnType<typeof readSnapshotFile> {
+  const near = readSnapshotFile(stateDir, { near: true });
+  if (near && at.getTime() >= near.from.getTime() && at.getTime() + HORIZON_MS <= near.to.getTime()) return near;
+  return readSnapshotFile(stateDir);
+}

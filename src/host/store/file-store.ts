@@ -21,7 +21,8 @@ export class FileStore extends EventEmitter {
   private map = new Map<string, unknown>();
   private dirty = false;
 
-  constructor(readonly path: string, private readonly mode = 0o600) {
+  /** durable: false leaves out the fsyncs (see writeFileAtomic), for state rewritten every poll. */
+  constructor(readonly path: string, private readonly mode = 0o600, private readonly durable = true) {
     super();
     this.opts = { path, url: `file://${path}`, dialect: 'hosthog-file' };
     this.load();
@@ -71,7 +72,7 @@ export class FileStore extends EventEmitter {
   /** Persist if anything changed since the last flush. */
   flush(): boolean {
     if (!this.dirty) return false;
-    writeFileAtomic(this.path, JSON.stringify({ format: FORMAT, entries: [...this.map] }), this.mode);
+    writeFileAtomic(this.path, JSON.stringify({ format: FORMAT, entries: [...this.map] }), this.mode, { durable: this.durable });
     this.dirty = false;
     return true;
   }

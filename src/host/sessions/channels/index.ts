@@ -88,7 +88,10 @@ export async function notifyRun(args: {
   const reports: DeliveryReport[][] = [];
   // Recorded before delivery: a crash mid-run may lose a notice but never repeats one.
   for (const n of notices) ledger.markSent(n, now);
-  ledger.save(now);
+  // Written when something was sent (or never yet): a run that sends nothing moves lastRun in
+  // memory only, so an idle bridge rewrites no file (a moment due since the written lastRun
+  // would have been sent, and so written, when it fell due).
+  if (notices.length || !ledger.lastRun) ledger.save(now); else ledger.lastRun = now;
   if (notices.length) {
     const sessions = await (args.discover ?? (() => discoverSessions({ sampleMs: 0 })))();
     for (const n of notices) reports.push(await deliverAll(channels, n, sessions, args.prefs, now));
