@@ -165,7 +165,7 @@ test('a reader that stops early (hosthog doctor | head -1) ends the CLI quietly,
 test('a mistyped command or option: one line naming it, exit 64 (status, the default command, does not swallow it)', async () => {
   const cfg = writeTestConfig({});
   for (const [args, re] of [
-    [['statsu'], /^hosthog: unknown command "statsu" \(did you mean "hosthog status"\? the commands are status, claim, .*; see hosthog --help\)\n$/],
+    [['statsu'], /^hosthog: unknown command "statsu" \(did you mean "hosthog status" or "hosthog stats"\? the commands are status, claim, .*; see hosthog --help\)\n$/],
     [['claim', '--bogus'], /^hosthog: unknown option '--bogus' \(see hosthog --help\)\n$/],
     [['status', '--at'], /^hosthog: option '--at <time>' argument missing \(see hosthog --help\)\n$/],
     [['claim', '--hog', '--shared', '--for', '1h'], /^hosthog: a hog claim is always exclusive \(drop --shared\)\n$/],

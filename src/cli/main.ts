@@ -229,7 +229,8 @@ export async function main(argv: string[]): Promise<number> {
     if (word !== undefined && word !== 'help' && !names.includes(word)) {
       const near = closest(word, names);
       throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`,
-        `${near ? `did you mean "hosthog ${near}"? ` : ''}the commands are ${names.join(', ')}; see hosthog --help`);
+        `${near.length ? `did you mean ${near.map((n) => `"hosthog ${n}"`).join(' or ')}? ` : ''}`
+          + `the commands are ${names.join(', ')}; see hosthog --help`);
     }
     if (word === 'bridge') {
       // The bridge sets its own runtime (src/bridge/runtime.ts) however it was started.
@@ -251,23 +252,27 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** The command nearest to a mistyped one (edit distance ≤ 2), e.g. "clam" → "claim". */
-export function closest(word: string, names: string[]): string | undefined {
+/**
+ * The commands nearest to a mistyped one (edit distance ≤ 2, a swap of two neighbours counting
+ * as one edit), all of them when several are as near: "clam" → claim; "statsu" → status, stats.
+ */
+export function closest(word: string, names: string[]): string[] {
+  const w = word.toLowerCase();
   const dist = (a: string, b: string): number => {
-    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
     for (let i = 1; i <= a.length; i++) {
-      let prev = d[0];
-      d[0] = i;
       for (let j = 1; j <= b.length; j++) {
-        const tmp = d[j];
-        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = tmp;
+        const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
       }
     }
-    return d[b.length];
+    return d[a.length][b.length];
   };
-  const best = names.map((n) => ({ n, d: dist(word.toLowerCase(), n) })).sort((x, y) => x.d - y.d)[0];
-  return best && best.d <= 2 ? best.n : undefined;
+  const scored = names.map((n) => ({ n, d: dist(w, n) }));
+  const best = Math.min(...scored.map((x) => x.d));
+  return best <= 2 ? scored.filter((x) => x.d === best).map((x) => x.n) : [];
 }
 
 export { UsageError };
