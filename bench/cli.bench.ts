@@ -21,14 +21,26 @@ function time(argv: string[], env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; }
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
 
 const vdir = join(REPO, '.hosthog-dev', 'bench-cli-vdir');
 mkdirSync(vdir, { recursive: true });
 const now = Date.now();
 for (let i = 0; i < 300; i++) {
   const start = new Date(now + (i - 20) * 3600_000);
-  writeFileSync(join(vdir, `ev-${i}.ics`), vevent(`ev-${i}`, `user${i % 9} ${i % 4 === 0 ? 'exclusive ' : ''}gpu${i % 2}: run ${i}`, start, new Date(start.getTime() + 2 * 3600_000), i % 10 === 0 ? 'RRULE:FREQ=DAILY;COUNT=20' : ''));
+  writeFileSync(
+    join(vdir, `ev-${i}.ics`),
+    vevent(
+      `ev-${i}`,
+      `user${i % 9} ${i % 4 === 0 ? 'exclusive ' : ''}gpu${i % 2}: run ${i}`,
+      start,
+      new Date(start.getTime() + 2 * 3600_000),
+      i % 10 === 0 ? 'RRULE:FREQ=DAILY;COUNT=20' : '',
+    ),
+  );
 }
 const cfg = writeTestConfig({ vdir });
 const env = { ...process.env, HOSTHOG_CONFIG: cfg.path };
@@ -46,7 +58,10 @@ for (const [, argv] of cases) time(argv, env); // warm the page cache
 for (let i = 0; i < RUNS; i++) for (const [name, argv] of cases) runs.get(name)!.push(time(argv, env));
 const med = Object.fromEntries(cases.map(([name]) => [name, median(runs.get(name)!)]));
 const base = med['node -e 0'];
-const rows = cases.map(([name]) => `| \`${name}\` | ${med[name].toFixed(1)} ms | ${(med[name] / base).toFixed(2)}× | ${name === 'node -e 0' ? 'baseline' : med[name] / base <= 2.5 ? 'target ≤ 2.5×: met' : 'target ≤ 2.5×: MISSED'} |`);
+const rows = cases.map(
+  ([name]) =>
+    `| \`${name}\` | ${med[name].toFixed(1)} ms | ${(med[name] / base).toFixed(2)}× | ${name === 'node -e 0' ? 'baseline' : med[name] / base <= 2.5 ? 'target ≤ 2.5×: met' : 'target ≤ 2.5×: MISSED'} |`,
+);
 const body = [
   '## bench:cli — start-up of reading commands',
   '',

@@ -58,23 +58,42 @@ for col in sorted(os.listdir(home)):
             pickle.dump([etag, get_etag(os.urandom(16).hex() + '/' + etag).strip('"')], fb)
 `;
 
-const f = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const f = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 /** Claims one after another on a host (as hosthog would allow), ~7 h apart, 10 % weekly-recurring (4 times). */
 function hostEvents(h: number, now: number): string[] {
   const out: string[] = [];
   let t = now - 450 * 24 * HOUR + (h % 24) * HOUR;
   let x = h * 7919 + 1;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let i = 0; i < EVENTS; i++) {
     t += Math.floor(rnd() * 6) * HOUR;
     const dur = (1 + Math.floor(rnd() * 8)) * HOUR;
     const rec = i % 10 === 0;
     const user = `user${Math.floor(rnd() * 30)}`;
     const kind = rnd();
-    const what = kind < 0.3 ? 'exclusive' : kind < 0.6 ? `gpu${Math.floor(rnd() * 4)}` : kind < 0.65 ? 'hog' : 'shared';
-    out.push(['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog bench//EN', 'BEGIN:VEVENT', `UID:h${h}-e${i}`, `DTSTAMP:${f(new Date(t - 86_400_000))}`,
-      `DTSTART:${f(new Date(t))}`, `DTEND:${f(new Date(t + dur))}`, `SUMMARY:${user} ${what}: run ${i} of the sweep`,
-      ...(rec ? ['RRULE:FREQ=WEEKLY;COUNT=4'] : []), 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n'));
+    const what =
+      kind < 0.3 ? 'exclusive' : kind < 0.6 ? `gpu${Math.floor(rnd() * 4)}` : kind < 0.65 ? 'hog' : 'shared';
+    out.push(
+      [
+        'BEGIN:VCALENDAR',
+        'VERSION:2.0',
+        'PRODID:-//hosthog bench//EN',
+        'BEGIN:VEVENT',
+        `UID:h${h}-e${i}`,
+        `DTSTAMP:${f(new Date(t - 86_400_000))}`,
+        `DTSTART:${f(new Date(t))}`,
+        `DTEND:${f(new Date(t + dur))}`,
+        `SUMMARY:${user} ${what}: run ${i} of the sweep`,
+        ...(rec ? ['RRULE:FREQ=WEEKLY;COUNT=4'] : []),
+        'END:VEVENT',
+        'END:VCALENDAR',
+        '',
+      ].join('\r\n'),
+    );
     t += dur;
   }
   return out;
@@ -91,16 +110,38 @@ function findDir(dir: string, name: string): string | null {
   return null;
 }
 
-interface Run { ms: number; stats: { requests: number; bytes: number; synced: number; skipped: number; syncMs: number; discovery: { requests: number; bytes: number; ms: number } } | null; out: string }
+interface Run {
+  ms: number;
+  stats: {
+    requests: number;
+    bytes: number;
+    synced: number;
+    skipped: number;
+    syncMs: number;
+    discovery: { requests: number; bytes: number; ms: number };
+  } | null;
+  out: string;
+}
 function cli(args: string[], env: NodeJS.ProcessEnv): Run {
   step(`running hosthog ${args.join(' ')}`);
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [main, ...args], { env: { ...process.env, ...env, HOSTHOG_FLEET_STATS: '1' }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [main, ...args], {
+    env: { ...process.env, ...env, HOSTHOG_FLEET_STATS: '1' },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
-  if (r.status !== 0 && r.status !== 1) throw new Error(`hosthog ${args.join(' ')} exited ${r.status} ${r.signal ?? ''} ${r.error ?? ''}: ${r.stderr}`);
+  if (r.status !== 0 && r.status !== 1)
+    throw new Error(
+      `hosthog ${args.join(' ')} exited ${r.status} ${r.signal ?? ''} ${r.error ?? ''}: ${r.stderr}`,
+    );
   const last = r.stderr.trim().split('\n').pop() ?? '';
   let stats = null;
-  try { stats = JSON.parse(last); } catch { /* command without stats */ }
+  try {
+    stats = JSON.parse(last);
+  } catch {
+    /* command without stats */
+  }
   return { ms, stats, out: r.stdout };
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -117,7 +158,10 @@ async function run(): Promise<void> {
       const name = `gpu-box-${String(h).padStart(3, '0')}`;
       const dir = join(home, name);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, '.Radicale.props'), JSON.stringify({ 'D:displayname': name, tag: 'VCALENDAR' }));
+      writeFileSync(
+        join(dir, '.Radicale.props'),
+        JSON.stringify({ 'D:displayname': name, tag: 'VCALENDAR' }),
+      );
       hostEvents(h, now).forEach((ics, i) => writeFileSync(join(dir, `h${h}-e${i}.ics`), ics));
     }
     const writeMs = Date.now() - genStart;
@@ -130,18 +174,27 @@ async function run(): Promise<void> {
     await srv.start();
     const warmStart = Date.now();
     const homeUrl = srv.calendarUrl.replace(/hosthog\/$/, '');
-    const body = '<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>';
+    const body =
+      '<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>';
     let next = 0;
-    await Promise.all([0, 1].map(async () => {
-      while (next < HOSTS) {
-        const h = next++;
-        const r = await fetch(`${homeUrl}gpu-box-${String(h).padStart(3, '0')}/`, { method: 'REPORT', headers: { authorization: authOf(srv), depth: '1', 'content-type': 'application/xml' }, body });
-        await r.arrayBuffer();
-        if (h % 10 === 0) step(`server cache ${h}/${HOSTS} (${Date.now() - warmStart} ms)`);
-      }
-    }));
+    await Promise.all(
+      [0, 1].map(async () => {
+        while (next < HOSTS) {
+          const h = next++;
+          const r = await fetch(`${homeUrl}gpu-box-${String(h).padStart(3, '0')}/`, {
+            method: 'REPORT',
+            headers: { authorization: authOf(srv), depth: '1', 'content-type': 'application/xml' },
+            body,
+          });
+          await r.arrayBuffer();
+          if (h % 10 === 0) step(`server cache ${h}/${HOSTS} (${Date.now() - warmStart} ms)`);
+        }
+      }),
+    );
     const serverWarmMs = Date.now() - warmStart;
-    step(`generated ${HOSTS}×${EVENTS} in ${writeMs} ms, item cache ${cacheMs} ms, listing ${serverWarmMs} ms`);
+    step(
+      `generated ${HOSTS}×${EVENTS} in ${writeMs} ms, item cache ${cacheMs} ms, listing ${serverWarmMs} ms`,
+    );
 
     const fl = writeFleetConfig(srv, 'alice', 'match = "gpu-box-*"');
     rmSync(join(fl.dir, 'cache'), { recursive: true, force: true });
@@ -178,9 +231,9 @@ async function run(): Promise<void> {
       '|---|---|---|---|---|',
       ...rows,
       '',
-      'On Radicale every sync token the server reports (in the PROPFIND, and in every sync-collection) is computed by reading all of that calendar\'s items from disk, so with 200,000 items the server\'s answer alone takes seconds; hosthog\'s own part is the rest. Nextcloud keeps sync tokens in its database.',
+      "On Radicale every sync token the server reports (in the PROPFIND, and in every sync-collection) is computed by reading all of that calendar's items from disk, so with 200,000 items the server's answer alone takes seconds; hosthog's own part is the rest. Nextcloud keeps sync tokens in its database.",
       '',
-      'Warm `hosts` costs ONE request: the PROPFIND Depth 1 on the calendar home that discovers the host calendars also returns each one\'s sync token, and a calendar whose token is the one its cache holds is neither asked nor decoded again (the decoded window is cached next to the Mirror\'s cache). The third row forces the per-calendar path (one sync-collection REPORT per calendar, what the bridge does per poll).',
+      "Warm `hosts` costs ONE request: the PROPFIND Depth 1 on the calendar home that discovers the host calendars also returns each one's sync token, and a calendar whose token is the one its cache holds is neither asked nor decoded again (the decoded window is cached next to the Mirror's cache). The third row forces the per-calendar path (one sync-collection REPORT per calendar, what the bridge does per poll).",
     ].join('\n');
     writeSection(REPO, 'fleet', text);
     process.stdout.write(text + '\n');
@@ -190,5 +243,12 @@ async function run(): Promise<void> {
 }
 
 process.on('exit', (code) => step(`exit ${code}`));
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => { step(`got ${sig}`); process.exit(2); });
-run().catch((e) => { process.stderr.write(`${e.stack}\n`); process.exit(1); });
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+  process.on(sig, () => {
+    step(`got ${sig}`);
+    process.exit(2);
+  });
+run().catch((e) => {
+  process.stderr.write(`${e.stack}\n`);
+  process.exit(1);
+});

@@ -17,34 +17,71 @@ import { RUNTIME_GUARD } from '../src/bridge/runtime.js';
 import { writeSection, machineLine } from './report.js';
 
 const N = Number(process.env.BENCH_EVENTS ?? 5000);
-const NOTE = 'The unit, `npm run bridge` and `hosthog bridge` all start node through `bin/hosthog`, which execs it '
-  + 'with the runtime: one process, the same RSS. A plain `node dist/src/cli/main.js bridge` re-runs itself with the '
-  + 'runtime, but Node 20 cannot exec(2) itself: its idle parent stays (a bare node is ~40 MB RSS here), so that way '
-  + 'of starting misses the 10 % target.';
+const NOTE =
+  'The unit, `npm run bridge` and `hosthog bridge` all start node through `bin/hosthog`, which execs it ' +
+  'with the runtime: one process, the same RSS. A plain `node dist/src/cli/main.js bridge` re-runs itself with the ' +
+  'runtime, but Node 20 cannot exec(2) itself: its idle parent stays (a bare node is ~40 MB RSS here), so that way ' +
+  'of starting misses the 10 % target.';
 
 function ics(i: number, base: number): string {
-  const f = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const f = (d: Date) =>
+    d
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
   const start = new Date(base + (i % 1440) * 3600_000 - 30 * 86_400_000);
   const end = new Date(start.getTime() + (1 + (i % 5)) * 3600_000);
-  return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog bench//EN', 'BEGIN:VEVENT', `UID:bench-${i}`, `DTSTAMP:${f(new Date(base))}`,
-    `DTSTART:${f(start)}`, `DTEND:${f(end)}`, `SUMMARY:user${i % 40} ${i % 3 === 0 ? 'exclusive ' : ''}gpu${i % 2}: run ${i}`,
-    ...(i % 10 === 0 ? ['RRULE:FREQ=WEEKLY;COUNT=30'] : []), 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//hosthog bench//EN',
+    'BEGIN:VEVENT',
+    `UID:bench-${i}`,
+    `DTSTAMP:${f(new Date(base))}`,
+    `DTSTART:${f(start)}`,
+    `DTEND:${f(end)}`,
+    `SUMMARY:user${i % 40} ${i % 3 === 0 ? 'exclusive ' : ''}gpu${i % 2}: run ${i}`,
+    ...(i % 10 === 0 ? ['RRULE:FREQ=WEEKLY;COUNT=30'] : []),
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
 }
 
-const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+const rssOf = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 const children = (pid: number): number[] => {
-  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
 };
 /** RSS of a process and all its descendants, MB. */
 const treeRss = (pid: number): number => rssOf(pid) + children(pid).reduce((a, c) => a + treeRss(c), 0);
 
 async function measure(name: string, argv: string[], env: NodeJS.ProcessEnv, vdir: string) {
   const cfg = writeTestConfig({ vdir, host: 'bench-box' });
-  const e: NodeJS.ProcessEnv = { ...process.env, HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'warn', ...env };
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOSTHOG_CONFIG: cfg.path,
+    HOSTHOG_LOG_LEVEL: 'warn',
+    ...env,
+  };
   if (!(RUNTIME_GUARD in env)) delete e[RUNTIME_GUARD];
-  for (const k of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) if (!(k in env)) delete e[k];
+  for (const k of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'])
+    if (!(k in env)) delete e[k];
   const child = spawn(argv[0], argv.slice(1), { env: e, stdio: 'ignore', cwd: REPO });
-  await waitFor(() => existsSync(join(cfg.stateDir, 'snapshot.json')) && existsSync(cfg.motd), `${name}: first sync`, 180_000, 50);
+  await waitFor(
+    () => existsSync(join(cfg.stateDir, 'snapshot.json')) && existsSync(cfg.motd),
+    `${name}: first sync`,
+    180_000,
+    50,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const first = treeRss(child.pid!);
   await new Promise((r) => setTimeout(r, 20_000));
@@ -62,21 +99,45 @@ async function main() {
   const base = Date.now();
   for (let i = 0; i < N; i++) writeFileSync(join(vdir, `bench-${i}.ics`), ics(i, base));
   const unit = readFileSync(join(REPO, 'systemd/hosthog-bridge.service'), 'utf8');
-  const execStart = /^ExecStart=(.*)$/m.exec(unit)![1].split(' ').map((a) => a.replace('/usr/local/lib/hosthog/current', REPO));
+  const execStart = /^ExecStart=(.*)$/m
+    .exec(unit)![1]
+    .split(' ')
+    .map((a) => a.replace('/usr/local/lib/hosthog/current', REPO));
   const main = join(REPO, 'dist/src/cli/main.js');
   const runs = [];
   runs.push(await measure('systemd unit ExecStart', execStart, {}, vdir));
-  runs.push(await measure('`hosthog bridge` by hand (bin/hosthog)', [join(REPO, 'bin/hosthog'), 'bridge'], {}, vdir));
-  runs.push(await measure('`node dist/src/cli/main.js bridge` (re-runs itself once; both processes)', [process.execPath, main, 'bridge'], {}, vdir));
-  runs.push(await measure('reference: node without the runtime (the old plain start)', [process.execPath, main, 'bridge'], { [RUNTIME_GUARD]: '1' }, vdir));
+  runs.push(
+    await measure('`hosthog bridge` by hand (bin/hosthog)', [join(REPO, 'bin/hosthog'), 'bridge'], {}, vdir),
+  );
+  runs.push(
+    await measure(
+      '`node dist/src/cli/main.js bridge` (re-runs itself once; both processes)',
+      [process.execPath, main, 'bridge'],
+      {},
+      vdir,
+    ),
+  );
+  runs.push(
+    await measure(
+      'reference: node without the runtime (the old plain start)',
+      [process.execPath, main, 'bridge'],
+      { [RUNTIME_GUARD]: '1' },
+      vdir,
+    ),
+  );
   const ref = runs[0].later;
   const rows = runs.map((r, i) => {
     const d = ((r.later - ref) / ref) * 100;
-    const verdict = i === 0 ? 'reference' : i === 3 ? `${d >= 0 ? '+' : ''}${d.toFixed(0)} % (not a target)` : `${d >= 0 ? '+' : ''}${d.toFixed(1)} %; target within 10 %: ${Math.abs(d) <= 10 ? 'met' : 'MISSED'}`;
+    const verdict =
+      i === 0
+        ? 'reference'
+        : i === 3
+          ? `${d >= 0 ? '+' : ''}${d.toFixed(0)} % (not a target)`
+          : `${d >= 0 ? '+' : ''}${d.toFixed(1)} %; target within 10 %: ${Math.abs(d) <= 10 ? 'met' : 'MISSED'}`;
     return `| ${r.name} | ${r.procs} | ${r.first.toFixed(1)} MB | ${r.later.toFixed(1)} MB | ${verdict} |`;
   });
   const body = [
-    '## bench:runtime — the bridge\'s RSS however it is started',
+    "## bench:runtime — the bridge's RSS however it is started",
     '',
     `${N} events (10 % weekly-recurring) in a local calendar directory. RSS of the bridge (and of any process it started itself) 1 s after its first sync and 20 s later (polls every 5 s). ${machineLine()}.`,
     '',
@@ -90,4 +151,7 @@ async function main() {
   process.stdout.write(body + '\n');
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

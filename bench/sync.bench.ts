@@ -8,7 +8,15 @@
  * first and idle sync in the same run. Writes docs/benchmarks.md (section "sync").
  * CPU figures are user + system time (from GNU time or /proc), so a loaded machine changes them less than wall times.
  */
-import { mkdtempSync, readdirSync, statSync, writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+  readFileSync,
+  existsSync,
+  mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -30,15 +38,30 @@ const MAIN = join(REPO, 'dist/src/cli/main.js');
 const step = (s: string) => process.stderr.write(`bench: ${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 function ics(i: number, n: number, base: number): string {
-  const f = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const f = (d: Date) =>
+    d
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
   // Evenly spread over five years of history and a month ahead (whole hours).
   const start = new Date(Math.floor((base - HISTORY + (i / n) * (HISTORY + AHEAD)) / 3600_000) * 3600_000);
   const end = new Date(start.getTime() + (1 + (i % 5)) * 3600_000);
   const rec = i % Math.round(1 / RECURRING) === 0;
-  return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog bench//EN', 'BEGIN:VEVENT', `UID:bench-${i}`, `DTSTAMP:${f(new Date(base))}`,
-    `DTSTART;TZID=Europe/Berlin:${f(start).replace('Z', '')}`, `DTEND;TZID=Europe/Berlin:${f(end).replace('Z', '')}`,
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//hosthog bench//EN',
+    'BEGIN:VEVENT',
+    `UID:bench-${i}`,
+    `DTSTAMP:${f(new Date(base))}`,
+    `DTSTART;TZID=Europe/Berlin:${f(start).replace('Z', '')}`,
+    `DTEND;TZID=Europe/Berlin:${f(end).replace('Z', '')}`,
     `SUMMARY:user${i % 40} ${i % 3 === 0 ? 'exclusive ' : ''}gpu${i % 2}: run ${i} of the nightly sweep`,
-    ...(rec ? ['RRULE:FREQ=WEEKLY;COUNT=30'] : []), 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    ...(rec ? ['RRULE:FREQ=WEEKLY;COUNT=30'] : []),
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
 }
 
 function findCollection(dir: string, name: string): string | null {
@@ -82,19 +105,31 @@ for name in os.listdir(d):
         pickle.dump([etag, get_etag(os.urandom(16).hex() + '/' + etag).strip('"')], fb)
 `;
 
-interface Timed { wallS: number; cpuS: number; rssMB: number; out: string }
+interface Timed {
+  wallS: number;
+  cpuS: number;
+  rssMB: number;
+  out: string;
+}
 
 /** Run a command under GNU time: wall, user + system CPU, peak RSS. */
 function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Timed {
   const dir = mkdtempSync(join(tmpdir(), 'hh-bench-time-'));
   const file = join(dir, 't');
-  const r = spawnSync('/usr/bin/time', ['-o', file, '-f', '%e %U %S %M', ...argv], { env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-o', file, '-f', '%e %U %S %M', ...argv], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
   const [e, u, s, m] = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { wallS: e, cpuS: u + s, rssMB: m / 1024, out: r.stdout };
 }
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; }
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
 
 /** CPU seconds (user + system) and RSS of a running process, from /proc. */
 function procStat(pid: number): { cpuS: number; rssMB: number } {
@@ -102,19 +137,43 @@ function procStat(pid: number): { cpuS: number; rssMB: number } {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const tick = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return { cpuS: (Number(f[11]) + Number(f[12])) / tick, rssMB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024 };
+  return {
+    cpuS: (Number(f[11]) + Number(f[12])) / tick,
+    rssMB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024,
+  };
 }
 
 /** The bridge's own process (a plain start re-executes itself with its runtime flags). */
 function bridgePid(launcher: number): number {
-  const kids = spawnSync('pgrep', ['-P', String(launcher)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  const kids = spawnSync('pgrep', ['-P', String(launcher)], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
   return kids.length ? kids[0] : launcher;
 }
 
 interface Row {
-  n: number; live: number; occurrences: number; first: Timed; idle: Timed; statusX: number; statusMs: number; nodeMs: number;
-  bridgeCpuPct: number; bridgeCpuSPerHour: number; bridgeRss: number; bridgeStartMs: number; writeMs: number; motdMs: number;
-  vdirFirst: Timed | null; vdirIdle: Timed | null; radicaleListS: number; appended: number; snapBytes: number; nearBytes: number;
+  n: number;
+  live: number;
+  occurrences: number;
+  first: Timed;
+  idle: Timed;
+  statusX: number;
+  statusMs: number;
+  nodeMs: number;
+  bridgeCpuPct: number;
+  bridgeCpuSPerHour: number;
+  bridgeRss: number;
+  bridgeStartMs: number;
+  writeMs: number;
+  motdMs: number;
+  vdirFirst: Timed | null;
+  vdirIdle: Timed | null;
+  radicaleListS: number;
+  appended: number;
+  snapBytes: number;
+  nearBytes: number;
 }
 
 async function one(n: number): Promise<Row> {
@@ -133,14 +192,29 @@ async function one(n: number): Promise<Row> {
     await srv.start();
     // One untimed listing (Radicale reads its cache; the PUTs would have built it).
     let t = performance.now();
-    const warm = await fetch(srv.calendarUrl, { method: 'REPORT', headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' }, body: '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>', signal: AbortSignal.timeout(3_600_000) });
+    const warm = await fetch(srv.calendarUrl, {
+      method: 'REPORT',
+      headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' },
+      body: '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>',
+      signal: AbortSignal.timeout(3_600_000),
+    });
     await warm.arrayBuffer();
     const radicaleListS = (performance.now() - t) / 1000;
     step(`${n}: seeded, cold listing ${radicaleListS.toFixed(1)} s`);
 
     // A host config with the defaults that matter: poll 60 s, [calendar] timeout 15 s.
-    const cfg = writeTestConfig({ calendarUrl: srv.calendarUrl, username: srv.username, password: srv.password, host: 'bench-box' });
-    writeFileSync(cfg.path, readFileSync(cfg.path, 'utf8').replace(/^timeout = .*$/m, '').replace(/^poll = .*$/m, 'poll = "60s"'));
+    const cfg = writeTestConfig({
+      calendarUrl: srv.calendarUrl,
+      username: srv.username,
+      password: srv.password,
+      host: 'bench-box',
+    });
+    writeFileSync(
+      cfg.path,
+      readFileSync(cfg.path, 'utf8')
+        .replace(/^timeout = .*$/m, '')
+        .replace(/^poll = .*$/m, 'poll = "60s"'),
+    );
     const env = { ...process.env, HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'warn' };
     const first = timed([process.execPath, MAIN, 'sync'], env);
     step(`${n}: first sync ${first.wallS} s, ${first.rssMB.toFixed(0)} MB: ${first.out.trim()}`);
@@ -148,15 +222,22 @@ async function one(n: number): Promise<Row> {
     const occurrences = Number(/(\d+) occurrences/.exec(idle.out)?.[1] ?? NaN);
     const store = new LogStore(join(cfg.stateDir, 'cache'), { summarize });
     const from = Date.now() - 2 * DAY;
-    const live = store.keys().filter((k) => { const l = store.summary(k)?.l; return l === null || l === undefined || l >= from; }).length;
+    const live = store.keys().filter((k) => {
+      const l = store.summary(k)?.l;
+      return l === null || l === undefined || l >= from;
+    }).length;
     store.close();
 
     // status against node -e 0: medians of interleaved runs (wall; both start the same way).
     const st: number[] = [];
     const nd: number[] = [];
     for (let i = 0; i < 11; i++) {
-      let a = performance.now(); spawnSync(process.execPath, ['-e', '0']); nd.push(performance.now() - a);
-      a = performance.now(); const r = spawnSync(process.execPath, [MAIN, 'status'], { env }); st.push(performance.now() - a);
+      let a = performance.now();
+      spawnSync(process.execPath, ['-e', '0']);
+      nd.push(performance.now() - a);
+      a = performance.now();
+      const r = spawnSync(process.execPath, [MAIN, 'status'], { env });
+      st.push(performance.now() - a);
       if (r.status !== 0) throw new Error(`status: ${r.stderr}`);
     }
 
@@ -175,14 +256,35 @@ async function one(n: number): Promise<Row> {
 
     // CLI write → motd while the bridge runs.
     const motdBefore = readFileSync(cfg.motd, 'utf8');
-    const sizes = () => Object.fromEntries(['cache', '.'].flatMap((d) => readdirSync(join(cfg.stateDir, d)).map((f) => [join(d, f), statSync(join(cfg.stateDir, d, f)).size])));
+    const sizes = () =>
+      Object.fromEntries(
+        ['cache', '.'].flatMap((d) =>
+          readdirSync(join(cfg.stateDir, d)).map((f) => [
+            join(d, f),
+            statSync(join(cfg.stateDir, d, f)).size,
+          ]),
+        ),
+      );
     const sizesBefore = sizes();
     t = performance.now();
     // An announcement (root is an admin): a claim could be refused as a conflict in a dense calendar.
-    const until = new Date(Date.now() + 2 * 3600_000).toLocaleTimeString('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' });
-    const w = spawn(process.execPath, [MAIN, 'announce', 'bench', 'write', '--until', until], { env, stdio: 'ignore' });
+    const until = new Date(Date.now() + 2 * 3600_000).toLocaleTimeString('en-GB', {
+      timeZone: 'Europe/Berlin',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    const w = spawn(process.execPath, [MAIN, 'announce', 'bench', 'write', '--until', until], {
+      env,
+      stdio: 'ignore',
+    });
     let writeMs = NaN;
-    const exited = new Promise<void>((res) => w.once('exit', (code) => { writeMs = performance.now() - t; if (code !== 0) step(`announce exited ${code}`); res(); }));
+    const exited = new Promise<void>((res) =>
+      w.once('exit', (code) => {
+        writeMs = performance.now() - t;
+        if (code !== 0) step(`announce exited ${code}`);
+        res();
+      }),
+    );
     await waitFor(() => readFileSync(cfg.motd, 'utf8') !== motdBefore, 'motd shows the write', 60_000, 10);
     const motdMs = performance.now() - t;
     await exited;
@@ -202,16 +304,36 @@ async function one(n: number): Promise<Row> {
       const vd = mkdtempSync(join(tmpdir(), 'hh-bench-vdir-'));
       mkdirSync(join(vd, 'local'));
       const conf = join(vd, 'config');
-      writeFileSync(conf, `[general]\nstatus_path = "${vd}/status/"\n\n[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\nusername = "${srv.username}"\npassword = "${srv.password}"\n\n[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`);
+      writeFileSync(
+        conf,
+        `[general]\nstatus_path = "${vd}/status/"\n\n[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\nusername = "${srv.username}"\npassword = "${srv.password}"\n\n[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`,
+      );
       spawnSync('vdirsyncer', ['-c', conf, 'discover'], { input: 'y\n'.repeat(5), encoding: 'utf8' });
       vdirFirst = timed(['vdirsyncer', '-c', conf, 'sync']);
       vdirIdle = timed(['vdirsyncer', '-c', conf, 'sync']);
       step(`${n}: vdirsyncer first ${vdirFirst.wallS} s, idle ${vdirIdle.cpuS.toFixed(2)} s CPU`);
     }
     return {
-      n, live, occurrences, first, idle, statusMs: median(st), nodeMs: median(nd), statusX: median(st) / median(nd),
-      bridgeCpuPct: (idleCpuS / IDLE_S) * 100, bridgeCpuSPerHour: (idleCpuS / IDLE_S) * 3600, bridgeRss: c1.rssMB, bridgeStartMs,
-      writeMs, motdMs, vdirFirst, vdirIdle, radicaleListS, appended, snapBytes, nearBytes,
+      n,
+      live,
+      occurrences,
+      first,
+      idle,
+      statusMs: median(st),
+      nodeMs: median(nd),
+      statusX: median(st) / median(nd),
+      bridgeCpuPct: (idleCpuS / IDLE_S) * 100,
+      bridgeCpuSPerHour: (idleCpuS / IDLE_S) * 3600,
+      bridgeRss: c1.rssMB,
+      bridgeStartMs,
+      writeMs,
+      motdMs,
+      vdirFirst,
+      vdirIdle,
+      radicaleListS,
+      appended,
+      snapBytes,
+      nearBytes,
     };
   } finally {
     await srv.destroy();
@@ -223,7 +345,8 @@ async function main(): Promise<void> {
   for (const n of SIZES) rows.push(await one(n));
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const cols = rows.map((r) => r.n.toLocaleString('en'));
-  const line = (what: string, f: (r: Row) => string, target = '') => `| ${what} | ${rows.map(f).join(' | ')} | ${target} |`;
+  const line = (what: string, f: (r: Row) => string, target = '') =>
+    `| ${what} | ${rows.map(f).join(' | ')} | ${target} |`;
   const v = (t: Timed | null, f: (t: Timed) => string) => (t ? f(t) : 'not installed');
   const body = [
     '## bench:sync — years of history on Radicale, hosthog and vdirsyncer',
@@ -232,22 +355,58 @@ async function main(): Promise<void> {
     '',
     `| what | ${cols.join(' | ')} | target |`,
     `|---|${rows.map(() => '---|').join('')}---|`,
-    line('objects that can still occur (decoded) / occurrences in the window', (r) => `${r.live} / ${r.occurrences}`),
-    line('Radicale: calendar-query of everything, warm (untimed for us)', (r) => `${r.radicaleListS.toFixed(1)} s`),
-    line('first `hosthog sync` (fresh state), wall / CPU', (r) => `${r.first.wallS.toFixed(1)} s / ${r.first.cpuS.toFixed(1)} s`, '50k: < 10 s'),
+    line(
+      'objects that can still occur (decoded) / occurrences in the window',
+      (r) => `${r.live} / ${r.occurrences}`,
+    ),
+    line(
+      'Radicale: calendar-query of everything, warm (untimed for us)',
+      (r) => `${r.radicaleListS.toFixed(1)} s`,
+    ),
+    line(
+      'first `hosthog sync` (fresh state), wall / CPU',
+      (r) => `${r.first.wallS.toFixed(1)} s / ${r.first.cpuS.toFixed(1)} s`,
+      '50k: < 10 s',
+    ),
     line('peak RSS of that sync', (r) => `${r.first.rssMB.toFixed(0)} MB`, '50k: < 250 MB'),
-    line('vdirsyncer first sync, wall / CPU / peak RSS', (r) => v(r.vdirFirst, (t) => `${t.wallS.toFixed(1)} s / ${t.cpuS.toFixed(1)} s / ${t.rssMB.toFixed(0)} MB`)),
+    line('vdirsyncer first sync, wall / CPU / peak RSS', (r) =>
+      v(r.vdirFirst, (t) => `${t.wallS.toFixed(1)} s / ${t.cpuS.toFixed(1)} s / ${t.rssMB.toFixed(0)} MB`),
+    ),
     line('idle one-shot `hosthog sync`, CPU', (r) => `${r.idle.cpuS.toFixed(2)} s`, '5k: ≤ vdirsyncer'),
     line('idle vdirsyncer sync, CPU', (r) => v(r.vdirIdle, (t) => `${t.cpuS.toFixed(2)} s`)),
-    line(`idle bridge (poll 60 s, ${IDLE_S} s measured), CPU`, (r) => `${r.bridgeCpuPct.toFixed(3)} % of a core (${r.bridgeCpuSPerHour.toFixed(1)} s/h)`, '50k: < 0.2 %'),
-    line('idle bridge RSS (started plainly: `hosthog bridge`)', (r) => `${r.bridgeRss.toFixed(0)} MB`, '50k: < 100 MB'),
+    line(
+      `idle bridge (poll 60 s, ${IDLE_S} s measured), CPU`,
+      (r) => `${r.bridgeCpuPct.toFixed(3)} % of a core (${r.bridgeCpuSPerHour.toFixed(1)} s/h)`,
+      '50k: < 0.2 %',
+    ),
+    line(
+      'idle bridge RSS (started plainly: `hosthog bridge`)',
+      (r) => `${r.bridgeRss.toFixed(0)} MB`,
+      '50k: < 100 MB',
+    ),
     line('bridge start (from its cache) to socket, wall', (r) => `${(r.bridgeStartMs / 1000).toFixed(2)} s`),
-    line('CLI write (`hosthog announce`) → answer / → motd, wall', (r) => `${(r.writeMs / 1000).toFixed(2)} s / ${(r.motdMs / 1000).toFixed(2)} s`, '< 1 s'),
-    line('one-event write: appended to the object store / snapshot.json / snapshot-near.json rewritten', (r) => `${(r.appended / 1024).toFixed(1)} kB / ${(r.snapBytes / 1024).toFixed(0)} kB / ${(r.nearBytes / 1024).toFixed(1)} kB`, 'grows with the change'),
-    line('`hosthog status` vs `node -e 0` (medians of 11)', (r) => `${r.statusX.toFixed(2)}× (${r.statusMs.toFixed(0)} / ${r.nodeMs.toFixed(0)} ms)`, '≤ 2.5×'),
+    line(
+      'CLI write (`hosthog announce`) → answer / → motd, wall',
+      (r) => `${(r.writeMs / 1000).toFixed(2)} s / ${(r.motdMs / 1000).toFixed(2)} s`,
+      '< 1 s',
+    ),
+    line(
+      'one-event write: appended to the object store / snapshot.json / snapshot-near.json rewritten',
+      (r) =>
+        `${(r.appended / 1024).toFixed(1)} kB / ${(r.snapBytes / 1024).toFixed(0)} kB / ${(r.nearBytes / 1024).toFixed(1)} kB`,
+      'grows with the change',
+    ),
+    line(
+      '`hosthog status` vs `node -e 0` (medians of 11)',
+      (r) => `${r.statusX.toFixed(2)}× (${r.statusMs.toFixed(0)} / ${r.nodeMs.toFixed(0)} ms)`,
+      '≤ 2.5×',
+    ),
   ].join('\n');
   writeSection(REPO, 'sync', body);
   process.stdout.write(body + '\n');
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

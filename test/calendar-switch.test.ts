@@ -15,7 +15,7 @@ import { planNotices } from '../src/core/notify-plan.js';
 import { writeTestConfig, vevent } from './harness/config.js';
 import type { Occurrence } from '../src/core/types.js';
 
-test('a switched calendar sends no released/cancelled notices for the old calendar\'s events', async (t) => {
+test("a switched calendar sends no released/cancelled notices for the old calendar's events", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-switch-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [a, bDir] = [join(dir, 'cal-a'), join(dir, 'cal-b')];
@@ -26,10 +26,15 @@ test('a switched calendar sends no released/cancelled notices for the old calend
   const f = new Date(now + 3_600_000 * 5);
   writeFileSync(join(a, 'x.ics'), vevent('x@a', 'hh-alice exclusive: running', s, new Date(now + 3_600_000)));
   writeFileSync(join(a, 'y.ics'), vevent('y@a', 'hh-bob gpu0: later', f, new Date(f.getTime() + 3_600_000)));
-  writeFileSync(join(bDir, 'z.ics'), vevent('z@b', 'hh-carol gpu1: other host', f, new Date(f.getTime() + 3_600_000)));
+  writeFileSync(
+    join(bDir, 'z.ics'),
+    vevent('z@b', 'hh-carol gpu1: other host', f, new Date(f.getTime() + 3_600_000)),
+  );
 
   const seen: { prev: Occurrence[] | null; next: Occurrence[] }[] = [];
-  const hook = async (prev: { occurrences: Occurrence[] } | null, next: { occurrences: Occurrence[] }) => { seen.push({ prev: prev?.occurrences ?? null, next: next.occurrences }); };
+  const hook = async (prev: { occurrences: Occurrence[] } | null, next: { occurrences: Occurrence[] }) => {
+    seen.push({ prev: prev?.occurrences ?? null, next: next.occurrences });
+  };
   const cfgA = writeTestConfig({ vdir: a });
   t.after(() => rmSync(cfgA.dir, { recursive: true, force: true }));
   const one = await Bridge.open(loadConfig({ path: cfgA.path }), silentLog(), { hooks: [hook] });
@@ -46,8 +51,14 @@ test('a switched calendar sends no released/cancelled notices for the old calend
   await two.stop();
   assert.equal(seen.length, 1, 'one refresh: the first sync of the new calendar');
   assert.equal(seen[0].prev, null);
-  assert.deepEqual(seen[0].next.map((o) => o.uid), ['z@b']);
+  assert.deepEqual(
+    seen[0].next.map((o) => o.uid),
+    ['z@b'],
+  );
   const config = loadConfig({ path: cfgB.path });
   const notices = planNotices(seen[0].prev, seen[0].next, new Date(), new Set(), config);
-  assert.deepEqual(notices.filter((n) => n.kind === 'released' || n.kind === 'cancelled'), []);
+  assert.deepEqual(
+    notices.filter((n) => n.kind === 'released' || n.kind === 'cancelled'),
+    [],
+  );
 });

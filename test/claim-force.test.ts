@@ -23,7 +23,10 @@ import type { Claim, Occurrence } from '../src/core/types.js';
 test('a forced claim holds once the bridge marks it; the holders in its way are told', async (t) => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-force-'));
   const cfg = writeTestConfig({ vdir });
-  t.after(() => { rmSync(vdir, { recursive: true, force: true }); rmSync(cfg.dir, { recursive: true, force: true }); });
+  t.after(() => {
+    rmSync(vdir, { recursive: true, force: true });
+    rmSync(cfg.dir, { recursive: true, force: true });
+  });
   mkdirSync(cfg.stateDir, { recursive: true });
   const config = loadConfig({ path: cfg.path });
   const now = new Date();
@@ -35,24 +38,55 @@ test('a forced claim holds once the bridge marks it; the holders in its way are 
   const runs: { prev: Occurrence[] | null; next: Occurrence[] }[] = [];
   const b = await Bridge.open(config, silentLog(), {
     stamp: (o, n) => seen.stamp(o, n),
-    hooks: [async (prev, next) => { runs.push({ prev: prev?.occurrences ?? null, next: next.occurrences }); }],
+    hooks: [
+      async (prev, next) => {
+        runs.push({ prev: prev?.occurrences ?? null, next: next.occurrences });
+      },
+    ],
   });
   t.after(() => b.stop());
   await b.syncOnce();
-  const claims = () => (b.current!.occurrences.filter((o) => o.kind === 'claim') as Claim[]);
-  const { spec, overrules } = planClaim({ resources: [], mode: 'exclusive', hog: false, note: 'urgent reboot', allow: [],
-    start: new Date(Math.floor(now.getTime() / 60_000) * 60_000), end: new Date(now.getTime() + 600_000), force: true },
-  { user: 'root', isAdmin: true }, claims(), config, now, 'forced-1');
+  const claims = () => b.current!.occurrences.filter((o) => o.kind === 'claim') as Claim[];
+  const { spec, overrules } = planClaim(
+    {
+      resources: [],
+      mode: 'exclusive',
+      hog: false,
+      note: 'urgent reboot',
+      allow: [],
+      start: new Date(Math.floor(now.getTime() / 60_000) * 60_000),
+      end: new Date(now.getTime() + 600_000),
+      force: true,
+    },
+    { user: 'root', isAdmin: true },
+    claims(),
+    config,
+    now,
+    'forced-1',
+  );
   assert.deepEqual(overrules!.map((c) => c.uid).sort(), ['a-1', 'b-1']);
   writeFileSync(join(vdir, 'forced.ics'), encodeEvent(spec, now));
   await b.syncOnce();
   // Seen just now: CREATED at the epoch in the file is not trusted, the forced claim loses.
-  assert.deepEqual(rule(claims()).overruled.map((o) => o.claim.uid), ['forced-1']);
+  assert.deepEqual(
+    rule(claims()).overruled.map((o) => o.claim.uid),
+    ['forced-1'],
+  );
   seen.markForced('forced-1', new Date());
   await b.restamp();
-  assert.deepEqual(rule(claims()).overruled.map((o) => [o.claim.uid, o.by.uid]).sort(), [['a-1', 'forced-1'], ['b-1', 'forced-1']]);
+  assert.deepEqual(
+    rule(claims())
+      .overruled.map((o) => [o.claim.uid, o.by.uid])
+      .sort(),
+    [
+      ['a-1', 'forced-1'],
+      ['b-1', 'forced-1'],
+    ],
+  );
   const last = runs.at(-1)!;
-  const told = planNotices(last.prev, last.next, new Date(), new Set(), config, { author: 'root' }).filter((n) => n.kind === 'overruled');
+  const told = planNotices(last.prev, last.next, new Date(), new Set(), config, { author: 'root' }).filter(
+    (n) => n.kind === 'overruled',
+  );
   assert.deepEqual(told.map((n) => (n.to as { users: string[] }).users[0]).sort(), ['hh-alice', 'hh-bob']);
   assert.ok(told.every((n) => n.urgent && /"urgent reboot"/.test(n.body)));
 });

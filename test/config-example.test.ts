@@ -19,7 +19,12 @@ function mentioned(): Map<string, Set<string>> {
   let section = '';
   for (const line of text.split('\n')) {
     const s = /^\s*\[([a-z_]+)\]\s*$/.exec(line);
-    if (s) { section = s[1]; out.set(section, out.get(section) ?? new Set()); out.get('')!.add(section); continue; }
+    if (s) {
+      section = s[1];
+      out.set(section, out.get(section) ?? new Set());
+      out.get('')!.add(section);
+      continue;
+    }
     const k = /^\s*#?\s*([a-z_]+)\s*=/.exec(line);
     if (k) out.get(section)!.add(k[1]);
   }
@@ -33,18 +38,28 @@ test('config.example.toml mentions every key of every section the schema knows',
   const perUser = new Set(['fleet']);
   for (const [section, keys] of Object.entries(KNOWN)) {
     if (perUser.has(section)) continue;
-    for (const k of keys) if (!m.get(section)?.has(k) && !perUser.has(k)) missing.push(section ? `[${section}] ${k}` : k);
+    for (const k of keys)
+      if (!m.get(section)?.has(k) && !perUser.has(k)) missing.push(section ? `[${section}] ${k}` : k);
   }
-  assert.deepEqual(missing, [], `add these keys (commented, with their default) to config/config.example.toml`);
+  assert.deepEqual(
+    missing,
+    [],
+    `add these keys (commented, with their default) to config/config.example.toml`,
+  );
   // and nothing the schema would reject
   const unknown: string[] = [];
-  for (const [section, keys] of m) for (const k of keys) if (!(KNOWN[section] ?? []).includes(k)) unknown.push(`[${section}] ${k}`);
+  for (const [section, keys] of m)
+    for (const k of keys) if (!(KNOWN[section] ?? []).includes(k)) unknown.push(`[${section}] ${k}`);
   assert.deepEqual(unknown, []);
 });
 
 test('config.example.toml sets nothing live: installing it keeps the machine defaults', () => {
   const raw = parse(text) as Record<string, unknown>;
-  const { config, problems } = validateConfig(raw, { hostname: 'real-host', timezone: 'America/Chicago' }, 'example');
+  const { config, problems } = validateConfig(
+    raw,
+    { hostname: 'real-host', timezone: 'America/Chicago' },
+    'example',
+  );
   assert.deepEqual(problems, []);
   assert.equal(config!.host, 'real-host');
   assert.equal(config!.timezone, 'America/Chicago');
@@ -53,10 +68,15 @@ test('config.example.toml sets nothing live: installing it keeps the machine def
 });
 
 test('config.example.toml with every line uncommented (path instead of url) is a valid config', () => {
-  const live = text.split('\n')
+  const live = text
+    .split('\n')
     .map((l) => l.replace(/^#\s?(?=[a-z_]+\s*=)/, ''))
     .filter((l) => !/^(url|username|password_file)\s*=/.test(l))
     .join('\n');
-  const { problems } = validateConfig(parse(live) as Record<string, unknown>, { hostname: 'h', timezone: 'UTC' }, 'example');
+  const { problems } = validateConfig(
+    parse(live) as Record<string, unknown>,
+    { hostname: 'h', timezone: 'UTC' },
+    'example',
+  );
   assert.deepEqual(problems, []);
 });

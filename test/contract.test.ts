@@ -5,7 +5,16 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -56,12 +65,23 @@ interface Fixture {
 async function caldavFixture(t: TestContext, start: () => Promise<TestServer>): Promise<Fixture> {
   const server = await start();
   t.after(() => server.destroy());
-  const source = new CalDavSource({ url: server.calendarUrl, username: server.username, password: server.password, timeoutMs: 3000 });
+  const source = new CalDavSource({
+    url: server.calendarUrl,
+    username: server.username,
+    password: server.password,
+    timeoutMs: 3000,
+  });
   const auth = 'Basic ' + Buffer.from(`${server.username}:${server.password}`).toString('base64');
   return {
-    kind: server.kind, source, server,
+    kind: server.kind,
+    source,
+    server,
     async foreignPut(name, data) {
-      const r = await fetch(server.calendarUrl + name, { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar' }, body: data });
+      const r = await fetch(server.calendarUrl + name, {
+        method: 'PUT',
+        headers: { authorization: auth, 'content-type': 'text/calendar' },
+        body: data,
+      });
       await r.arrayBuffer();
       assert.ok(r.status === 201 || r.status === 204, `foreign PUT answered ${r.status}`);
     },
@@ -75,7 +95,8 @@ async function vdirFixture(t: TestContext): Promise<Fixture> {
   mkdirSync(dir);
   const source = new VdirSource(dir);
   return {
-    kind: 'vdir', source,
+    kind: 'vdir',
+    source,
     async foreignPut(name, data) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, decodeURIComponent(name)), data);
@@ -123,16 +144,26 @@ for (const backend of BACKENDS) {
       assert.match(created.href, /\/new-1\.ics$/);
       const d1 = await f.source.sync(r0.token, known);
       assert.equal(d1.full, false);
-      assert.deepEqual(d1.changed.map((o) => o.href), [created.href]);
+      assert.deepEqual(
+        d1.changed.map((o) => o.href),
+        [created.href],
+      );
       assert.equal(d1.changed[0].etag, created.etag);
       assert.match(d1.changed[0].data, /SUMMARY:alice gpu0: training/);
       assert.deepEqual(d1.deleted, []);
       known.set(created.href, created.etag);
 
-      const updated = await f.source.update(created.href, ics('new-1', 'alice gpu0: longer training'), created.etag!);
+      const updated = await f.source.update(
+        created.href,
+        ics('new-1', 'alice gpu0: longer training'),
+        created.etag!,
+      );
       assert.notEqual(updated.etag, created.etag);
       const d2 = await f.source.sync(d1.token, known);
-      assert.deepEqual(d2.changed.map((o) => o.href), [created.href]);
+      assert.deepEqual(
+        d2.changed.map((o) => o.href),
+        [created.href],
+      );
       assert.match(d2.changed[0].data, /longer training/);
       assert.deepEqual(d2.deleted, []);
       known.set(updated.href, d2.changed[0].etag);
@@ -144,53 +175,81 @@ for (const backend of BACKENDS) {
       assert.equal(await f.source.get(created.href), null);
     });
 
-    test('idle sync returns nothing' + (backend.name === 'vdir' ? '' : ' in one request under 2000 bytes'), async (t) => {
-      const f = await backend.make(t);
-      for (let i = 0; i < 20; i++) await f.foreignPut(`ev-${i}.ics`, ics(`ev-${i}`, `event ${i}`));
-      const r = await f.source.reconcile(EMPTY);
-      assert.equal(r.changed.length, 20);
-      const known = knownOf(r.changed);
-      const idle = await f.source.sync(r.token, known);
-      assert.deepEqual(idle.changed, []);
-      assert.deepEqual(idle.deleted, []);
-      assert.equal(idle.token, r.token);
-      if (backend.name !== 'vdir') {
-        assert.equal(idle.stats.requests, 1, 'an idle poll is one request');
-        assert.ok(idle.stats.bytes > 0 && idle.stats.bytes < 2000, `idle poll bytes ${idle.stats.bytes}`);
-      } else {
-        assert.equal(idle.stats.bytes, 0, 'no file read when nothing changed');
-      }
-      // A reconcile against a complete cache downloads nothing either.
-      const again = await f.source.reconcile(known);
-      assert.deepEqual(again.changed, []);
-      assert.deepEqual(again.deleted, []);
-      if (backend.name !== 'vdir') assert.equal(again.stats.requests, 2, 'reconcile of an unchanged calendar: the calendar check and one listing');
-    });
+    test(
+      'idle sync returns nothing' + (backend.name === 'vdir' ? '' : ' in one request under 2000 bytes'),
+      async (t) => {
+        const f = await backend.make(t);
+        for (let i = 0; i < 20; i++) await f.foreignPut(`ev-${i}.ics`, ics(`ev-${i}`, `event ${i}`));
+        const r = await f.source.reconcile(EMPTY);
+        assert.equal(r.changed.length, 20);
+        const known = knownOf(r.changed);
+        const idle = await f.source.sync(r.token, known);
+        assert.deepEqual(idle.changed, []);
+        assert.deepEqual(idle.deleted, []);
+        assert.equal(idle.token, r.token);
+        if (backend.name !== 'vdir') {
+          assert.equal(idle.stats.requests, 1, 'an idle poll is one request');
+          assert.ok(idle.stats.bytes > 0 && idle.stats.bytes < 2000, `idle poll bytes ${idle.stats.bytes}`);
+        } else {
+          assert.equal(idle.stats.bytes, 0, 'no file read when nothing changed');
+        }
+        // A reconcile against a complete cache downloads nothing either.
+        const again = await f.source.reconcile(known);
+        assert.deepEqual(again.changed, []);
+        assert.deepEqual(again.deleted, []);
+        if (backend.name !== 'vdir')
+          assert.equal(
+            again.stats.requests,
+            2,
+            'reconcile of an unchanged calendar: the calendar check and one listing',
+          );
+      },
+    );
 
     test('a garbage or unknown token is refused; reconcile then gives the full set', async (t) => {
       const f = await backend.make(t);
       const a = await f.source.create('a.ics', ics('a', 'A'));
       const b = await f.source.create('b.ics', ics('b', 'B'));
-      const unknownToken = f.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef'
-        : f.kind === 'xandikos' ? '0000000000000000000000000000000000000000' : 'not-a-vdir-token';
+      const unknownToken =
+        f.kind === 'radicale'
+          ? 'http://radicale.org/ns/sync/deadbeef'
+          : f.kind === 'xandikos'
+            ? '0000000000000000000000000000000000000000'
+            : 'not-a-vdir-token';
       if (f.kind === 'davical') {
         // DAViCal refuses no token: it answers like an initial sync (every item as 200, no 404s).
         // Never trusted as a delta: the cached event deleted meanwhile is reported deleted.
         for (const token of ['garbage <&>', 'data:,999999']) {
-          const d = await f.source.sync(token, new Map<string, string | null>([[a.href, a.etag], ['/gone/old.ics', '"x"']]));
+          const d = await f.source.sync(
+            token,
+            new Map<string, string | null>([
+              [a.href, a.etag],
+              ['/gone/old.ics', '"x"'],
+            ]),
+          );
           assert.equal(d.full, true, `token ${token}`);
           assert.deepEqual(d.deleted, ['/gone/old.ics']);
-          assert.deepEqual(d.changed.map((o) => o.href), [b.href]);
+          assert.deepEqual(
+            d.changed.map((o) => o.href),
+            [b.href],
+          );
         }
       } else {
         for (const token of ['garbage <&>', unknownToken]) {
           await assert.rejects(f.source.sync(token, EMPTY), InvalidSyncTokenError, `token ${token}`);
         }
       }
-      const stale = new Map<string, string | null>([[a.href, a.etag], ['/gone/old.ics', '"x"']]);
+      const stale = new Map<string, string | null>([
+        [a.href, a.etag],
+        ['/gone/old.ics', '"x"'],
+      ]);
       const r = await f.source.reconcile(stale);
       assert.equal(r.full, true);
-      assert.deepEqual(r.changed.map((o) => o.href), [b.href], 'only what differs is downloaded');
+      assert.deepEqual(
+        r.changed.map((o) => o.href),
+        [b.href],
+        'only what differs is downloaded',
+      );
       assert.deepEqual(r.deleted, ['/gone/old.ics']);
       const all = await f.source.reconcile(EMPTY);
       assert.deepEqual(all.changed.map((o) => o.href).sort(), [a.href, b.href].sort());
@@ -226,16 +285,26 @@ for (const backend of BACKENDS) {
       const f = await backend.make(t);
       const obj = await f.source.create('guarded.ics', ics('guarded', 'original'));
       const wrong = '"not-the-etag"';
-      await assert.rejects(f.source.update(obj.href, ics('guarded', 'overwritten'), wrong), PreconditionFailedError);
+      await assert.rejects(
+        f.source.update(obj.href, ics('guarded', 'overwritten'), wrong),
+        PreconditionFailedError,
+      );
       await assert.rejects(f.source.remove(obj.href, wrong), PreconditionFailedError);
-      await assert.rejects(f.source.update(obj.href, ics('guarded', 'blind'), ''), PreconditionFailedError, 'no etag: refused');
+      await assert.rejects(
+        f.source.update(obj.href, ics('guarded', 'blind'), ''),
+        PreconditionFailedError,
+        'no etag: refused',
+      );
       const now = await f.source.get(obj.href);
       assert.ok(now);
       assert.match(now.data, /SUMMARY:original/);
       assert.equal(now.etag, obj.etag);
       // After someone else changed it, our old etag is wrong.
       await f.foreignPut('guarded.ics', ics('guarded', 'changed elsewhere'));
-      await assert.rejects(f.source.update(obj.href, ics('guarded', 'mine'), obj.etag!), PreconditionFailedError);
+      await assert.rejects(
+        f.source.update(obj.href, ics('guarded', 'mine'), obj.etag!),
+        PreconditionFailedError,
+      );
       const after = await f.source.get(obj.href);
       assert.match(after!.data, /changed elsewhere/);
     });
@@ -260,14 +329,19 @@ for (const backend of BACKENDS) {
       const f = await backend.make(t);
       const r = await f.source.reconcile(EMPTY);
       // Commas and semicolons escaped as in TEXT values: Radicale cuts "gpu0,gpu1" to "gpu0".
-      const extra = ['X-HOSTHOG-KIND:claim', 'X-HOSTHOG-RESOURCES:gpu0\\,gpu1', 'X-HOSTHOG-USER:hh-alice',
-        `X-HOSTHOG-NOTE:${'long '.repeat(30).trim()}`];
+      const extra = [
+        'X-HOSTHOG-KIND:claim',
+        'X-HOSTHOG-RESOURCES:gpu0\\,gpu1',
+        'X-HOSTHOG-USER:hh-alice',
+        `X-HOSTHOG-NOTE:${'long '.repeat(30).trim()}`,
+      ];
       const obj = await f.source.create('x.ics', ics('x', 'alice: hog', extra));
       const d = await f.source.sync(r.token, EMPTY);
       const got = await f.source.get(obj.href);
       for (const text of [d.changed[0].data, got!.data]) {
         const unfolded = text.replace(/\r?\n[ \t]/g, '');
-        for (const line of extra) assert.ok(unfolded.split(/\r?\n/).includes(line), `${line} kept in ${JSON.stringify(unfolded)}`);
+        for (const line of extra)
+          assert.ok(unfolded.split(/\r?\n/).includes(line), `${line} kept in ${JSON.stringify(unfolded)}`);
       }
     });
 
@@ -294,38 +368,63 @@ for (const backend of BACKENDS) {
         assert.equal(info.readOnly, false);
         assert.equal(typeof info.displayName, 'string');
         const parent = new URL('..', f.server!.calendarUrl).toString();
-        const notCal = new CalDavSource({ url: parent, username: f.server!.username, password: f.server!.password, timeoutMs: 3000 });
+        const notCal = new CalDavSource({
+          url: parent,
+          username: f.server!.username,
+          password: f.server!.password,
+          timeoutMs: 3000,
+        });
         await assert.rejects(notCal.info(), /not a calendar/);
       });
 
-      test('a forgotten token answered with a full listing (DAViCal\'s way) is reconciled: deletions are seen', async (t) => {
+      test("a forgotten token answered with a full listing (DAViCal's way) is reconciled: deletions are seen", async (t) => {
         const f = await backend.make(t);
         const srv = f.server!;
         for (let i = 0; i < 6; i++) await f.foreignPut(`k-${i}.ics`, ics(`k-${i}`, `event ${i}`));
         const proxy = await startFaultProxy(srv.calendarUrl);
         t.after(() => proxy.close());
-        const src = new CalDavSource({ url: proxy.url(srv.calendarUrl), username: srv.username, password: srv.password, timeoutMs: 3000 });
+        const src = new CalDavSource({
+          url: proxy.url(srv.calendarUrl),
+          username: srv.username,
+          password: srv.password,
+          timeoutMs: 3000,
+        });
         const r = await src.reconcile(EMPTY);
         const known = knownOf(r.changed);
         assert.equal(known.size, 6);
         const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
-        const del = await fetch(`${srv.calendarUrl}k-2.ics`, { method: 'DELETE', headers: { authorization: auth } });
+        const del = await fetch(`${srv.calendarUrl}k-2.ics`, {
+          method: 'DELETE',
+          headers: { authorization: auth },
+        });
         assert.ok(del.status < 300);
         await f.foreignPut('k-new.ics', ics('k-new', 'new one'));
         // The server "forgot" the token: the sync REPORT gets every current item as 200, no 404.
         proxy.forgetTokens = true;
         const d = await src.sync(r.token, known);
         const gone = [...known.keys()].find((h) => h.endsWith('/k-2.ics'))!;
-        assert.equal(d.full, true, `taken for what it is: a full listing, so a reconcile ${JSON.stringify(d)}`);
+        assert.equal(
+          d.full,
+          true,
+          `taken for what it is: a full listing, so a reconcile ${JSON.stringify(d)}`,
+        );
         assert.deepEqual(d.deleted, [gone], 'the deletion is seen at once, not at the daily reconcile');
-        assert.deepEqual(d.changed.map((o) => o.href.split('/').pop()), ['k-new.ics']);
+        assert.deepEqual(
+          d.changed.map((o) => o.href.split('/').pop()),
+          ['k-new.ics'],
+        );
         // An ordinary delta (one change) is still a delta.
         proxy.forgetTokens = false;
-        const known2 = new Map(known); known2.delete(gone); known2.set(d.changed[0].href, d.changed[0].etag);
+        const known2 = new Map(known);
+        known2.delete(gone);
+        known2.set(d.changed[0].href, d.changed[0].etag);
         await f.foreignPut('k-3.ics', ics('k-3', 'edited'));
         const d2 = await src.sync(d.token, known2);
         assert.equal(d2.full, false);
-        assert.deepEqual(d2.changed.map((o) => o.href.split('/').pop()), ['k-3.ics']);
+        assert.deepEqual(
+          d2.changed.map((o) => o.href.split('/').pop()),
+          ['k-3.ics'],
+        );
       });
 
       if (backend.name === 'davical') {
@@ -336,12 +435,17 @@ for (const backend of BACKENDS) {
           const r = await f.source.reconcile(EMPTY);
           const known = knownOf(r.changed);
           const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
-          await (await fetch(`${srv.calendarUrl}p-1.ics`, { method: 'DELETE', headers: { authorization: auth } })).arrayBuffer();
+          await (
+            await fetch(`${srv.calendarUrl}p-1.ics`, { method: 'DELETE', headers: { authorization: auth } })
+          ).arrayBuffer();
           // What DAViCal's pruning does after 7 days, at once: the token and its change log are gone.
           await srv.sql!('DELETE FROM sync_changes; DELETE FROM sync_tokens;');
           const d = await f.source.sync(r.token, known);
           assert.equal(d.full, true, 'recognised as a full listing');
-          assert.deepEqual(d.deleted, [...known.keys()].filter((h) => h.endsWith('/p-1.ics')));
+          assert.deepEqual(
+            d.deleted,
+            [...known.keys()].filter((h) => h.endsWith('/p-1.ics')),
+          );
           assert.deepEqual(d.changed, []);
           assert.ok(d.token && d.token !== r.token);
         });
@@ -351,25 +455,51 @@ for (const backend of BACKENDS) {
         const f = await backend.make(t);
         const srv = f.server!;
         const cal = srv.calendarUrl;
-        const principal = new URL({ radicale: `/${srv.username}/`, xandikos: '/user/', davical: `/caldav.php/${srv.username}/` }[srv.kind], cal).toString();
+        const principal = new URL(
+          { radicale: `/${srv.username}/`, xandikos: '/user/', davical: `/caldav.php/${srv.username}/` }[
+            srv.kind
+          ],
+          cal,
+        ).toString();
         const urls = [principal, new URL(srv.kind === 'davical' ? '/caldav.php/' : '/', cal).toString()];
         if (srv.kind === 'xandikos') urls.push(new URL('/user/calendars/', cal).toString());
         for (const url of urls) {
-          const src = new CalDavSource({ url, username: srv.username, password: srv.password, timeoutMs: 3000 });
-          const found = (e: unknown) => e instanceof NotACalendarError && e.message.includes(`is not a calendar`)
-            && e.message.includes(`calendars found there: ${cal} ("${srv.kind === 'xandikos' ? 'calendar' : 'test calendar'}")`)
-            && /one of them/.test(e.line());
+          const src = new CalDavSource({
+            url,
+            username: srv.username,
+            password: srv.password,
+            timeoutMs: 3000,
+          });
+          const found = (e: unknown) =>
+            e instanceof NotACalendarError &&
+            e.message.includes(`is not a calendar`) &&
+            e.message.includes(
+              `calendars found there: ${cal} ("${srv.kind === 'xandikos' ? 'calendar' : 'test calendar'}")`,
+            ) &&
+            /one of them/.test(e.line());
           await assert.rejects(src.reconcile(EMPTY), found, `reconcile of ${url}`);
           await assert.rejects(src.sync('http://radicale.org/ns/sync/x', EMPTY), found, `sync of ${url}`);
           await assert.rejects(src.info(), found, `info of ${url}`);
           // `--calendar PRINCIPAL claim …` on Radicale used to "succeed" into a new collection.
-          await assert.rejects(src.create('claim-1.ics', ics('claim-1', 'alice')), found, `create under ${url}`);
+          await assert.rejects(
+            src.create('claim-1.ics', ics('claim-1', 'alice')),
+            found,
+            `create under ${url}`,
+          );
           const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
           const r = await fetch(new URL('claim-1.ics', url), { headers: { authorization: auth } });
           await r.arrayBuffer();
-          assert.ok(r.status === 404 || r.status === 403, `nothing was written there (GET answered ${r.status})`);
+          assert.ok(
+            r.status === 404 || r.status === 403,
+            `nothing was written there (GET answered ${r.status})`,
+          );
         }
-        const good = new CalDavSource({ url: cal, username: srv.username, password: srv.password, timeoutMs: 3000 });
+        const good = new CalDavSource({
+          url: cal,
+          username: srv.username,
+          password: srv.password,
+          timeoutMs: 3000,
+        });
         assert.equal((await good.reconcile(EMPTY)).full, true, 'the calendar itself passes the check');
       });
     }
@@ -389,7 +519,11 @@ describe('vdir specifics', () => {
     const d = await src.sync(first.token, known);
     assert.deepEqual([d.changed.length, d.deleted.length], [0, 0], 'a is known already');
     renameSync(dir, join(root, 'moved-away'));
-    await assert.rejects(src.sync(d.token, known), (e: Error) => e instanceof CalendarUnavailableError && /calendar directory .*cal is missing/.test(e.message));
+    await assert.rejects(
+      src.sync(d.token, known),
+      (e: Error) =>
+        e instanceof CalendarUnavailableError && /calendar directory .*cal is missing/.test(e.message),
+    );
     await assert.rejects(src.reconcile(known), CalendarUnavailableError);
     await assert.rejects(src.create('b.ics', ics('b', 'B')), CalendarUnavailableError);
     await assert.rejects(src.info(), CalendarUnavailableError);
@@ -414,7 +548,10 @@ describe('vdir specifics', () => {
     writeFileSync(join(dir, 'notes.txt'), 'not an event');
     mkdirSync(join(dir, 'sub.ics'));
     const r = await src.reconcile(EMPTY);
-    assert.deepEqual(r.changed.map((o) => o.href), [a.href]);
+    assert.deepEqual(
+      r.changed.map((o) => o.href),
+      [a.href],
+    );
     assert.match(r.changed[0].data, /SUMMARY:A2/);
     assert.equal((await src.get('/a%20b.ics'))!.href, a.href, 'a bare "/name" href works too');
     await assert.rejects(src.create('../escape.ics', 'x'), /not a valid event file name/);
@@ -426,12 +563,32 @@ describe('CalendarSource contract: radicale authentication', () => {
   test('a wrong password gives AuthError naming the user, on every call', async (t) => {
     const srv = await startRadicale({ user: 'carol', password: 'right' });
     t.after(() => srv.destroy());
-    const bad = new CalDavSource({ url: srv.calendarUrl, username: 'carol', password: 'wrong', timeoutMs: 3000 });
-    await assert.rejects(bad.info(), (e: unknown) => e instanceof AuthError && /calendar login failed for carol at/.test(e.message) && /password_file/.test(e.line()));
-    await assert.rejects(bad.sync('http://radicale.org/ns/sync/x', EMPTY), AuthError, 'not InvalidSyncTokenError');
+    const bad = new CalDavSource({
+      url: srv.calendarUrl,
+      username: 'carol',
+      password: 'wrong',
+      timeoutMs: 3000,
+    });
+    await assert.rejects(
+      bad.info(),
+      (e: unknown) =>
+        e instanceof AuthError &&
+        /calendar login failed for carol at/.test(e.message) &&
+        /password_file/.test(e.line()),
+    );
+    await assert.rejects(
+      bad.sync('http://radicale.org/ns/sync/x', EMPTY),
+      AuthError,
+      'not InvalidSyncTokenError',
+    );
     await assert.rejects(bad.reconcile(EMPTY), AuthError);
     await assert.rejects(bad.create('a.ics', ics('a', 'a')), AuthError);
-    const good = new CalDavSource({ url: srv.calendarUrl, username: 'carol', password: 'right', timeoutMs: 3000 });
+    const good = new CalDavSource({
+      url: srv.calendarUrl,
+      username: 'carol',
+      password: 'right',
+      timeoutMs: 3000,
+    });
     assert.equal((await good.info()).readOnly, false);
   });
 });
@@ -451,12 +608,24 @@ describe('openSource', () => {
     assert.equal(statSync(join(root, 'cal')).mode & 0o777, 0o755, 'directory created 0755 by the first sync');
     assert.equal((await v.info()).readOnly, false);
     let calls = 0;
-    const counting: typeof fetch = (input, init) => { calls++; return fetch(input, init); };
-    const c = openSource({ calendar: { kind: 'caldav', url: srv.calendarUrl, username: 'u', password: 'p', timeoutMs: 2000 } } as unknown as Config, { fetch: counting });
+    const counting: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const c = openSource(
+      {
+        calendar: { kind: 'caldav', url: srv.calendarUrl, username: 'u', password: 'p', timeoutMs: 2000 },
+      } as unknown as Config,
+      { fetch: counting },
+    );
     assert.ok(c instanceof CalDavSource);
     assert.equal(c.description, `caldav ${srv.calendarUrl}`);
     await c.reconcile(EMPTY);
-    assert.equal(calls, 2, 'the injected fetch is used (empty cache: PROPFIND for the token, one calendar-query)');
+    assert.equal(
+      calls,
+      2,
+      'the injected fetch is used (empty cache: PROPFIND for the token, one calendar-query)',
+    );
   });
 });
 
@@ -464,8 +633,14 @@ describe('canonical hrefs', () => {
   const base = 'https://cloud.example.org/remote.php/dav/calendars/hosthog/gpu-box-3/';
   test('relative, absolute-path and full-URL forms of one resource are equal', () => {
     const want = '/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b@c.ics';
-    for (const h of ['a%20b@c.ics', 'a b@c.ics', 'a%20b%40c.ics', '/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b%40c.ics',
-      'https://cloud.example.org/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b%40c.ics', '  a%20b%40c.ics ']) {
+    for (const h of [
+      'a%20b@c.ics',
+      'a b@c.ics',
+      'a%20b%40c.ics',
+      '/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b%40c.ics',
+      'https://cloud.example.org/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b%40c.ics',
+      '  a%20b%40c.ics ',
+    ]) {
       assert.equal(canonicalHref(h, base), want, h);
     }
   });
@@ -477,7 +652,10 @@ describe('canonical hrefs', () => {
     assert.equal(canonicalHref('/x/q.ics?x=1#f', base), '/x/q.ics', 'query and fragment dropped');
   });
   test('helpers: hrefToUrl, isCollectionHref, hrefName', () => {
-    assert.equal(hrefToUrl('/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b.ics', base), base + 'a%20b.ics');
+    assert.equal(
+      hrefToUrl('/remote.php/dav/calendars/hosthog/gpu-box-3/a%20b.ics', base),
+      base + 'a%20b.ics',
+    );
     assert.equal(isCollectionHref('/remote.php/dav/calendars/hosthog/gpu-box-3', base), true);
     assert.equal(isCollectionHref('/remote.php/dav/calendars/hosthog/gpu-box-3/x.ics', base), false);
     assert.equal(hrefName('/a/b/c%20d.ics'), 'c d.ics');
@@ -488,15 +666,43 @@ describe('deltaIsFullListing (pure)', () => {
   const m = (...e: [string, string | null][]) => new Map(e);
   test('no deletion named, an unchanged etag, and as long as half the cache: a full listing', () => {
     const known = m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']);
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']), 0), true, 'every cached href with 200');
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/d', '"9"']), 0), true, 'c gone, d new: DAViCal after a pruned token');
-    assert.equal(deltaIsFullListing(m(['/a', '"1"'], ['/old', '"x"']), m(['/a', '"1"'], ['/b', '"2"']), 0), true, 'two cached, one gone');
+    assert.equal(
+      deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/c', '"3"']), 0),
+      true,
+      'every cached href with 200',
+    );
+    assert.equal(
+      deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"'], ['/d', '"9"']), 0),
+      true,
+      'c gone, d new: DAViCal after a pruned token',
+    );
+    assert.equal(
+      deltaIsFullListing(m(['/a', '"1"'], ['/old', '"x"']), m(['/a', '"1"'], ['/b', '"2"']), 0),
+      true,
+      'two cached, one gone',
+    );
     assert.equal(deltaIsFullListing(known, m(['/a', '"1x"'], ['/b', '"2x"']), 0), false, 'real changes');
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1"']), 0), false, 'our own write (or same bytes again): short');
+    assert.equal(
+      deltaIsFullListing(known, m(['/a', '"1"']), 0),
+      false,
+      'our own write (or same bytes again): short',
+    );
     const big = new Map([...Array(1000).keys()].map((i) => [`/e${i}`, `"${i}"`] as [string, string]));
-    assert.equal(deltaIsFullListing(big, m(['/e1', '"1"'], ['/e2', '"2"'], ['/e3', '"3"']), 0), false, 'a few own writes in a big calendar');
-    assert.equal(deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"']), 1), false, 'it names a deletion: a real delta');
-    assert.equal(deltaIsFullListing(m(['/a', '"1"']), m(['/a', '"1"']), 0), false, 'a one-item cache: left to the periodic reconcile');
+    assert.equal(
+      deltaIsFullListing(big, m(['/e1', '"1"'], ['/e2', '"2"'], ['/e3', '"3"']), 0),
+      false,
+      'a few own writes in a big calendar',
+    );
+    assert.equal(
+      deltaIsFullListing(known, m(['/a', '"1"'], ['/b', '"2"']), 1),
+      false,
+      'it names a deletion: a real delta',
+    );
+    assert.equal(
+      deltaIsFullListing(m(['/a', '"1"']), m(['/a', '"1"']), 0),
+      false,
+      'a one-item cache: left to the periodic reconcile',
+    );
     assert.equal(deltaIsFullListing(new Map(), m(['/a', '"1"']), 0), false);
     assert.equal(deltaIsFullListing(known, new Map(), 0), false, 'an idle poll');
   });

@@ -7,7 +7,20 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync, copyFileSync, chmodSync, chownSync, symlinkSync, unlinkSync, existsSync, renameSync } from 'node:fs';
+import {
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+  readFileSync,
+  mkdirSync,
+  copyFileSync,
+  chmodSync,
+  chownSync,
+  symlinkSync,
+  unlinkSync,
+  existsSync,
+  renameSync,
+} from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -29,18 +42,42 @@ let pamRoot = '';
 let cfgFile: TestConfig | undefined;
 let askpass = '';
 const PASSWORD = 'gate-test-Pw-7';
-const hostEtc = () => createHash('sha256').update(readFileSync('/etc/pam.d/sshd')).update(readFileSync('/etc/ssh/sshd_config')).digest('hex');
+const hostEtc = () =>
+  createHash('sha256')
+    .update(readFileSync('/etc/pam.d/sshd'))
+    .update(readFileSync('/etc/ssh/sshd_config'))
+    .digest('hex');
 let etcBefore = '';
 
 function config(): Config {
-  const r = validateConfig({ host: 'test-box', timezone: 'UTC', hog: { gate_dir: gateDir, sshd_pid_file: join(sshd.dir, 'sshd.pid') } }, { hostname: 'x', timezone: 'UTC' }, 'test');
+  const r = validateConfig(
+    {
+      host: 'test-box',
+      timezone: 'UTC',
+      hog: { gate_dir: gateDir, sshd_pid_file: join(sshd.dir, 'sshd.pid') },
+    },
+    { hostname: 'x', timezone: 'UTC' },
+    'test',
+  );
   return r.config!;
 }
 function hog(p: Partial<Claim> = {}): Claim {
   const now = Date.now();
   return {
-    kind: 'claim', uid: 'hog-1', recurring: false, start: new Date(now - 3_600_000), end: new Date(now + 3_600_000), allDay: false,
-    title: 'hh-alice hog: benchmarks', user: 'hh-alice', mode: 'exclusive', hog: true, resources: [], note: 'benchmarks', allow: ['hh-carol'], ...p,
+    kind: 'claim',
+    uid: 'hog-1',
+    recurring: false,
+    start: new Date(now - 3_600_000),
+    end: new Date(now + 3_600_000),
+    allDay: false,
+    title: 'hh-alice hog: benchmarks',
+    user: 'hh-alice',
+    mode: 'exclusive',
+    hog: true,
+    resources: [],
+    note: 'benchmarks',
+    allow: ['hh-carol'],
+    ...p,
   };
 }
 /** Exactly what the bridge does for an active hog: write the files, verify them as sshd sees them. */
@@ -54,17 +91,42 @@ async function hogOn(): Promise<void> {
 }
 const hogOff = () => writeGate(gateDir, null, '');
 
-const keyArgs = (user: string) => ['-i', lab!.keys[user].keyFile, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey'];
-async function byKey(user: string, command?: string[]) { return sshd.ssh(user, keyArgs(user), {}, command); }
+const keyArgs = (user: string) => [
+  '-i',
+  lab!.keys[user].keyFile,
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'IdentitiesOnly=yes',
+  '-o',
+  'PreferredAuthentications=publickey',
+];
+async function byKey(user: string, command?: string[]) {
+  return sshd.ssh(user, keyArgs(user), {}, command);
+}
 async function byPassword(user: string) {
-  return sshd.ssh(user, ['-o', 'PreferredAuthentications=password,keyboard-interactive', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1'],
-    { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' });
+  return sshd.ssh(
+    user,
+    [
+      '-o',
+      'PreferredAuthentications=password,keyboard-interactive',
+      '-o',
+      'PubkeyAuthentication=no',
+      '-o',
+      'NumberOfPasswordPrompts=1',
+    ],
+    { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+  );
 }
 const ok = (r: { code: number | null; stdout: string }) => r.code === 0 && r.stdout.trim() === 'ok';
 async function expectLogins(want: Record<string, boolean>): Promise<void> {
   for (const [u, yes] of Object.entries(want)) {
     const r = await byKey(u);
-    assert.equal(ok(r), yes, `${u} by key should ${yes ? '' : 'NOT '}get in: ${r.stderr}\nsshd: ${sshd.stderr().slice(-800)}`);
+    assert.equal(
+      ok(r),
+      yes,
+      `${u} by key should ${yes ? '' : 'NOT '}get in: ${r.stderr}\nsshd: ${sshd.stderr().slice(-800)}`,
+    );
   }
 }
 const everyone = Object.fromEntries(LAB_USERS.map((u) => [u, true]));
@@ -93,23 +155,42 @@ before(async () => {
 });
 
 after(async () => {
-  try { execFileSync('/usr/sbin/usermod', ['-p', '*', 'hh-bob']); execFileSync('/usr/sbin/usermod', ['-p', '*', 'hh-alice']); } catch { /* users gone */ }
+  try {
+    execFileSync('/usr/sbin/usermod', ['-p', '*', 'hh-bob']);
+    execFileSync('/usr/sbin/usermod', ['-p', '*', 'hh-alice']);
+  } catch {
+    /* users gone */
+  }
   await lab?.close();
   for (const d of [gateDir, pamRoot, cfgFile?.dir]) if (d) rmSync(d, { recursive: true, force: true });
-  assert.equal(hostEtc(), etcBefore, 'the host\'s own /etc/pam.d/sshd and sshd_config were never changed');
+  assert.equal(hostEtc(), etcBefore, "the host's own /etc/pam.d/sshd and sshd_config were never changed");
 });
 
 test('gate setup --root: the PAM line before common-account, the Banner drop-in; idempotent; gate check passes; host /etc untouched', async () => {
   const pam = readFileSync(join(pamRoot, 'etc/pam.d/sshd'), 'utf8').split('\n');
   const at = pam.indexOf(pamLine(gateDir));
   assert.ok(at >= 0, pam.join('\n'));
-  assert.ok(at < pam.findIndex((l) => /^@include common-account/.test(l)) && at < pam.findIndex((l, i) => i !== at && /^account\s/.test(l)));
-  assert.equal(readFileSync(join(pamRoot, 'etc/ssh/sshd_config.d/hosthog.conf'), 'utf8').split('\n')[1], `Banner ${gateDir}/banner`);
-  const again = await runCli(['gate', 'setup', '--root', pamRoot], { env: { HOSTHOG_CONFIG: cfgFile!.path } });
+  assert.ok(
+    at < pam.findIndex((l) => /^@include common-account/.test(l)) &&
+      at < pam.findIndex((l, i) => i !== at && /^account\s/.test(l)),
+  );
+  assert.equal(
+    readFileSync(join(pamRoot, 'etc/ssh/sshd_config.d/hosthog.conf'), 'utf8').split('\n')[1],
+    `Banner ${gateDir}/banner`,
+  );
+  const again = await runCli(['gate', 'setup', '--root', pamRoot], {
+    env: { HOSTHOG_CONFIG: cfgFile!.path },
+  });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /gate already wired/);
-  assert.equal(readFileSync(join(pamRoot, 'etc/pam.d/sshd'), 'utf8').split(pamLine(gateDir)).length, 2, 'the line once');
-  const check = await runCli(['gate', 'check', '--root', pamRoot], { env: { HOSTHOG_CONFIG: cfgFile!.path } });
+  assert.equal(
+    readFileSync(join(pamRoot, 'etc/pam.d/sshd'), 'utf8').split(pamLine(gateDir)).length,
+    2,
+    'the line once',
+  );
+  const check = await runCli(['gate', 'check', '--root', pamRoot], {
+    env: { HOSTHOG_CONFIG: cfgFile!.path },
+  });
   assert.equal(check.code, 0, check.stdout + check.stderr);
   const bare = mkdtempSync('/tmp/hosthog-bare-');
   mkdirSync(join(bare, 'etc/pam.d'), { recursive: true });
@@ -121,11 +202,15 @@ test('gate setup --root: the PAM line before common-account, the Banner drop-in;
   assert.equal(hostEtc(), etcBefore);
 });
 
-test('the namespace\'s sshd runs the stock config: UsePAM yes, password and publickey offered; verifyGate finds it', async () => {
+test("the namespace's sshd runs the stock config: UsePAM yes, password and publickey offered; verifyGate finds it", async () => {
   const v = await verifyGate(join(sshd.dir, 'sshd.pid'), gateDir, null);
   assert.deepEqual(v.missing, []);
   assert.ok(v.methods.includes('publickey') && v.methods.includes('password'), v.methods.join(','));
-  assert.notEqual(readFileSync('/etc/pam.d/sshd', 'utf8'), readFileSync(`/proc/${sshd.sshdPid}/root/etc/pam.d/sshd`, 'utf8'), 'sshd sees the wired PAM file, the host does not');
+  assert.notEqual(
+    readFileSync('/etc/pam.d/sshd', 'utf8'),
+    readFileSync(`/proc/${sshd.sshdPid}/root/etc/pam.d/sshd`, 'utf8'),
+    'sshd sees the wired PAM file, the host does not',
+  );
 });
 
 test('no hog: everyone gets in by key, bob also by password, and no banner is shown (empty file)', async () => {
@@ -140,7 +225,11 @@ test('during a hog: bob fails by key and by password and sees the hog message; a
   await expectLogins(during);
   const key = await byKey('hh-bob');
   assert.notEqual(key.code, 0);
-  assert.match(key.stderr, /test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)/, 'the real ssh client prints sshd\'s Banner');
+  assert.match(
+    key.stderr,
+    /test-box is hogged by hh-alice until \d\d:\d\d \(benchmarks\)/,
+    "the real ssh client prints sshd's Banner",
+  );
   const pw = await byPassword('hh-bob');
   assert.notEqual(pw.code, 0, pw.stdout);
   assert.match(pw.stderr, /hogged by hh-alice/);
@@ -156,8 +245,15 @@ test('the .bashrc trick: a command smuggled through ~/.bashrc never runs during 
   const bob = users['hh-bob'];
   const rc = join(bob.home, '.bashrc');
   const saved = existsSync(rc) ? readFileSync(rc) : null;
-  t.after(() => { if (saved) writeFileSync(rc, saved); else rmSync(rc, { force: true }); });
-  writeFileSync(rc, '[ -n "$SSH_ORIGINAL_COMMAND" ] && { eval "$SSH_ORIGINAL_COMMAND"; exit; }\n' + (saved ? saved.toString() : ''));
+  t.after(() => {
+    if (saved) writeFileSync(rc, saved);
+    else rmSync(rc, { force: true });
+  });
+  writeFileSync(
+    rc,
+    '[ -n "$SSH_ORIGINAL_COMMAND" ] && { eval "$SSH_ORIGINAL_COMMAND"; exit; }\n' +
+      (saved ? saved.toString() : ''),
+  );
   chownSync(rc, bob.uid, bob.gid);
   const marker = join(bob.home, 'bashrc-ran');
   rmSync(marker, { force: true });
@@ -172,7 +268,7 @@ test('the .bashrc trick: a command smuggled through ~/.bashrc never runs during 
   rmSync(marker, { force: true });
 });
 
-test('a key file linked through /proc/PID/root of bob\'s own process gives him nothing during a hog', async (t) => {
+test("a key file linked through /proc/PID/root of bob's own process gives him nothing during a hog", async (t) => {
   const bob = users['hh-bob'];
   const ak = join(bob.home, '.ssh/authorized_keys');
   const hidden = join(bob.home, 'x');
@@ -181,9 +277,15 @@ test('a key file linked through /proc/PID/root of bob\'s own process gives him n
   writeFileSync(join(hidden, 'keys'), lab!.keys['hh-bob'].pub, { mode: 0o600 });
   chownSync(join(hidden, 'keys'), bob.uid, bob.gid);
   const p = spawn('sleep', ['600'], { uid: bob.uid, gid: bob.gid, stdio: 'ignore' });
-  t.after(() => { p.kill('SIGKILL'); rmSync(hidden, { recursive: true, force: true }); });
+  t.after(() => {
+    p.kill('SIGKILL');
+    rmSync(hidden, { recursive: true, force: true });
+  });
   renameSync(ak, ak + '.real');
-  t.after(() => { rmSync(ak, { force: true }); renameSync(ak + '.real', ak); });
+  t.after(() => {
+    rmSync(ak, { force: true });
+    renameSync(ak + '.real', ak);
+  });
   symlinkSync(`/proc/${p.pid}/root${hidden}/keys`, ak);
   execFileSync('chown', ['-h', `${bob.uid}:${bob.gid}`, ak]);
   await hogOn();
@@ -191,7 +293,10 @@ test('a key file linked through /proc/PID/root of bob\'s own process gives him n
   assert.notEqual(r.code, 0, 'refused during the hog');
   hogOff();
   const control = await byKey('hh-bob');
-  assert.ok(ok(control), `control: the /proc link itself works for sshd: ${control.stderr} ${sshd.stderr().slice(-600)}`);
+  assert.ok(
+    ok(control),
+    `control: the /proc link itself works for sshd: ${control.stderr} ${sshd.stderr().slice(-600)}`,
+  );
 });
 
 test('a key-file symlink swapped mid-hog (decoy → real keys) still does not let bob in', async (t) => {
@@ -203,13 +308,22 @@ test('a key-file symlink swapped mid-hog (decoy → real keys) still does not le
   writeFileSync(real, lab!.keys['hh-bob'].pub, { mode: 0o600 });
   for (const f of [decoy, real]) chownSync(f, bob.uid, bob.gid);
   renameSync(ak, ak + '.real');
-  t.after(() => { rmSync(ak, { force: true }); renameSync(ak + '.real', ak); rmSync(decoy, { force: true }); rmSync(real, { force: true }); });
+  t.after(() => {
+    rmSync(ak, { force: true });
+    renameSync(ak + '.real', ak);
+    rmSync(decoy, { force: true });
+    rmSync(real, { force: true });
+  });
   symlinkSync('decoy', ak);
   await hogOn();
   assert.notEqual((await byKey('hh-bob')).code, 0);
   unlinkSync(ak);
   symlinkSync('real', ak); // retargeted during the hog
-  assert.notEqual((await byKey('hh-bob')).code, 0, 'the swapped link does not matter: the gate is not about key files');
+  assert.notEqual(
+    (await byKey('hh-bob')).code,
+    0,
+    'the swapped link does not matter: the gate is not about key files',
+  );
   hogOff();
   assert.ok(ok(await byKey('hh-bob')), 'control: the link to the real keys works once the hog is over');
 });
@@ -226,8 +340,22 @@ test('sshd restarted mid-hog: the new sshd (a new pid) is found again and the lo
 });
 
 test('the gate hidden from sshd (its namespace mounts over the gate dir): verifyGate says the hog is NOT enforced and why', async (t) => {
-  execFileSync('nsenter', [`--mount=/proc/${sshd.anchorPid}/ns/mnt`, '--', 'mount', '-t', 'tmpfs', 'none', gateDir]);
-  t.after(() => { try { execFileSync('nsenter', [`--mount=/proc/${sshd.anchorPid}/ns/mnt`, '--', 'umount', gateDir]); } catch { /* gone */ } });
+  execFileSync('nsenter', [
+    `--mount=/proc/${sshd.anchorPid}/ns/mnt`,
+    '--',
+    'mount',
+    '-t',
+    'tmpfs',
+    'none',
+    gateDir,
+  ]);
+  t.after(() => {
+    try {
+      execFileSync('nsenter', [`--mount=/proc/${sshd.anchorPid}/ns/mnt`, '--', 'umount', gateDir]);
+    } catch {
+      /* gone */
+    }
+  });
   const c = config();
   const want = { allow: gateAllowText(hog(), c), banner: gateBannerText(hog(), c) };
   writeGate(gateDir, want.allow, want.banner);
@@ -236,5 +364,8 @@ test('the gate hidden from sshd (its namespace mounts over the gate dir): verify
   assert.match(v.missing.join('; '), /sshd does not see the allow file/);
   assert.ok(ok(await byKey('hh-bob')), 'and indeed bob gets in: never report such a hog as on');
   hogOff();
-  assert.ok(findSshd('/nonexistent/sshd.pid').some((s) => s.pid === sshd.sshdPid), 'no pid file: the /proc scan finds the listening sshd');
+  assert.ok(
+    findSshd('/nonexistent/sshd.pid').some((s) => s.pid === sshd.sshdPid),
+    'no pid file: the /proc scan finds the listening sshd',
+  );
 });

@@ -21,7 +21,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startHogLab, makeGateRoot, LAB_USERS, type HogLab, type TestSshd, type UserKey } from './harness/sshd.js';
+import {
+  startHogLab,
+  makeGateRoot,
+  LAB_USERS,
+  type HogLab,
+  type TestSshd,
+  type UserKey,
+} from './harness/sshd.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
 import { startCli, runCli as runCliAt, waitFor, REPO } from './harness/cli.js';
@@ -32,7 +39,8 @@ import { startSystemd } from './harness/systemd.js';
 import { QUIET_FILE, readQuietState } from '../src/host/hog/quiet-host.js';
 
 // cwd = the repo: `node --import tsx` (the uncompiled CLI) resolves tsx from the working dir.
-const runCli = (args: string[], opts: Parameters<typeof runCliAt>[1] = {}) => runCliAt(args, { cwd: REPO, ...opts });
+const runCli = (args: string[], opts: Parameters<typeof runCliAt>[1] = {}) =>
+  runCliAt(args, { cwd: REPO, ...opts });
 
 let sshd: TestSshd | undefined;
 let users: Record<string, TestUser> = {};
@@ -66,14 +74,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gateOn = () => existsSync(join(gateDir, 'allow'));
 const allowList = () => read(join(gateDir, 'allow'));
 /** bob's key login with the client's default LogLevel: sshd's Banner is printed. */
-const bobTries = () => sshd!.ssh('hh-bob', ['-i', keys['hh-bob'].keyFile, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes']);
+const bobTries = () =>
+  sshd!.ssh('hh-bob', ['-i', keys['hh-bob'].keyFile, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes']);
 async function loginOk(user: string): Promise<boolean> {
   const r = await sshd!.login(user, keys[user].keyFile);
   return r.code === 0 && r.stdout.trim() === 'ok';
 }
 async function assertLogins(expect: Record<string, boolean>, bridge?: { output(): string }): Promise<void> {
   for (const [u, ok] of Object.entries(expect)) {
-    assert.equal(await loginOk(u), ok, `${u} should ${ok ? '' : 'NOT '}log in; allow: ${allowList()}\nbridge: ${bridge?.output().slice(-1500) ?? ''}`);
+    assert.equal(
+      await loginOk(u),
+      ok,
+      `${u} should ${ok ? '' : 'NOT '}log in; allow: ${allowList()}\nbridge: ${bridge?.output().slice(-1500) ?? ''}`,
+    );
   }
 }
 const everyoneIn = Object.fromEntries(ALL.map((u) => [u, true]));
@@ -88,14 +101,25 @@ function hogToml(maxCacheAge = '1m'): string {
 
 /** "hh-alice hog: benchmarks", hh-carol allowed (hosthog's X- properties, as the CLI writes them). */
 function hogEvent(uid: string, start: Date, end: Date): string {
-  return vevent(uid, 'hh-alice hog: benchmarks', start, end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice\r\nX-HOSTHOG-ALLOW:hh-carol');
+  return vevent(
+    uid,
+    'hh-alice hog: benchmarks',
+    start,
+    end,
+    'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice\r\nX-HOSTHOG-ALLOW:hh-carol',
+  );
 }
 /** Whole seconds (the iCalendar text has no milliseconds). */
 const at = (msFromNow: number) => new Date(Math.floor((Date.now() + msFromNow) / 1000) * 1000);
 
-function startBridge(cfg: TestConfig, t: { after(fn: () => unknown): void }): ChildProcess & { output: () => string } {
+function startBridge(
+  cfg: TestConfig,
+  t: { after(fn: () => unknown): void },
+): ChildProcess & { output: () => string } {
   const b = startCli(['bridge'], { cwd: REPO, env: { HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'info' } });
-  t.after(() => { if (b.exitCode === null && b.signalCode === null) b.kill('SIGKILL'); });
+  t.after(() => {
+    if (b.exitCode === null && b.signalCode === null) b.kill('SIGKILL');
+  });
   return b;
 }
 async function kill9(b: ChildProcess): Promise<void> {
@@ -110,17 +134,33 @@ async function stopBridge(b: ChildProcess & { output: () => string }): Promise<v
   assert.equal(await done, 0, b.output().slice(-2000));
 }
 /** waitFor, and on a timeout say what the bridge logged. */
-async function until<T>(b: { output(): string }, fn: () => T | Promise<T>, what: string, ms = 20_000, every = 100): Promise<T> {
-  try { return await waitFor(fn, what, ms, every); } catch (e) { throw new Error(`${(e as Error).message}\nbridge output:\n${b.output().slice(-3000)}`); }
+async function until<T>(
+  b: { output(): string },
+  fn: () => T | Promise<T>,
+  what: string,
+  ms = 20_000,
+  every = 100,
+): Promise<T> {
+  try {
+    return await waitFor(fn, what, ms, every);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nbridge output:\n${b.output().slice(-3000)}`);
+  }
 }
 /** Whatever happens, no test leaves the gate closed. */
 function forceCleanup(cfg: TestConfig, t: { after(fn: () => unknown): void }): void {
-  t.after(async () => { if (gateOn()) await runCli(['unhog', '--force'], { env: { HOSTHOG_CONFIG: cfg.path } }); });
+  t.after(async () => {
+    if (gateOn()) await runCli(['unhog', '--force'], { env: { HOSTHOG_CONFIG: cfg.path } });
+  });
 }
 
-test('sshd writes its PidFile (the bridge finds sshd\'s mount namespace through it)', () => {
+test("sshd writes its PidFile (the bridge finds sshd's mount namespace through it)", () => {
   assert.equal(Number(readFileSync(join(sshd!.dir, 'sshd.pid'), 'utf8').trim()), sshd!.sshdPid);
-  assert.notEqual(readlinkSync(`/proc/${sshd!.sshdPid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'), 'sshd runs in a private mount namespace');
+  assert.notEqual(
+    readlinkSync(`/proc/${sshd!.sshdPid}/ns/mnt`),
+    readlinkSync('/proc/self/ns/mnt'),
+    'sshd runs in a private mount namespace',
+  );
 });
 
 test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed and root; dry-run says who is let in; it ends on time', async (t) => {
@@ -148,7 +188,11 @@ test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed 
   assert.equal((JSON.parse(st.stdout) as { enforced?: boolean }).enforced, true, st.stdout);
 
   // hosthog hog --dry-run (as the holder, through the bridge socket): who is let in.
-  const dry = await runCli(['hog', '--dry-run', '--json'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
+  const dry = await runCli(['hog', '--dry-run', '--json'], {
+    env,
+    uid: users['hh-alice'].uid,
+    gid: users['hh-alice'].gid,
+  });
   assert.equal(dry.code, 0, dry.stderr);
   const j = JSON.parse(dry.stdout) as { letIn: string[]; enforceable: boolean };
   assert.deepEqual(j.letIn, ['hh-alice', 'hh-carol', 'root']);
@@ -156,7 +200,10 @@ test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed 
 
   // The claim ends: everyone gets in again, at the end (not a poll later).
   await until(bridge, () => !gateOn(), 'hog end', end.getTime() - Date.now() + 15_000, 200);
-  assert.ok(Date.now() - end.getTime() < 3_000, `ended ${Date.now() - end.getTime()} ms after the claim's end`);
+  assert.ok(
+    Date.now() - end.getTime() < 3_000,
+    `ended ${Date.now() - end.getTime()} ms after the claim's end`,
+  );
   await assertLogins(everyoneIn, bridge);
   assert.equal(read(join(gateDir, 'banner')), '', 'no banner outside a hog');
   assert.match(bridge.output(), /hog holds/);
@@ -192,7 +239,11 @@ test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force o
   assert.equal(gateOn(), false);
   await assertLogins(everyoneIn);
   // A non-root user may not.
-  const notRoot = await runCli(['unhog', '--force'], { env, uid: users['hh-bob'].uid, gid: users['hh-bob'].gid });
+  const notRoot = await runCli(['unhog', '--force'], {
+    env,
+    uid: users['hh-bob'].uid,
+    gid: users['hh-bob'].gid,
+  });
   assert.notEqual(notRoot.code, 0);
   assert.match(notRoot.stderr, /root/);
 
@@ -203,7 +254,10 @@ test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force o
 
   // 4. After its end everyone gets in.
   await until(bridge, () => !gateOn(), 'hog end', end.getTime() - Date.now() + 15_000, 200);
-  assert.ok(Date.now() - end.getTime() < 3_000, `ended ${Date.now() - end.getTime()} ms after the claim's end`);
+  assert.ok(
+    Date.now() - end.getTime() < 3_000,
+    `ended ${Date.now() - end.getTime()} ms after the claim's end`,
+  );
   await assertLogins(everyoneIn, bridge);
   await stopBridge(bridge);
 });
@@ -211,11 +265,20 @@ test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force o
 test('real bridge, Radicale stopped: a running hog ends on time; no new hog starts from a stale cache', async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
-  const cfg = writeTestConfig({ calendarUrl: srv.calendarUrl, username: srv.username, password: srv.password, bridge: hogToml('10s') });
+  const cfg = writeTestConfig({
+    calendarUrl: srv.calendarUrl,
+    username: srv.username,
+    password: srv.password,
+    bridge: hogToml('10s'),
+  });
   forceCleanup(cfg, t);
   const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
   const put = async (uid: string, body: string) => {
-    const r = await fetch(srv.calendarUrl + `${uid}.ics`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar', 'if-none-match': '*' }, body });
+    const r = await fetch(srv.calendarUrl + `${uid}.ics`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': 'text/calendar', 'if-none-match': '*' },
+      body,
+    });
     assert.equal(r.status, 201);
   };
   const end1 = at(25_000);
@@ -229,8 +292,17 @@ test('real bridge, Radicale stopped: a running hog ends on time; no new hog star
 
   // The calendar server goes away: the running hog ends on time anyway (from the cache).
   await srv.stop();
-  await until(bridge, () => !gateOn(), 'hog end without the server', end1.getTime() - Date.now() + 15_000, 200);
-  assert.ok(Date.now() - end1.getTime() < 3_000, `ended ${Date.now() - end1.getTime()} ms after the claim's end`);
+  await until(
+    bridge,
+    () => !gateOn(),
+    'hog end without the server',
+    end1.getTime() - Date.now() + 15_000,
+    200,
+  );
+  assert.ok(
+    Date.now() - end1.getTime() < 3_000,
+    `ended ${Date.now() - end1.getTime()} ms after the claim's end`,
+  );
   await assertLogins(everyoneIn, bridge);
 
   // The next hog's start comes; the cache is older than max_cache_age (10 s): it does not start.
@@ -254,7 +326,10 @@ test('real bridge: `hosthog claim --hog --allow` says "hog on" only after checki
   await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
   const c = await runCli(['claim', '--hog', '--allow', 'hh-carol', '--for', '1h', '-m', 'benchmarks'], alice);
   assert.equal(c.code, 0, c.stderr + c.stdout);
-  assert.match(c.stdout, new RegExp(`checked: sshd \\(pid ${sshd!.sshdPid}\\) lets in only hh-alice, hh-carol, root`));
+  assert.match(
+    c.stdout,
+    new RegExp(`checked: sshd \\(pid ${sshd!.sshdPid}\\) lets in only hh-alice, hh-carol, root`),
+  );
   assert.ok(gateOn(), 'the gate is closed when the command returns');
   await assertLogins(hogHolds, bridge);
   const r = await bobTries();
@@ -264,8 +339,14 @@ test('real bridge: `hosthog claim --hog --allow` says "hog on" only after checki
   await sshd!.restart();
   assert.notEqual(sshd!.sshdPid, oldPid);
   await assertLogins(hogHolds, bridge);
-  const gateJson = () => JSON.parse(read(join(cfg.stateDir, 'hog-gate.json')) || '{}') as { sshdPid?: number; enforced?: boolean };
-  await until(bridge, () => gateJson().sshdPid === sshd!.sshdPid && gateJson().enforced === true, 'the bridge checked the new sshd', 15_000);
+  const gateJson = () =>
+    JSON.parse(read(join(cfg.stateDir, 'hog-gate.json')) || '{}') as { sshdPid?: number; enforced?: boolean };
+  await until(
+    bridge,
+    () => gateJson().sshdPid === sshd!.sshdPid && gateJson().enforced === true,
+    'the bridge checked the new sshd',
+    15_000,
+  );
   // Longer than [hog] max_length (1 day): refused for a non-admin.
   const long = await runCli(['claim', '--hog', '--at', 'tomorrow 9:00', '--for', '30h', '-m', 'x'], alice);
   assert.equal(long.code, 77, long.stderr);
@@ -284,8 +365,22 @@ test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 w
   const env = { HOSTHOG_CONFIG: cfg.path };
   const alice = { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid };
   // sshd's namespace gets its own (empty) gate directory: the bridge's files never reach sshd.
-  execFileSync('nsenter', [`--mount=/proc/${sshd!.anchorPid}/ns/mnt`, '--', 'mount', '-t', 'tmpfs', 'none', gateDir]);
-  t.after(() => { try { execFileSync('nsenter', [`--mount=/proc/${sshd!.anchorPid}/ns/mnt`, '--', 'umount', gateDir]); } catch { /* gone */ } });
+  execFileSync('nsenter', [
+    `--mount=/proc/${sshd!.anchorPid}/ns/mnt`,
+    '--',
+    'mount',
+    '-t',
+    'tmpfs',
+    'none',
+    gateDir,
+  ]);
+  t.after(() => {
+    try {
+      execFileSync('nsenter', [`--mount=/proc/${sshd!.anchorPid}/ns/mnt`, '--', 'umount', gateDir]);
+    } catch {
+      /* gone */
+    }
+  });
   const bridge = startBridge(cfg, t);
   await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
   // `hosthog hog` on an exclusive claim, and `claim --hog`: both exit 6 with one line.
@@ -293,14 +388,20 @@ test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 w
   assert.equal(ex.code, 0, ex.stderr);
   const h = await runCli(['hog'], alice);
   assert.equal(h.code, 6, h.stdout + h.stderr);
-  assert.match(h.stderr, /^hosthog: hog booked but NOT enforced: sshd does not see the allow file .*\(see hosthog doctor\)\n$/);
+  assert.match(
+    h.stderr,
+    /^hosthog: hog booked but NOT enforced: sshd does not see the allow file .*\(see hosthog doctor\)\n$/,
+  );
   assert.equal((await runCli(['release'], alice)).code, 0);
   const c = await runCli(['claim', '--hog', '--for', '1h', '-m', 'benchmarks'], alice);
   assert.equal(c.code, 6, c.stdout + c.stderr);
   assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
   assert.match(c.stderr, /^hosthog: hog booked but NOT enforced: sshd does not see the allow file/);
   assert.equal(await loginOk('hh-bob'), true, 'indeed bob still gets in');
-  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { enforced?: boolean; why?: string };
+  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as {
+    enforced?: boolean;
+    why?: string;
+  };
   assert.equal(st.enforced, false);
   assert.match(st.why ?? '', /sshd does not see the allow file/);
   const text = await runCli(['status'], { env });
@@ -320,22 +421,44 @@ test('real bridge: a back-dated CREATED does not win a conflict: the hog the bri
   forceCleanup(cfg, t);
   const env = { HOSTHOG_CONFIG: cfg.path };
   const end = at(600_000);
-  writeFileSync(join(vdir, 'bob.ics'), vevent('bob-hog', 'hh-bob hog: first', at(-60_000), end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-bob'));
+  writeFileSync(
+    join(vdir, 'bob.ics'),
+    vevent('bob-hog', 'hh-bob hog: first', at(-60_000), end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-bob'),
+  );
   const bridge = startBridge(cfg, t);
-  await until(bridge, () => gateOn() && allowList() === 'hh-bob\nroot\n', 'bob\'s hog');
+  await until(bridge, () => gateOn() && allowList() === 'hh-bob\nroot\n', "bob's hog");
   // alice books later, claiming to have booked in 2001.
-  writeFileSync(join(vdir, 'alice.ics'), vevent('alice-hog', 'hh-alice hog: forged', at(-60_000), end,
-    'CREATED:20010101T000000Z\r\nX-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice'));
-  await until(bridge, async () => /alice-hog/.test(read(join(cfg.stateDir, 'first-seen.json'))), 'alice\'s event seen', 15_000);
+  writeFileSync(
+    join(vdir, 'alice.ics'),
+    vevent(
+      'alice-hog',
+      'hh-alice hog: forged',
+      at(-60_000),
+      end,
+      'CREATED:20010101T000000Z\r\nX-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice',
+    ),
+  );
+  await until(
+    bridge,
+    async () => /alice-hog/.test(read(join(cfg.stateDir, 'first-seen.json'))),
+    "alice's event seen",
+    15_000,
+  );
   await sleep(1_000);
-  assert.equal(allowList(), 'hh-bob\nroot\n', 'bob\'s hog still holds');
+  assert.equal(allowList(), 'hh-bob\nroot\n', "bob's hog still holds");
   await assertLogins({ 'hh-bob': true, 'hh-alice': false, root: true }, bridge);
-  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { conflicts: { claim: { user: string }; by: { user: string } }[] };
-  assert.deepEqual(st.conflicts.map((x) => [x.claim.user, x.by.user]), [['hh-alice', 'hh-bob']], 'alice\'s claim is overruled by bob\'s');
+  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as {
+    conflicts: { claim: { user: string }; by: { user: string } }[];
+  };
+  assert.deepEqual(
+    st.conflicts.map((x) => [x.claim.user, x.by.user]),
+    [['hh-alice', 'hh-bob']],
+    "alice's claim is overruled by bob's",
+  );
   await stopBridge(bridge);
 });
 
-test('real bridge, [hog] end_sessions = true: bob\'s open ssh session ends when alice\'s hog starts; carol\'s (allowed) stays', async (t) => {
+test("real bridge, [hog] end_sessions = true: bob's open ssh session ends when alice's hog starts; carol's (allowed) stays", async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() + 'end_sessions = true\n' });
   forceCleanup(cfg, t);
@@ -343,18 +466,47 @@ test('real bridge, [hog] end_sessions = true: bob\'s open ssh session ends when 
   const bridge = startBridge(cfg, t);
   await until(bridge, () => existsSync(cfg.socket) && read(cfg.motd).includes('test-box'), 'bridge up');
   const open = (u: string) => {
-    const p = spawn('ssh', ['-i', keys[u].keyFile, '-p', String(sshd!.port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', `${u}@127.0.0.1`, 'sleep', '120'], { stdio: 'ignore' });
+    const p = spawn(
+      'ssh',
+      [
+        '-i',
+        keys[u].keyFile,
+        '-p',
+        String(sshd!.port),
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'LogLevel=ERROR',
+        `${u}@127.0.0.1`,
+        'sleep',
+        '120',
+      ],
+      { stdio: 'ignore' },
+    );
     t.after(() => p.kill('SIGKILL'));
     return p;
   };
   const bob = open('hh-bob');
   const carol = open('hh-carol');
   const ps = () => execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
-  await until(bridge, () => /sshd: hh-bob \[priv\]/.test(ps()) && /sshd: hh-carol \[priv\]/.test(ps()), 'both sessions open');
-  const c = await runCli(['claim', '--hog', '--allow', 'hh-carol', '--for', '1h', '-m', 'x'], { env, uid: users['hh-alice'].uid, gid: users['hh-alice'].gid });
+  await until(
+    bridge,
+    () => /sshd: hh-bob \[priv\]/.test(ps()) && /sshd: hh-carol \[priv\]/.test(ps()),
+    'both sessions open',
+  );
+  const c = await runCli(['claim', '--hog', '--allow', 'hh-carol', '--for', '1h', '-m', 'x'], {
+    env,
+    uid: users['hh-alice'].uid,
+    gid: users['hh-alice'].gid,
+  });
   assert.equal(c.code, 0, c.stderr);
-  await until(bridge, () => bob.exitCode !== null || bob.signalCode !== null, 'bob\'s session ended', 10_000);
+  await until(bridge, () => bob.exitCode !== null || bob.signalCode !== null, "bob's session ended", 10_000);
   assert.equal(carol.exitCode, null, 'carol (allowed) keeps her session');
   assert.match(bridge.output(), /"user":"hh-bob".*session ended/);
   await stopBridge(bridge);
@@ -365,14 +517,23 @@ test('real bridge: `root hog: …` from the calendar is not enforced, and doctor
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
   const env = { HOSTHOG_CONFIG: cfg.path };
-  writeFileSync(join(vdir, 'root-hog.ics'), vevent('root-hog', 'root hog: maintenance', at(-60_000), at(600_000)));
+  writeFileSync(
+    join(vdir, 'root-hog.ics'),
+    vevent('root-hog', 'root hog: maintenance', at(-60_000), at(600_000)),
+  );
   const bridge = startBridge(cfg, t);
   await until(bridge, () => /hog in the calendar NOT enforced/.test(bridge.output()), 'refusal logged');
   assert.equal(gateOn(), false);
   await assertLogins(everyoneIn, bridge);
   const doc = await runCli(['doctor'], { env });
-  assert.match(doc.stdout, /FAIL {2}hog in the calendar not enforced: a hog in root's name \("root"\) is never enforced \(event root-hog\)/);
-  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as { enforced?: boolean; why?: string };
+  assert.match(
+    doc.stdout,
+    /FAIL {2}hog in the calendar not enforced: a hog in root's name \("root"\) is never enforced \(event root-hog\)/,
+  );
+  const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as {
+    enforced?: boolean;
+    why?: string;
+  };
   assert.equal(st.enforced, false);
   assert.match(st.why ?? '', /root's name/);
   await stopBridge(bridge);
@@ -388,7 +549,11 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   });
   t.after(() => sd.stop());
   assert.equal((await sd.ctl('start', 'hh-render.service', 'hh-nightly.timer')).code, 0);
-  const units = async () => ({ render: await sd.isActive('hh-render.service'), nightly: await sd.isActive('hh-nightly.timer'), idle: await sd.isActive('hh-idle.service') });
+  const units = async () => ({
+    render: await sd.isActive('hh-render.service'),
+    nightly: await sd.isActive('hh-nightly.timer'),
+    idle: await sd.isActive('hh-idle.service'),
+  });
   const quiet = { render: false, nightly: false, idle: false };
   const normal = { render: true, nightly: true, idle: false };
 
@@ -405,7 +570,10 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   const alice = { uid: users['hh-alice'].uid, gid: users['hh-alice'].gid };
   const dry = await runCli(['hog', '--dry-run', '--json'], { env, ...alice });
   assert.equal(dry.code, 0, dry.stderr);
-  assert.deepEqual((JSON.parse(dry.stdout) as { units: unknown }).units, { stop: ['hh-nightly.timer', 'hh-render.service'], refused: [] });
+  assert.deepEqual((JSON.parse(dry.stdout) as { units: unknown }).units, {
+    stop: ['hh-nightly.timer', 'hh-render.service'],
+    refused: [],
+  });
   const dryText = await runCli(['hog', '--dry-run'], { env, ...alice });
   assert.match(dryText.stdout, /^ {2}stop\thh-render\.service$/m);
   assert.deepEqual(await units(), normal, 'dry-run stopped nothing');
@@ -414,8 +582,18 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   //    the record on disk names what was stopped.
   writeFileSync(join(vdir, 'hog-q.ics'), hogEvent('hog-q', at(-60_000), end));
   await until(bridge, () => gateOn(), 'hog gate', 15_000);
-  await until(bridge, async () => JSON.stringify(await units()) === JSON.stringify(quiet), 'units stopped', 10_000);
-  assert.deepEqual(readQuietState(cfg.stateDir)!.units.map((u) => u.unit).sort(), ['hh-nightly.timer', 'hh-render.service']);
+  await until(
+    bridge,
+    async () => JSON.stringify(await units()) === JSON.stringify(quiet),
+    'units stopped',
+    10_000,
+  );
+  assert.deepEqual(
+    readQuietState(cfg.stateDir)!
+      .units.map((u) => u.unit)
+      .sort(),
+    ['hh-nightly.timer', 'hh-render.service'],
+  );
   assert.match(bridge.output(), /quiet host: units stopped for the hog/);
 
   // 2. kill -9: the units stay down (the hog still holds); root's unhog --force brings them back.
@@ -423,18 +601,35 @@ test('real bridge + real systemd: quiet host stops the active configured units f
   assert.deepEqual(await units(), quiet);
   const force = await runCli(['unhog', '--force', '--json'], { env });
   assert.equal(force.code, 0, force.stderr);
-  assert.deepEqual((JSON.parse(force.stdout) as { started: string[] }).started, ['hh-render.service', 'hh-nightly.timer']);
+  assert.deepEqual((JSON.parse(force.stdout) as { started: string[] }).started, [
+    'hh-render.service',
+    'hh-nightly.timer',
+  ]);
   assert.deepEqual(await units(), normal);
   assert.equal(gateOn(), false);
   assert.equal(existsSync(join(cfg.stateDir, QUIET_FILE)), false);
 
   // 3. The calendar still says it holds: a restarted bridge quiets the host again ...
   bridge = startBridge(cfg, t);
-  await until(bridge, async () => gateOn() && JSON.stringify(await units()) === JSON.stringify(quiet), 'hog and quiet back', 15_000);
+  await until(
+    bridge,
+    async () => gateOn() && JSON.stringify(await units()) === JSON.stringify(quiet),
+    'hog and quiet back',
+    15_000,
+  );
 
   // 4. ... and at the claim's end gives everything back (idle stays idle).
-  await until(bridge, async () => !gateOn() && JSON.stringify(await units()) === JSON.stringify(normal), 'hog end restores the units', end.getTime() - Date.now() + 15_000, 250);
-  assert.ok(Date.now() - end.getTime() < 4_000, `restored ${Date.now() - end.getTime()} ms after the claim's end`);
+  await until(
+    bridge,
+    async () => !gateOn() && JSON.stringify(await units()) === JSON.stringify(normal),
+    'hog end restores the units',
+    end.getTime() - Date.now() + 15_000,
+    250,
+  );
+  assert.ok(
+    Date.now() - end.getTime() < 4_000,
+    `restored ${Date.now() - end.getTime()} ms after the claim's end`,
+  );
   assert.equal(existsSync(join(cfg.stateDir, QUIET_FILE)), false);
   assert.match(bridge.output(), /quiet host: units started again/);
   await stopBridge(bridge);

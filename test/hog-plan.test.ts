@@ -1,8 +1,24 @@
 /** Pure hog decisions: decideHog, refuseHog, the gate's files and lines, hogMessage, booking order by first-seen. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideHog, refuseHog, hogMessage, shellSafe, gateAllowText, gateBannerText, type HogFacts } from '../src/core/hog-plan.js';
-import { withPamLine, withoutPamLine, pamLine, pamProblem, includesDropIn, loginMethods, parseSshdT } from '../src/core/gate-text.js';
+import {
+  decideHog,
+  refuseHog,
+  hogMessage,
+  shellSafe,
+  gateAllowText,
+  gateBannerText,
+  type HogFacts,
+} from '../src/core/hog-plan.js';
+import {
+  withPamLine,
+  withoutPamLine,
+  pamLine,
+  pamProblem,
+  includesDropIn,
+  loginMethods,
+  parseSshdT,
+} from '../src/core/gate-text.js';
 import { rule } from '../src/core/conflicts.js';
 import { firstSeen } from '../src/bridge/first-seen.js';
 import type { Claim } from '../src/core/types.js';
@@ -13,7 +29,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function cfg(hog: Record<string, unknown> = {}): Config {
-  const r = validateConfig({ host: 'gpu-box-3', timezone: 'Europe/Berlin', hog }, { hostname: 'x', timezone: 'UTC' }, 'test');
+  const r = validateConfig(
+    { host: 'gpu-box-3', timezone: 'Europe/Berlin', hog },
+    { hostname: 'x', timezone: 'UTC' },
+    'test',
+  );
   assert.ok(r.config, r.problems.join('; '));
   return r.config!;
 }
@@ -21,8 +41,21 @@ function cfg(hog: Record<string, unknown> = {}): Config {
 const T = (hhmm: string) => new Date(`2026-11-22T${hhmm}:00Z`); // Berlin = UTC+1 in November
 function claim(p: Partial<Claim> = {}): Claim {
   return {
-    kind: 'claim', uid: 'c1', recurring: false, start: T('08:00'), end: T('16:00'), allDay: false, title: 'benchmarks',
-    user: 'alice', mode: 'exclusive', hog: true, resources: [], note: '', allow: [], created: T('07:00'), ...p,
+    kind: 'claim',
+    uid: 'c1',
+    recurring: false,
+    start: T('08:00'),
+    end: T('16:00'),
+    allDay: false,
+    title: 'benchmarks',
+    user: 'alice',
+    mode: 'exclusive',
+    hog: true,
+    resources: [],
+    note: '',
+    allow: [],
+    created: T('07:00'),
+    ...p,
   };
 }
 
@@ -92,17 +125,23 @@ test('hogMessage: host, holder, local end time, title; shell- and quote-safe', (
   const c = cfg();
   assert.equal(hogMessage(claim(), c), 'gpu-box-3 is hogged by alice until 17:00 (benchmarks)');
   assert.equal(hogMessage(claim({ title: '' }), c), 'gpu-box-3 is hogged by alice until 17:00');
-  assert.equal(hogMessage(claim({ title: '', note: 'training run' }), c), 'gpu-box-3 is hogged by alice until 17:00 (training run)');
-  assert.equal(hogMessage(claim({ end: new Date('2026-11-24T08:00:00Z') }), c), 'gpu-box-3 is hogged by alice until Tue 09:00 (benchmarks)');
+  assert.equal(
+    hogMessage(claim({ title: '', note: 'training run' }), c),
+    'gpu-box-3 is hogged by alice until 17:00 (training run)',
+  );
+  assert.equal(
+    hogMessage(claim({ end: new Date('2026-11-24T08:00:00Z') }), c),
+    'gpu-box-3 is hogged by alice until Tue 09:00 (benchmarks)',
+  );
   const evil = hogMessage(claim({ title: `x"; rm -rf / #'$(id)\`id\`\\ \u001b[31mred\u202e!\nnew` }), c);
   assert.ok(!/["'`$\\;!\u001b\u202e\n]/.test(evil), evil);
   assert.equal(evil, 'gpu-box-3 is hogged by alice until 17:00 (x rm -rf / #(id)id red new)');
   assert.equal(shellSafe('ünïcode 日本 ok'), 'ünïcode 日本 ok');
 });
 
-
 const facts = (uids: Record<string, number>, via: Record<string, { admin: boolean }> = {}): HogFacts => ({
-  uidOf: (n) => uids[n], viaBridge: (u) => via[u],
+  uidOf: (n) => uids[n],
+  viaBridge: (u) => via[u],
 });
 const LAB = { alice: 1000, bob: 1001, root: 0, toor: 0, daemon: 1 };
 
@@ -119,7 +158,14 @@ test('refuseHog / decideHog: root, uid 0, system and unknown users never hog; re
   assert.equal(d.refused?.[0].claim.uid, 'r1');
   assert.match(d.reason!, /not enforced: a hog in root's name/);
   // A refused hog does not shadow a real one that also holds (disjoint resources).
-  const two = decideHog([claim({ user: 'root', uid: 'r1', resources: ['gpu0'] }), claim({ uid: 'a1', resources: ['gpu1'] })], T('09:00'), 0, c, false, f);
+  const two = decideHog(
+    [claim({ user: 'root', uid: 'r1', resources: ['gpu0'] }), claim({ uid: 'a1', resources: ['gpu1'] })],
+    T('09:00'),
+    0,
+    c,
+    false,
+    f,
+  );
   assert.equal(two.active?.uid, 'a1');
   assert.equal(two.refused?.length, 1);
 });
@@ -129,24 +175,34 @@ test('refuseHog: [hog] from_calendar off enforces only hogs the bridge wrote; ma
   assert.match(refuseHog(claim(), off, facts(LAB))!, /calendar app and \[hog\] from_calendar is off/);
   assert.equal(refuseHog(claim(), off, facts(LAB, { c1: { admin: false } })), null);
   const short = cfg({ max_length: '4h' });
-  assert.match(refuseHog(claim(), short, facts(LAB, { c1: { admin: false } }))!, /longer than \[hog\] max_length \(4 h\): it needs an admin/);
+  assert.match(
+    refuseHog(claim(), short, facts(LAB, { c1: { admin: false } }))!,
+    /longer than \[hog\] max_length \(4 h\): it needs an admin/,
+  );
   assert.equal(refuseHog(claim(), short, facts(LAB, { c1: { admin: true } })), null);
   assert.equal(refuseHog(claim({ end: T('10:00') }), short, facts(LAB)), null);
   assert.equal(cfg().hog.maxLengthMs, 86_400_000);
   assert.equal(cfg().hog.fromCalendar, true);
   assert.equal(cfg().hog.endSessions, false);
-  assert.deepEqual(validateConfig({ hog: { from_calendar: 'yes' } }, { hostname: 'x', timezone: 'UTC' }, 't').problems, ['[hog] from_calendar must be true or false, e.g. from_calendar = true']);
+  assert.deepEqual(
+    validateConfig({ hog: { from_calendar: 'yes' } }, { hostname: 'x', timezone: 'UTC' }, 't').problems,
+    ['[hog] from_calendar must be true or false, e.g. from_calendar = true'],
+  );
 });
 
 test('gate files: allow list = root, holder, allowed, break_glass (sorted, safe names only); banner per lockout mode', () => {
   const c = cfg({ break_glass: ['root', 'ops'] });
-  assert.equal(gateAllowText(claim({ allow: ['carol', 'bad name', 'evil\nroot2'] }), c), 'alice\ncarol\nops\nroot\n');
+  assert.equal(
+    gateAllowText(claim({ allow: ['carol', 'bad name', 'evil\nroot2'] }), c),
+    'alice\ncarol\nops\nroot\n',
+  );
   assert.equal(gateBannerText(claim(), c), 'gpu-box-3 is hogged by alice until 17:00 (benchmarks)\n');
   assert.equal(gateBannerText(claim(), cfg({ lockout: 'empty' })), '');
   assert.equal(gateBannerText(null, c), '');
 });
 
-const DEBIAN_PAM = '# PAM configuration for the Secure Shell service\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\nsession    required     pam_loginuid.so\n';
+const DEBIAN_PAM =
+  '# PAM configuration for the Secure Shell service\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\nsession    required     pam_loginuid.so\n';
 
 test('gate text: the PAM line goes before the first account line, once (idempotent), and comes out again', () => {
   const g = '/run/hosthog/gate';
@@ -154,19 +210,37 @@ test('gate text: the PAM line goes before the first account line, once (idempote
   assert.equal(withPamLine(once, g), once);
   const lines = once.split('\n');
   const at = lines.indexOf(pamLine(g));
-  assert.ok(at > 0 && at < lines.findIndex((l) => l.startsWith('account    required     pam_nologin.so')), once);
-  assert.equal(pamLine(g), 'account required pam_listfile.so item=user sense=allow file=/run/hosthog/gate/allow onerr=succeed');
+  assert.ok(
+    at > 0 && at < lines.findIndex((l) => l.startsWith('account    required     pam_nologin.so')),
+    once,
+  );
+  assert.equal(
+    pamLine(g),
+    'account required pam_listfile.so item=user sense=allow file=/run/hosthog/gate/allow onerr=succeed',
+  );
   assert.equal(pamProblem(once, g), null);
   assert.match(pamProblem(DEBIAN_PAM, g)!, /no "account required pam_listfile/);
-  assert.match(pamProblem(DEBIAN_PAM.replace('@include common-account\n', `@include common-account\n${pamLine(g)}\n`), g)!, /after another account line/);
+  assert.match(
+    pamProblem(
+      DEBIAN_PAM.replace('@include common-account\n', `@include common-account\n${pamLine(g)}\n`),
+      g,
+    )!,
+    /after another account line/,
+  );
   assert.equal(withoutPamLine(once, g), DEBIAN_PAM);
   assert.ok(includesDropIn('Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n'));
   assert.ok(!includesDropIn('#Include /etc/ssh/sshd_config.d/*.conf\n'));
-  assert.deepEqual(loginMethods(parseSshdT('pubkeyauthentication yes\npasswordauthentication yes\nkbdinteractiveauthentication no\ntrustedusercakeys none\nauthorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys\ngssapiauthentication no\n')),
-    ['publickey', 'password', 'AuthorizedKeysCommand']);
+  assert.deepEqual(
+    loginMethods(
+      parseSshdT(
+        'pubkeyauthentication yes\npasswordauthentication yes\nkbdinteractiveauthentication no\ntrustedusercakeys none\nauthorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys\ngssapiauthentication no\n',
+      ),
+    ),
+    ['publickey', 'password', 'AuthorizedKeysCommand'],
+  );
 });
 
-test('booking order: the bridge\'s first-seen time, not a back-dated CREATED, decides who booked first (and survives a restart)', (t) => {
+test("booking order: the bridge's first-seen time, not a back-dated CREATED, decides who booked first (and survives a restart)", (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-seen-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const honest = claim({ uid: 'bob-1', user: 'bob', created: T('07:00') });
@@ -177,9 +251,16 @@ test('booking order: the bridge\'s first-seen time, not a back-dated CREATED, de
   seen = firstSeen(dir); // a bridge restart in between
   seen.stamp([honest, forged], T('07:30'));
   assert.equal(forged.created?.toISOString(), T('07:30').toISOString());
-  assert.equal(honest.created?.toISOString(), T('07:00').toISOString(), 'seeded from CREATED only when the file was first made');
+  assert.equal(
+    honest.created?.toISOString(),
+    T('07:00').toISOString(),
+    'seeded from CREATED only when the file was first made',
+  );
   const r = rule([forged, honest]);
-  assert.deepEqual(r.holds.map((c) => c.uid), ['bob-1']);
+  assert.deepEqual(
+    r.holds.map((c) => c.uid),
+    ['bob-1'],
+  );
   assert.equal(r.overruled[0].claim.uid, 'alice-1');
   assert.equal(decideHog([forged, honest], T('09:00'), 0, cfg(), false, facts(LAB)).active?.uid, 'bob-1');
   // The same events re-decoded (fresh CREATED from the text) get the stored time again.
@@ -193,11 +274,23 @@ test('booking order: the bridge\'s first-seen time, not a back-dated CREATED, de
 
 test('parsePasswd: uid >= 1000 or listed, odd lines tolerated, nobody left out', () => {
   const text = [
-    'root:x:0:0:root:/root:/bin/bash', 'daemon:x:1:1::/usr/sbin:/usr/sbin/nologin', 'alice:x:1000:1000:A,,,:/home/alice:/bin/bash',
-    'broken line', 'x:y:notanumber:1::/h:/bin/sh', 'nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin',
-    'o.d_d:x:1001:1001::/home/o.d_d:/bin/bash', 'alice:x:1000:1000::/other:/bin/bash', 'svc:x:999:999::/var/svc:/bin/sh', '',
+    'root:x:0:0:root:/root:/bin/bash',
+    'daemon:x:1:1::/usr/sbin:/usr/sbin/nologin',
+    'alice:x:1000:1000:A,,,:/home/alice:/bin/bash',
+    'broken line',
+    'x:y:notanumber:1::/h:/bin/sh',
+    'nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin',
+    'o.d_d:x:1001:1001::/home/o.d_d:/bin/bash',
+    'alice:x:1000:1000::/other:/bin/bash',
+    'svc:x:999:999::/var/svc:/bin/sh',
+    '',
   ].join('\n');
-  assert.deepEqual(parsePasswd(text), [{ name: 'alice', uid: 1000, home: '/home/alice' }, { name: 'o.d_d', uid: 1001, home: '/home/o.d_d' }]);
-  assert.deepEqual(parsePasswd(text, { include: ['svc', 'root'] }).map((u) => u.name), ['root', 'alice', 'o.d_d', 'svc']);
+  assert.deepEqual(parsePasswd(text), [
+    { name: 'alice', uid: 1000, home: '/home/alice' },
+    { name: 'o.d_d', uid: 1001, home: '/home/o.d_d' },
+  ]);
+  assert.deepEqual(
+    parsePasswd(text, { include: ['svc', 'root'] }).map((u) => u.name),
+    ['root', 'alice', 'o.d_d', 'svc'],
+  );
 });
-

@@ -17,14 +17,22 @@ function response(i: number): string {
 }
 
 /** 207 answers sent in `chunks` pieces, `gapMs` apart; stallAfter: stop sending (never end) after that many. */
-async function slowServer(chunks: number, gapMs: number, stallAfter = Infinity): Promise<{ url: string; server: Server }> {
+async function slowServer(
+  chunks: number,
+  gapMs: number,
+  stallAfter = Infinity,
+): Promise<{ url: string; server: Server }> {
   const server = createServer((_req, res) => {
     res.writeHead(207, { 'content-type': 'application/xml; charset=utf-8' });
     res.write('<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">');
     let i = 0;
     const timer = setInterval(() => {
       if (i >= stallAfter) return; // silent, connection kept open
-      if (i >= chunks) { clearInterval(timer); res.end('</d:multistatus>'); return; }
+      if (i >= chunks) {
+        clearInterval(timer);
+        res.end('</d:multistatus>');
+        return;
+      }
       res.write(response(i++));
     }, gapMs);
     res.on('close', () => clearInterval(timer));
@@ -37,7 +45,10 @@ const body = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag
 
 test('an answer that keeps streaming for 4x the timeout is read whole (streamed and buffered paths)', async (t) => {
   const { url, server } = await slowServer(16, 100); // about 1.7 s in all, never 0.4 s silent
-  t.after(() => { server.closeAllConnections(); server.close(); });
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   const http = new CalDavHttp({ url, username: 'u', password: 'p', timeoutMs: TIMEOUT });
   const t0 = Date.now();
   const r = await http.davXml(url, { method: 'PROPFIND', depth: '1', body }, { what: 'listing' });
@@ -52,14 +63,20 @@ test('an answer that keeps streaming for 4x the timeout is read whole (streamed 
 
 test('a server that goes silent mid-answer fails after about the timeout, as unavailable', async (t) => {
   const { url, server } = await slowServer(16, 50, 3); // three pieces, then nothing
-  t.after(() => { server.closeAllConnections(); server.close(); });
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   const http = new CalDavHttp({ url, username: 'u', password: 'p', timeoutMs: TIMEOUT });
   for (const run of [
     () => http.davXml(url, { method: 'PROPFIND', depth: '1', body }, { what: 'listing' }),
     async () => (await http.fetcher()(url, { method: 'PROPFIND', headers: { depth: '1' }, body })).text(),
   ]) {
     const t0 = Date.now();
-    await assert.rejects(run(), (e: unknown) => e instanceof CalendarUnavailableError && /did not answer within 0\.4s/.test(e.message));
+    await assert.rejects(
+      run(),
+      (e: unknown) => e instanceof CalendarUnavailableError && /did not answer within 0\.4s/.test(e.message),
+    );
     const ms = Date.now() - t0;
     assert.ok(ms >= TIMEOUT && ms < TIMEOUT + 1500, `failed after ${ms} ms`);
   }

@@ -11,21 +11,41 @@ import type { Claim, Occurrence } from '../src/core/types.js';
 
 const NOW = new Date('2026-11-20T08:00:00Z');
 const LATER = new Date('2026-11-21T09:30:00Z');
-const WIN: DecodeOptions = { timezone: 'Europe/Berlin', from: new Date('2026-01-01T00:00:00Z'), to: new Date('2027-06-01T00:00:00Z') };
-const dec = (data: string, opts: DecodeOptions = WIN) => decodeObjects([{ href: '/cal/x.ics', etag: null, data }], opts);
+const WIN: DecodeOptions = {
+  timezone: 'Europe/Berlin',
+  from: new Date('2026-01-01T00:00:00Z'),
+  to: new Date('2027-06-01T00:00:00Z'),
+};
+const dec = (data: string, opts: DecodeOptions = WIN) =>
+  decodeObjects([{ href: '/cal/x.ics', etag: null, data }], opts);
 const iso = (d: Date) => d.toISOString();
-const claim = (o: Occurrence): Claim => { assert.equal(o.kind, 'claim'); return o as Claim; };
+const claim = (o: Occurrence): Claim => {
+  assert.equal(o.kind, 'claim');
+  return o as Claim;
+};
 const fixture = (n: string) => readFileSync(join(REPO, 'test/fixtures', n), 'utf8');
 
 const spec: ClaimSpec = {
-  kind: 'claim', uid: 'hosthog-1234', host: 'gpu-box-1', user: 'alice', mode: 'exclusive', hog: false,
-  resources: ['gpu0', 'gpu1'], note: 'ICML runs; phase 2, final', allow: ['bob'],
-  start: new Date('2026-11-24T08:00:00Z'), end: new Date('2026-11-24T12:00:00Z'), timezone: 'Europe/Berlin',
+  kind: 'claim',
+  uid: 'hosthog-1234',
+  host: 'gpu-box-1',
+  user: 'alice',
+  mode: 'exclusive',
+  hog: false,
+  resources: ['gpu0', 'gpu1'],
+  note: 'ICML runs; phase 2, final',
+  allow: ['bob'],
+  start: new Date('2026-11-24T08:00:00Z'),
+  end: new Date('2026-11-24T12:00:00Z'),
+  timezone: 'Europe/Berlin',
 };
 
 function prop(ics: string, name: string): string[] {
   const unfolded = ics.replace(/\r\n[ \t]/g, '').replace(/BEGIN:VTIMEZONE[\s\S]*?END:VTIMEZONE\r\n/g, '');
-  return unfolded.split('\r\n').filter((l) => l.split(/[;:]/)[0] === name).map((l) => l.slice(l.indexOf(':') + 1));
+  return unfolded
+    .split('\r\n')
+    .filter((l) => l.split(/[;:]/)[0] === name)
+    .map((l) => l.slice(l.indexOf(':') + 1));
 }
 
 test('encodeEvent: a phone/Nextcloud-valid VCALENDAR with hosthog properties', () => {
@@ -65,7 +85,12 @@ test('encodeEvent in UTC writes UTC times and no VTIMEZONE', () => {
 });
 
 test('round trip: encodeEvent → decodeObjects gives the same claim fields and instants', () => {
-  for (const s of [spec, { ...spec, hog: true, mode: 'shared' as const, resources: [], note: '', allow: [] }, { ...spec, timezone: 'America/New_York' }, { ...spec, timezone: 'UTC' }]) {
+  for (const s of [
+    spec,
+    { ...spec, hog: true, mode: 'shared' as const, resources: [], note: '', allow: [] },
+    { ...spec, timezone: 'America/New_York' },
+    { ...spec, timezone: 'UTC' },
+  ]) {
     const r = dec(encodeEvent(s, NOW));
     assert.deepEqual(r.problems, []);
     assert.equal(r.occurrences.length, 1);
@@ -85,7 +110,16 @@ test('round trip: encodeEvent → decodeObjects gives the same claim fields and 
 });
 
 test('round trip of an announcement with author', () => {
-  const a: AnnouncementSpec = { kind: 'announcement', uid: 'ann-1', host: 'gpu-box-1', text: 'NixOS upgrade, reboot at 18:00', start: new Date('2026-11-28T17:00:00Z'), end: new Date('2026-11-28T19:00:00Z'), timezone: 'Europe/Berlin', author: 'root' };
+  const a: AnnouncementSpec = {
+    kind: 'announcement',
+    uid: 'ann-1',
+    host: 'gpu-box-1',
+    text: 'NixOS upgrade, reboot at 18:00',
+    start: new Date('2026-11-28T17:00:00Z'),
+    end: new Date('2026-11-28T19:00:00Z'),
+    timezone: 'Europe/Berlin',
+    author: 'root',
+  };
   const ics = encodeEvent(a, NOW);
   assert.deepEqual(prop(ics, 'CATEGORIES'), ['hosthog,announcement']);
   assert.deepEqual(prop(ics, 'X-HOSTHOG-KIND'), ['announcement']);
@@ -96,7 +130,10 @@ test('round trip of an announcement with author', () => {
 });
 
 test('a hostile note/user is cleaned before it is written', () => {
-  const ics = encodeEvent({ ...spec, note: 'a\r\nEND:VEVENT\r\n\u001b[31mx\u202e', resources: ['GPU0', 'gpu0'] }, NOW);
+  const ics = encodeEvent(
+    { ...spec, note: 'a\r\nEND:VEVENT\r\n\u001b[31mx\u202e', resources: ['GPU0', 'gpu0'] },
+    NOW,
+  );
   assert.ok(!ics.includes('\u001b') && !ics.includes('\u202e'));
   assert.equal((ics.match(/\r\nEND:VEVENT\r\n/g) ?? []).length, 1);
   assert.equal((ics.match(/\r\nBEGIN:/g) ?? []).length, 4); // VTIMEZONE, DAYLIGHT, STANDARD, VEVENT
@@ -106,14 +143,25 @@ test('a hostile note/user is cleaned before it is written', () => {
   assert.throws(() => encodeEvent({ ...spec, user: 'Bad User!' }, NOW), UsageError);
   assert.throws(() => encodeEvent({ ...spec, allow: ['-oProxyCommand=x'] }, NOW), UsageError);
   assert.throws(() => encodeEvent({ ...spec, resources: ['gpu0;x'] }, NOW), UsageError);
-  assert.throws(() => patchEvent(encodeEvent(spec, NOW), { allow: ['a b'] }, LATER, { timezone: 'UTC' }), UsageError);
+  assert.throws(
+    () => patchEvent(encodeEvent(spec, NOW), { allow: ['a b'] }, LATER, { timezone: 'UTC' }),
+    UsageError,
+  );
   assert.throws(() => encodeEvent({ ...spec, end: spec.start }, NOW), UsageError);
   assert.throws(() => encodeEvent({ ...spec, timezone: 'Mars/Base' }, NOW), UsageError);
   assert.throws(() => encodeEvent({ ...spec, rrule: 'FREQ=WEEKLY\r\nX:1' }, NOW), UsageError);
 });
 
 test('a recurring claim written in Europe/Berlin at 09:00 stays at 09:00 local across DST', () => {
-  const ics = encodeEvent({ ...spec, start: new Date('2026-10-12T07:00:00Z'), end: new Date('2026-10-12T09:00:00Z'), rrule: 'FREQ=WEEKLY;BYDAY=MO;UNTIL=20270405T000000Z' }, NOW);
+  const ics = encodeEvent(
+    {
+      ...spec,
+      start: new Date('2026-10-12T07:00:00Z'),
+      end: new Date('2026-10-12T09:00:00Z'),
+      rrule: 'FREQ=WEEKLY;BYDAY=MO;UNTIL=20270405T000000Z',
+    },
+    NOW,
+  );
   assert.deepEqual(prop(ics, 'RRULE'), ['FREQ=WEEKLY;BYDAY=MO;UNTIL=20270405T000000Z']);
   const r = dec(ics);
   assert.equal(r.occurrences.length, 25); // Mondays 2026-10-12 … 2027-03-29
@@ -123,7 +171,12 @@ test('a recurring claim written in Europe/Berlin at 09:00 stays at 09:00 local a
   assert.equal(byDay.get('2027-03-22'), '08:00');
   assert.equal(byDay.get('2027-03-29'), '07:00'); // CEST again after 28 Mar
   for (const o of r.occurrences) {
-    const local = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(o.start);
+    const local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Berlin',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(o.start);
     assert.equal(local, '09:00');
     assert.equal(o.end.getTime() - o.start.getTime(), 2 * 3600_000);
     assert.equal(o.recurring, true);
@@ -132,7 +185,10 @@ test('a recurring claim written in Europe/Berlin at 09:00 stays at 09:00 local a
 });
 
 test('patchEvent keeps unknown X-FOO and the VALARM, bumps SEQUENCE, updates DTSTAMP/LAST-MODIFIED', () => {
-  const base = encodeEvent(spec, NOW).replace('END:VEVENT', 'X-FOO;X-PARAM=1:keep me\\, please\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:soon\r\nEND:VALARM\r\nEND:VEVENT');
+  const base = encodeEvent(spec, NOW).replace(
+    'END:VEVENT',
+    'X-FOO;X-PARAM=1:keep me\\, please\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:soon\r\nEND:VALARM\r\nEND:VEVENT',
+  );
   const out = patchEvent(base, { note: 'new note', hog: true }, LATER, { timezone: 'Europe/Berlin' });
   assert.deepEqual(prop(out, 'X-FOO'), ['keep me\\, please']);
   assert.match(out.replace(/\r\n[ \t]/g, ''), /X-FOO;X-PARAM=1:keep me\\, please/);
@@ -148,50 +204,110 @@ test('patchEvent keeps unknown X-FOO and the VALARM, bumps SEQUENCE, updates DTS
   assert.deepEqual(prop(out, 'CATEGORIES'), ['hosthog,claim,exclusive,hog']);
   assert.equal(prop(out, 'X-HOSTHOG-KIND').length, 1);
   const c = claim(dec(out).occurrences[0]);
-  assert.deepEqual([c.user, c.mode, c.hog, c.note, c.resources, c.allow], ['alice', 'exclusive', true, 'new note', ['gpu0', 'gpu1'], ['bob']]);
+  assert.deepEqual(
+    [c.user, c.mode, c.hog, c.note, c.resources, c.allow],
+    ['alice', 'exclusive', true, 'new note', ['gpu0', 'gpu1'], ['bob']],
+  );
   assert.equal(iso(c.start), iso(spec.start));
   // a second patch bumps again; mode shared clears hog
-  const out2 = patchEvent(out, { mode: 'shared', allow: ['carol', 'dave'], resources: [] }, LATER, { timezone: 'Europe/Berlin' });
+  const out2 = patchEvent(out, { mode: 'shared', allow: ['carol', 'dave'], resources: [] }, LATER, {
+    timezone: 'Europe/Berlin',
+  });
   assert.deepEqual(prop(out2, 'SEQUENCE'), ['2']);
   const c2 = claim(dec(out2).occurrences[0]);
-  assert.deepEqual([c2.mode, c2.hog, c2.allow, c2.resources, c2.title], ['shared', false, ['carol', 'dave'], [], 'alice: new note']);
+  assert.deepEqual(
+    [c2.mode, c2.hog, c2.allow, c2.resources, c2.title],
+    ['shared', false, ['carol', 'dave'], [], 'alice: new note'],
+  );
 });
 
-test('patchEvent moves times in the event\'s own zone and can cancel', () => {
-  const moved = patchEvent(encodeEvent(spec, NOW), { start: new Date('2026-11-25T13:00:00Z'), end: new Date('2026-11-25T15:30:00Z') }, LATER, { timezone: 'Europe/Berlin' });
+test("patchEvent moves times in the event's own zone and can cancel", () => {
+  const moved = patchEvent(
+    encodeEvent(spec, NOW),
+    { start: new Date('2026-11-25T13:00:00Z'), end: new Date('2026-11-25T15:30:00Z') },
+    LATER,
+    { timezone: 'Europe/Berlin' },
+  );
   assert.match(moved, /\r\nDTSTART;TZID=Europe\/Berlin:20261125T140000\r\n/);
   assert.match(moved, /\r\nDTEND;TZID=Europe\/Berlin:20261125T163000\r\n/);
   const c = claim(dec(moved).occurrences[0]);
-  assert.deepEqual([iso(c.start), iso(c.end), c.note], ['2026-11-25T13:00:00.000Z', '2026-11-25T15:30:00.000Z', spec.note]);
+  assert.deepEqual(
+    [iso(c.start), iso(c.end), c.note],
+    ['2026-11-25T13:00:00.000Z', '2026-11-25T15:30:00.000Z', spec.note],
+  );
   // only the start: the length is kept
-  const shifted = patchEvent(encodeEvent(spec, NOW), { start: new Date('2026-11-24T10:00:00Z') }, LATER, { timezone: 'Europe/Berlin' });
+  const shifted = patchEvent(encodeEvent(spec, NOW), { start: new Date('2026-11-24T10:00:00Z') }, LATER, {
+    timezone: 'Europe/Berlin',
+  });
   const s = dec(shifted).occurrences[0];
   assert.deepEqual([iso(s.start), iso(s.end)], ['2026-11-24T10:00:00.000Z', '2026-11-24T14:00:00.000Z']);
-  const cancelled = patchEvent(encodeEvent(spec, NOW), { cancelled: true }, LATER, { timezone: 'Europe/Berlin' });
+  const cancelled = patchEvent(encodeEvent(spec, NOW), { cancelled: true }, LATER, {
+    timezone: 'Europe/Berlin',
+  });
   assert.deepEqual(prop(cancelled, 'STATUS'), ['CANCELLED']);
   assert.deepEqual(dec(cancelled).occurrences, []);
-  assert.throws(() => patchEvent(encodeEvent(spec, NOW), { end: new Date('2026-11-24T07:00:00Z') }, LATER, { timezone: 'Europe/Berlin' }), UsageError);
+  assert.throws(
+    () =>
+      patchEvent(encodeEvent(spec, NOW), { end: new Date('2026-11-24T07:00:00Z') }, LATER, {
+        timezone: 'Europe/Berlin',
+      }),
+    UsageError,
+  );
   assert.throws(() => patchEvent('garbage', { note: 'x' }, LATER, { timezone: 'Europe/Berlin' }), UsageError);
 });
 
 test('patchEvent with recurrenceId: edit one occurrence (override), cancel another (EXDATE)', () => {
-  const weekly = encodeEvent({ ...spec, start: new Date('2026-10-19T07:00:00Z'), end: new Date('2026-10-19T09:00:00Z'), rrule: 'FREQ=WEEKLY;BYDAY=MO;COUNT=4' }, NOW);
-  const edited = patchEvent(weekly, { note: 'only this week', start: new Date('2026-10-27T09:00:00Z'), end: new Date('2026-10-27T10:00:00Z') }, LATER, { timezone: 'Europe/Berlin', recurrenceId: '2026-10-26T08:00:00.000Z' });
+  const weekly = encodeEvent(
+    {
+      ...spec,
+      start: new Date('2026-10-19T07:00:00Z'),
+      end: new Date('2026-10-19T09:00:00Z'),
+      rrule: 'FREQ=WEEKLY;BYDAY=MO;COUNT=4',
+    },
+    NOW,
+  );
+  const edited = patchEvent(
+    weekly,
+    {
+      note: 'only this week',
+      start: new Date('2026-10-27T09:00:00Z'),
+      end: new Date('2026-10-27T10:00:00Z'),
+    },
+    LATER,
+    { timezone: 'Europe/Berlin', recurrenceId: '2026-10-26T08:00:00.000Z' },
+  );
   assert.match(edited, /RECURRENCE-ID;TZID=Europe\/Berlin:20261026T090000/);
-  const twice = patchEvent(edited, { note: 'edited again' }, LATER, { timezone: 'Europe/Berlin', recurrenceId: '2026-10-26T08:00:00.000Z' });
+  const twice = patchEvent(edited, { note: 'edited again' }, LATER, {
+    timezone: 'Europe/Berlin',
+    recurrenceId: '2026-10-26T08:00:00.000Z',
+  });
   assert.equal((twice.match(/RECURRENCE-ID/g) ?? []).length, 1); // the same override is edited, not a second one
-  const cancelled = patchEvent(twice, { cancelled: true }, LATER, { timezone: 'Europe/Berlin', recurrenceId: '2026-11-02T08:00:00.000Z' });
+  const cancelled = patchEvent(twice, { cancelled: true }, LATER, {
+    timezone: 'Europe/Berlin',
+    recurrenceId: '2026-11-02T08:00:00.000Z',
+  });
   assert.match(cancelled, /\r\nEXDATE;TZID=Europe\/Berlin:20261102T090000\r\n/);
-  const got = dec(cancelled).occurrences.map((o) => [iso(o.start), iso(o.end), o.recurrenceId, claim(o).note]);
+  const got = dec(cancelled).occurrences.map((o) => [
+    iso(o.start),
+    iso(o.end),
+    o.recurrenceId,
+    claim(o).note,
+  ]);
   assert.deepEqual(got, [
     ['2026-10-19T07:00:00.000Z', '2026-10-19T09:00:00.000Z', '2026-10-19T07:00:00.000Z', spec.note],
     ['2026-10-27T09:00:00.000Z', '2026-10-27T10:00:00.000Z', '2026-10-26T08:00:00.000Z', 'edited again'],
     ['2026-11-09T08:00:00.000Z', '2026-11-09T10:00:00.000Z', '2026-11-09T08:00:00.000Z', spec.note],
   ]);
   // cancelling the overridden occurrence drops its override too
-  const gone = patchEvent(cancelled, { cancelled: true }, LATER, { timezone: 'Europe/Berlin', recurrenceId: '2026-10-26T08:00:00.000Z' });
+  const gone = patchEvent(cancelled, { cancelled: true }, LATER, {
+    timezone: 'Europe/Berlin',
+    recurrenceId: '2026-10-26T08:00:00.000Z',
+  });
   assert.equal((gone.match(/RECURRENCE-ID/g) ?? []).length, 0);
-  assert.deepEqual(dec(gone).occurrences.map((o) => iso(o.start)), ['2026-10-19T07:00:00.000Z', '2026-11-09T08:00:00.000Z']);
+  assert.deepEqual(
+    dec(gone).occurrences.map((o) => iso(o.start)),
+    ['2026-10-19T07:00:00.000Z', '2026-11-09T08:00:00.000Z'],
+  );
 });
 
 test('patchEvent on events written by calendar apps keeps their data and adds hosthog properties', () => {
@@ -205,12 +321,29 @@ test('patchEvent on events written by calendar apps keeps their data and adds ho
   assert.equal(occ.length, 7);
   assert.equal(claim(occ[0]).note, 'new plan');
   assert.equal(claim(occ[3]).note, 'moved to Tuesday'); // the moved override keeps its own title
-  const tb = patchEvent(fixture('thunderbird.ics'), { start: new Date('2026-12-02T07:00:00Z'), end: new Date('2026-12-02T08:00:00Z') }, LATER, { timezone: 'Europe/Berlin' });
+  const tb = patchEvent(
+    fixture('thunderbird.ics'),
+    { start: new Date('2026-12-02T07:00:00Z'), end: new Date('2026-12-02T08:00:00Z') },
+    LATER,
+    { timezone: 'Europe/Berlin' },
+  );
   assert.match(tb, /X-MOZ-GENERATION:3/);
   assert.match(tb, /BEGIN:VALARM/);
   assert.match(tb, /\r\nSUMMARY:carol hog: benchmarks\r\n/); // only times changed: the title stays as typed
-  assert.deepEqual(dec(tb).occurrences.map((o) => [iso(o.start), iso(o.end)]), [['2026-12-02T07:00:00.000Z', '2026-12-02T08:00:00.000Z']]);
-  const allday = patchEvent(fixture('allday.ics'), { text: 'NixOS upgrade moved to Sunday', start: new Date('2026-10-24T22:00:00Z'), end: new Date('2026-10-25T23:00:00Z') }, LATER, { timezone: 'Europe/Berlin' });
+  assert.deepEqual(
+    dec(tb).occurrences.map((o) => [iso(o.start), iso(o.end)]),
+    [['2026-12-02T07:00:00.000Z', '2026-12-02T08:00:00.000Z']],
+  );
+  const allday = patchEvent(
+    fixture('allday.ics'),
+    {
+      text: 'NixOS upgrade moved to Sunday',
+      start: new Date('2026-10-24T22:00:00Z'),
+      end: new Date('2026-10-25T23:00:00Z'),
+    },
+    LATER,
+    { timezone: 'Europe/Berlin' },
+  );
   assert.match(allday, /DTSTART;VALUE=DATE:20261025/);
   assert.match(allday, /DTEND;VALUE=DATE:20261026/);
   const a = dec(allday).occurrences[0];
@@ -220,7 +353,10 @@ test('patchEvent on events written by calendar apps keeps their data and adds ho
 
 test('another parser (python3-icalendar) reads what hosthog writes and patches', () => {
   const weekly = encodeEvent({ ...spec, rrule: 'FREQ=WEEKLY;BYDAY=TU;COUNT=3' }, NOW);
-  const patched = patchEvent(weekly, { note: 'x, y; z' }, LATER, { timezone: 'Europe/Berlin', recurrenceId: '2026-12-01T08:00:00.000Z' });
+  const patched = patchEvent(weekly, { note: 'x, y; z' }, LATER, {
+    timezone: 'Europe/Berlin',
+    recurrenceId: '2026-12-01T08:00:00.000Z',
+  });
   const py = [
     'import sys, icalendar',
     'cal = icalendar.Calendar.from_ical(sys.stdin.read())',
@@ -230,7 +366,9 @@ test('another parser (python3-icalendar) reads what hosthog writes and patches',
     '    if c.name == "VTIMEZONE":',
     '        print("tz", str(c.get("tzid")), len(c.subcomponents), sep="|")',
   ].join('\n');
-  const out = execFileSync('/usr/bin/python3', ['-c', py], { input: patched, encoding: 'utf8' }).trim().split('\n');
+  const out = execFileSync('/usr/bin/python3', ['-c', py], { input: patched, encoding: 'utf8' })
+    .trim()
+    .split('\n');
   assert.deepEqual(out, [
     'tz|Europe/Berlin|2',
     'alice exclusive gpu0,gpu1: ICML runs; phase 2, final|2026-11-24T09:00:00+01:00|ICML runs; phase 2, final',

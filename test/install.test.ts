@@ -19,7 +19,10 @@ test('install.sh on a fresh host: real defaults, doctor as root and as a member,
   // Outside /tmp: the namespace gets an empty /tmp (no other test's tmux reachable).
   const tmp = mkdtempSync('/var/tmp/hh-install-');
   try {
-    const r = spawnSync('unshare', ['--mount', 'bash', join(REPO, 'test/install-e2e.sh'), REPO, tmp], { encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync('unshare', ['--mount', 'bash', join(REPO, 'test/install-e2e.sh'), REPO, tmp], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     const out = r.stdout + r.stderr;
     const step = (name: string): string => {
       const m = new RegExp(`^=== ${name}\\n([\\s\\S]*?)(?=^=== )`, 'm').exec(out);
@@ -28,11 +31,23 @@ test('install.sh on a fresh host: real defaults, doctor as root and as a member,
     };
     assert.match(out, /^=== end$/m);
     assert.match(step('install'), /rc=0/);
-    assert.match(step('which'), /^\/usr\/local\/bin\/hosthog\n\/usr\/local\/lib\/hosthog\/versions\/[^/]+\/bin\/hosthog$/m);
+    assert.match(
+      step('which'),
+      /^\/usr\/local\/bin\/hosthog\n\/usr\/local\/lib\/hosthog\/versions\/[^/]+\/bin\/hosthog$/m,
+    );
     // The generated config sets only what it found (the GPUs); the rest stays at the machine's defaults.
-    assert.equal(step('config').trim(), 'resources = ["gpu0", "gpu1"]       # found by nvidia-smi -L at install\n[calendar]\n[bridge]\n[limits]\n[notify]\n[hog]');
+    assert.equal(
+      step('config').trim(),
+      'resources = ["gpu0", "gpu1"]       # found by nvidia-smi -L at install\n[calendar]\n[bridge]\n[limits]\n[notify]\n[hog]',
+    );
     for (const s of ['doctor-root', 'doctor-member', 'doctor-root-stopped']) {
-      assert.match(step(s), new RegExp(`config /etc/hosthog/config.toml is valid \\(host ${hostname()}, zone [^,]+, resources gpu0, gpu1\\)`), s);
+      assert.match(
+        step(s),
+        new RegExp(
+          `config /etc/hosthog/config.toml is valid \\(host ${hostname()}, zone [^,]+, resources gpu0, gpu1\\)`,
+        ),
+        s,
+      );
       assert.doesNotMatch(step(s), /gpu-box-3|Europe\/Berlin/, `${s}: no example values`);
     }
     // Stopped bridge: no false ok.
@@ -61,12 +76,20 @@ test('install.sh on a fresh host: real defaults, doctor as root and as a member,
     const newVer = /new pid \d+ version (\S+)/.exec(up)![1];
     assert.notEqual(oldVer, newVer);
     assert.match(up, /old bridge gone/);
-    assert.match(up, new RegExp(`new cmdline: node --max-semi-space-size=1 --optimize-for-size --expose-gc /usr/local/lib/hosthog/${newVer}/bin/../dist/src/cli/main.js bridge`));
+    assert.match(
+      up,
+      new RegExp(
+        `new cmdline: node --max-semi-space-size=1 --optimize-for-size --expose-gc /usr/local/lib/hosthog/${newVer}/bin/../dist/src/cli/main.js bridge`,
+      ),
+    );
     assert.doesNotMatch(step('doctor-after-upgrade'), /^(FAIL|warn) {2}(?!hog gate)/m);
     // Stopped: the motd says so; doctor as a member says the bridge is not running.
     assert.match(step('stop'), /^! hosthog bridge stopped at \d\d:\d\d/);
     assert.match(step('doctor-member-stopped'), /^FAIL {2}the bridge is not running/m);
-    assert.match(step('doctor-member-stopped'), /^warn {2}the motd \/run\/motd.d\/hosthog says the bridge stopped/m);
+    assert.match(
+      step('doctor-member-stopped'),
+      /^warn {2}the motd \/run\/motd.d\/hosthog says the bridge stopped/m,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

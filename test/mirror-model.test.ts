@@ -15,8 +15,13 @@ test('mirror model: 120 runs on Radicale with faults (token expiry, 5xx, truncat
   const proxy = await startFaultProxy(server.calendarUrl);
   t.after(() => proxy.close());
   const s = await modelRuns({ kind: 'radicale', server, proxy }, 10_000, 120, 8);
-  t.diagnostic(`runs ${s.runs}, steps ${s.steps}, syncs ${s.syncs} (${s.failed} failed by a fault, ${s.full} full)`);
-  assert.ok(s.syncs > 300 && s.failed > 20 && s.full > 20, 'the faults and the full reconciles really happened');
+  t.diagnostic(
+    `runs ${s.runs}, steps ${s.steps}, syncs ${s.syncs} (${s.failed} failed by a fault, ${s.full} full)`,
+  );
+  assert.ok(
+    s.syncs > 300 && s.failed > 20 && s.full > 20,
+    'the faults and the full reconciles really happened',
+  );
 });
 
 test('mirror model: 200 runs on a vdir (file writes, restarts)', async (t) => {

@@ -23,13 +23,27 @@ async function seed(srv: TestServer, n: number): Promise<void> {
   const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
   const base = Date.now();
   for (let i = 0; i < n; i++) {
-    const r = await fetch(`${srv.calendarUrl}seed-${i}.ics`, { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar' }, body: vevent(`seed-${i}`, `user${i % 7} gpu${i % 2}: job ${i}`, new Date(base + i * HOUR), new Date(base + i * HOUR + HOUR)) });
+    const r = await fetch(`${srv.calendarUrl}seed-${i}.ics`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': 'text/calendar' },
+      body: vevent(
+        `seed-${i}`,
+        `user${i % 7} gpu${i % 2}: job ${i}`,
+        new Date(base + i * HOUR),
+        new Date(base + i * HOUR + HOUR),
+      ),
+    });
     assert.ok(r.status < 300, `seed PUT ${r.status}`);
   }
 }
 
 function sourceFor(srv: TestServer): CalendarSource {
-  return new CalDavSource({ url: srv.calendarUrl, username: srv.username, password: srv.password, timeoutMs: 3000 });
+  return new CalDavSource({
+    url: srv.calendarUrl,
+    username: srv.username,
+    password: srv.password,
+    timeoutMs: 3000,
+  });
 }
 
 for (const start of [startRadicale, startXandikos]) {
@@ -43,23 +57,45 @@ for (const start of [startRadicale, startXandikos]) {
       const first = await m1.sync(new Date(), DAY);
       assert.equal(first.full, true);
       assert.equal(first.changed, 40);
-      assert.equal(first.stats.requests, 2, 'empty cache: PROPFIND for the token + ONE calendar-query with every event');
+      assert.equal(
+        first.stats.requests,
+        2,
+        'empty cache: PROPFIND for the token + ONE calendar-query with every event',
+      );
       const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
       const server = await fetch(`${srv.calendarUrl}seed-7.ics`, { headers: { authorization: auth } });
-      assert.equal(m1.get(new URL(`${srv.calendarUrl}seed-7.ics`).pathname)?.data, (await server.text()).replace(/\r?\n/g, '\r\n'), 'the event text as the server serves it');
+      assert.equal(
+        m1.get(new URL(`${srv.calendarUrl}seed-7.ics`).pathname)?.data,
+        (await server.text()).replace(/\r?\n/g, '\r\n'),
+        'the event text as the server serves it',
+      );
       m1.close();
 
       const m2 = await Mirror.open(dir, sourceFor(srv));
       assert.equal(m2.size, 40, 'cache reloaded from disk');
-      const cacheFiles = () => readdirSync(join(dir, 'cache')).sort().map((f) => { const st = statSync(join(dir, 'cache', f)); return [f, st.ino, st.mtimeMs, st.size]; });
+      const cacheFiles = () =>
+        readdirSync(join(dir, 'cache'))
+          .sort()
+          .map((f) => {
+            const st = statSync(join(dir, 'cache', f));
+            return [f, st.ino, st.mtimeMs, st.size];
+          });
       const cacheBefore = cacheFiles();
       const metaBefore = statSync(join(dir, 'mirror-meta.json'));
       const again = await m2.sync(new Date(), DAY);
       assert.deepEqual(cacheFiles(), cacheBefore, 'an idle poll does not write the object store');
-      assert.notEqual(statSync(join(dir, 'mirror-meta.json')).ino, metaBefore.ino, 'only the small sync-state file');
+      assert.notEqual(
+        statSync(join(dir, 'mirror-meta.json')).ino,
+        metaBefore.ino,
+        'only the small sync-state file',
+      );
       assert.equal(again.full, false);
       assert.equal(again.changed, 0);
-      assert.equal(again.stats.requests, 2, 'after a restart: the calendar check (PROPFIND Depth 0) and the sync REPORT');
+      assert.equal(
+        again.stats.requests,
+        2,
+        'after a restart: the calendar check (PROPFIND Depth 0) and the sync REPORT',
+      );
       const idle = await m2.sync(new Date(), DAY);
       assert.equal(idle.stats.requests, 1, 'an idle poll is one request');
       assert.ok(idle.stats.bytes < 2000, `idle poll bytes ${idle.stats.bytes}`);
@@ -76,9 +112,13 @@ for (const start of [startRadicale, startXandikos]) {
       // Corrupt the stored token as a pruned/garbage one would be.
       const file = join(dir, 'mirror-meta.json');
       const doc = JSON.parse(readFileSync(file, 'utf8'));
-      for (const e of doc.entries) if (e[0].endsWith('meta')) {
-        e[1].value.token = srv.kind === 'radicale' ? 'http://radicale.org/ns/sync/deadbeef' : '0000000000000000000000000000000000000000';
-      }
+      for (const e of doc.entries)
+        if (e[0].endsWith('meta')) {
+          e[1].value.token =
+            srv.kind === 'radicale'
+              ? 'http://radicale.org/ns/sync/deadbeef'
+              : '0000000000000000000000000000000000000000';
+        }
       writeFileSync(file, JSON.stringify(doc));
       const m2 = await Mirror.open(dir, sourceFor(srv));
       const out = await m2.sync(new Date(), DAY);
@@ -115,14 +155,18 @@ for (const start of [startRadicale, startXandikos]) {
 test('cache file survives SIGKILL in the middle of writes: always a complete, parseable version', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-crash-'));
   const compiled = import.meta.url.includes('/dist/');
-  const mod = compiled ? join(REPO, 'dist/src/host/store/file-store.js') : join(REPO, 'src/host/store/file-store.ts');
+  const mod = compiled
+    ? join(REPO, 'dist/src/host/store/file-store.js')
+    : join(REPO, 'src/host/store/file-store.ts');
   const script = `
     const { FileStore } = await import(${JSON.stringify(mod)});
     const s = new FileStore(${JSON.stringify(join(dir, 'cache.json'))});
     const big = 'x'.repeat(200000);
     for (let i = 0; ; i++) { await s.set('k', { i, big }); await s.set('n', i); s.flush(); if (i === 0) process.stdout.write('go\\n'); }`;
   for (let round = 0; round < 6; round++) {
-    const args = compiled ? ['--input-type=module', '-e', script] : ['--import', 'tsx', '--input-type=module', '-e', script];
+    const args = compiled
+      ? ['--input-type=module', '-e', script]
+      : ['--import', 'tsx', '--input-type=module', '-e', script];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((res) => child.stdout!.once('data', () => res()));
     await new Promise((r) => setTimeout(r, 30 + round * 37));
@@ -138,15 +182,29 @@ test('cache file survives SIGKILL in the middle of writes: always a complete, pa
 
 test('a cache written by an earlier format (one JSON file, keyv JSON strings) is moved into the object store, not re-downloaded', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-format1-'));
-  const data = vevent('old-1', 'alice gpu0: kept', new Date('2026-12-01T10:00:00Z'), new Date('2026-12-01T12:00:00Z'));
-  const meta = { source: 'caldav http://x/cal/', token: 'tok-7', syncedAt: '2026-11-20T10:00:00.000Z', lastFullAt: '2026-11-20T10:00:00.000Z', failingSince: null };
-  writeFileSync(join(dir, 'cache.json'), JSON.stringify({
-    format: 1,
-    entries: [
-      ['hosthog:obj:/cal/old-1.ics', JSON.stringify({ value: { etag: '"e1"', data } })],
-      ['hosthog:meta', JSON.stringify({ value: meta })],
-    ],
-  }));
+  const data = vevent(
+    'old-1',
+    'alice gpu0: kept',
+    new Date('2026-12-01T10:00:00Z'),
+    new Date('2026-12-01T12:00:00Z'),
+  );
+  const meta = {
+    source: 'caldav http://x/cal/',
+    token: 'tok-7',
+    syncedAt: '2026-11-20T10:00:00.000Z',
+    lastFullAt: '2026-11-20T10:00:00.000Z',
+    failingSince: null,
+  };
+  writeFileSync(
+    join(dir, 'cache.json'),
+    JSON.stringify({
+      format: 1,
+      entries: [
+        ['hosthog:obj:/cal/old-1.ics', JSON.stringify({ value: { etag: '"e1"', data } })],
+        ['hosthog:meta', JSON.stringify({ value: meta })],
+      ],
+    }),
+  );
   const source = { description: 'caldav http://x/cal/' } as unknown as CalendarSource;
   const m = await Mirror.open(dir, source);
   assert.equal(m.size, 1);
@@ -155,7 +213,10 @@ test('a cache written by an earlier format (one JSON file, keyv JSON strings) is
   m.close();
   assert.equal(existsSync(join(dir, 'cache.json')), false, 'moved into the object store (state_dir/cache)');
   assert.ok(existsSync(join(dir, 'cache', 'index.json')));
-  assert.equal(JSON.parse(readFileSync(join(dir, 'mirror-meta.json'), 'utf8')).entries[0][1].value.token, 'tok-7');
+  assert.equal(
+    JSON.parse(readFileSync(join(dir, 'mirror-meta.json'), 'utf8')).entries[0][1].value.token,
+    'tok-7',
+  );
   const again = await Mirror.open(dir, source);
   assert.equal(again.get('/cal/old-1.ics')?.data, data);
   assert.equal(again.meta.token, 'tok-7');

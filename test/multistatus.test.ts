@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { MultistatusReader, parseMultistatus } from '../src/caldav/multistatus.js';
 import { CalendarUnavailableError } from '../src/core/errors.js';
 
-const ICS = 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:alice & bob <gpu0>\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
+const ICS =
+  'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:alice & bob <gpu0>\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
 
 test('any prefix (D:, none, default namespace) is read by namespace URI; CDATA and entities; CRLF restored', () => {
   const xml = `<?xml version="1.0" encoding="utf-8"?>
@@ -19,10 +20,13 @@ test('any prefix (D:, none, default namespace) is read by namespace URI; CDATA a
 </D:multistatus>`;
   const ms = parseMultistatus(xml);
   assert.equal(ms.syncToken, 'http://example/sync/7');
-  assert.deepEqual(ms.responses.map((r) => [r.hrefs, r.etag, r.calendarData, r.status]), [
-    [['/cal/a.ics'], '"e-1"', ICS, null],
-    [['/cal/b.ics'], '"e-2"', ICS, null],
-  ]);
+  assert.deepEqual(
+    ms.responses.map((r) => [r.hrefs, r.etag, r.calendarData, r.status]),
+    [
+      [['/cal/a.ics'], '"e-1"', ICS, null],
+      [['/cal/b.ics'], '"e-2"', ICS, null],
+    ],
+  );
 });
 
 test('response-level 404 (sync-collection deletions), failed propstats ignored, other namespaces not confused', () => {
@@ -36,11 +40,14 @@ test('response-level 404 (sync-collection deletions), failed propstats ignored, 
       <d:propstat><d:prop><x:getetag>"wrong"</x:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
     </d:response>
   </d:multistatus>`);
-  assert.deepEqual(ms.responses.map((r) => [r.hrefs[0], r.status, r.etag, r.calendarData, r.hasOkProps]), [
-    ['/cal/gone.ics', 404, null, null, false],
-    ['/cal/c.ics', null, '"c"', null, true],
-    ['/cal/d.ics', null, null, null, true],
-  ]);
+  assert.deepEqual(
+    ms.responses.map((r) => [r.hrefs[0], r.status, r.etag, r.calendarData, r.hasOkProps]),
+    [
+      ['/cal/gone.ics', 404, null, null, false],
+      ['/cal/c.ics', null, '"c"', null, true],
+      ['/cal/d.ics', null, null, null, true],
+    ],
+  );
   assert.equal(ms.syncToken, null);
 });
 
@@ -56,24 +63,41 @@ test('fed in pieces of any size, the answer is the same', () => {
 });
 
 test('not XML, not a multistatus, or cut off: one CalendarUnavailableError naming what was read', () => {
-  for (const bad of ['<html><body>Login</body></html>', 'Internal error', '<d:multistatus xmlns:d="DAV:"><d:response><d:href>/x', '']) {
-    assert.throws(() => parseMultistatus(bad, 'listing changes'), (e: unknown) => {
-      assert.ok(e instanceof CalendarUnavailableError);
-      assert.match((e as Error).message, /^listing changes: the calendar server's answer is not readable WebDAV XML/);
-      assert.ok(!(e as Error).message.includes('\n'));
-      return true;
-    }, JSON.stringify(bad));
+  for (const bad of [
+    '<html><body>Login</body></html>',
+    'Internal error',
+    '<d:multistatus xmlns:d="DAV:"><d:response><d:href>/x',
+    '',
+  ]) {
+    assert.throws(
+      () => parseMultistatus(bad, 'listing changes'),
+      (e: unknown) => {
+        assert.ok(e instanceof CalendarUnavailableError);
+        assert.match(
+          (e as Error).message,
+          /^listing changes: the calendar server's answer is not readable WebDAV XML/,
+        );
+        assert.ok(!(e as Error).message.includes('\n'));
+        return true;
+      },
+      JSON.stringify(bad),
+    );
   }
 });
 
 test('characters XML forbids (a vertical tab pasted into a description), raw or as references, do not stop the sync', () => {
-  const data = 'BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:v\nSUMMARY:alice\nDESCRIPTION:col1\u000bcol2 &#11; &#x1B;[31m &#xFFFE; ok &#233;\nEND:VEVENT\nEND:VCALENDAR\n';
+  const data =
+    'BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:v\nSUMMARY:alice\nDESCRIPTION:col1\u000bcol2 &#11; &#x1B;[31m &#xFFFE; ok &#233;\nEND:VEVENT\nEND:VCALENDAR\n';
   const xml = `<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/cal/v.ics</d:href><d:propstat><d:prop><d:getetag>"v"</d:getetag><c:calendar-data>${data}</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`;
   for (const size of [xml.length, 5, 1]) {
     const r = new MultistatusReader();
     for (let i = 0; i < xml.length; i += size) r.write(xml.slice(i, i + size));
     const ms = r.end('test');
     assert.equal(ms.responses.length, 1, `pieces of ${size}`);
-    assert.equal(ms.responses[0].calendarData, 'BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:v\r\nSUMMARY:alice\r\nDESCRIPTION:col1\ufffdcol2 \ufffd \ufffd[31m \ufffd ok é\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n', `pieces of ${size}`);
+    assert.equal(
+      ms.responses[0].calendarData,
+      'BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:v\r\nSUMMARY:alice\r\nDESCRIPTION:col1\ufffdcol2 \ufffd \ufffd[31m \ufffd ok é\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n',
+      `pieces of ${size}`,
+    );
   }
 });

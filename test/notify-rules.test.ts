@@ -16,18 +16,36 @@ import type { Claim } from '../src/core/types.js';
 import { parsePrefs, wants } from '../src/core/notify-prefs.js';
 import { readPrefsFile } from '../src/host/sessions/notify-prefs-file.js';
 
-const { config } = validateConfig({ host: 'box', timezone: 'UTC', notify: { reminders: ['15m'] }, resources: ['gpu0', 'gpu1'] }, { hostname: 'x', timezone: 'UTC' }, 't');
+const { config } = validateConfig(
+  { host: 'box', timezone: 'UTC', notify: { reminders: ['15m'] }, resources: ['gpu0', 'gpu1'] },
+  { hostname: 'x', timezone: 'UTC' },
+  't',
+);
 const CFG = config as Config;
 const MIN = 60_000;
 const T0 = new Date('2026-03-02T09:00:00Z');
 const at = (m: number) => new Date(T0.getTime() + m * MIN);
 function claim(p: Partial<Claim> & { uid: string }): Claim {
-  return { kind: 'claim', recurring: false, allDay: false, user: 'alice', mode: 'shared', hog: false, resources: [], note: '', allow: [], title: 't', start: at(60), end: at(180), ...p };
+  return {
+    kind: 'claim',
+    recurring: false,
+    allDay: false,
+    user: 'alice',
+    mode: 'shared',
+    hog: false,
+    resources: [],
+    note: '',
+    allow: [],
+    title: 't',
+    start: at(60),
+    end: at(180),
+    ...p,
+  };
 }
 const readers = (n: Notice, people: string[]) => people.filter((u) => isFor(n, u));
 const PEOPLE = ['alice', 'bob', 'carol'];
 
-test('the author of a change is not told of it; an admin\'s edit of another\'s claim tells the holder', () => {
+test("the author of a change is not told of it; an admin's edit of another's claim tells the holder", () => {
   const c = claim({ uid: 'a', resources: ['gpu0'] });
   const edited = { ...c, note: 'new note' };
   const [byHolder] = planNotices([c], [edited], T0, new Set(), CFG);
@@ -38,21 +56,29 @@ test('the author of a change is not told of it; an admin\'s edit of another\'s c
   const [fresh] = planNotices([], [c], T0, new Set(), CFG);
   assert.deepEqual(readers(fresh, PEOPLE), ['bob', 'carol']);
   assert.deepEqual(readers(messageNotice('bob', 'hi', T0), PEOPLE), ['alice', 'carol']);
-  assert.deepEqual(readers(messageNotice('bob', 'hi', T0, ['carol']), PEOPLE), ['carol'], 'hosthog notify --to carol');
+  assert.deepEqual(
+    readers(messageNotice('bob', 'hi', T0, ['carol']), PEOPLE),
+    ['carol'],
+    'hosthog notify --to carol',
+  );
 });
 
-test('a reminder for bob\'s gpu1 claim goes to bob and the users of gpu1 then, not to everyone', () => {
+test("a reminder for bob's gpu1 claim goes to bob and the users of gpu1 then, not to everyone", () => {
   const bobs = claim({ uid: 'b', user: 'bob', resources: ['gpu1'], start: at(15), end: at(120) });
   const alices = claim({ uid: 'a', user: 'alice', resources: ['gpu1'], start: at(-60), end: at(30) });
   const carols = claim({ uid: 'c', user: 'carol', resources: ['gpu0'], start: at(-60), end: at(300) });
-  const ns = planNotices([bobs, alices, carols], [bobs, alices, carols], T0, new Set(), CFG, { lastRun: at(-1) });
+  const ns = planNotices([bobs, alices, carols], [bobs, alices, carols], T0, new Set(), CFG, {
+    lastRun: at(-1),
+  });
   const r = ns.find((n) => n.kind === 'reminder')!;
   assert.ok(r, JSON.stringify(ns));
   assert.deepEqual(readers(r, PEOPLE), ['alice', 'bob']);
   assert.equal(r.urgent, false);
   // A whole-host exclusive claim takes the host from everyone: all are told, urgently.
   const whole = claim({ uid: 'w', user: 'bob', mode: 'exclusive', start: at(15), end: at(60) });
-  const w = planNotices([whole], [whole], T0, new Set(), CFG, { lastRun: at(-1) }).find((n) => n.kind === 'reminder')!;
+  const w = planNotices([whole], [whole], T0, new Set(), CFG, { lastRun: at(-1) }).find(
+    (n) => n.kind === 'reminder',
+  )!;
   assert.deepEqual(readers(w, PEOPLE), PEOPLE);
   assert.equal(w.urgent, true);
 });
@@ -71,7 +97,11 @@ test('urgent only when it takes something: hog or whole-host exclusive; not an e
 });
 
 test('notify.toml: mute passes only urgent notices until it ends; channels choose; junk is dropped', () => {
-  const { prefs, problems } = parsePrefs({ mute_until: at(120).toISOString(), channels: ['tmux'], evil: 'x' });
+  const { prefs, problems } = parsePrefs({
+    mute_until: at(120).toISOString(),
+    channels: ['tmux'],
+    evil: 'x',
+  });
   assert.deepEqual(problems, ['unknown key evil']);
   assert.equal(wants(prefs, 'tmux', false, T0), false);
   assert.equal(wants(prefs, 'tmux', true, T0), true);

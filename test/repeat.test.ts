@@ -14,7 +14,10 @@ test('weekday rules with an UNTIL at the end of the named day in the host zone',
   // Summer time: the end of 2027-06-30 in Berlin is 21:59:59Z.
   assert.equal(rr('every friday until 2027-06-30'), 'FREQ=WEEKLY;BYDAY=FR;UNTIL=20270630T215959Z');
   // Another zone: the end of the day is later in UTC.
-  assert.equal(rr('every monday until 2027-03-01', 'America/New_York'), 'FREQ=WEEKLY;BYDAY=MO;UNTIL=20270302T045959Z');
+  assert.equal(
+    rr('every monday until 2027-03-01', 'America/New_York'),
+    'FREQ=WEEKLY;BYDAY=MO;UNTIL=20270302T045959Z',
+  );
 });
 
 test('frequencies without an end are returned as is (the planner refuses them)', () => {
@@ -52,26 +55,53 @@ test('until month names, written dates, relative days and spans', () => {
 test('raw RRULE values are validated and a DATE UNTIL becomes the end of that day', () => {
   assert.equal(rr('FREQ=WEEKLY;UNTIL=20270301'), 'FREQ=WEEKLY;UNTIL=20270301T225959Z');
   assert.equal(rr('RRULE:FREQ=DAILY;COUNT=3'), 'FREQ=DAILY;COUNT=3');
-  assert.equal(rr('FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T120000Z'), 'FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T120000Z');
+  assert.equal(
+    rr('FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T120000Z'),
+    'FREQ=WEEKLY;BYDAY=TU;UNTIL=20270301T120000Z',
+  );
 });
 
 test('unreadable or too frequent rules are UsageErrors with a hint', () => {
-  for (const bad of ['', 'sometimes', 'every monday blah', 'every hour', 'FREQ=HOURLY;COUNT=3', 'FREQ=WEEKLY;COUNT=3;UNTIL=20270101',
-    'every monday until 2027-02-30', 'every monday until whenever', 'daily for 0 times', 'daily for 3 hours', 'FREQ=NOPE']) {
-    assert.throws(() => rr(bad), (e: unknown) => {
-      assert.ok(e instanceof UsageError, `${bad}: ${e}`);
-      assert.match(e.hint ?? '', /every monday until/);
-      return true;
-    }, bad);
+  for (const bad of [
+    '',
+    'sometimes',
+    'every monday blah',
+    'every hour',
+    'FREQ=HOURLY;COUNT=3',
+    'FREQ=WEEKLY;COUNT=3;UNTIL=20270101',
+    'every monday until 2027-02-30',
+    'every monday until whenever',
+    'daily for 0 times',
+    'daily for 3 hours',
+    'FREQ=NOPE',
+  ]) {
+    assert.throws(
+      () => rr(bad),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageError, `${bad}: ${e}`);
+        assert.match(e.hint ?? '', /every monday until/);
+        return true;
+      },
+      bad,
+    );
   }
 });
 
 test('describeRepeat reads the rule back, the UNTIL day in the host zone', () => {
-  assert.equal(describeRepeat('FREQ=WEEKLY;BYDAY=MO;UNTIL=20270301T225959Z', TZ), 'every week on Monday until 2027-03-01');
-  assert.equal(describeRepeat('FREQ=WEEKLY;BYDAY=MO;UNTIL=20270302T045959Z', 'America/New_York'), 'every week on Monday until 2027-03-01');
+  assert.equal(
+    describeRepeat('FREQ=WEEKLY;BYDAY=MO;UNTIL=20270301T225959Z', TZ),
+    'every week on Monday until 2027-03-01',
+  );
+  assert.equal(
+    describeRepeat('FREQ=WEEKLY;BYDAY=MO;UNTIL=20270302T045959Z', 'America/New_York'),
+    'every week on Monday until 2027-03-01',
+  );
   assert.equal(describeRepeat('FREQ=DAILY;COUNT=10', TZ), 'every day for 10 times');
   assert.equal(describeRepeat('RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', TZ), 'every weekday');
   assert.equal(describeRepeat('FREQ=WEEKLY;INTERVAL=2;UNTIL=20270301', TZ), 'every 2 weeks until 2027-03-01');
   // Round trip of what parseRepeat writes.
-  assert.equal(describeRepeat(rr('every mon and wed until 2027-01-31'), TZ), 'every week on Monday, Wednesday until 2027-01-31');
+  assert.equal(
+    describeRepeat(rr('every mon and wed until 2027-01-31'), TZ),
+    'every week on Monday, Wednesday until 2027-01-31',
+  );
 });

@@ -8,7 +8,17 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { startHogLab, makeGateRoot, type HogLab } from './harness/sshd.js';
@@ -44,7 +54,10 @@ function hogToml(): string {
 /** `n` sockets in hh-bob's tmux directory that accept a connection and never say a word. */
 async function plantSilentTmux(uid: number, gid: number, n: number): Promise<() => void> {
   const dir = `/tmp/tmux-${uid}`;
-  if (!existsSync(dir)) { mkdirSync(dir, { mode: 0o700 }); chownSync(dir, uid, gid); }
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, uid, gid);
+  }
   assert.equal(lstatSync(dir).uid, uid);
   const servers: Server[] = [];
   const held: Socket[] = [];
@@ -52,7 +65,10 @@ async function plantSilentTmux(uid: number, gid: number, n: number): Promise<() 
   for (let i = 0; i < n; i++) {
     const path = join(dir, `silent-${i}`);
     rmSync(path, { force: true });
-    const s = createServer((c) => { held.push(c); c.on('error', () => undefined); });
+    const s = createServer((c) => {
+      held.push(c);
+      c.on('error', () => undefined);
+    });
     await new Promise<void>((r) => s.listen(path, r));
     chownSync(path, uid, gid);
     chmodSync(path, 0o700);
@@ -71,33 +87,71 @@ test('headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of c
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg: TestConfig = writeTestConfig({ vdir, bridge: hogToml() });
   const env = { HOSTHOG_CONFIG: cfg.path };
-  t.after(async () => { if (gateOn()) await runCli(['unhog', '--force'], { env }); });
+  t.after(async () => {
+    if (gateOn()) await runCli(['unhog', '--force'], { env });
+  });
   const bob = users['hh-bob'];
   const unplant = await plantSilentTmux(bob.uid, bob.gid, 30);
   t.after(unplant);
 
-  const bridge = startCli(['bridge'], { cwd: REPO, env: { HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'info' } });
-  t.after(() => { if (bridge.exitCode === null && bridge.signalCode === null) bridge.kill('SIGKILL'); });
+  const bridge = startCli(['bridge'], {
+    cwd: REPO,
+    env: { HOSTHOG_CONFIG: cfg.path, HOSTHOG_LOG_LEVEL: 'info' },
+  });
+  t.after(() => {
+    if (bridge.exitCode === null && bridge.signalCode === null) bridge.kill('SIGKILL');
+  });
   const until = async <T>(fn: () => T | Promise<T>, what: string, ms = 20_000) => {
-    try { return await waitFor(fn, what, ms, 50); } catch (e) { throw new Error(`${(e as Error).message}\nbridge output:\n${bridge.output().slice(-3000)}`); }
+    try {
+      return await waitFor(fn, what, ms, 50);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nbridge output:\n${bridge.output().slice(-3000)}`);
+    }
   };
   await until(() => read(cfg.motd).includes('test-box'), 'first motd');
 
   // The hog: hh-alice, ending on a whole minute at least 25 s from now.
   const end = new Date(Math.ceil((Date.now() + 25_000) / 60_000) * 60_000);
   const start = new Date(Math.floor((Date.now() - 60_000) / 1000) * 1000);
-  writeFileSync(join(vdir, 'hog.ics'), vevent('hog', 'hh-alice hog: benchmarks', start, end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice'));
+  writeFileSync(
+    join(vdir, 'hog.ics'),
+    vevent('hog', 'hh-alice hog: benchmarks', start, end, 'X-HOSTHOG-KIND:claim\r\nX-HOSTHOG-USER:hh-alice'),
+  );
   await until(() => gateOn(), 'hog gate closed', 15_000);
-  assert.equal(await lab!.sshd.login('hh-bob', lab!.keys['hh-bob'].keyFile).then((x) => x.code === 0), false, 'hh-bob is kept out');
+  assert.equal(
+    await lab!.sshd.login('hh-bob', lab!.keys['hh-bob'].keyFile).then((x) => x.code === 0),
+    false,
+    'hh-bob is kept out',
+  );
 
   // The attack, while the hog holds: the FREQ rule straight to the socket, and in the calendar.
   const never = 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=2';
   const inTen = new Date(Math.ceil((Date.now() + 600_000) / 60_000) * 60_000);
-  const r = await rawCall(cfg.socket, bob.uid, 'claim', { resources: [], mode: 'exclusive', hog: false, note: '', allow: [], start: inTen.toISOString(), end: new Date(inTen.getTime() + 1_800_000).toISOString(), rrule: never });
+  const r = await rawCall(cfg.socket, bob.uid, 'claim', {
+    resources: [],
+    mode: 'exclusive',
+    hog: false,
+    note: '',
+    allow: [],
+    start: inTen.toISOString(),
+    end: new Date(inTen.getTime() + 1_800_000).toISOString(),
+    rrule: never,
+  });
   assert.equal(r.ok, false);
-  writeFileSync(join(vdir, 'never.ics'), vevent('never', 'hh-bob exclusive', inTen, new Date(inTen.getTime() + 1_800_000), `RRULE:${never}`));
+  writeFileSync(
+    join(vdir, 'never.ics'),
+    vevent('never', 'hh-bob exclusive', inTen, new Date(inTen.getTime() + 1_800_000), `RRULE:${never}`),
+  );
   // A notice to everyone (tmux channel included: it probes hh-bob's silent sockets).
-  writeFileSync(join(vdir, 'soon.ics'), vevent('soon', 'hh-carol gpu0: training', new Date(end.getTime() + 120_000), new Date(end.getTime() + 3_720_000)));
+  writeFileSync(
+    join(vdir, 'soon.ics'),
+    vevent(
+      'soon',
+      'hh-carol gpu0: training',
+      new Date(end.getTime() + 120_000),
+      new Date(end.getTime() + 3_720_000),
+    ),
+  );
 
   assert.ok(Date.now() < end.getTime() - 2000, 'the hog is still on when the attack is in place');
   assert.equal(gateOn(), true);
@@ -110,10 +164,14 @@ test('headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of c
   t.diagnostic(`hog gate open ${gateLateMs} ms after the end; motd current ${motdLateMs} ms after`);
   assert.ok(gateLateMs <= 5000, `hog ended ${gateLateMs} ms late`);
   assert.ok(motdLateMs <= 5000, `motd turned ${motdLateMs} ms late`);
-  assert.ok(await lab!.sshd.login('hh-bob', lab!.keys['hh-bob'].keyFile).then((x) => x.code === 0), 'hh-bob logs in again');
+  assert.ok(
+    await lab!.sshd.login('hh-bob', lab!.keys['hh-bob'].keyFile).then((x) => x.code === 0),
+    'hh-bob logs in again',
+  );
   assert.match(read(join(cfg.stateDir, 'snapshot.json')), /never.*too costly to expand|too costly to expand/);
 
-  for (const line of bridge.output().split('\n').filter(Boolean)) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+  for (const line of bridge.output().split('\n').filter(Boolean))
+    assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
   assert.doesNotMatch(bridge.output(), /task still running/);
   const done = new Promise((res) => bridge.once('exit', res));
   bridge.kill('SIGTERM');

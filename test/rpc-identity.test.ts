@@ -108,30 +108,65 @@ console.log(JSON.stringify(out));
 
 function runAs(user: TestUser, script: string, args: string[]): Promise<any> {
   return new Promise((resolve, reject) => {
-    execFile('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', process.execPath, ...NODE_ARGS, script, ...args],
-      { cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: user.home }, timeout: 30_000, encoding: 'utf8' },
+    execFile(
+      'setpriv',
+      [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        '--init-groups',
+        process.execPath,
+        ...NODE_ARGS,
+        script,
+        ...args,
+      ],
+      {
+        cwd: REPO,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: user.home },
+        timeout: 30_000,
+        encoding: 'utf8',
+      },
       (err, stdout, stderr) => {
         const last = stdout.trim().split('\n').pop() ?? '';
-        try { resolve(JSON.parse(last)); } catch { reject(new Error(`client as ${user.name} failed: ${err?.message}\n${stdout}\n${stderr}`)); }
-      });
+        try {
+          resolve(JSON.parse(last));
+        } catch {
+          reject(new Error(`client as ${user.name} failed: ${err?.message}\n${stdout}\n${stderr}`));
+        }
+      },
+    );
   });
 }
 
 /** A root-side raw connection: send bytes, collect answer frames until the server hangs up. */
-function rawSession(path: string, payloads: (string | Buffer)[], waitMs = 5000): Promise<{ frames: any[]; closed: boolean }> {
+function rawSession(
+  path: string,
+  payloads: (string | Buffer)[],
+  waitMs = 5000,
+): Promise<{ frames: any[]; closed: boolean }> {
   return new Promise((resolve) => {
     const s = createConnection(path);
     let buf = '';
     const frames: any[] = [];
-    const t = setTimeout(() => { s.destroy(); resolve({ frames, closed: false }); }, waitMs);
-    s.on('connect', () => { for (const p of payloads) s.write(p); });
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve({ frames, closed: false });
+    }, waitMs);
+    s.on('connect', () => {
+      for (const p of payloads) s.write(p);
+    });
     s.on('data', (d) => {
       buf += d;
       let i;
-      while ((i = buf.indexOf('\n')) >= 0) { frames.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1); }
+      while ((i = buf.indexOf('\n')) >= 0) {
+        frames.push(JSON.parse(buf.slice(0, i)));
+        buf = buf.slice(i + 1);
+      }
     });
     s.on('error', () => undefined);
-    s.on('close', () => { clearTimeout(t); resolve({ frames, closed: true }); });
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve({ frames, closed: true });
+    });
   });
 }
 
@@ -149,7 +184,10 @@ async function listChallenges(): Promise<string[]> {
 async function waitUntilEmpty(ms = 3000): Promise<string[]> {
   const until = Date.now() + ms;
   let left = await listChallenges();
-  while (left.length && Date.now() < until) { await new Promise((r) => setTimeout(r, 50)); left = await listChallenges(); }
+  while (left.length && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = await listChallenges();
+  }
   return left;
 }
 
@@ -186,7 +224,19 @@ test('the server makes a root-owned 0755 socket dir, a 0666 socket and a 0711 ch
   assert.equal(c.uid, 0);
   assert.equal(c.mode & 0o7777, 0o711);
   // Others can traverse but not list it.
-  const bobLs = await new Promise<number>((r) => execFile('setpriv', [`--reuid=${users['hh-bob'].uid}`, `--regid=${users['hh-bob'].gid}`, '--init-groups', 'ls', challengeDir], (e) => r(e ? Number((e as any).code) : 0)));
+  const bobLs = await new Promise<number>((r) =>
+    execFile(
+      'setpriv',
+      [
+        `--reuid=${users['hh-bob'].uid}`,
+        `--regid=${users['hh-bob'].gid}`,
+        '--init-groups',
+        'ls',
+        challengeDir,
+      ],
+      (e) => r(e ? Number((e as any).code) : 0),
+    ),
+  );
   assert.notEqual(bobLs, 0);
 });
 
@@ -216,14 +266,25 @@ test("dave's groups include hh-admins", async () => {
 test("bob claiming alice's uid (or root's) cannot read the nonce, is refused, and the handler is never called", async () => {
   const before = calls.length;
   // Through the real client code: it cannot read the challenge, so it gives up.
-  const viaClient = await runAs(users['hh-bob'], join(clientsDir, 'client.mjs'), [socketPath, 'whoami', String(users['hh-alice'].uid)]);
+  const viaClient = await runAs(users['hh-bob'], join(clientsDir, 'client.mjs'), [
+    socketPath,
+    'whoami',
+    String(users['hh-alice'].uid),
+  ]);
   assert.equal(viaClient.ok, false);
   assert.equal(viaClient.name, 'PermissionError');
-  assert.match(viaClient.message, new RegExp(`could not prove to the bridge that you are uid ${users['hh-alice'].uid}: EACCES`));
+  assert.match(
+    viaClient.message,
+    new RegExp(`could not prove to the bridge that you are uid ${users['hh-alice'].uid}: EACCES`),
+  );
 
   // By hand: read fails with EACCES, a guessed nonce is refused, the connection is closed.
   for (const uid of [users['hh-alice'].uid, 0]) {
-    const r = await runAs(users['hh-bob'], join(clientsDir, 'raw.mjs'), [socketPath, 'impersonate', String(uid)]);
+    const r = await runAs(users['hh-bob'], join(clientsDir, 'raw.mjs'), [
+      socketPath,
+      'impersonate',
+      String(uid),
+    ]);
     assert.equal(r.challenge.type, 'challenge', JSON.stringify(r));
     assert.equal(r.readError, 'EACCES');
     assert.equal(r.answer.type, 'response');
@@ -237,7 +298,11 @@ test("bob claiming alice's uid (or root's) cannot read the nonce, is refused, an
   assert.equal(calls.length, before, 'the handler was never called');
 
   // Alice herself, by hand, proves it: the same raw path works for the rightful owner.
-  const ok = await runAs(users['hh-alice'], join(clientsDir, 'raw.mjs'), [socketPath, 'impersonate', String(users['hh-alice'].uid)]);
+  const ok = await runAs(users['hh-alice'], join(clientsDir, 'raw.mjs'), [
+    socketPath,
+    'impersonate',
+    String(users['hh-alice'].uid),
+  ]);
   assert.equal(ok.answer.type, 'welcome');
   assert.equal(ok.answer.user, 'hh-alice');
   assert.deepEqual(await waitUntilEmpty(), []);
@@ -297,7 +362,10 @@ test('challenge files are owned by the claimed uid, mode 0400, and go away on di
   const path = await new Promise<string>((resolve) => {
     let buf = '';
     s.on('connect', () => s.write(JSON.stringify({ type: 'hello', v: 1, uid: alice.uid }) + '\n'));
-    s.on('data', (d) => { buf += d; if (buf.includes('\n')) resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))).path); });
+    s.on('data', (d) => {
+      buf += d;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))).path);
+    });
   });
   const st = await fsp.stat(path);
   assert.equal(st.uid, alice.uid);
@@ -328,17 +396,31 @@ test('garbage, oversized and out-of-order frames get an error and a hang-up, and
     assert.equal(r.closed, true, `server hangs up on ${String(payload[0]).slice(0, 40)}`);
     assert.equal(r.frames.length, 1, String(payload[0]).slice(0, 40));
     assert.equal(r.frames[0].ok, false);
-    assert.equal(r.frames[0].error.type, 'UsageError', `${String(payload[0]).slice(0, 40)} → ${JSON.stringify(r.frames[0])}`);
+    assert.equal(
+      r.frames[0].error.type,
+      'UsageError',
+      `${String(payload[0]).slice(0, 40)} → ${JSON.stringify(r.frames[0])}`,
+    );
   }
   // An unknown uid is refused before any file is created.
   const unknown = await rawSession(socketPath, ['{"type":"hello","v":1,"uid":3999999}\n']);
   assert.equal(unknown.frames[0].error.type, 'PermissionError');
   assert.match(unknown.frames[0].error.message, /uid 3999999 has no account/);
   // Connect-and-vanish, many at once.
-  await Promise.all(Array.from({ length: 30 }, () => new Promise<void>((r) => {
-    const s = createConnection(socketPath, () => { s.write('{"type":"hello","v":1,"uid":0}\n'); s.destroy(); r(); });
-    s.on('error', () => r());
-  })));
+  await Promise.all(
+    Array.from(
+      { length: 30 },
+      () =>
+        new Promise<void>((r) => {
+          const s = createConnection(socketPath, () => {
+            s.write('{"type":"hello","v":1,"uid":0}\n');
+            s.destroy();
+            r();
+          });
+          s.on('error', () => r());
+        }),
+    ),
+  );
   assert.equal(calls.length, before);
   // Still serving.
   const r = await runAs(users['hh-alice'], join(clientsDir, 'client.mjs'), [socketPath, 'whoami']);
@@ -348,15 +430,20 @@ test('garbage, oversized and out-of-order frames get an error and a hang-up, and
 
 test('handler errors come back as the same HosthogError class; other errors as a generic internal error', async () => {
   const deny = await runAs(users['hh-bob'], join(clientsDir, 'client.mjs'), [socketPath, 'deny']);
-  assert.deepEqual({ ok: deny.ok, name: deny.name, exitCode: deny.exitCode, line: deny.line },
-    { ok: false, name: 'PermissionError', exitCode: 77, line: 'not yours to release (ask its holder)' });
+  assert.deepEqual(
+    { ok: deny.ok, name: deny.name, exitCode: deny.exitCode, line: deny.line },
+    { ok: false, name: 'PermissionError', exitCode: 77, line: 'not yours to release (ask its holder)' },
+  );
   const crash = await runAs(users['hh-bob'], join(clientsDir, 'client.mjs'), [socketPath, 'crash']);
   assert.equal(crash.ok, false);
   assert.equal(crash.exitCode, 70);
   assert.match(crash.message, /internal error/);
   assert.doesNotMatch(crash.message, /secret internal detail/);
   // In-process too (root is a caller like any other, proving uid 0).
-  await assert.rejects(callBridge(socketPath, { method: 'deny', params: {} }), (e: unknown) => e instanceof PermissionError && e.exitCode === 77);
+  await assert.rejects(
+    callBridge(socketPath, { method: 'deny', params: {} }),
+    (e: unknown) => e instanceof PermissionError && e.exitCode === 77,
+  );
   assert.equal(calls[calls.length - 1].caller.user, 'root');
 });
 
@@ -376,7 +463,11 @@ test('a stale socket file is replaced at start', async () => {
   await fsp.chmod(dir, 0o755);
   const path = join(dir, 'bridge.sock');
   // A socket file nobody listens on (what a killed bridge leaves).
-  execFileSync('python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])', path]);
+  execFileSync('python3', [
+    '-c',
+    'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])',
+    path,
+  ]);
   assert.ok((await fsp.lstat(path)).isSocket());
   const noBridge = await runAs(users['hh-alice'], join(clientsDir, 'client.mjs'), [path, 'whoami']);
   assert.equal(noBridge.name, 'BridgeUnavailableError'); // ECONNREFUSED reads the same as no socket
@@ -397,7 +488,10 @@ test('no bridge: BridgeUnavailableError with one line and exit code 69', async (
   assert.equal(r.name, 'BridgeUnavailableError');
   assert.equal(r.exitCode, 69);
   assert.equal(r.message, `no hosthog bridge is running on this host (socket ${path})`);
-  assert.equal(r.line, `no hosthog bridge is running on this host (socket ${path}) (start it: systemctl start hosthog-bridge, or use --calendar URL to talk to the calendar directly)`);
+  assert.equal(
+    r.line,
+    `no hosthog bridge is running on this host (socket ${path}) (start it: systemctl start hosthog-bridge, or use --calendar URL to talk to the calendar directly)`,
+  );
   assert.ok(!r.line.includes('\n'));
   await assert.rejects(callBridge(path, { method: 'whoami', params: {} }), BridgeUnavailableError);
 });

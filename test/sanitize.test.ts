@@ -80,9 +80,39 @@ test('isClean flags controls and bidi marks, accepts normal text', () => {
 });
 
 test('cleanText output is always clean (fuzz over control/escape alphabet)', () => {
-  const alphabet = [ESC, '[', ']', '\\', 'P', '_', '^', 'X', '0', ';', 'm', '\u0007', '\u009b', '\u009d', '\u009c', '\u0090', '\u202e', '\u2066', 'a', ' ', '\n', '\u007f', '\u0000', '(', '?', '🎉'];
+  const alphabet = [
+    ESC,
+    '[',
+    ']',
+    '\\',
+    'P',
+    '_',
+    '^',
+    'X',
+    '0',
+    ';',
+    'm',
+    '\u0007',
+    '\u009b',
+    '\u009d',
+    '\u009c',
+    '\u0090',
+    '\u202e',
+    '\u2066',
+    'a',
+    ' ',
+    '\n',
+    '\u007f',
+    '\u0000',
+    '(',
+    '?',
+    '🎉',
+  ];
   let seed = 12345;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
   for (let i = 0; i < 3000; i++) {
     let s = '';
     const n = rnd() % 40;

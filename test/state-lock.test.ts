@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { lockStateDir, LOCK_FILE } from '../src/host/store/state-lock.js';
 
-test('state lock: created with our pid, a dead bridge\'s or a garbled file taken over, released on stop, nothing left aside', (t) => {
+test("state lock: created with our pid, a dead bridge's or a garbled file taken over, released on stop, nothing left aside", (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-lock-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, LOCK_FILE);
@@ -16,7 +16,9 @@ test('state lock: created with our pid, a dead bridge\'s or a garbled file taken
   release();
   assert.equal(existsSync(file), false);
   // A pid that no longer runs (a child that has exited), then garbage: both taken over.
-  const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+  const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], {
+    encoding: 'utf8',
+  }).stdout.trim();
   for (const stale of [`${dead}\n`, 'not a pid\n', '']) {
     writeFileSync(file, stale);
     release = lockStateDir(dir);

@@ -2,8 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTitle, formatTitle, type TitleParse } from '../src/core/title.js';
 
-const C = (user: string, mode: 'shared' | 'exclusive', hog: boolean, resources: string[], note: string): TitleParse =>
-  ({ kind: 'claim', user, mode, hog, resources, note });
+const C = (
+  user: string,
+  mode: 'shared' | 'exclusive',
+  hog: boolean,
+  resources: string[],
+  note: string,
+): TitleParse => ({ kind: 'claim', user, mode, hog, resources, note });
 const A = (text: string): TitleParse => ({ kind: 'announcement', text });
 
 const table: [string, string[], TitleParse][] = [
@@ -70,18 +75,39 @@ test('parseTitle cleans control characters and caps the note', () => {
 
 test('formatTitle writes the documented forms', () => {
   assert.equal(formatTitle({ user: 'alice', mode: 'shared', hog: false, resources: [], note: '' }), 'alice');
-  assert.equal(formatTitle({ user: 'alice', mode: 'exclusive', hog: false, resources: ['gpu0'], note: 'ICML runs' }), 'alice exclusive gpu0: ICML runs');
-  assert.equal(formatTitle({ user: 'carol', mode: 'exclusive', hog: true, resources: [], note: 'benchmarks' }), 'carol hog: benchmarks');
-  assert.equal(formatTitle({ user: 'Bob', mode: 'shared', hog: false, resources: ['gpu0', 'gpu1'], note: 'a: b' }), 'Bob gpu0,gpu1: a: b');
+  assert.equal(
+    formatTitle({ user: 'alice', mode: 'exclusive', hog: false, resources: ['gpu0'], note: 'ICML runs' }),
+    'alice exclusive gpu0: ICML runs',
+  );
+  assert.equal(
+    formatTitle({ user: 'carol', mode: 'exclusive', hog: true, resources: [], note: 'benchmarks' }),
+    'carol hog: benchmarks',
+  );
+  assert.equal(
+    formatTitle({ user: 'Bob', mode: 'shared', hog: false, resources: ['gpu0', 'gpu1'], note: 'a: b' }),
+    'Bob gpu0,gpu1: a: b',
+  );
 });
 
 test('parseTitle(formatTitle(x)) round-trips', () => {
   const cases = [
     { user: 'alice', mode: 'shared' as const, hog: false, resources: [], note: '' },
     { user: 'alice', mode: 'exclusive' as const, hog: false, resources: [], note: '' },
-    { user: 'bob', mode: 'shared' as const, hog: false, resources: ['gpu0', 'gpu1'], note: 'training, phase 2' },
+    {
+      user: 'bob',
+      mode: 'shared' as const,
+      hog: false,
+      resources: ['gpu0', 'gpu1'],
+      note: 'training, phase 2',
+    },
     { user: 'carol', mode: 'exclusive' as const, hog: true, resources: ['gpu3'], note: 'benchmarks: final' },
-    { user: 'd_e.f-g', mode: 'exclusive' as const, hog: false, resources: ['nvme1'], note: 'Maintenance window' },
+    {
+      user: 'd_e.f-g',
+      mode: 'exclusive' as const,
+      hog: false,
+      resources: ['nvme1'],
+      note: 'Maintenance window',
+    },
     { user: 'reboot', mode: 'shared' as const, hog: false, resources: [], note: 'x' },
   ];
   for (const c of cases) assert.deepEqual(parseTitle(formatTitle(c), []), { kind: 'claim', ...c });

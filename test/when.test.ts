@@ -85,13 +85,31 @@ test('other zones', () => {
 });
 
 test('unreadable times are UsageErrors with a hint listing the forms', () => {
-  for (const bad of ['', 'soon', '25:00', '2026-13-01', '2026-02-30', '13pm', '0am', 'in', '+x', 'friday at', 'yesterday', '14:60', 'in -5m', 'fri fri']) {
-    assert.throws(() => parseWhen(bad, NOW, TZ), (e: unknown) => {
-      assert.ok(e instanceof UsageError, `${bad}: ${e}`);
-      assert.match(e.line(), /cannot read the time/);
-      assert.match(e.hint ?? '', /tomorrow 9:00/);
-      return true;
-    });
+  for (const bad of [
+    '',
+    'soon',
+    '25:00',
+    '2026-13-01',
+    '2026-02-30',
+    '13pm',
+    '0am',
+    'in',
+    '+x',
+    'friday at',
+    'yesterday',
+    '14:60',
+    'in -5m',
+    'fri fri',
+  ]) {
+    assert.throws(
+      () => parseWhen(bad, NOW, TZ),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageError, `${bad}: ${e}`);
+        assert.match(e.line(), /cannot read the time/);
+        assert.match(e.hint ?? '', /tomorrow 9:00/);
+        return true;
+      },
+    );
   }
 });
 
@@ -101,7 +119,10 @@ test('parseDurationArg', () => {
   assert.equal(parseDurationArg('3d'), 259_200_000);
   assert.equal(parseDurationArg('1h30m'), 5_400_000);
   for (const bad of ['', '0m', 'abc', '5', '-5m', '2 fortnights']) {
-    assert.throws(() => parseDurationArg(bad), (e: unknown) => e instanceof UsageError && /duration/.test(e.message) && /1h30m/.test(e.hint ?? ''));
+    assert.throws(
+      () => parseDurationArg(bad),
+      (e: unknown) => e instanceof UsageError && /duration/.test(e.message) && /1h30m/.test(e.hint ?? ''),
+    );
   }
 });
 
@@ -123,10 +144,25 @@ test('--until: day words and distances mean what they mean now; a bare clock is 
 test('claimTimes: made now or "in N" on the whole minute (start and end); --at as typed; a very short claim keeps its seconds', () => {
   const t = new Date('2026-11-20T09:13:38Z'); // 10:13:38 Berlin
   const iso = (r: { start: Date; end: Date | null }) => [r.start.toISOString(), r.end?.toISOString() ?? null];
-  assert.deepEqual(iso(claimTimes({ for: '10m' }, t, TZ)), ['2026-11-20T09:13:00.000Z', '2026-11-20T09:23:00.000Z']);
-  assert.deepEqual(iso(claimTimes({ in: '5m', for: '10m' }, t, TZ)), ['2026-11-20T09:18:00.000Z', '2026-11-20T09:28:00.000Z']);
-  assert.deepEqual(iso(claimTimes({ until: 'in 10m' }, t, TZ)), ['2026-11-20T09:13:00.000Z', '2026-11-20T09:23:00.000Z']);
-  assert.deepEqual(iso(claimTimes({ at: '11:00', until: '12:30' }, t, TZ)), ['2026-11-20T10:00:00.000Z', '2026-11-20T11:30:00.000Z']);
-  assert.deepEqual(iso(claimTimes({ for: '10s' }, t, TZ)), ['2026-11-20T09:13:38.000Z', '2026-11-20T09:13:48.000Z']);
+  assert.deepEqual(iso(claimTimes({ for: '10m' }, t, TZ)), [
+    '2026-11-20T09:13:00.000Z',
+    '2026-11-20T09:23:00.000Z',
+  ]);
+  assert.deepEqual(iso(claimTimes({ in: '5m', for: '10m' }, t, TZ)), [
+    '2026-11-20T09:18:00.000Z',
+    '2026-11-20T09:28:00.000Z',
+  ]);
+  assert.deepEqual(iso(claimTimes({ until: 'in 10m' }, t, TZ)), [
+    '2026-11-20T09:13:00.000Z',
+    '2026-11-20T09:23:00.000Z',
+  ]);
+  assert.deepEqual(iso(claimTimes({ at: '11:00', until: '12:30' }, t, TZ)), [
+    '2026-11-20T10:00:00.000Z',
+    '2026-11-20T11:30:00.000Z',
+  ]);
+  assert.deepEqual(iso(claimTimes({ for: '10s' }, t, TZ)), [
+    '2026-11-20T09:13:38.000Z',
+    '2026-11-20T09:13:48.000Z',
+  ]);
   assert.deepEqual(iso(claimTimes({}, t, TZ)), ['2026-11-20T09:13:00.000Z', null]);
 });

@@ -8,12 +8,36 @@ import { readFileSync } from 'node:fs';
 import { parseTzif } from '../src/core/tzif.js';
 import { offsetAt, utcToZoned, isValidZone, transitions } from '../src/core/zones.js';
 
-const ZONES = ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'Asia/Kolkata', 'America/Sao_Paulo',
-  'Europe/Dublin', 'Asia/Tehran', 'America/St_Johns', 'Africa/Casablanca', 'Pacific/Apia', 'UTC', 'Etc/GMT+5'];
+const ZONES = [
+  'Europe/Berlin',
+  'America/New_York',
+  'Australia/Lord_Howe',
+  'Pacific/Chatham',
+  'Asia/Kolkata',
+  'America/Sao_Paulo',
+  'Europe/Dublin',
+  'Asia/Tehran',
+  'America/St_Johns',
+  'Africa/Casablanca',
+  'Pacific/Apia',
+  'UTC',
+  'Etc/GMT+5',
+];
 
 const fmts = new Map<string, Intl.DateTimeFormat>();
 function intlOffset(t: number, tz: string): number {
-  const f = fmts.get(tz) ?? new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const f =
+    fmts.get(tz) ??
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
   fmts.set(tz, f);
   const p: Record<string, number> = {};
   for (const x of f.formatToParts(new Date(t))) if (x.type !== 'literal') p[x.type] = Number(x.value);
@@ -29,7 +53,11 @@ test('tzif: Debian zone files parse, and their transitions are the ones Intl rep
       const t: number = z.at[i];
       if (t < Date.UTC(2000, 0, 1) || t > Date.UTC(2036, 0, 1)) continue;
       assert.equal(intlOffset(t, tz), z.offset[i], `${tz} at ${new Date(t).toISOString()}`);
-      assert.equal(intlOffset(t - 1000, tz), i ? z.offset[i - 1] : z.initial, `${tz} just before ${new Date(t).toISOString()}`);
+      assert.equal(
+        intlOffset(t - 1000, tz),
+        i ? z.offset[i - 1] : z.initial,
+        `${tz} just before ${new Date(t).toISOString()}`,
+      );
     }
   }
 });
@@ -42,12 +70,25 @@ test('zones: offsetAt and utcToZoned (zone files) agree with Intl every 5 h 7 mi
     const d = new Date('2031-07-04T12:34:56.789Z');
     const w = new Date(Math.floor(d.getTime() / 1000) * 1000 + intlOffset(d.getTime(), tz));
     assert.deepEqual(utcToZoned(d, tz), {
-      year: w.getUTCFullYear(), month: w.getUTCMonth() + 1, day: w.getUTCDate(), hour: w.getUTCHours(), minute: w.getUTCMinutes(), second: w.getUTCSeconds(), weekday: w.getUTCDay(),
+      year: w.getUTCFullYear(),
+      month: w.getUTCMonth() + 1,
+      day: w.getUTCDate(),
+      hour: w.getUTCHours(),
+      minute: w.getUTCMinutes(),
+      second: w.getUTCSeconds(),
+      weekday: w.getUTCDay(),
     });
   }
   // Berlin 2026: exactly the two EU changes, to the second
-  assert.deepEqual(transitions('Europe/Berlin', new Date('2026-01-01T00:00:00Z'), new Date('2027-01-01T00:00:00Z')).map((x) => [new Date(x.at).toISOString(), x.toOffset / 3600_000]),
-    [['2026-03-29T01:00:00.000Z', 2], ['2026-10-25T01:00:00.000Z', 1]]);
+  assert.deepEqual(
+    transitions('Europe/Berlin', new Date('2026-01-01T00:00:00Z'), new Date('2027-01-01T00:00:00Z')).map(
+      (x) => [new Date(x.at).toISOString(), x.toOffset / 3600_000],
+    ),
+    [
+      ['2026-03-29T01:00:00.000Z', 2],
+      ['2026-10-25T01:00:00.000Z', 1],
+    ],
+  );
 });
 
 test('zones: names are checked before any file is read; garbage is not a zone', () => {

@@ -23,7 +23,13 @@ import { openSource } from '../caldav/open-source.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 import type { Log } from '../host/store/log.js';
 import { Mirror, type SyncOutcome } from './mirror.js';
-import { nearPart, readSnapshotFile, writeSnapshotFile, writeSyncState, type StoredSnapshot } from './snapshot-file.js';
+import {
+  nearPart,
+  readSnapshotFile,
+  writeSnapshotFile,
+  writeSyncState,
+  type StoredSnapshot,
+} from './snapshot-file.js';
 
 /** An event hosthog cannot read (or shows with a doubt), for doctor. */
 type Problem = { href: string; message: string; shown?: boolean };
@@ -52,7 +58,9 @@ function gcFunction(): (() => void) | null {
     try {
       setFlagsFromString('--expose-gc');
       runtimeGc = runInNewContext('gc') as () => void;
-    } catch { runtimeGc = null; }
+    } catch {
+      runtimeGc = null;
+    }
   }
   return runtimeGc;
 }
@@ -65,7 +73,12 @@ function releaseMemory(force: boolean): void {
 }
 
 /** Called after every refresh with the previous and current snapshot (notifications, hog). */
-export type RefreshHook = (prev: StoredSnapshot | null, next: StoredSnapshot, view: HostView, now: Date) => Promise<void>;
+export type RefreshHook = (
+  prev: StoredSnapshot | null,
+  next: StoredSnapshot,
+  view: HostView,
+  now: Date,
+) => Promise<void>;
 
 export interface BridgeOptions {
   source?: CalendarSource;
@@ -82,7 +95,10 @@ export interface BridgeOptions {
 export class Bridge {
   private snapshot: StoredSnapshot | null = null;
   /** href → the object's stamp and what it decoded to in the window (live objects only; no text kept). */
-  private readonly decoded = new Map<string, { stamp: string; occurrences: Occurrence[]; problems: Problem[] }>();
+  private readonly decoded = new Map<
+    string,
+    { stamp: string; occurrences: Occurrence[]; problems: Problem[] }
+  >();
   private decodedWindow = -1;
   private decodeCount = 0;
   private writtenDecode = -1;
@@ -127,27 +143,60 @@ export class Bridge {
     return b;
   }
 
-  get config(): Config { return this.cfg; }
-  get source(): CalendarSource { return this.src; }
+  get config(): Config {
+    return this.cfg;
+  }
+  get source(): CalendarSource {
+    return this.src;
+  }
 
   /** The current decoded view (after the last refresh). */
-  get current(): StoredSnapshot | null { return this.snapshot; }
+  get current(): StoredSnapshot | null {
+    return this.snapshot;
+  }
 
   /** One sync + refresh. Throws the sync error (after recording it and refreshing the motd). */
   async syncOnce(opts: { forceFull?: boolean; deferHooks?: boolean } = {}): Promise<SyncOutcome> {
     return this.exclusive(async () => {
       const now = this.clock();
-      this.poll = { ...this.poll, lastAttemptAt: now, jitterMs: Math.floor(Math.random() * (this.config.bridge.jitterMs + 1)) };
+      this.poll = {
+        ...this.poll,
+        lastAttemptAt: now,
+        jitterMs: Math.floor(Math.random() * (this.config.bridge.jitterMs + 1)),
+      };
       try {
         const out = await this.mirror.sync(now, this.config.bridge.fullReconcileMs, opts);
         this.poll = { ...this.poll, consecutiveFailures: 0, retryAfterMs: undefined };
         const level = out.changed || out.deleted || out.full ? 'info' : 'debug';
-        this.log[level]({ changed: out.changed, deleted: out.deleted, full: out.full, reason: out.fullReason, requests: out.stats.requests, bytes: out.stats.bytes }, 'synced');
-        await this.refresh(out.changed > 0 || out.deleted > 0 || out.full || !this.snapshot, { deferHooks: opts.deferHooks, polled: true });
+        this.log[level](
+          {
+            changed: out.changed,
+            deleted: out.deleted,
+            full: out.full,
+            reason: out.fullReason,
+            requests: out.stats.requests,
+            bytes: out.stats.bytes,
+          },
+          'synced',
+        );
+        await this.refresh(out.changed > 0 || out.deleted > 0 || out.full || !this.snapshot, {
+          deferHooks: opts.deferHooks,
+          polled: true,
+        });
         releaseMemory(out.changed + out.deleted >= BIG_CHANGE);
         if (this.log.isLevelEnabled(level)) {
           const m = process.memoryUsage();
-          this.log[level]({ rssMB: mb(m.rss), heapMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), objects: this.mirror.size }, 'memory');
+          this.log[level](
+            {
+              rssMB: mb(m.rss),
+              heapMB: mb(m.heapTotal),
+              heapUsedMB: mb(m.heapUsed),
+              externalMB: mb(m.external),
+              arrayBuffersMB: mb(m.arrayBuffers),
+              objects: this.mirror.size,
+            },
+            'memory',
+          );
         }
         return out;
       } catch (e) {
@@ -157,8 +206,16 @@ export class Bridge {
           authBlocked: e instanceof AuthError,
           retryAfterMs: e instanceof CalendarUnavailableError ? e.retryAfterMs : undefined,
         };
-        if (e instanceof AuthError) this.log.error({ err: errorLine(e) }, 'calendar login refused: polling stops until the config or password file changes');
-        else this.log.warn({ err: errorLine(e), failures: this.poll.consecutiveFailures }, 'sync failed; showing the cached calendar');
+        if (e instanceof AuthError)
+          this.log.error(
+            { err: errorLine(e) },
+            'calendar login refused: polling stops until the config or password file changes',
+          );
+        else
+          this.log.warn(
+            { err: errorLine(e), failures: this.poll.consecutiveFailures },
+            'sync failed; showing the cached calendar',
+          );
         await this.refresh(true);
         throw e;
       }
@@ -171,7 +228,11 @@ export class Bridge {
    */
   private adoptSnapshot(): void {
     let snap: StoredSnapshot | null = null;
-    try { snap = readSnapshotFile(this.config.bridge.stateDir); } catch { /* unreadable: decode afresh */ }
+    try {
+      snap = readSnapshotFile(this.config.bridge.stateDir);
+    } catch {
+      /* unreadable: decode afresh */
+    }
     if (!snap?.stamps || !(snap.from instanceof Date) || snap.tz !== this.config.timezone) return;
     const from = new Date(startOfDayUtc(this.clock()).getTime() - DAY);
     if (snap.to.getTime() - snap.from.getTime() !== (this.config.bridge.windowDays + 2) * DAY) return;
@@ -180,14 +241,20 @@ export class Bridge {
     for (const o of snap.occurrences) {
       if (!o.href) return; // an older snapshot without hrefs: decode afresh
       const g = byHref.get(o.href);
-      if (g) g.push(o); else byHref.set(o.href, [o]);
+      if (g) g.push(o);
+      else byHref.set(o.href, [o]);
     }
     const problems = new Map<string, { href: string; message: string }[]>();
-    for (const p of snap.problems) { const g = problems.get(p.href); if (g) g.push(p); else problems.set(p.href, [p]); }
+    for (const p of snap.problems) {
+      const g = problems.get(p.href);
+      if (g) g.push(p);
+      else problems.set(p.href, [p]);
+    }
     // An object with a problem (unreadable, or a UID another one uses) is decoded again: what
     // the snapshot holds of it depends on the others.
     for (const [href, stamp] of Object.entries(snap.stamps)) {
-      if (!problems.has(href)) this.decoded.set(href, { stamp, occurrences: byHref.get(href) ?? [], problems: [] });
+      if (!problems.has(href))
+        this.decoded.set(href, { stamp, occurrences: byHref.get(href) ?? [], problems: [] });
     }
     this.decodedWindow = snap.from.getTime();
     this.snapshot = snap;
@@ -200,7 +267,8 @@ export class Bridge {
    * (a CLI write).
    */
   async refresh(
-    redecode: boolean, o: { deferHooks?: boolean; polled?: boolean; restamp?: boolean } = {},
+    redecode: boolean,
+    o: { deferHooks?: boolean; polled?: boolean; restamp?: boolean } = {},
   ): Promise<HostView> {
     const now = this.clock();
     const prev = this.snapshot;
@@ -216,7 +284,13 @@ export class Bridge {
         const occurrences = this.opts.stamp ? r.occurrences.map((x) => ({ ...x })) : r.occurrences;
         this.opts.stamp?.(occurrences, now);
         this.snapshot = {
-          occurrences, problems: r.problems, from, to, syncedAt: null, stamps: r.stamps, tz: this.config.timezone,
+          occurrences,
+          problems: r.problems,
+          from,
+          to,
+          syncedAt: null,
+          stamps: r.stamps,
+          tz: this.config.timezone,
         };
         this.decodeCount++;
       }
@@ -228,7 +302,8 @@ export class Bridge {
     // snapshot.json only when the decoded calendar changed; the small sync-state.json when
     // the sync state did (every successful poll): an idle poll writes a few hundred bytes.
     if (this.decodeCount !== this.writtenDecode) {
-      if (this.decodeCount > 0 || !prev) writeSnapshotFile(this.config.bridge.stateDir, snap, this.nearPartOf(snap));
+      if (this.decodeCount > 0 || !prev)
+        writeSnapshotFile(this.config.bridge.stateDir, snap, this.nearPartOf(snap));
       this.writtenDecode = this.decodeCount;
     }
     const stateStamp = `${meta.syncedAt}|${meta.failingSince}|${meta.lastError}`;
@@ -277,10 +352,16 @@ export class Bridge {
       this.hookedMinute = Math.floor(now.getTime() / 60_000);
       for (const hook of this.hooks) {
         let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<'late'>((res) => { timer = setTimeout(() => res('late'), HOOK_DEADLINE_MS); });
+        const deadline = new Promise<'late'>((res) => {
+          timer = setTimeout(() => res('late'), HOOK_DEADLINE_MS);
+        });
         try {
           const r = await Promise.race([hook(prev, next, view, now), deadline]);
-          if (r === 'late') this.log.warn({ ms: HOOK_DEADLINE_MS }, 'a refresh hook ran past its deadline; going on without it');
+          if (r === 'late')
+            this.log.warn(
+              { ms: HOOK_DEADLINE_MS },
+              'a refresh hook ran past its deadline; going on without it',
+            );
         } catch (e) {
           this.log.error({ err: errorLine(e) }, 'refresh hook failed');
         } finally {
@@ -297,11 +378,21 @@ export class Bridge {
    * occurrences, reusing each object's earlier result while its stamp and the window are
    * unchanged: a one-event change decodes one event, and history is never read or decoded.
    */
-  private decodeAll(from: Date, to: Date): {
-    occurrences: Occurrence[]; problems: Problem[]; stamps: Record<string, string>; changed: boolean;
+  private decodeAll(
+    from: Date,
+    to: Date,
+  ): {
+    occurrences: Occurrence[];
+    problems: Problem[];
+    stamps: Record<string, string>;
+    changed: boolean;
   } {
     let changed = false;
-    if (this.decodedWindow !== from.getTime()) { this.decoded.clear(); this.decodedWindow = from.getTime(); changed = true; }
+    if (this.decodedWindow !== from.getTime()) {
+      this.decoded.clear();
+      this.decodedWindow = from.getTime();
+      changed = true;
+    }
     const seen = new Set<string>();
     const parts: { href: string; occurrences: Occurrence[] }[] = [];
     const problems: Problem[] = [];
@@ -316,7 +407,11 @@ export class Bridge {
         if (!obj) continue;
         const lim = this.config.limits;
         const r = decodeObjects([obj], {
-          timezone: this.config.timezone, from, to, maxOccurrences: lim.maxOccurrences, budgetMs: lim.expansionMs,
+          timezone: this.config.timezone,
+          from,
+          to,
+          maxOccurrences: lim.maxOccurrences,
+          budgetMs: lim.expansionMs,
         });
         this.decodes++;
         for (const p of r.problems) this.log.debug({ href: p.href }, `unreadable event: ${p.message}`);
@@ -328,14 +423,29 @@ export class Bridge {
       if (d.occurrences.length) parts.push({ href, occurrences: d.occurrences });
       problems.push(...d.problems);
     }
-    for (const href of this.decoded.keys()) if (!seen.has(href)) { this.decoded.delete(href); changed = true; }
+    for (const href of this.decoded.keys())
+      if (!seen.has(href)) {
+        this.decoded.delete(href);
+        changed = true;
+      }
     const occurrences = withUniqueUids(parts, problems);
     // A problem read back from the last snapshot may be one withUniqueUids just found again.
     const seenProblem = new Set<string>();
-    const unique = problems.filter((p) => { const k = `${p.href}\n${p.message}`; if (seenProblem.has(k)) return false; seenProblem.add(k); return true; });
+    const unique = problems.filter((p) => {
+      const k = `${p.href}\n${p.message}`;
+      if (seenProblem.has(k)) return false;
+      seenProblem.add(k);
+      return true;
+    });
     problems.length = 0;
     problems.push(...unique);
-    occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || cmp(a.uid, b.uid) || cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''));
+    occurrences.sort(
+      (a, b) =>
+        a.start.getTime() - b.start.getTime() ||
+        a.end.getTime() - b.end.getTime() ||
+        cmp(a.uid, b.uid) ||
+        cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''),
+    );
     return { occurrences, problems, stamps, changed };
   }
 
@@ -356,11 +466,25 @@ export class Bridge {
   /** Reflect a write made through the bridge at once (issue: the CLI's writes). */
   // The hooks run before the write answers: a hog write says "hog on" only after the hog hook
   // applied and checked it (hog-hook.ts).
-  async remember(obj: CalendarObject): Promise<void> { await this.exclusive(async () => { await this.mirror.remember(obj); await this.refresh(true); }); }
-  async forget(href: string): Promise<void> { await this.exclusive(async () => { await this.mirror.forget(href); await this.refresh(true); }); }
+  async remember(obj: CalendarObject): Promise<void> {
+    await this.exclusive(async () => {
+      await this.mirror.remember(obj);
+      await this.refresh(true);
+    });
+  }
+  async forget(href: string): Promise<void> {
+    await this.exclusive(async () => {
+      await this.mirror.forget(href);
+      await this.refresh(true);
+    });
+  }
   /** Let the hooks still running (after a write) finish. */
-  async settled(): Promise<void> { await this.hookChain; }
-  get(href: string): CalendarObject | undefined { return this.mirror.get(href); }
+  async settled(): Promise<void> {
+    await this.hookChain;
+  }
+  get(href: string): CalendarObject | undefined {
+    return this.mirror.get(href);
+  }
 
   /** A tick of the schedule: sync if due; otherwise refresh the motd when the minute turned. */
   async tick(): Promise<void> {
@@ -368,7 +492,9 @@ export class Bridge {
     const now = this.clock();
     if (stampOf(this.cfg) !== this.configStamp) this.reload('the config or password file changed');
     if (isDue(this.poll, this.config.bridge.pollMs, now)) {
-      await this.syncOnce().catch(() => { /* logged */ });
+      await this.syncOnce().catch(() => {
+        /* logged */
+      });
     } else if (Math.floor(now.getTime() / 60_000) !== this.lastRenderMinute) {
       await this.exclusive(() => this.refresh(false));
     }
@@ -385,8 +511,13 @@ export class Bridge {
     this.configStamp = stampOf(before);
     if (!this.opts.reloadConfig) return;
     let next: Config;
-    try { next = this.opts.reloadConfig(); } catch (e) {
-      this.log.error({ err: errorLine(e), why }, 'config changed but cannot be used; keeping the running one');
+    try {
+      next = this.opts.reloadConfig();
+    } catch (e) {
+      this.log.error(
+        { err: errorLine(e), why },
+        'config changed but cannot be used; keeping the running one',
+      );
       return;
     }
     this.configStamp = stampOf(next);
@@ -404,7 +535,11 @@ export class Bridge {
         this.log.error({ err: errorLine(e) }, 'the new [calendar] settings cannot be used');
       }
       this.poll = {
-        ...this.poll, authBlocked: false, consecutiveFailures: 0, lastAttemptAt: null, retryAfterMs: undefined,
+        ...this.poll,
+        authBlocked: false,
+        consecutiveFailures: 0,
+        lastAttemptAt: null,
+        retryAfterMs: undefined,
       };
     }
     const fields = { why, changed, ...(restart.length ? { restart_needed: restart } : {}) };
@@ -413,10 +548,18 @@ export class Bridge {
 
   /** Start the node-cron schedule (a tick every second; the poll interval itself is config). */
   start(): void {
-    const task = cron.schedule('* * * * * *', () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')), { noOverlap: true, name: 'hosthog-bridge', logger: this.cronLog() } as Parameters<typeof cron.schedule>[2]);
+    const task = cron.schedule(
+      '* * * * * *',
+      () => this.tick().catch((e) => this.log.error({ err: errorLine(e) }, 'tick failed')),
+      { noOverlap: true, name: 'hosthog-bridge', logger: this.cronLog() } as Parameters<
+        typeof cron.schedule
+      >[2],
+    );
     // A second skipped while a big sync decodes is harmless (the next tick catches up); say so
     // in our log at debug level instead of node-cron's own coloured console warning.
-    task.on('execution:missed', () => this.log.debug('a schedule tick was skipped while the bridge was busy'));
+    task.on('execution:missed', () =>
+      this.log.debug('a schedule tick was skipped while the bridge was busy'),
+    );
     this.task = task;
     void this.tick();
   }
@@ -440,13 +583,19 @@ export class Bridge {
   }
 
   /** Decode and rule again now (booking times changed, e.g. an admin's forced claim). */
-  async restamp(): Promise<void> { await this.exclusive(async () => { await this.refresh(true, { restamp: true }); }); }
+  async restamp(): Promise<void> {
+    await this.exclusive(async () => {
+      await this.refresh(true, { restamp: true });
+    });
+  }
 
   /** On a clean stop: the motd says the bridge stopped (it would show claims as NOW forever). */
   markStopped(now: Date = this.clock()): void {
     if (this.lastMotd === null) return;
     const text = stoppedMotd(this.lastMotd, now, this.config.timezone);
-    try { writeFileAtomic(this.config.bridge.motd, text, 0o644); } catch (e) {
+    try {
+      writeFileAtomic(this.config.bridge.motd, text, 0o644);
+    } catch (e) {
       this.log.error({ err: errorLine(e), path: this.config.bridge.motd }, 'cannot write the motd file');
     }
   }
@@ -456,22 +605,43 @@ export class Bridge {
     while (this.busy) await this.busy.catch(() => undefined);
     const p = fn();
     this.busy = p;
-    try { return await p; } finally { if (this.busy === p) this.busy = null; }
+    try {
+      return await p;
+    } finally {
+      if (this.busy === p) this.busy = null;
+    }
   }
 
   /** The snapshot as a plain Snapshot (for pure planners). */
-  snapshotForPlanning(): Snapshot | null { return this.snapshot; }
-  occurrences(): Occurrence[] { return this.snapshot?.occurrences ?? []; }
+  snapshotForPlanning(): Snapshot | null {
+    return this.snapshot;
+  }
+  occurrences(): Occurrence[] {
+    return this.snapshot?.occurrences ?? [];
+  }
 }
 
-function mb(bytes: number): number { return Math.round(bytes / 104857.6) / 10; }
+function mb(bytes: number): number {
+  return Math.round(bytes / 104857.6) / 10;
+}
 
-function startOfDayUtc(d: Date): Date { return new Date(Math.floor(d.getTime() / DAY) * DAY); }
+function startOfDayUtc(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / DAY) * DAY);
+}
 
 /** Changes when the config file or password file changes (to lift an auth block). */
 function stampOf(config: Config): string {
   const files = [config.source, config.calendar.kind === 'caldav' ? config.calendar.passwordFile : undefined];
-  return files.map((f) => { try { const s = statSync(f!); return `${s.mtimeMs}:${s.size}`; } catch { return '-'; } }).join('|');
+  return files
+    .map((f) => {
+      try {
+        const s = statSync(f!);
+        return `${s.mtimeMs}:${s.size}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join('|');
 }
 
 /** The settings that differ between two configs, as "section.key" (the password is compared, never logged). */
@@ -489,4 +659,6 @@ export function configChanges(a: Config, b: Config): string[] {
 }
 
 /** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */
-function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -10,11 +10,20 @@ import { writeFileAtomic } from '../host/store/atomic-write.js';
 
 export const CONFIG_STAMP_FILE = 'bridge-config.json';
 
-export interface ConfigStamp { pid: number; source: string; sha256: string; at: string }
+export interface ConfigStamp {
+  pid: number;
+  source: string;
+  sha256: string;
+  at: string;
+}
 
 /** Hash of a config file's content ("-" for no file: the built-in defaults). */
 export function configHash(source: string): string {
-  try { return createHash('sha256').update(readFileSync(source)).digest('hex'); } catch { return '-'; }
+  try {
+    return createHash('sha256').update(readFileSync(source)).digest('hex');
+  } catch {
+    return '-';
+  }
 }
 
 export function writeConfigStamp(stateDir: string, source: string, now: Date = new Date()): void {
@@ -27,5 +36,7 @@ export function readConfigStamp(stateDir: string): ConfigStamp | null {
     const text = readFileSync(join(stateDir, CONFIG_STAMP_FILE), 'utf8').slice(0, 4096);
     const s = JSON.parse(text) as ConfigStamp;
     return typeof s.sha256 === 'string' && typeof s.source === 'string' ? s : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }

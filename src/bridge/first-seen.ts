@@ -16,7 +16,12 @@ import { writeFileAtomic } from '../host/store/atomic-write.js';
 export const FIRST_SEEN_FILE = 'first-seen.json';
 const FORGET_AFTER = 400 * 86_400_000;
 
-interface Entry { seen: number; last: number; bridge?: boolean; admin?: boolean }
+interface Entry {
+  seen: number;
+  last: number;
+  bridge?: boolean;
+  admin?: boolean;
+}
 
 export interface FirstSeen {
   /** Set each occurrence's `created` to when the bridge first saw its UID; persist new UIDs. */
@@ -33,12 +38,22 @@ export function firstSeen(stateDir: string): FirstSeen {
   let fresh = false;
   const map = new Map<string, Entry>();
   try {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; events?: Record<string, Entry> };
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+      version?: number;
+      events?: Record<string, Entry>;
+    };
     for (const [k, v] of Object.entries(doc.events ?? {})) {
       if (!v || !Number.isFinite(v.seen)) continue;
-      map.set(k, { seen: v.seen, last: Number.isFinite(v.last) ? v.last : v.seen, bridge: v.bridge === true, admin: v.admin === true });
+      map.set(k, {
+        seen: v.seen,
+        last: Number.isFinite(v.last) ? v.last : v.seen,
+        bridge: v.bridge === true,
+        admin: v.admin === true,
+      });
     }
-  } catch { fresh = true; }
+  } catch {
+    fresh = true;
+  }
   const save = () => {
     const events: Record<string, Entry> = {};
     for (const [k, v] of map) events[k] = v;
@@ -56,11 +71,21 @@ export function firstSeen(stateDir: string): FirstSeen {
           e = { seen, last: t };
           map.set(o.uid, e);
           changed = true;
-        } else if (t - e.last > 86_400_000) { e.last = t; changed = true; }
+        } else if (t - e.last > 86_400_000) {
+          e.last = t;
+          changed = true;
+        }
         o.created = new Date(e.seen);
       }
-      for (const [k, v] of map) if (t - v.last > FORGET_AFTER) { map.delete(k); changed = true; }
-      if (changed || fresh) { save(); fresh = false; }
+      for (const [k, v] of map)
+        if (t - v.last > FORGET_AFTER) {
+          map.delete(k);
+          changed = true;
+        }
+      if (changed || fresh) {
+        save();
+        fresh = false;
+      }
     },
     markViaBridge(uid, admin, now) {
       const e = map.get(uid) ?? { seen: now.getTime(), last: now.getTime() };

@@ -25,7 +25,10 @@ export interface GpuWatch {
 }
 
 export function gpuWatch(
-  config: Config, log: Log, activeClaims: () => Claim[], clock: () => Date = () => new Date(),
+  config: Config,
+  log: Log,
+  activeClaims: () => Claim[],
+  clock: () => Date = () => new Date(),
 ): GpuWatch {
   const dir = config.bridge.stateDir;
   let idle = readIdleState(dir);
@@ -34,7 +37,10 @@ export function gpuWatch(
   const update = (now: Date) => {
     try {
       plan = planGpus({ claims: activeClaims(), source: sampler.source(), config, now, idle });
-      if (JSON.stringify(plan.idle) !== JSON.stringify(idle)) { idle = plan.idle; writeIdleState(dir, idle); }
+      if (JSON.stringify(plan.idle) !== JSON.stringify(idle)) {
+        idle = plan.idle;
+        writeIdleState(dir, idle);
+      }
       writeGpusFile(dir, plan);
       if (plan.unknown !== lastUnknown) {
         if (plan.unknown) log.warn({ why: plan.unknown }, 'GPUs unknown');
@@ -48,7 +54,9 @@ export function gpuWatch(
   const { command, sampleMs, timeoutMs } = config.gpus;
   const sampler = new GpuSampler({ command, sampleMs, timeoutMs, clock, onSample: () => update(clock()) });
   return {
-    hook: async (_prev, _next, _view, now) => { update(now); },
+    hook: async (_prev, _next, _view, now) => {
+      update(now);
+    },
     // Planned afresh (pure, nothing written): the motd is rendered before the hooks run, and
     // must show the claims of this very refresh.
     motdLines: () => {

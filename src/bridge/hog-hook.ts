@@ -46,7 +46,11 @@ export interface GateStatus {
 }
 
 export function readGateStatus(stateDir: string): GateStatus | null {
-  try { return JSON.parse(readFileSync(join(stateDir, GATE_STATUS_FILE), 'utf8')) as GateStatus; } catch { return null; }
+  try {
+    return JSON.parse(readFileSync(join(stateDir, GATE_STATUS_FILE), 'utf8')) as GateStatus;
+  } catch {
+    return null;
+  }
 }
 
 /** The hog key of an occurrence (uid + recurrence-id). */
@@ -58,7 +62,9 @@ export interface Hogging {
   hook: RefreshHook;
   handlers: Record<string, ExtraHandler>;
   /** Wrap the RPC handler: a hog write answers "hog on" only once the gate holds (else GateError). */
-  wrap(inner: (caller: Caller, req: RpcRequest) => Promise<unknown>): (caller: Caller, req: RpcRequest) => Promise<unknown>;
+  wrap(
+    inner: (caller: Caller, req: RpcRequest) => Promise<unknown>,
+  ): (caller: Caller, req: RpcRequest) => Promise<unknown>;
   /** At start, before the first refresh hook: settle the gate and units from the cached calendar. */
   reconcileAtStart(occurrences: Occurrence[], syncedAt: Date | null, now: Date): Promise<void>;
   /** A motd line when a hog is shown but not enforced. */
@@ -74,7 +80,9 @@ async function lookupUid(name: string): Promise<number | undefined> {
     const { stdout } = await run('getent', ['passwd', '--', name], { encoding: 'utf8', timeout: 10_000 });
     const uid = Number(stdout.split(':')[2]);
     return Number.isInteger(uid) && uid >= 0 ? uid : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** A bridge that cannot enforce hogs (not root) refuses hog writes up front instead of saying "hog on". */
@@ -82,7 +90,10 @@ export function noHogging(inner: (caller: Caller, req: RpcRequest) => Promise<un
   return async (caller: Caller, req: RpcRequest): Promise<unknown> => {
     const p = req.params ?? {};
     if (req.method === 'hog' || (['claim', 'edit'].includes(req.method) && p.hog === true)) {
-      throw new GateError('the bridge does not run as root: a hog would not be enforced', 'run the bridge as root (hosthog-bridge.service)');
+      throw new GateError(
+        'the bridge does not run as root: a hog would not be enforced',
+        'run the bridge as root (hosthog-bridge.service)',
+      );
     }
     return inner(caller, req);
   };
@@ -93,14 +104,19 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
   const quiet = createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl, log });
   /** Quiet host never decides whether a hog holds: its failures are logged, the gate goes on. */
   const quietly = async (what: string, fn: () => Promise<unknown>) => {
-    try { await fn(); } catch (e) { log.warn({ err: errorLine(e) }, `quiet host: ${what} failed`); }
+    try {
+      await fn();
+    } catch (e) {
+      log.warn({ err: errorLine(e) }, `quiet host: ${what} failed`);
+    }
   };
   let current: string | null = null;
   let last: GateStatus | null = null;
   let lastLogged = '';
 
   const claimsOf = (occ: Occurrence[]) => occ.filter((o): o is Claim => o.kind === 'claim');
-  const ageOf = (syncedAt: Date | null, now: Date) => (syncedAt ? now.getTime() - syncedAt.getTime() : Infinity);
+  const ageOf = (syncedAt: Date | null, now: Date) =>
+    syncedAt ? now.getTime() - syncedAt.getTime() : Infinity;
 
   const factsFor = async (claims: Claim[]): Promise<HogFacts> => {
     const uids = new Map<string, number | undefined>();
@@ -110,8 +126,11 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
 
   const saveStatus = (s: GateStatus) => {
     last = s;
-    try { writeFileAtomic(join(config.bridge.stateDir, GATE_STATUS_FILE), JSON.stringify(s) + '\n', 0o644); }
-    catch (e) { log.error({ err: errorLine(e) }, 'cannot write hog-gate.json'); }
+    try {
+      writeFileAtomic(join(config.bridge.stateDir, GATE_STATUS_FILE), JSON.stringify(s) + '\n', 0o644);
+    } catch (e) {
+      log.error({ err: errorLine(e) }, 'cannot write hog-gate.json');
+    }
   };
 
   // One decision at a time: the bridge's refreshes, RPC checks and the boundary timer.
@@ -123,35 +142,62 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
   };
   let endTimer: NodeJS.Timeout | null = null;
   let lastNext: Parameters<RefreshHook>[1] | null = null;
-  const disarm = () => { if (endTimer) { clearTimeout(endTimer); endTimer = null; } };
+  const disarm = () => {
+    if (endTimer) {
+      clearTimeout(endTimer);
+      endTimer = null;
+    }
+  };
   /** A hog starts and ends on its claim's times, not at the next poll. */
   const armNext = (claims: Claim[], now: Date) => {
     disarm();
     const t = now.getTime();
-    const next = Math.min(...claims.filter((c) => c.hog).flatMap((c) => [c.start.getTime(), c.end.getTime()]).filter((x) => x > t));
+    const next = Math.min(
+      ...claims
+        .filter((c) => c.hog)
+        .flatMap((c) => [c.start.getTime(), c.end.getTime()])
+        .filter((x) => x > t),
+    );
     if (!Number.isFinite(next)) return;
     const ms = next - Date.now() + 200;
     if (ms > 2_000_000_000) return;
-    endTimer = setTimeout(() => {
-      endTimer = null;
-      const snap = lastNext;
-      if (snap) serial(() => decide(snap, new Date())).catch((e) => log.error({ err: errorLine(e) }, 'hog decision at a claim boundary failed'));
-    }, Math.max(0, ms));
+    endTimer = setTimeout(
+      () => {
+        endTimer = null;
+        const snap = lastNext;
+        if (snap)
+          serial(() => decide(snap, new Date())).catch((e) =>
+            log.error({ err: errorLine(e) }, 'hog decision at a claim boundary failed'),
+          );
+      },
+      Math.max(0, ms),
+    );
     endTimer.unref();
   };
 
   const decide = async (next: Parameters<RefreshHook>[1], now: Date): Promise<GateStatus> => {
-    try { return await decideNow(next, now); } finally { armNext(claimsOf(next.occurrences), now); }
+    try {
+      return await decideNow(next, now);
+    } finally {
+      armNext(claimsOf(next.occurrences), now);
+    }
   };
 
   const decideNow = async (next: Parameters<RefreshHook>[1], now: Date): Promise<GateStatus> => {
     const claims = claimsOf(next.occurrences);
     const enforcing = current !== null || existsSync(join(gateDir, 'allow'));
     const d = decideHog(claims, now, ageOf(next.syncedAt, now), config, enforcing, await factsFor(claims));
-    const refused = (d.refused ?? []).map((r) => ({ user: cleanText(r.claim.user, 40), uid: r.claim.uid, why: r.why }));
+    const refused = (d.refused ?? []).map((r) => ({
+      user: cleanText(r.claim.user, 40),
+      uid: r.claim.uid,
+      why: r.why,
+    }));
     for (const r of refused) {
       const k = `refused|${r.uid}|${r.why}`;
-      if (k !== lastLogged) { log.warn({ holder: r.user, uid: r.uid, why: r.why }, 'hog in the calendar NOT enforced'); lastLogged = k; }
+      if (k !== lastLogged) {
+        log.warn({ holder: r.user, uid: r.uid, why: r.why }, 'hog in the calendar NOT enforced');
+        lastLogged = k;
+      }
     }
     if (d.active) {
       const hog = d.active;
@@ -164,8 +210,15 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
         check = { enforced: false, missing: [errorLine(e)], methods: [] };
       }
       const s: GateStatus = {
-        at: now.toISOString(), holder: hog.user, uid: hog.uid, until: hog.end.toISOString(), enforced: check.enforced,
-        ...(check.enforced ? {} : { why: check.missing.join('; ') }), sshdPid: check.sshd?.pid, refused, methods: check.methods,
+        at: now.toISOString(),
+        holder: hog.user,
+        uid: hog.uid,
+        until: hog.end.toISOString(),
+        enforced: check.enforced,
+        ...(check.enforced ? {} : { why: check.missing.join('; ') }),
+        sshdPid: check.sshd?.pid,
+        refused,
+        methods: check.methods,
       };
       saveStatus(s);
       await quietly('stopping units', () => quiet.apply(hogKey(hog), config.hog.quietUnits));
@@ -180,7 +233,11 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       return s;
     }
     const wasOn = enforcing;
-    try { writeGate(gateDir, null, ''); } catch (e) { log.error({ err: errorLine(e) }, 'cannot clear the hog gate'); }
+    try {
+      writeGate(gateDir, null, '');
+    } catch (e) {
+      log.error({ err: errorLine(e) }, 'cannot clear the hog gate');
+    }
     if (wasOn || quiet.recorded().length) await quietly('starting units again', () => quiet.release());
     if (wasOn) log.info({ reason: d.reason }, 'hog ended: everyone may log in again');
     else if (d.reason && /not starting/.test(d.reason)) log.warn({ reason: d.reason }, 'hog not started');
@@ -198,16 +255,23 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
   const endSessions = async (hog: Claim) => {
     const allowed = new Set(gateAllowText(hog, config).trim().split('\n'));
     try {
-      const { stdout } = await run('ps', ['-eo', 'pid=,user:64=,args='], { encoding: 'utf8', timeout: 10_000 });
+      const { stdout } = await run('ps', ['-eo', 'pid=,user:64=,args='], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
       for (const line of stdout.split('\n')) {
         const m = /^\s*(\d+)\s+root\s+sshd: ([A-Za-z0-9_.][A-Za-z0-9_.@$-]*) \[priv\]\s*$/.exec(line);
         if (!m || allowed.has(m[2])) continue;
         try {
           process.kill(Number(m[1]), 'SIGTERM');
           log.info({ user: m[2], pid: Number(m[1]) }, 'hog start: session ended ([hog] end_sessions)');
-        } catch { /* gone */ }
+        } catch {
+          /* gone */
+        }
       }
-    } catch (e) { log.warn({ err: errorLine(e) }, 'hog start: could not end sessions'); }
+    } catch (e) {
+      log.warn({ err: errorLine(e) }, 'hog start: could not end sessions');
+    }
   };
 
   const handlers: Record<string, ExtraHandler> = {
@@ -216,7 +280,13 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       const now = new Date();
       const claims = claimsOf(occurrences());
       const { findMyClaim, checkHoggable } = await import('../core/plan-write.js');
-      const claim = findMyClaim(claims, actor.user, now, typeof p.uid === 'string' ? p.uid : undefined, config.timezone);
+      const claim = findMyClaim(
+        claims,
+        actor.user,
+        now,
+        typeof p.uid === 'string' ? p.uid : undefined,
+        config.timezone,
+      );
       if (claim.user !== actor.user && !actor.isAdmin) {
         throw new PermissionError(`claim ${claim.uid} is ${claim.user}'s`, 'only the holder may hog it');
       }
@@ -230,18 +300,27 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
         try {
           const q = await quiet.dryRun(config.hog.quietUnits);
           units = { stop: q.stop, refused: q.refused };
-        } catch (e) { units = { stop: [], refused: [], error: errorLine(e) }; }
+        } catch (e) {
+          units = { stop: [], refused: [], error: errorLine(e) };
+        }
       }
       const letIn = gateAllowText(hog, config).trim().split('\n');
       const problems = [...(refusedWhy ? [refusedWhy] : []), ...check.missing];
       return {
         action: 'dry-run',
         summary: [
-          claim.start.getTime() > now.getTime() ? `from ${formatTime(claim.start, config.timezone, now)} (when the claim starts), ` : '',
-          `sshd would let in only ${letIn.join(', ')}`, units ? `, stop ${units.stop.length} unit(s)` : '',
+          claim.start.getTime() > now.getTime()
+            ? `from ${formatTime(claim.start, config.timezone, now)} (when the claim starts), `
+            : '',
+          `sshd would let in only ${letIn.join(', ')}`,
+          units ? `, stop ${units.stop.length} unit(s)` : '',
           problems.length ? `; NOT enforceable now: ${problems.join('; ')}` : '',
         ].join(''),
-        letIn, enforceable: problems.length === 0, problems, methods: check.methods, ...(units ? { units } : {}),
+        letIn,
+        enforceable: problems.length === 0,
+        problems,
+        methods: check.methods,
+        ...(units ? { units } : {}),
       };
     },
   };
@@ -252,14 +331,22 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     const isHog = req.method === 'hog' || (HOG_WRITES.has(req.method) && p.hog === true);
     if (!isHog) return inner(caller, req);
     const actor = actorOf(caller, config);
-    if (req.method === 'claim' && !actor.isAdmin && typeof p.start === 'string' && typeof p.end === 'string') {
+    if (
+      req.method === 'claim' &&
+      !actor.isAdmin &&
+      typeof p.start === 'string' &&
+      typeof p.end === 'string'
+    ) {
       const len = Date.parse(p.end) - Date.parse(p.start);
       if (len > config.hog.maxLengthMs) {
         const h = Math.round(config.hog.maxLengthMs / 3_600_000);
-        throw new PermissionError(`a hog longer than ${h} h needs an admin ([hog] max_length)`, 'book it shorter, or ask an admin');
+        throw new PermissionError(
+          `a hog longer than ${h} h needs an admin ([hog] max_length)`,
+          'book it shorter, or ask an admin',
+        );
       }
     }
-    const result = await inner(caller, req) as { uid?: string; summary?: string };
+    const result = (await inner(caller, req)) as { uid?: string; summary?: string };
     const now = new Date();
     if (typeof result?.uid === 'string') seen.markViaBridge(result.uid, actor.isAdmin, now);
     const snap = lastNext;
@@ -270,21 +357,36 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       const refusedWhy = s?.refused.find((r) => r.uid === active.uid)?.why;
       if (refusedWhy) throw new GateError(`hog booked but NOT enforced: ${refusedWhy}`, 'see hosthog doctor');
       if (!s || !s.enforced || s.uid !== active.uid) {
-        const other = s?.holder ? `${cleanText(s.holder, 40)}'s earlier hog is enforced` : 'the bridge could not apply it';
+        const other = s?.holder
+          ? `${cleanText(s.holder, 40)}'s earlier hog is enforced`
+          : 'the bridge could not apply it';
         throw new GateError(`hog booked but NOT enforced: ${s?.why ?? other}`, 'see hosthog doctor');
       }
       const letIn = gateAllowText(active, config).trim().split('\n').join(', ');
-      return { ...result, enforced: true, summary: `${result.summary ?? 'hog on'}; checked: sshd (pid ${s.sshdPid}) lets in only ${letIn}` };
+      return {
+        ...result,
+        enforced: true,
+        summary: `${result.summary ?? 'hog on'}; checked: sshd (pid ${s.sshdPid}) lets in only ${letIn}`,
+      };
     }
     // A hog that starts later: the wiring must hold now, or the holder hears it at once.
     const check = await verifyGate(config.hog.sshdPidFile, gateDir, null);
-    if (!check.enforced) throw new GateError(`hog booked but the gate would NOT hold: ${check.missing.join('; ')}`, 'see hosthog doctor');
+    if (!check.enforced)
+      throw new GateError(
+        `hog booked but the gate would NOT hold: ${check.missing.join('; ')}`,
+        'see hosthog doctor',
+      );
     return { ...result, enforced: 'from its start' };
   };
 
   const wrapped: RefreshHook = async (_prev, next, _view, now) => {
     lastNext = next;
-    try { await serial(() => decide(next, now)); } catch (e) { log.error({ err: errorLine(e) }, 'hog enforcement failed'); throw e; }
+    try {
+      await serial(() => decide(next, now));
+    } catch (e) {
+      log.error({ err: errorLine(e) }, 'hog enforcement failed');
+      throw e;
+    }
   };
 
   return {
@@ -296,8 +398,12 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     motdLines() {
       if (!last) return [];
       const out: string[] = [];
-      if (last.holder && !last.enforced) out.push(`!! ${cleanText(last.holder, 40)}'s hog is NOT enforced: anyone may log in (hosthog doctor)`);
-      for (const r of last.refused) out.push(`!! hog by ${r.user} in the calendar is not enforced: ${cleanText(r.why, 120)}`);
+      if (last.holder && !last.enforced)
+        out.push(
+          `!! ${cleanText(last.holder, 40)}'s hog is NOT enforced: anyone may log in (hosthog doctor)`,
+        );
+      for (const r of last.refused)
+        out.push(`!! hog by ${r.user} in the calendar is not enforced: ${cleanText(r.why, 120)}`);
       return out;
     },
     async reconcileAtStart(atStart, syncedAt, now) {
@@ -305,12 +411,17 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
       const was = existsSync(join(gateDir, 'allow'));
       const d = decideHog(claims, now, ageOf(syncedAt, now), config, was, await factsFor(claims));
       if (!d.active) {
-        try { writeGate(gateDir, null, ''); } catch (e) { log.error({ err: errorLine(e) }, 'cannot clear the hog gate'); }
+        try {
+          writeGate(gateDir, null, '');
+        } catch (e) {
+          log.error({ err: errorLine(e) }, 'cannot clear the hog gate');
+        }
       }
       const active = d.active;
       await quietly('reconciling units at start', async () => {
         const q = await quiet.reconcile(active ? hogKey(active) : null);
-        if (q.kept.length || q.started.length) log.info({ kept: q.kept, started: q.started, failed: q.failed }, 'quiet host reconciled at start');
+        if (q.kept.length || q.started.length)
+          log.info({ kept: q.kept, started: q.started, failed: q.failed }, 'quiet host reconciled at start');
       });
     },
   };

@@ -42,7 +42,10 @@ export interface SyncOutcome {
 }
 
 /** What memory keeps of each object: its stamp (etag, or a hash of the text) and its last possible end (null: any time). */
-export interface ObjectSummary { s: string; l: number | null }
+export interface ObjectSummary {
+  s: string;
+  l: number | null;
+}
 
 /** The etag when the server gave one, else a hash of the text: "changed" means the stamp changed. */
 export function stampOf(etag: string | null, data: string): string {
@@ -56,7 +59,9 @@ export function summarize(raw: unknown): ObjectSummary {
   return { s: stampOf(v.etag ?? null, v.data), l: last };
 }
 
-function finiteOrNull(n: number): number | null { return Number.isFinite(n) ? n : null; }
+function finiteOrNull(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
 
 const NS = 'hosthog';
 const META = 'meta';
@@ -82,7 +87,9 @@ export class Mirror {
   static async open(stateDir: string, source: CalendarSource): Promise<Mirror> {
     mkdirSync(stateDir, { recursive: true, mode: 0o755 });
     const store = new LogStore<ObjectSummary>(join(stateDir, 'cache'), { mode: 0o600, summarize });
-    store.on('error', () => { /* reported through meta.lastError on the next sync */ });
+    store.on('error', () => {
+      /* reported through meta.lastError on the next sync */
+    });
     // No serializer: the store writes keyv's { value, expires } records as JSON lines itself.
     const kv = new Keyv({ store, namespace: NS, serialize: undefined, deserialize: undefined });
     // The sync state lives in its own small file: it changes every poll. The objects are
@@ -90,23 +97,46 @@ export class Mirror {
     // Not fsynced (it changes every poll): a power loss brings back an older token, which only
     // repeats a delta; the objects it vouches for are fsynced before it is written.
     const metaStore = new FileStore(join(stateDir, 'mirror-meta.json'), 0o600, false);
-    metaStore.on('error', () => { /* an unreadable state file: a full reconcile rebuilds it */ });
-    const kvMeta = new Keyv({ store: metaStore, namespace: NS, serialize: undefined, deserialize: undefined });
-    const empty: MirrorMeta = { source: source.description, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
+    metaStore.on('error', () => {
+      /* an unreadable state file: a full reconcile rebuilds it */
+    });
+    const kvMeta = new Keyv({
+      store: metaStore,
+      namespace: NS,
+      serialize: undefined,
+      deserialize: undefined,
+    });
+    const empty: MirrorMeta = {
+      source: source.description,
+      token: null,
+      syncedAt: null,
+      lastFullAt: null,
+      failingSince: null,
+    };
     let meta = await kvMeta.get<MirrorMeta>(META);
     // Versions before 0.3 kept every object in one JSON file (cache.json): moved over once.
     const legacyPath = join(stateDir, 'cache.json');
     if (existsSync(legacyPath)) {
       const legacyStore = new FileStore(legacyPath, 0o600);
-      legacyStore.on('error', () => { /* unreadable: the next sync rebuilds the cache */ });
-      const legacy = new Keyv({ store: legacyStore, namespace: NS, serialize: undefined, deserialize: undefined });
+      legacyStore.on('error', () => {
+        /* unreadable: the next sync rebuilds the cache */
+      });
+      const legacy = new Keyv({
+        store: legacyStore,
+        namespace: NS,
+        serialize: undefined,
+        deserialize: undefined,
+      });
       const legacyMeta = await legacy.get<MirrorMeta>(META); // where versions before 0.2 kept it
       const keys = legacyStore.keys(`${NS}:${OBJ}`).map((k) => k.slice(NS.length + 1));
       const values = await legacy.getMany<{ etag: string | null; data: string }>(keys);
       await kv.setMany(keys.flatMap((key, i) => (values[i] ? [{ key, value: values[i] }] : [])));
       store.flush();
       if (legacyMeta) meta ??= legacyMeta;
-      if (meta) { await kvMeta.set(META, meta); metaStore.flush(); }
+      if (meta) {
+        await kvMeta.set(META, meta);
+        metaStore.flush();
+      }
       unlinkSync(legacyPath);
     }
     // A store that had to start empty cannot trust the token: the next sync is a full reconcile.
@@ -114,14 +144,24 @@ export class Mirror {
     return new Mirror(kv, store, kvMeta, metaStore, source, meta ?? empty);
   }
 
-  get meta(): Readonly<MirrorMeta> { return this.metaValue; }
+  get meta(): Readonly<MirrorMeta> {
+    return this.metaValue;
+  }
   /** Switch to a re-opened source (new credentials); a different calendar resets the cache at the next sync. */
-  useSource(source: CalendarSource): void { this.source = source; }
-  get size(): number { return this.store.count; }
+  useSource(source: CalendarSource): void {
+    this.source = source;
+  }
+  get size(): number {
+    return this.store.count;
+  }
   /** Every cached href (no text read). */
-  hrefs(): string[] { return [...this.etags.keys()]; }
+  hrefs(): string[] {
+    return [...this.etags.keys()];
+  }
   /** The stamp of a cached object (etag, or a hash of its text), from memory. */
-  stamp(href: string): string | undefined { return this.store.summary(`${NS}:${OBJ}${href}`)?.s; }
+  stamp(href: string): string | undefined {
+    return this.store.summary(`${NS}:${OBJ}${href}`)?.s;
+  }
   /**
    * Hrefs of the objects that may occur at or after `from` (ms): the rest is history, left on
    * disk and never decoded.
@@ -136,12 +176,19 @@ export class Mirror {
   }
   /** The objects that may occur at or after `from`, read from disk. */
   liveObjects(from: number): CalendarObject[] {
-    return this.liveHrefs(from).flatMap((h) => { const o = this.get(h); return o ? [o] : []; });
+    return this.liveHrefs(from).flatMap((h) => {
+      const o = this.get(h);
+      return o ? [o] : [];
+    });
   }
   /** Every cached object, history too, read from disk (tests and full listings; not the bridge). */
-  objects(): CalendarObject[] { return this.liveObjects(-Infinity); }
+  objects(): CalendarObject[] {
+    return this.liveObjects(-Infinity);
+  }
   /** Bytes the object store wrote since it was opened. */
-  get bytesWritten(): number { return this.store.bytesWritten; }
+  get bytesWritten(): number {
+    return this.store.bytesWritten;
+  }
 
   /** One sync step. Throws on failure (after recording it); the cache keeps what it knew. */
   async sync(now: Date, fullReconcileMs: number, opts: { forceFull?: boolean } = {}): Promise<SyncOutcome> {
@@ -150,7 +197,12 @@ export class Mirror {
     let reason: SyncOutcome['fullReason'];
     if (this.metaValue.source !== this.source.description) reason = 'source-changed';
     else if (!this.metaValue.token) reason = 'no-token';
-    else if (opts.forceFull || !this.metaValue.lastFullAt || now.getTime() - Date.parse(this.metaValue.lastFullAt) >= fullReconcileMs) reason = 'periodic';
+    else if (
+      opts.forceFull ||
+      !this.metaValue.lastFullAt ||
+      now.getTime() - Date.parse(this.metaValue.lastFullAt) >= fullReconcileMs
+    )
+      reason = 'periodic';
     let delta: SyncDelta;
     let extra = { requests: 0, bytes: 0 };
     try {
@@ -198,18 +250,29 @@ export class Mirror {
 
   /** Remember that syncing failed (and since when), without touching the cached objects. */
   async recordFailure(now: Date, err: unknown): Promise<void> {
-    this.metaValue = { ...this.metaValue, failingSince: this.metaValue.failingSince ?? now.toISOString(), lastError: errorLine(err) };
+    this.metaValue = {
+      ...this.metaValue,
+      failingSince: this.metaValue.failingSince ?? now.toISOString(),
+      lastError: errorLine(err),
+    };
     this.store.flush();
     await this.kvMeta.set(META, this.metaValue);
     this.metaStore.flush();
   }
 
   /** After a write through the bridge: reflect it at once, not at the next poll. */
-  async remember(obj: CalendarObject): Promise<void> { await this.apply([obj], []); this.store.flush(); }
-  async forget(href: string): Promise<void> { await this.apply([], [href]); this.store.flush(); }
+  async remember(obj: CalendarObject): Promise<void> {
+    await this.apply([obj], []);
+    this.store.flush();
+  }
+  async forget(href: string): Promise<void> {
+    await this.apply([], [href]);
+    this.store.flush();
+  }
   /** One cached object, read from disk. */
   get(href: string): CalendarObject | undefined {
-    const raw = this.store.getSync(`${NS}:${OBJ}${href}`) as { value?: { etag: string | null; data: string } } | undefined;
+    const raw = this.store.getSync(`${NS}:${OBJ}${href}`) as
+      { value?: { etag: string | null; data: string } } | undefined;
     return raw?.value ? { href, etag: raw.value.etag, data: raw.value.data } : undefined;
   }
 
@@ -231,9 +294,12 @@ export class Mirror {
     // Written in slices: a first sync of 50,000 objects never holds all their JSON at once.
     for (let i = 0; i < changed.length; i += 2000) {
       const slice = changed.slice(i, i + 2000);
-      await this.kv.setMany(slice.map((o) => ({
-        key: OBJ + o.href, value: { etag: o.etag, data: o.data, last: finiteOrNull(lastPossibleEnd(o.data)) },
-      })));
+      await this.kv.setMany(
+        slice.map((o) => ({
+          key: OBJ + o.href,
+          value: { etag: o.etag, data: o.data, last: finiteOrNull(lastPossibleEnd(o.data)) },
+        })),
+      );
       for (const o of slice) known.set(o.href, o.etag);
       this.store.flush();
     }
@@ -249,5 +315,8 @@ export class Mirror {
     this.metaValue = { source, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
   }
 
-  close(): void { this.store.close(); this.metaStore.flush(); }
+  close(): void {
+    this.store.close();
+    this.metaStore.flush();
+  }
 }

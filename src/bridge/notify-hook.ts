@@ -34,7 +34,12 @@ export interface Telling {
 /** Notices planned from something other than the calendar: (keys already sent, now) → notices. */
 export type ExtraPlanner = (sent: ReadonlySet<string>, now: Date) => Notice[];
 
-export function telling(config: Config, log: Log, activeClaims: () => Claim[], clock: () => Date = () => new Date()): Telling {
+export function telling(
+  config: Config,
+  log: Log,
+  activeClaims: () => Claim[],
+  clock: () => Date = () => new Date(),
+): Telling {
   const ledger = Ledger.load(config.bridge.stateDir);
   const channels = channelsByName(config.notify.channels, { host: config.host });
   const sent = new Map<string, number[]>();
@@ -50,34 +55,55 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
     let before = prev?.occurrences ?? null;
     let after = next.occurrences;
     if (prev === next) {
-      const reach = Math.max(0, ...config.notify.remindersMs) + 2 * DAY + Math.max(2 * config.bridge.pollMs, 120_000);
+      const reach =
+        Math.max(0, ...config.notify.remindersMs) + 2 * DAY + Math.max(2 * config.bridge.pollMs, 120_000);
       const t = now.getTime();
       before = after = after.filter((o) => o.end.getTime() > t - reach && o.start.getTime() < t + reach);
     }
     const { notices, reports } = await notifyRun({
-      prev: before, next: after, now, config, ledger, channels, author: acting ?? undefined, prefs,
+      prev: before,
+      next: after,
+      now,
+      config,
+      ledger,
+      channels,
+      author: acting ?? undefined,
+      prefs,
     });
     notices.forEach((n, i) => {
       const delivered = (reports[i] ?? []).reduce((a, r) => a + r.delivered.length, 0);
-      const failed = (reports[i] ?? []).flatMap((r) => r.failed.map((f) => `${r.channel}:${f.target}: ${f.error}`));
-      log.info({ kind: n.kind, key: n.key, delivered, failed: failed.length ? failed.slice(0, 5) : undefined }, 'notified');
+      const failed = (reports[i] ?? []).flatMap((r) =>
+        r.failed.map((f) => `${r.channel}:${f.target}: ${f.error}`),
+      );
+      log.info(
+        { kind: n.kind, key: n.key, delivered, failed: failed.length ? failed.slice(0, 5) : undefined },
+        'notified',
+      );
     });
     await runExtra(now);
     if (now.getTime() - whoAt >= 60_000) {
       // In the background: the motd shows the last summary, and the refresh (motd, hog) never
       // waits on session discovery, which users' tmux sockets can slow down.
       whoAt = now.getTime();
-      void discoverSessions({ sampleMs: 200 }).then((s) => {
-        const { rows } = whoRows(s, activeClaims(), clock());
-        whoLine = rows.length ? whoSummaryLine(rows, 78) : '';
-      }, (e) => log.debug({ err: errorLine(e) }, 'who summary failed'));
+      void discoverSessions({ sampleMs: 200 }).then(
+        (s) => {
+          const { rows } = whoRows(s, activeClaims(), clock());
+          whoLine = rows.length ? whoSummaryLine(rows, 78) : '';
+        },
+        (e) => log.debug({ err: errorLine(e) }, 'who summary failed'),
+      );
     }
   };
 
   // Same ledger, same rule: recorded (and saved, with the same `now` as the run above) before delivery.
   const runExtra = async (now: Date) => {
     const extra = planners.flatMap((p) => {
-      try { return p(ledger.keys(), now); } catch (e) { log.error({ err: errorLine(e) }, 'notice planner failed'); return []; }
+      try {
+        return p(ledger.keys(), now);
+      } catch (e) {
+        log.error({ err: errorLine(e) }, 'notice planner failed');
+        return [];
+      }
     });
     if (!extra.length) return;
     for (const n of extra) ledger.markSent(n, now);
@@ -93,30 +119,47 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
   const handlers: Record<string, ExtraHandler> = {
     notify: async (caller, _actor, p) => {
       const text = typeof p.text === 'string' ? p.text : '';
-      if (!cleanText(text)) throw new UsageError('notify what?', 'e.g. hosthog notify "please stop your jobs on gpu1 by 17:00"');
+      if (!cleanText(text))
+        throw new UsageError('notify what?', 'e.g. hosthog notify "please stop your jobs on gpu1 by 17:00"');
       const now = clock().getTime();
       const mine = (sent.get(caller.user) ?? []).filter((t) => now - t < HOUR);
       if (caller.uid !== 0 && mine.length >= config.notify.rateLimitPerHour) {
-        throw new PermissionError(`you sent ${mine.length} messages in the last hour, the limit on this host`, 'wait a while ([notify] rate_limit_per_hour)');
+        throw new PermissionError(
+          `you sent ${mine.length} messages in the last hour, the limit on this host`,
+          'wait a while ([notify] rate_limit_per_hour)',
+        );
       }
       mine.push(now);
       sent.set(caller.user, mine);
-      const to = Array.isArray(p.to) ? p.to.filter((x): x is string => typeof x === 'string').slice(0, 50) : [];
+      const to = Array.isArray(p.to)
+        ? p.to.filter((x): x is string => typeof x === 'string').slice(0, 50)
+        : [];
       const notice = messageNotice(caller.user, text, new Date(now), to.length ? to : undefined);
       const sessions = await discoverSessions({ sampleMs: 0 });
       const reports = await deliverAll(channels, notice, sessions, prefs, new Date(now));
       const reached = new Set(reports.flatMap((r) => r.delivered.map((d) => d.user)));
       log.info({ from: caller.user, reached: reached.size }, 'message sent');
-      return { action: 'notified', summary: `sent to ${reached.size} user${reached.size === 1 ? '' : 's'} logged in (${[...reached].join(', ') || 'nobody reached'})`, reached: [...reached] };
+      return {
+        action: 'notified',
+        summary: `sent to ${reached.size} user${reached.size === 1 ? '' : 's'} logged in (${[...reached].join(', ') || 'nobody reached'})`,
+        reached: [...reached],
+      };
     },
     // One user only (a hand-over request for their claim, from rpc-handlers' `request`).
     tell: async (caller, _actor, p) => {
       const to = typeof p.to === 'string' ? p.to : '';
       const t = clock().getTime();
       const mine = (sent.get(caller.user) ?? []).filter((x) => t - x < HOUR);
-      if (caller.uid !== 0 && mine.length >= config.notify.rateLimitPerHour) throw new PermissionError('too many messages in the last hour', 'wait a while ([notify] rate_limit_per_hour)');
+      if (caller.uid !== 0 && mine.length >= config.notify.rateLimitPerHour)
+        throw new PermissionError(
+          'too many messages in the last hour',
+          'wait a while ([notify] rate_limit_per_hour)',
+        );
       sent.set(caller.user, [...mine, t]);
-      const notice = { ...messageNotice(caller.user, typeof p.text === 'string' ? p.text : '', clock()), to: { users: [to] } };
+      const notice = {
+        ...messageNotice(caller.user, typeof p.text === 'string' ? p.text : '', clock()),
+        to: { users: [to] },
+      };
       const reports = await deliverAll(channels, notice, await discoverSessions({ sampleMs: 0 }));
       return { reached: [...new Set(reports.flatMap((r) => r.delivered.map((d) => d.user)))] };
     },
@@ -126,8 +169,16 @@ export function telling(config: Config, log: Log, activeClaims: () => Claim[], c
     },
   };
 
-  const addPlanner = (p: ExtraPlanner) => { planners.push(p); };
+  const addPlanner = (p: ExtraPlanner) => {
+    planners.push(p);
+  };
   return {
-    hook, handlers, actingAs: (u) => { acting = u; }, motdLines: () => (whoLine ? [whoLine] : []), addPlanner,
+    hook,
+    handlers,
+    actingAs: (u) => {
+      acting = u;
+    },
+    motdLines: () => (whoLine ? [whoLine] : []),
+    addPlanner,
   };
 }

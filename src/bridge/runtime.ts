@@ -33,7 +33,8 @@ export const RUNTIME_GUARD = 'HOSTHOG_BRIDGE_RUNTIME';
  * when the runtime is already in place.
  */
 export async function reexecWithRuntime(
-  argv: string[], env: NodeJS.ProcessEnv = process.env,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<number | null> {
   if (env[RUNTIME_GUARD]) return null;
   const { spawn } = await import('node:child_process');
@@ -41,7 +42,9 @@ export async function reexecWithRuntime(
     env: { ...env, ...BRIDGE_ENV, [RUNTIME_GUARD]: '1' },
     stdio: 'inherit',
   });
-  const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
+  const forward = (sig: NodeJS.Signals) => () => {
+    child.kill(sig);
+  };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, forward(sig));
   return new Promise((resolve) => {
     child.on('error', () => resolve(70));

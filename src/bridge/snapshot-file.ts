@@ -39,9 +39,17 @@ export interface StoredSnapshot extends Snapshot {
  */
 export const SYNC_STATE_FILE = 'sync-state.json';
 
-export interface SyncState { syncedAt: Date | null; failingSince?: Date | null; lastError?: string }
+export interface SyncState {
+  syncedAt: Date | null;
+  failingSince?: Date | null;
+  lastError?: string;
+}
 
-export function writeSnapshotFile(stateDir: string, snap: StoredSnapshot, near: StoredSnapshot = nearPart(snap)): void {
+export function writeSnapshotFile(
+  stateDir: string,
+  snap: StoredSnapshot,
+  near: StoredSnapshot = nearPart(snap),
+): void {
   // The near part first: a reader that finds a new snapshot.json never finds an older near part.
   writeFileAtomic(join(stateDir, NEAR_FILE), JSON.stringify({ version: 1, ...near }), 0o644);
   writeFileAtomic(join(stateDir, SNAPSHOT_FILE), JSON.stringify({ version: 1, ...snap }), 0o644);
@@ -60,7 +68,8 @@ export function nearPart(snap: StoredSnapshot): StoredSnapshot {
   const picked = new Set(snap.occurrences.filter(touches));
   const overruled: [string, string][] = [];
   const byClaims: Occurrence[] = [];
-  for (const { claim, by } of rule(snap.occurrences.filter((o): o is Claim => o.kind === 'claim')).overruled) {
+  for (const { claim, by } of rule(snap.occurrences.filter((o): o is Claim => o.kind === 'claim'))
+    .overruled) {
     if (!picked.has(claim)) continue;
     overruled.push([claimKey(claim), claimKey(by)]);
     byClaims.push(by);
@@ -74,7 +83,12 @@ export function nearPart(snap: StoredSnapshot): StoredSnapshot {
 export function writeSyncState(stateDir: string, state: SyncState): void {
   const { syncedAt, failingSince, lastError } = state;
   // Every poll, so not fsynced: after a power loss an older "last sync" is harmless.
-  writeFileAtomic(join(stateDir, SYNC_STATE_FILE), JSON.stringify({ version: 1, syncedAt, failingSince: failingSince ?? null, lastError }), 0o644, { durable: false });
+  writeFileAtomic(
+    join(stateDir, SYNC_STATE_FILE),
+    JSON.stringify({ version: 1, syncedAt, failingSince: failingSince ?? null, lastError }),
+    0o644,
+    { durable: false },
+  );
 }
 
 const DATE_KEYS = new Set(['start', 'end', 'created', 'syncedAt', 'failingSince', 'from', 'to']);
@@ -89,7 +103,9 @@ function reviveDates(o: Record<string, unknown>): void {
  */
 export function readSnapshotFile(stateDir: string, o: { near?: boolean } = {}): StoredSnapshot | null {
   let text: string;
-  try { text = readFileSync(join(stateDir, o.near ? NEAR_FILE : SNAPSHOT_FILE), 'utf8'); } catch (e) {
+  try {
+    text = readFileSync(join(stateDir, o.near ? NEAR_FILE : SNAPSHOT_FILE), 'utf8');
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return o.near ? readSnapshotFile(stateDir) : null;
     throw e;
   }
@@ -102,7 +118,8 @@ export function readSnapshotFile(stateDir: string, o: { near?: boolean } = {}): 
   if (state) {
     doc.syncedAt = state.syncedAt;
     doc.failingSince = state.failingSince ?? null;
-    if (state.lastError) doc.lastError = state.lastError; else delete doc.lastError;
+    if (state.lastError) doc.lastError = state.lastError;
+    else delete doc.lastError;
   }
   if (!Array.isArray(doc.occurrences)) doc.occurrences = [];
   for (const o of doc.occurrences as Occurrence[]) reviveDates(o as unknown as Record<string, unknown>);

@@ -20,7 +20,11 @@ const OC = { _attributes: { 'xmlns:oc': 'http://owncloud.org/ns' } };
 /** At most this many calendars are named in the error. */
 const MAX_LISTED = 12;
 
-export interface CalendarProps { types: string[]; displayName?: string; props: Props }
+export interface CalendarProps {
+  types: string[];
+  displayName?: string;
+  props: Props;
+}
 
 /** The collection's properties when it is a calendar for events; throws otherwise. */
 export async function checkCalendar(url: string, http: CalDavHttp): Promise<CalendarProps> {
@@ -29,26 +33,45 @@ export async function checkCalendar(url: string, http: CalDavHttp): Promise<Cale
     url,
     depth: '0',
     props: {
-      'd:resourcetype': {}, 'd:displayname': {}, 'd:current-user-privilege-set': {}, 'd:current-user-principal': {},
-      'c:calendar-home-set': CAL, 'c:supported-calendar-component-set': CAL, 'oc:read-only': OC, 'd:sync-token': {},
+      'd:resourcetype': {},
+      'd:displayname': {},
+      'd:current-user-privilege-set': {},
+      'd:current-user-principal': {},
+      'c:calendar-home-set': CAL,
+      'c:supported-calendar-component-set': CAL,
+      'oc:read-only': OC,
+      'd:sync-token': {},
     },
-    fetch: http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } }),
+    fetch: http.fetcher({
+      throw5xx: false,
+      onResponse: (s) => {
+        status = s;
+      },
+    }),
   });
   if (status >= 500) {
     // DAViCal answers 500 when asked for a sync-token of what is not a calendar: ask again
     // for the basics only (an outage fails this one too, as CalendarUnavailableError).
     res = await propfind({
-      url, depth: '0', props: { 'd:resourcetype': {}, 'd:current-user-principal': {}, 'c:calendar-home-set': CAL },
-      fetch: http.fetcher({ onResponse: (s) => { status = s; } }),
+      url,
+      depth: '0',
+      props: { 'd:resourcetype': {}, 'd:current-user-principal': {}, 'c:calendar-home-set': CAL },
+      fetch: http.fetcher({
+        onResponse: (s) => {
+          status = s;
+        },
+      }),
     });
   }
   if (status === 403) throw http.authError(403);
   if (status === 404 || status === 410) {
-    throw new NotFoundError(`no calendar at ${url} (HTTP ${status})`,
-      'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/');
+    throw new NotFoundError(
+      `no calendar at ${url} (HTTP ${status})`,
+      'check [calendar] url: it must be the calendar collection itself, e.g. …/calendars/USER/NAME/',
+    );
   }
   const self = res.find((r) => r.href !== undefined && isCollectionHref(String(r.href), url)) ?? res[0];
-  const props = (status === 207 ? self?.props ?? {} : {}) as Props;
+  const props = (status === 207 ? (self?.props ?? {}) : {}) as Props;
   const types = Object.keys(asObject(props.resourcetype));
   const displayName = text(props.displayname);
   if (types.includes('calendar') || types.includes('subscribed')) {
@@ -61,31 +84,59 @@ export async function checkCalendar(url: string, http: CalDavHttp): Promise<Cale
     }
     return { types, displayName, props };
   }
-  if (status !== 207 && status !== 0 && !(status >= 300 && status < 400) && status !== 405 && status !== 200) {
-    throw new HosthogError(`${url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`,
-      'check [calendar] url: it must be the calendar collection itself');
+  if (
+    status !== 207 &&
+    status !== 0 &&
+    !(status >= 300 && status < 400) &&
+    status !== 405 &&
+    status !== 200
+  ) {
+    throw new HosthogError(
+      `${url} did not answer PROPFIND as a CalDAV server (HTTP ${status})`,
+      'check [calendar] url: it must be the calendar collection itself',
+    );
   }
   const found = await discover(url, props, http);
-  const kind = status !== 207 ? 'not a WebDAV collection' : types.includes('principal') ? 'a principal: a user'
-    : types.length ? `a ${types.join('+')}` : 'a plain resource';
+  const kind =
+    status !== 207
+      ? 'not a WebDAV collection'
+      : types.includes('principal')
+        ? 'a principal: a user'
+        : types.length
+          ? `a ${types.join('+')}`
+          : 'a plain resource';
   const what = `not a calendar (it is ${kind})`;
-  const list = found.slice(0, MAX_LISTED).map((c) => `${c.url}${c.name ? ` ("${c.name}")` : ''}`).join(', ');
+  const list = found
+    .slice(0, MAX_LISTED)
+    .map((c) => `${c.url}${c.name ? ` ("${c.name}")` : ''}`)
+    .join(', ');
   const more = found.length > MAX_LISTED ? ` and ${found.length - MAX_LISTED} more` : '';
   throw new NotACalendarError(
-    found.length ? `${url} is ${what}; calendars found there: ${list}${more}`
+    found.length
+      ? `${url} is ${what}; calendars found there: ${list}${more}`
       : `${url} is ${what}, and no calendar was found from it`,
-    found.length ? 'set [calendar] url (or --calendar) to one of them'
+    found.length
+      ? 'set [calendar] url (or --calendar) to one of them'
       : 'point [calendar] url at a calendar collection, e.g. …/calendars/USER/NAME/',
   );
 }
 
 /** Event calendars reachable from a principal, calendar home or server base URL (best effort). */
-export async function discover(url: string, props: Props, http: CalDavHttp): Promise<{ url: string; name?: string }[]> {
+export async function discover(
+  url: string,
+  props: Props,
+  http: CalDavHttp,
+): Promise<{ url: string; name?: string }[]> {
   const homes: string[] = [];
   const add = (href: unknown, base: string) => {
     const h = hrefOf(href);
     if (!h) return;
-    try { const u = new URL(h, base).toString(); if (!homes.includes(u)) homes.push(u); } catch { /* not a URL */ }
+    try {
+      const u = new URL(h, base).toString();
+      if (!homes.includes(u)) homes.push(u);
+    } catch {
+      /* not a URL */
+    }
   };
   add(props.calendarHomeSet, url);
   let principal = hrefOf(props.currentUserPrincipal);
@@ -93,7 +144,12 @@ export async function discover(url: string, props: Props, http: CalDavHttp): Pro
   if (!principal && homes.length === 0) {
     // A server's base URL (Nextcloud: https://cloud.example.org/): the well-known entry point.
     const wk = new URL('/.well-known/caldav', url).toString();
-    const r = await safePropfind(wk, { 'd:current-user-principal': {}, 'c:calendar-home-set': CAL }, '0', http);
+    const r = await safePropfind(
+      wk,
+      { 'd:current-user-principal': {}, 'c:calendar-home-set': CAL },
+      '0',
+      http,
+    );
     const p = (r?.[0]?.props ?? {}) as Props;
     principal = hrefOf(p.currentUserPrincipal);
     add(p.calendarHomeSet, wk);
@@ -115,7 +171,11 @@ export async function discover(url: string, props: Props, http: CalDavHttp): Pro
       const comps = components(p.supportedCalendarComponentSet);
       if (comps && !comps.includes('VEVENT')) continue;
       let u: string;
-      try { u = new URL(String(x.href), home).toString(); } catch { continue; }
+      try {
+        u = new URL(String(x.href), home).toString();
+      } catch {
+        continue;
+      }
       if (out.some((c) => c.url === u)) continue;
       const name = text(p.displayname);
       out.push({ url: cleanText(u, 200), ...(name ? { name: cleanText(name, 60) } : {}) });
@@ -127,7 +187,12 @@ export async function discover(url: string, props: Props, http: CalDavHttp): Pro
 async function safePropfind(url: string, props: Record<string, unknown>, depth: '0' | '1', http: CalDavHttp) {
   let status = 0;
   try {
-    const fetch = http.fetcher({ throw5xx: false, onResponse: (s) => { status = s; } });
+    const fetch = http.fetcher({
+      throw5xx: false,
+      onResponse: (s) => {
+        status = s;
+      },
+    });
     const r = await propfind({ url, depth, props, fetch });
     return status === 207 ? r : null;
   } catch (e) {

@@ -36,7 +36,10 @@ export function encodeSegment(seg: string): string {
  */
 export function canonicalHref(href: string, base: string): string {
   const u = new URL(String(href).trim(), base);
-  return u.pathname.split('/').map((s) => encodeSegment(decodeSegment(s))).join('/');
+  return u.pathname
+    .split('/')
+    .map((s) => encodeSegment(decodeSegment(s)))
+    .join('/');
 }
 
 /** The full URL to request for a canonical (or any) href, resolved against the collection. */

@@ -21,7 +21,10 @@ import {
 import { cleanText } from '../core/sanitize.js';
 import { MultistatusReader, type Multistatus } from './multistatus.js';
 
-export interface HttpStats { requests: number; bytes: number; }
+export interface HttpStats {
+  requests: number;
+  bytes: number;
+}
 
 export interface HttpOptions {
   /** The calendar collection URL (for messages). */
@@ -66,9 +69,10 @@ export class CalDavHttp {
     this.base = opts.fetch ?? globalThis.fetch;
     this.maxResponse = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
     this.maxEvent = opts.maxEventBytes ?? DEFAULT_MAX_EVENT;
-    this.auth = opts.password !== undefined
-      ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password}`, 'utf8').toString('base64')
-      : undefined;
+    this.auth =
+      opts.password !== undefined
+        ? 'Basic ' + Buffer.from(`${opts.username}:${opts.password}`, 'utf8').toString('base64')
+        : undefined;
   }
 
   /** Return the counts so far and start again from zero. */
@@ -110,10 +114,20 @@ export class CalDavHttp {
       fo.onResponse?.(res.status, res.headers);
 
       if (res.status === 401) throw this.authError();
-      if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504 || (throw5xx && res.status >= 500)) {
+      if (
+        res.status === 429 ||
+        res.status === 502 ||
+        res.status === 503 ||
+        res.status === 504 ||
+        (throw5xx && res.status >= 500)
+      ) {
         throw this.unavailable(res.status, res.statusText, res.headers);
       }
-      return new Response(NULL_BODY.has(res.status) ? null : buf, { status: res.status, statusText: res.statusText, headers: res.headers });
+      return new Response(NULL_BODY.has(res.status) ? null : buf, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
     }) as typeof fetch;
   }
 
@@ -122,7 +136,11 @@ export class CalDavHttp {
    * arrives: the answer is never held whole, as text or as an object tree. Same auth, timeout,
    * counting and error rules as fetcher(). Other statuses come back with the body as text.
    */
-  async davXml(url: string, init: { method: string; depth: '0' | '1'; body: string }, fo: FetcherOptions & { what: string }): Promise<{ status: number; headers: Headers; ms: Multistatus | null; text: string }> {
+  async davXml(
+    url: string,
+    init: { method: string; depth: '0' | '1'; body: string },
+    fo: FetcherOptions & { what: string },
+  ): Promise<{ status: number; headers: Headers; ms: Multistatus | null; text: string }> {
     const throw5xx = fo.throw5xx ?? true;
     const headers = new Headers({ 'content-type': 'application/xml; charset=utf-8', depth: init.depth });
     if (this.auth) headers.set('authorization', this.auth);
@@ -135,7 +153,13 @@ export class CalDavHttp {
     let ms: Multistatus | null = null;
     let text = '';
     try {
-      res = await this.base(url, { method: init.method, headers, body: init.body, signal: timeout, redirect: 'follow' });
+      res = await this.base(url, {
+        method: init.method,
+        headers,
+        body: init.body,
+        signal: timeout,
+        redirect: 'follow',
+      });
       silence.kick();
       if (res.status === 207 && res.body) {
         const reader = new MultistatusReader({ maxData: this.maxEvent });
@@ -164,7 +188,13 @@ export class CalDavHttp {
     this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + received;
     fo.onResponse?.(res.status, res.headers);
     if (res.status === 401) throw this.authError();
-    if (res.status === 429 || res.status === 502 || res.status === 503 || res.status === 504 || (throw5xx && res.status >= 500)) {
+    if (
+      res.status === 429 ||
+      res.status === 502 ||
+      res.status === 503 ||
+      res.status === 504 ||
+      (throw5xx && res.status >= 500)
+    ) {
       throw this.unavailable(res.status, res.statusText, res.headers);
     }
     return { status: res.status, headers: res.headers, ms, text };
@@ -183,14 +213,17 @@ export class CalDavHttp {
     }
     const out = new Uint8Array(n);
     let off = 0;
-    for (const p of parts) { out.set(p, off); off += p.byteLength; }
+    for (const p of parts) {
+      out.set(p, off);
+      off += p.byteLength;
+    }
     return out.buffer;
   }
 
   tooLarge(method: string, what = mib(this.maxResponse)): ResponseTooLargeError {
     return new ResponseTooLargeError(
-      `calendar server at ${origin(this.opts.url)} sent more than ${what} for one ${method}: `
-        + 'cut off, the cache is kept',
+      `calendar server at ${origin(this.opts.url)} sent more than ${what} for one ${method}: ` +
+        'cut off, the cache is kept',
       'raise [calendar] max_response if the calendar is really that large, else check the server',
     );
   }
@@ -208,7 +241,9 @@ export class CalDavHttp {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'), Date.now());
     return new CalendarUnavailableError(
       `calendar server at ${origin(this.opts.url)} answered HTTP ${status} ${cleanText(statusText, 60)}`.trim(),
-      retryAfterMs !== undefined ? `it asked to retry in ${Math.ceil(retryAfterMs / 1000)}s` : 'will retry at the next poll',
+      retryAfterMs !== undefined
+        ? `it asked to retry in ${Math.ceil(retryAfterMs / 1000)}s`
+        : 'will retry at the next poll',
       retryAfterMs,
     );
   }
@@ -227,7 +262,9 @@ export class CalDavHttp {
     const detail = code ?? cleanText(cause?.message ?? (e as Error)?.message ?? String(e), 80);
     return new CalendarUnavailableError(
       `cannot reach calendar server at ${origin(this.opts.url)} (${detail})`,
-      code === 'ENOTFOUND' ? 'check the host name in [calendar] url' : 'check that the server is up and the URL is right',
+      code === 'ENOTFOUND'
+        ? 'check the host name in [calendar] url'
+        : 'check that the server is up and the URL is right',
     );
   }
 
@@ -235,24 +272,41 @@ export class CalDavHttp {
    * The error for a non-success status of a request, given what it was for. Returns null for
    * 2xx. `what` is a short description ("saving event x.ics").
    */
-  errorForStatus(status: number, statusText: string, headers: Headers, what: string, body = ''): HosthogError | null {
+  errorForStatus(
+    status: number,
+    statusText: string,
+    headers: Headers,
+    what: string,
+    body = '',
+  ): HosthogError | null {
     if (status >= 200 && status < 300) return null;
     const snippet = body ? `: ${cleanText(body.replace(/<[^>]*>/g, ' '), 120)}` : '';
     switch (status) {
-      case 401: return this.authError(401);
-      case 412: return new PreconditionFailedError(
-        `${what} failed: the event changed on the server (HTTP 412), nothing was overwritten`,
-        'read it again and retry',
-      );
-      case 404: case 410: return new NotFoundError(`${what} failed: not found on the calendar server (HTTP ${status})`);
-      case 403: return new PermissionError(
-        `${what} failed: the calendar server refused it (HTTP 403)${snippet}`,
-        'the calendar may be read-only for this account, or the event too large',
-      );
-      case 429: case 502: case 503: case 504: return this.unavailable(status, statusText, headers);
+      case 401:
+        return this.authError(401);
+      case 412:
+        return new PreconditionFailedError(
+          `${what} failed: the event changed on the server (HTTP 412), nothing was overwritten`,
+          'read it again and retry',
+        );
+      case 404:
+      case 410:
+        return new NotFoundError(`${what} failed: not found on the calendar server (HTTP ${status})`);
+      case 403:
+        return new PermissionError(
+          `${what} failed: the calendar server refused it (HTTP 403)${snippet}`,
+          'the calendar may be read-only for this account, or the event too large',
+        );
+      case 429:
+      case 502:
+      case 503:
+      case 504:
+        return this.unavailable(status, statusText, headers);
       default:
         if (status >= 500) return this.unavailable(status, statusText, headers);
-        return new HosthogError(`${what} failed: calendar server answered HTTP ${status} ${cleanText(statusText, 60)}${snippet}`.trim());
+        return new HosthogError(
+          `${what} failed: calendar server answered HTTP ${status} ${cleanText(statusText, 60)}${snippet}`.trim(),
+        );
     }
   }
 }
@@ -268,16 +322,22 @@ export function parseRetryAfter(value: string | null | undefined, nowMs: number)
 }
 
 function mib(n: number): string {
-  return n >= 1024 * 1024 ? `${Math.round(n / 1024 / 1024 * 10) / 10} MiB` : `${Math.round(n / 1024)} kB`;
+  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MiB` : `${Math.round(n / 1024)} kB`;
 }
 
 function origin(url: string): string {
-  try { return new URL(url).origin; } catch { return url; }
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 function headerBytes(h: Headers): number {
   let n = 0;
-  h.forEach((v, k) => { n += k.length + v.length + 4; });
+  h.forEach((v, k) => {
+    n += k.length + v.length + 4;
+  });
   return n + 2;
 }
 
@@ -299,9 +359,18 @@ class Silence {
   private readonly ctl = new AbortController();
   private readonly timer: NodeJS.Timeout;
   constructor(ms: number) {
-    this.timer = setTimeout(() => this.ctl.abort(new DOMException(`no bytes for ${ms} ms`, 'TimeoutError')), ms);
+    this.timer = setTimeout(
+      () => this.ctl.abort(new DOMException(`no bytes for ${ms} ms`, 'TimeoutError')),
+      ms,
+    );
   }
-  get signal(): AbortSignal { return this.ctl.signal; }
-  kick(): void { this.timer.refresh(); }
-  done(): void { clearTimeout(this.timer); }
+  get signal(): AbortSignal {
+    return this.ctl.signal;
+  }
+  kick(): void {
+    this.timer.refresh();
+  }
+  done(): void {
+    clearTimeout(this.timer);
+  }
 }

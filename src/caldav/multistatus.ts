@@ -112,28 +112,48 @@ export class MultistatusReader {
         this.cur = null;
       }
     });
-    p.on('error', (e) => { this.error ??= e; });
+    p.on('error', (e) => {
+      this.error ??= e;
+    });
   }
 
   private fieldDepth = 0;
 
-  private begin(f: Field): void { this.field = f; this.fieldDepth = this.depth - 1; this.text = ''; }
+  private begin(f: Field): void {
+    this.field = f;
+    this.fieldDepth = this.depth - 1;
+    this.text = '';
+  }
 
   private finish(): void {
     // A copy, not a slice: V8 keeps substrings as views into the parser's input chunk, so one
     // kept etag would pin a whole 64 kB chunk of the answer in memory.
     const v = own(this.text);
     switch (this.field) {
-      case 'href': this.cur?.hrefs.push(own(v.trim())); break;
-      case 'status': if (this.cur) this.cur.status = statusCode(v); break;
-      case 'pstatus': if (this.ps) this.ps.status = statusCode(v); break;
-      case 'etag': if (this.ps) this.ps.etag = own(v.trim()) || null; break;
+      case 'href':
+        this.cur?.hrefs.push(own(v.trim()));
+        break;
+      case 'status':
+        if (this.cur) this.cur.status = statusCode(v);
+        break;
+      case 'pstatus':
+        if (this.ps) this.ps.status = statusCode(v);
+        break;
+      case 'etag':
+        if (this.ps) this.ps.etag = own(v.trim()) || null;
+        break;
       // XML parsers turn CRLF into LF (XML 1.0 §2.11); iCalendar lines end in CRLF.
       case 'data':
-        if (this.dropped) { if (this.cur) this.cur.dataTooLarge = this.dropped; this.dropped = 0; break; }
+        if (this.dropped) {
+          if (this.cur) this.cur.dataTooLarge = this.dropped;
+          this.dropped = 0;
+          break;
+        }
         if (this.ps) this.ps.data = v.replace(/\r?\n/g, '\r\n');
         break;
-      case 'token': this.syncToken = own(v.trim()) || null; break;
+      case 'token':
+        this.syncToken = own(v.trim()) || null;
+        break;
     }
     this.field = null;
     this.text = '';
@@ -147,20 +167,46 @@ export class MultistatusReader {
     let text = this.tail + chunk;
     this.tail = '';
     const amp = text.lastIndexOf('&');
-    if (amp >= 0 && amp > text.length - 12 && !text.includes(';', amp)) { this.tail = text.slice(amp); text = text.slice(0, amp); }
-    try { this.parser.write(tolerant(text)); } catch (e) { this.error ??= e as Error; }
+    if (amp >= 0 && amp > text.length - 12 && !text.includes(';', amp)) {
+      this.tail = text.slice(amp);
+      text = text.slice(0, amp);
+    }
+    try {
+      this.parser.write(tolerant(text));
+    } catch (e) {
+      this.error ??= e as Error;
+    }
   }
 
   /** Responses read so far (the caller caps them: each costs memory however short it is). */
-  get count(): number { return this.responses.length; }
+  get count(): number {
+    return this.responses.length;
+  }
 
   /** The parsed answer; throws CalendarUnavailableError when it was not a readable multistatus. */
   end(what: string): Multistatus {
-    if (this.tail && !this.error) { const t = this.tail; this.tail = ''; try { this.parser.write(tolerant(t)); } catch (e) { this.error = e as Error; } }
-    if (!this.error) { try { this.parser.close(); } catch (e) { this.error = e as Error; } }
+    if (this.tail && !this.error) {
+      const t = this.tail;
+      this.tail = '';
+      try {
+        this.parser.write(tolerant(t));
+      } catch (e) {
+        this.error = e as Error;
+      }
+    }
+    if (!this.error) {
+      try {
+        this.parser.close();
+      } catch (e) {
+        this.error = e as Error;
+      }
+    }
     if (this.error || !this.sawRoot) {
       const why = this.error ? this.error.message.split('\n')[0].slice(0, 120) : 'empty answer';
-      throw new CalendarUnavailableError(`${what}: the calendar server's answer is not readable WebDAV XML (${why})`, 'check that [calendar] url points at a CalDAV calendar');
+      throw new CalendarUnavailableError(
+        `${what}: the calendar server's answer is not readable WebDAV XML (${why})`,
+        'check that [calendar] url points at a CalDAV calendar',
+      );
     }
     return { responses: this.responses, syncToken: this.syncToken };
   }
@@ -186,7 +232,13 @@ function tolerant(s: string): string {
   if (out.includes('&#')) {
     out = out.replace(CHAR_REF, (ref, n: string) => {
       const cp = n[0] === 'x' || n[0] === 'X' ? parseInt(n.slice(1), 16) : parseInt(n, 10);
-      const ok = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+      const ok =
+        cp === 0x9 ||
+        cp === 0xa ||
+        cp === 0xd ||
+        (cp >= 0x20 && cp <= 0xd7ff) ||
+        (cp >= 0xe000 && cp <= 0xfffd) ||
+        (cp >= 0x10000 && cp <= 0x10ffff);
       return ok ? ref : '&#xFFFD;';
     });
   }

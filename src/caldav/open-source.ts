@@ -11,6 +11,13 @@ import { VdirSource } from './vdir-source.js';
 export function openSource(config: Config, opts: { fetch?: typeof fetch } = {}): CalendarSource {
   const c = config.calendar;
   if (c.kind === 'vdir') return new VdirSource(c.path);
-  return new CalDavSource({ url: c.url, username: c.username, password: c.password, timeoutMs: c.timeoutMs, fetch: opts.fetch,
-    maxResponseBytes: c.maxResponseBytes, maxEventBytes: c.maxEventBytes });
+  return new CalDavSource({
+    url: c.url,
+    username: c.username,
+    password: c.password,
+    timeoutMs: c.timeoutMs,
+    fetch: opts.fetch,
+    maxResponseBytes: c.maxResponseBytes,
+    maxEventBytes: c.maxEventBytes,
+  });
 }

@@ -37,7 +37,10 @@ import { canonicalHref, hrefName } from './href.js';
 
 const TOKEN = /^vdir:[0-9a-f]{64}$/;
 
-interface Entry { name: string; etag: string; }
+interface Entry {
+  name: string;
+  etag: string;
+}
 
 export class VdirSource implements CalendarSource {
   readonly description: string;
@@ -60,26 +63,46 @@ export class VdirSource implements CalendarSource {
       await fsp.access(this.dir, FS.W_OK);
       return { displayName: basename(this.dir), readOnly: false };
     } catch {
-      return { displayName: basename(this.dir), readOnly: true, readOnlyReason: `${this.dir} is not writable by this user` };
+      return {
+        displayName: basename(this.dir),
+        readOnly: true,
+        readOnlyReason: `${this.dir} is not writable by this user`,
+      };
     }
   }
 
   async sync(token: string | null, known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     if (token === null || token === '') return this.reconcile(known);
-    if (!TOKEN.test(token)) throw new InvalidSyncTokenError(`sync token "${token.slice(0, 40)}" is not one of ${this.description}`, 'the cache is rebuilt from the directory');
+    if (!TOKEN.test(token))
+      throw new InvalidSyncTokenError(
+        `sync token "${token.slice(0, 40)}" is not one of ${this.description}`,
+        'the cache is rebuilt from the directory',
+      );
     this.takeStats();
     const entries = await this.list(known.size === 0);
     const now = fingerprint(entries);
     if (now === token) return { full: false, changed: [], deleted: [], token: now, stats: this.takeStats() };
     const { changed, deleted } = await this.diff(entries, known);
-    return { full: false, changed, deleted, token: fingerprint(await this.listIfChanged(entries, changed)), stats: this.takeStats() };
+    return {
+      full: false,
+      changed,
+      deleted,
+      token: fingerprint(await this.listIfChanged(entries, changed)),
+      stats: this.takeStats(),
+    };
   }
 
   async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
     this.takeStats();
     const entries = await this.list(known.size === 0);
     const { changed, deleted } = await this.diff(entries, known);
-    return { full: true, changed, deleted, token: fingerprint(await this.listIfChanged(entries, changed)), stats: this.takeStats() };
+    return {
+      full: true,
+      changed,
+      deleted,
+      token: fingerprint(await this.listIfChanged(entries, changed)),
+      stats: this.takeStats(),
+    };
   }
 
   async get(href: string): Promise<CalendarObject | null> {
@@ -95,7 +118,10 @@ export class VdirSource implements CalendarSource {
       await fsp.link(tmp, join(this.dir, name));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new PreconditionFailedError(`an event named ${name} already exists in ${this.dir}, nothing was overwritten`, 'pick another name');
+        throw new PreconditionFailedError(
+          `an event named ${name} already exists in ${this.dir}, nothing was overwritten`,
+          'pick another name',
+        );
       }
       throw fsError(e, `saving ${name}`);
     } finally {
@@ -106,7 +132,11 @@ export class VdirSource implements CalendarSource {
 
   async update(href: string, data: string, etag: string): Promise<CalendarObject> {
     const name = this.nameOf(href);
-    if (!etag) throw new PreconditionFailedError(`refusing to overwrite ${name} without knowing its etag`, 'read the event again first');
+    if (!etag)
+      throw new PreconditionFailedError(
+        `refusing to overwrite ${name} without knowing its etag`,
+        'read the event again first',
+      );
     await this.checkEtag(name, etag, 'updating');
     const tmp = await this.writeTemp(name, data);
     try {
@@ -120,7 +150,11 @@ export class VdirSource implements CalendarSource {
 
   async remove(href: string, etag: string): Promise<void> {
     const name = this.nameOf(href);
-    if (!etag) throw new PreconditionFailedError(`refusing to delete ${name} without knowing its etag`, 'read the event again first');
+    if (!etag)
+      throw new PreconditionFailedError(
+        `refusing to delete ${name} without knowing its etag`,
+        'read the event again first',
+      );
     await this.checkEtag(name, etag, 'deleting');
     try {
       await fsp.unlink(join(this.dir, name));
@@ -151,12 +185,17 @@ export class VdirSource implements CalendarSource {
   /** The directory must be there: a missing one is unavailable, never an empty calendar. */
   private async mustExist(): Promise<void> {
     let isDir = false;
-    try { isDir = (await fsp.stat(this.dir)).isDirectory(); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw fsError(e, `reading the calendar directory ${this.dir}`);
+    try {
+      isDir = (await fsp.stat(this.dir)).isDirectory();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR')
+        throw fsError(e, `reading the calendar directory ${this.dir}`);
     }
     if (!isDir) {
-      throw new CalendarUnavailableError(`the calendar directory ${this.dir} is missing`,
-        'restore or mount it; until then hosthog shows what it last knew. Removed on purpose? mkdir it again: its events then count as deleted');
+      throw new CalendarUnavailableError(
+        `the calendar directory ${this.dir} is missing`,
+        'restore or mount it; until then hosthog shows what it last knew. Removed on purpose? mkdir it again: its events then count as deleted',
+      );
     }
   }
 
@@ -187,7 +226,10 @@ export class VdirSource implements CalendarSource {
   }
 
   /** Objects whose etag differs from `known`, and known hrefs without a file. */
-  private async diff(entries: Entry[], known: ReadonlyMap<string, string | null>): Promise<{ changed: CalendarObject[]; deleted: string[] }> {
+  private async diff(
+    entries: Entry[],
+    known: ReadonlyMap<string, string | null>,
+  ): Promise<{ changed: CalendarObject[]; deleted: string[] }> {
     const present = new Set<string>();
     const changed: CalendarObject[] = [];
     for (const e of entries) {
@@ -195,7 +237,8 @@ export class VdirSource implements CalendarSource {
       present.add(href);
       if (known.has(href) && known.get(href) === e.etag) continue;
       const obj = await this.read(e.name);
-      if (obj) changed.push(obj); else present.delete(href);
+      if (obj) changed.push(obj);
+      else present.delete(href);
     }
     const deleted = [...known.keys()].filter((h) => !present.has(h));
     return { changed, deleted };
@@ -264,7 +307,10 @@ export class VdirSource implements CalendarSource {
 
   private checkName(name: string): void {
     if (!isEventFile(name) || name.includes('/') || name.includes('\0')) {
-      throw new UsageError(`"${name}" is not a valid event file name`, 'use something like "<uid>.ics" (no "/", not starting with ".")');
+      throw new UsageError(
+        `"${name}" is not a valid event file name`,
+        'use something like "<uid>.ics" (no "/", not starting with ".")',
+      );
     }
   }
 
@@ -290,13 +336,19 @@ function fingerprint(entries: Entry[]): string {
 }
 
 function changedError(name: string, what: string): PreconditionFailedError {
-  return new PreconditionFailedError(`${what} ${name} failed: the event changed or vanished since it was read, nothing was overwritten`, 'read it again and retry');
+  return new PreconditionFailedError(
+    `${what} ${name} failed: the event changed or vanished since it was read, nothing was overwritten`,
+    'read it again and retry',
+  );
 }
 
 function fsError(e: unknown, what: string): HosthogError {
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') {
-    return new HosthogError(`${what} failed: permission denied (${err.code})`, 'check the owner and mode of [calendar] path');
+    return new HosthogError(
+      `${what} failed: permission denied (${err.code})`,
+      'check the owner and mode of [calendar] path',
+    );
   }
   return new HosthogError(`${what} failed: ${err.code ?? err.message ?? String(e)}`);
 }

@@ -10,7 +10,10 @@ const DAY = 86_400_000;
 
 export class DirectCache implements WriteCache {
   private decoded: Occurrence[] | null = null;
-  private constructor(private readonly mirror: Mirror, private readonly config: Config) {}
+  private constructor(
+    private readonly mirror: Mirror,
+    private readonly config: Config,
+  ) {}
 
   static async open(dir: string, source: CalendarSource, config: Config): Promise<DirectCache> {
     return new DirectCache(await Mirror.open(dir, source), config);
@@ -30,12 +33,26 @@ export class DirectCache implements WriteCache {
   occurrences(): Occurrence[] {
     if (!this.decoded) {
       const { from, to } = this.window();
-      return (this.decoded = decodeObjects(this.mirror.liveObjects(from.getTime()), { timezone: this.config.timezone, from, to }).occurrences);
+      return (this.decoded = decodeObjects(this.mirror.liveObjects(from.getTime()), {
+        timezone: this.config.timezone,
+        from,
+        to,
+      }).occurrences);
     }
     return this.decoded;
   }
-  get(href: string): CalendarObject | undefined { return this.mirror.get(href); }
-  async remember(obj: CalendarObject): Promise<void> { await this.mirror.remember(obj); this.decoded = null; }
-  async forget(href: string): Promise<void> { await this.mirror.forget(href); this.decoded = null; }
-  close(): void { this.mirror.close(); }
+  get(href: string): CalendarObject | undefined {
+    return this.mirror.get(href);
+  }
+  async remember(obj: CalendarObject): Promise<void> {
+    await this.mirror.remember(obj);
+    this.decoded = null;
+  }
+  async forget(href: string): Promise<void> {
+    await this.mirror.forget(href);
+    this.decoded = null;
+  }
+  close(): void {
+    this.mirror.close();
+  }
 }

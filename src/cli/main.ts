@@ -8,21 +8,38 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorLine, exitCodeOf, HosthogError, UsageError } from '../core/errors.js';
 
-export interface GlobalOptions { config?: string; calendar?: string; host?: string }
+export interface GlobalOptions {
+  config?: string;
+  calendar?: string;
+  host?: string;
+}
 
 function program(): Command {
   const p = new Command('hosthog')
     .description('who uses this host, from the shared calendar')
-    .option('-c, --config <path>', 'config file (default: $HOSTHOG_CONFIG, /etc/hosthog/config.toml, ~/.config/hosthog/config.toml)')
+    .option(
+      '-c, --config <path>',
+      'config file (default: $HOSTHOG_CONFIG, /etc/hosthog/config.toml, ~/.config/hosthog/config.toml)',
+    )
     .option('--calendar <url>', 'talk to this CalDAV calendar directly (off the host)')
     .option('--host <name>', "off the host: talk to that host's calendar (found through your [fleet] config)")
     // Commander's own errors as one line like ours: "hosthog: … (see hosthog --help)".
-    .configureOutput({ outputError: (str, write) => write(`hosthog: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see hosthog --help)\n`) })
+    .configureOutput({
+      outputError: (str, write) =>
+        write(
+          `hosthog: ${str
+            .trim()
+            .replace(/^error: /, '')
+            .replace(/\s*\n\s*/g, ' ')} (see hosthog --help)\n`,
+        ),
+    })
     .exitOverride();
   const g = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
 
   p.command('status', { isDefault: true })
-    .description('who uses the host now, who will in the next 24 h, announcements (from the cache; no network)')
+    .description(
+      'who uses the host now, who will in the next 24 h, announcements (from the cache; no network)',
+    )
     .option('--at <time>', 'show the host as it was or will be at TIME (ISO 8601 or e.g. "tomorrow 9:00")')
     .option('--json', 'machine-readable output')
     .option('--brief', 'one or two lines, for shell start-up')
@@ -33,7 +50,10 @@ function program(): Command {
     .description('claim the host (or some resources) for a while')
     .option('-x, --exclusive', 'nobody else may use it meanwhile')
     .option('--shared', 'others may share it (the default)')
-    .option('--hog', 'exclusive, and lock other users out at the door (every ssh login method) while it lasts')
+    .option(
+      '--hog',
+      'exclusive, and lock other users out at the door (every ssh login method) while it lasts',
+    )
     .option('--in <duration>', 'start after this long, e.g. 5m')
     .option('--at <time>', 'start at TIME, e.g. "tomorrow 9:00" (default: now)')
     .option('--for <duration>', 'how long, e.g. 2h')
@@ -44,7 +64,9 @@ function program(): Command {
     .option('--user <name>', 'admins: claim for someone else')
     .option('--force', 'admins: overrule every claim in the way (their holders are told, with your note)')
     .option('--json', 'machine-readable output')
-    .action(async (resources, opts, cmd) => (await import('./commands/claim.js')).claim(g(cmd), resources, opts));
+    .action(async (resources, opts, cmd) =>
+      (await import('./commands/claim.js')).claim(g(cmd), resources, opts),
+    );
 
   p.command('extend')
     .argument('[id]', 'the claim: its id or first characters (hosthog list); none = your current or next one')
@@ -141,17 +163,21 @@ function program(): Command {
     .action(async (opts, cmd) => (await import('./commands/sync.js')).sync(g(cmd), opts));
 
   p.command('bridge')
-    .description('run the bridge: poll the calendar, keep motd and cache current, serve the CLI (systemd service)')
+    .description(
+      'run the bridge: poll the calendar, keep motd and cache current, serve the CLI (systemd service)',
+    )
     .action(async (_opts, cmd) => (await import('./commands/bridge.js')).bridge(g(cmd)));
 
-  const gate = p.command('gate').description('the hog gate in sshd\'s PAM stack (docs/admin.md)');
-  gate.command('setup')
+  const gate = p.command('gate').description("the hog gate in sshd's PAM stack (docs/admin.md)");
+  gate
+    .command('setup')
     .description('write the PAM line and the sshd Banner drop-in (idempotent)')
     .option('--root <dir>', 'under this root directory instead of /')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/gate.js')).setup(g(cmd), opts));
-  gate.command('check')
-    .description('verify the gate\'s wiring (PAM line first, drop-in included, UsePAM yes)')
+  gate
+    .command('check')
+    .description("verify the gate's wiring (PAM line first, drop-in included, UsePAM yes)")
     .option('--root <dir>', 'under this root directory instead of /')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/gate.js')).check(g(cmd), opts));
@@ -207,7 +233,10 @@ function commandWord(args: string[], takesValue: Set<string>): string | undefine
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--') return args[i + 1];
-    if (takesValue.has(a)) { i++; continue; }
+    if (takesValue.has(a)) {
+      i++;
+      continue;
+    }
     if (!a.startsWith('-')) return a;
   }
   return undefined;
@@ -215,7 +244,9 @@ function commandWord(args: string[], takesValue: Set<string>): string | undefine
 
 function valueFlags(...cmds: (Command | undefined)[]): Set<string> {
   const out = new Set<string>();
-  for (const c of cmds) for (const o of c?.options ?? []) if (o.required || o.optional) for (const f of [o.short, o.long]) if (f) out.add(f);
+  for (const c of cmds)
+    for (const o of c?.options ?? [])
+      if (o.required || o.optional) for (const f of [o.short, o.long]) if (f) out.add(f);
   return out;
 }
 
@@ -224,13 +255,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     // status is the default command: without this, a mistyped command would reach it as an
     // argument ("too many arguments for 'status'").
-    const word = commandWord(argv.slice(2), valueFlags(p, p.commands.find((c) => c.name() === 'status')));
+    const word = commandWord(
+      argv.slice(2),
+      valueFlags(
+        p,
+        p.commands.find((c) => c.name() === 'status'),
+      ),
+    );
     const names = p.commands.flatMap((c) => [c.name(), ...c.aliases()]);
     if (word !== undefined && word !== 'help' && !names.includes(word)) {
       const near = closest(word, names);
-      throw new UsageError(`unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`,
-        `${near.length ? `did you mean ${near.map((n) => `"hosthog ${n}"`).join(' or ')}? ` : ''}`
-          + `the commands are ${names.join(', ')}; see hosthog --help`);
+      throw new UsageError(
+        `unknown command "${word.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"`,
+        `${near.length ? `did you mean ${near.map((n) => `"hosthog ${n}"`).join(' or ')}? ` : ''}` +
+          `the commands are ${names.join(', ')}; see hosthog --help`,
+      );
     }
     if (word === 'bridge') {
       // The bridge sets its own runtime (src/bridge/runtime.ts) however it was started.
@@ -242,12 +281,18 @@ export async function main(argv: string[]): Promise<number> {
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return 0;
       return e.exitCode === 0 ? 0 : 64; // commander already printed its one line
     }
     if (process.env.HOSTHOG_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.stderr.write(`hosthog: ${errorLine(e)}\n`);
-    if (!(e instanceof HosthogError) && !process.env.HOSTHOG_DEBUG) process.stderr.write('hosthog: this is a bug; run with HOSTHOG_DEBUG=1 for details\n');
+    if (!(e instanceof HosthogError) && !process.env.HOSTHOG_DEBUG)
+      process.stderr.write('hosthog: this is a bug; run with HOSTHOG_DEBUG=1 for details\n');
     return exitCodeOf(e);
   }
 }
@@ -259,13 +304,17 @@ export async function main(argv: string[]): Promise<number> {
 export function closest(word: string, names: string[]): string[] {
   const w = word.toLowerCase();
   const dist = (a: string, b: string): number => {
-    const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+      i,
+      ...Array<number>(b.length).fill(0),
+    ]);
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
     for (let i = 1; i <= a.length; i++) {
       for (let j = 1; j <= b.length; j++) {
         const cost = a[i - 1] === b[j - 1] ? 0 : 1;
         d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+          d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
       }
     }
     return d[a.length][b.length];
@@ -278,7 +327,10 @@ export function closest(word: string, names: string[]): string[] {
 export { UsageError };
 
 // `hosthog list | head`: a reader that stops early is not an error (no EPIPE stack trace).
-process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(process.argv).then((code) => {
   process.exitCode = code;

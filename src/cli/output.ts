@@ -2,7 +2,12 @@
 import { cleanText } from '../core/sanitize.js';
 
 export function printResult(result: unknown, json?: boolean): void {
-  if (json) { process.stdout.write(JSON.stringify(result, null, 2) + '\n'); return; }
+  if (json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return;
+  }
   const r = result as { summary?: string } | null;
-  process.stdout.write((r && typeof r.summary === 'string' ? cleanText(r.summary, 300) : JSON.stringify(result)) + '\n');
+  process.stdout.write(
+    (r && typeof r.summary === 'string' ? cleanText(r.summary, 300) : JSON.stringify(result)) + '\n',
+  );
 }

@@ -14,7 +14,11 @@ import type { Snapshot } from '../core/types.js';
 import { loadConfig, readPassword } from '../config/load.js';
 import { BridgeUnavailableError, ConfigError } from '../core/errors.js';
 
-export async function callWrite(g: GlobalOptions, method: string, params: Record<string, unknown>): Promise<unknown> {
+export async function callWrite(
+  g: GlobalOptions,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<unknown> {
   if (g.host) {
     // Off the host, --host NAME: that host's calendar, found through the [fleet] config.
     const t = await (await import('../fleet/host-target.js')).hostTarget(g);
@@ -26,8 +30,10 @@ export async function callWrite(g: GlobalOptions, method: string, params: Record
     return callBridge(config.bridge.socket, { method, params });
   }
   if (!g.calendar && !canWriteDirectly(config)) {
-    throw new BridgeUnavailableError(`no hosthog bridge is running on this host (no socket at ${config.bridge.socket})`,
-      'ask an admin to start it (systemctl start hosthog-bridge), or use --calendar URL with your own calendar account');
+    throw new BridgeUnavailableError(
+      `no hosthog bridge is running on this host (no socket at ${config.bridge.socket})`,
+      'ask an admin to start it (systemctl start hosthog-bridge), or use --calendar URL with your own calendar account',
+    );
   }
   return direct(g, config, method, params);
 }
@@ -38,28 +44,58 @@ function canWriteDirectly(config: Config): boolean {
     if (process.env.HOSTHOG_PASSWORD) return true;
     return !!config.calendar.passwordFile && readable(config.calendar.passwordFile, constants.R_OK);
   }
-  return readable(config.calendar.path, constants.W_OK) || (!existsSync(config.calendar.path) && process.getuid?.() === 0);
+  return (
+    readable(config.calendar.path, constants.W_OK) ||
+    (!existsSync(config.calendar.path) && process.getuid?.() === 0)
+  );
 }
 
 function readable(path: string, mode: number): boolean {
-  try { accessSync(path, mode); return true; } catch { return false; }
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The calendar this user reaches without the bridge (--calendar URL, or the config's), with its per-user cache, synced. */
 async function openDirect(g: GlobalOptions, config: Config) {
   if (g.calendar) {
-    if (!/^https?:\/\/[^/\s]+/i.test(g.calendar)) throw new ConfigError([`--calendar "${g.calendar.slice(0, 80)}" is not an http(s) URL`], 'give the calendar\'s CalDAV URL, e.g. https://cloud.example.org/remote.php/dav/calendars/me/gpu-box-3/');
-    const username = process.env.HOSTHOG_USERNAME ?? (config.calendar.kind === 'caldav' ? config.calendar.username : '');
-    if (!username) throw new ConfigError(['--calendar needs a calendar account name'], 'set HOSTHOG_USERNAME, or username in ~/.config/hosthog/config.toml [calendar]');
+    if (!/^https?:\/\/[^/\s]+/i.test(g.calendar))
+      throw new ConfigError(
+        [`--calendar "${g.calendar.slice(0, 80)}" is not an http(s) URL`],
+        "give the calendar's CalDAV URL, e.g. https://cloud.example.org/remote.php/dav/calendars/me/gpu-box-3/",
+      );
+    const username =
+      process.env.HOSTHOG_USERNAME ?? (config.calendar.kind === 'caldav' ? config.calendar.username : '');
+    if (!username)
+      throw new ConfigError(
+        ['--calendar needs a calendar account name'],
+        'set HOSTHOG_USERNAME, or username in ~/.config/hosthog/config.toml [calendar]',
+      );
     const passwordFile = config.calendar.kind === 'caldav' ? config.calendar.passwordFile : undefined;
-    config.calendar = { kind: 'caldav', url: g.calendar.endsWith('/') ? g.calendar : g.calendar + '/', username, passwordFile, timeoutMs: 15_000 };
+    config.calendar = {
+      kind: 'caldav',
+      url: g.calendar.endsWith('/') ? g.calendar : g.calendar + '/',
+      username,
+      passwordFile,
+      timeoutMs: 15_000,
+    };
   }
-  if (config.calendar.kind === 'caldav') config.calendar.password = readPassword(config.calendar.passwordFile);
+  if (config.calendar.kind === 'caldav')
+    config.calendar.password = readPassword(config.calendar.passwordFile);
   const { openSource } = await import('../caldav/open-source.js');
   const { DirectCache } = await import('./direct-cache.js');
   const source = openSource(config);
   const isRootOnHost = process.getuid?.() === 0 && !g.calendar;
-  const cacheDir = isRootOnHost ? config.bridge.stateDir : join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hosthog', createHash('sha256').update(source.description).digest('hex').slice(0, 16));
+  const cacheDir = isRootOnHost
+    ? config.bridge.stateDir
+    : join(
+        process.env.XDG_CACHE_HOME || join(homedir(), '.cache'),
+        'hosthog',
+        createHash('sha256').update(source.description).digest('hex').slice(0, 16),
+      );
   const cache = await DirectCache.open(cacheDir, source, config);
   try {
     await cache.sync();
@@ -70,7 +106,12 @@ async function openDirect(g: GlobalOptions, config: Config) {
   return { source, cache };
 }
 
-async function direct(g: GlobalOptions, config: Config, method: string, params: Record<string, unknown>): Promise<unknown> {
+async function direct(
+  g: GlobalOptions,
+  config: Config,
+  method: string,
+  params: Record<string, unknown>,
+): Promise<unknown> {
   const { source, cache } = await openDirect(g, config);
   try {
     const { CalendarWriter } = await import('../bridge/writer.js');
@@ -78,7 +119,10 @@ async function direct(g: GlobalOptions, config: Config, method: string, params: 
     const writer = new CalendarWriter(source, cache, config);
     const me = userInfo();
     const handler = makeHandler(writer, config, async () => undefined);
-    return await handler({ uid: me.uid, gid: me.gid, user: process.env.HOSTHOG_USER ?? me.username, groups: [] }, { method, params });
+    return await handler(
+      { uid: me.uid, gid: me.gid, user: process.env.HOSTHOG_USER ?? me.username, groups: [] },
+      { method, params },
+    );
   } finally {
     cache.close();
   }
@@ -88,7 +132,10 @@ async function direct(g: GlobalOptions, config: Config, method: string, params: 
  * status/list/sync with --calendar URL (off the host): the calendar itself, through this user's
  * cache in ~/.cache/hosthog (a delta sync when it is warm), as a snapshot like the bridge's.
  */
-export async function directSnapshot(g: GlobalOptions, config: Config): Promise<Snapshot & { description: string; from: Date; to: Date }> {
+export async function directSnapshot(
+  g: GlobalOptions,
+  config: Config,
+): Promise<Snapshot & { description: string; from: Date; to: Date }> {
   if (g.host) {
     // The caller's config becomes the host's (its name, resources, zone) for what it renders next.
     const t = await (await import('../fleet/host-target.js')).hostTarget(g);
@@ -98,7 +145,13 @@ export async function directSnapshot(g: GlobalOptions, config: Config): Promise<
   const { source, cache } = await openDirect(g, config);
   try {
     const { from, to } = cache.window();
-    return { occurrences: cache.occurrences(), syncedAt: new Date(), description: source.description, from, to };
+    return {
+      occurrences: cache.occurrences(),
+      syncedAt: new Date(),
+      description: source.description,
+      from,
+      to,
+    };
   } finally {
     cache.close();
   }

@@ -37,19 +37,40 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       text = readFileSync(path, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new ConfigError([`cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`],
-        code === 'ENOENT' ? 'create it (see config/config.example.toml) or drop --config/HOSTHOG_CONFIG' : 'run as a user that may read it');
+      throw new ConfigError(
+        [
+          `cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
+        ],
+        code === 'ENOENT'
+          ? 'create it (see config/config.example.toml) or drop --config/HOSTHOG_CONFIG'
+          : 'run as a user that may read it',
+      );
     }
     try {
       raw = parseToml(text) as Record<string, unknown>;
     } catch (e) {
       const err = e as Error & { line?: number; column?: number };
       const msg = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
-      const where = typeof err.line === 'number' ? ` at line ${err.line}${typeof err.column === 'number' ? `, column ${err.column}` : ''}` : '';
-      throw new ConfigError([`config ${path} is not valid TOML${where}: ${msg}`], where ? `fix line ${err.line}` : 'fix the TOML syntax');
+      const where =
+        typeof err.line === 'number'
+          ? ` at line ${err.line}${typeof err.column === 'number' ? `, column ${err.column}` : ''}`
+          : '';
+      throw new ConfigError(
+        [`config ${path} is not valid TOML${where}: ${msg}`],
+        where ? `fix line ${err.line}` : 'fix the TOML syntax',
+      );
     }
   }
-  const { config, problems } = validateConfig(raw, { hostname: hostname(), get timezone() { return systemZone(env); } }, path ?? 'defaults');
+  const { config, problems } = validateConfig(
+    raw,
+    {
+      hostname: hostname(),
+      get timezone() {
+        return systemZone(env);
+      },
+    },
+    path ?? 'defaults',
+  );
   if (!config) throw new ConfigError(problems.map((p) => `${path}: ${p}`));
   if (opts.withPassword && config.calendar.kind === 'caldav') {
     config.calendar.password = readPassword(config.calendar.passwordFile, env);
@@ -63,29 +84,57 @@ export function loadConfig(opts: LoadOptions = {}): Config {
  */
 function systemZone(env: NodeJS.ProcessEnv): string {
   if (env.TZ && !env.TZ.startsWith(':')) return env.TZ;
-  const named = (s: string | undefined) => (s && /^[A-Za-z][A-Za-z0-9_+/-]*$/.test(s) && isValidZone(s) ? s : undefined);
+  const named = (s: string | undefined) =>
+    s && /^[A-Za-z][A-Za-z0-9_+/-]*$/.test(s) && isValidZone(s) ? s : undefined;
   let zone: string | undefined;
-  try { zone = named(readlinkSync('/etc/localtime').split('/zoneinfo/')[1]); } catch { /* not a link */ }
-  if (!zone) try { zone = named(readFileSync('/etc/timezone', 'utf8').trim()); } catch { /* none */ }
+  try {
+    zone = named(readlinkSync('/etc/localtime').split('/zoneinfo/')[1]);
+  } catch {
+    /* not a link */
+  }
+  if (!zone)
+    try {
+      zone = named(readFileSync('/etc/timezone', 'utf8').trim());
+    } catch {
+      /* none */
+    }
   return zone ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
 }
 
 /** The calendar password: HOSTHOG_PASSWORD, or a file nobody but its owner may read. */
 export function readPassword(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (env.HOSTHOG_PASSWORD) return env.HOSTHOG_PASSWORD;
-  if (!file) throw new ConfigError(['[calendar] has a url but no password'], 'set password_file = "/etc/hosthog/password" (mode 0600) or HOSTHOG_PASSWORD');
+  if (!file)
+    throw new ConfigError(
+      ['[calendar] has a url but no password'],
+      'set password_file = "/etc/hosthog/password" (mode 0600) or HOSTHOG_PASSWORD',
+    );
   let st;
-  try { st = statSync(file); } catch (e) {
+  try {
+    st = statSync(file);
+  } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError([`cannot read password file ${file}: ${code === 'ENOENT' ? 'no such file' : code}`], `create it with: install -m 600 /dev/null ${file} and write the app password into it`);
+    throw new ConfigError(
+      [`cannot read password file ${file}: ${code === 'ENOENT' ? 'no such file' : code}`],
+      `create it with: install -m 600 /dev/null ${file} and write the app password into it`,
+    );
   }
   if ((st.mode & 0o077) !== 0) {
-    throw new ConfigError([`password file ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)})`], `run: chmod 600 ${file}`);
+    throw new ConfigError(
+      [`password file ${file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)})`],
+      `run: chmod 600 ${file}`,
+    );
   }
   let pw: string;
-  try { pw = readFileSync(file, 'utf8').replace(/\r?\n$/, ''); } catch (e) {
-    throw new ConfigError([`cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code}`], 'run the bridge as the file\'s owner (root)');
+  try {
+    pw = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new ConfigError(
+      [`cannot read password file ${file}: ${(e as NodeJS.ErrnoException).code}`],
+      "run the bridge as the file's owner (root)",
+    );
   }
-  if (!pw) throw new ConfigError([`password file ${file} is empty`], 'write the calendar app password into it');
+  if (!pw)
+    throw new ConfigError([`password file ${file} is empty`], 'write the calendar app password into it');
   return pw;
 }

@@ -20,7 +20,10 @@ export interface CalDavCalendarConfig {
   /** [calendar] max_event: the largest event kept (bytes); bigger ones are left out and named. */
   maxEventBytes?: number;
 }
-export interface VdirCalendarConfig { kind: 'vdir'; path: string; }
+export interface VdirCalendarConfig {
+  kind: 'vdir';
+  path: string;
+}
 export type CalendarConfig = CalDavCalendarConfig | VdirCalendarConfig;
 
 export interface Config {
@@ -49,7 +52,8 @@ export interface Config {
     publishIcs?: string;
   };
   limits: {
-    maxClaimMs: number; maxAheadMs: number;
+    maxClaimMs: number;
+    maxAheadMs: number;
     /** Occurrences of one series in the window; the rest are left out and named by doctor. */
     maxOccurrences: number;
     /** Current and upcoming claims per user (admins exempt) the bridge writes. */
@@ -130,34 +134,91 @@ export interface FleetConfig {
   resources: Record<string, string[]>;
 }
 
-export interface MachineDefaults { hostname: string; timezone: string; }
+export interface MachineDefaults {
+  hostname: string;
+  timezone: string;
+}
 
 type Table = Record<string, unknown>;
 
 export const KNOWN: Record<string, string[]> = {
-  '': ['host', 'timezone', 'resources', 'admins', 'admin_group', 'calendar', 'bridge', 'limits', 'notify', 'hog', 'gpus', 'fleet'],
+  '': [
+    'host',
+    'timezone',
+    'resources',
+    'admins',
+    'admin_group',
+    'calendar',
+    'bridge',
+    'limits',
+    'notify',
+    'hog',
+    'gpus',
+    'fleet',
+  ],
   calendar: ['url', 'username', 'password_file', 'path', 'timeout', 'max_response', 'max_event'],
-  bridge: ['poll', 'jitter', 'motd', 'state_dir', 'socket', 'stale_polls', 'full_reconcile', 'window_days', 'publish_ics'],
+  bridge: [
+    'poll',
+    'jitter',
+    'motd',
+    'state_dir',
+    'socket',
+    'stale_polls',
+    'full_reconcile',
+    'window_days',
+    'publish_ics',
+  ],
   limits: ['max_claim', 'max_ahead', 'max_occurrences', 'max_active_claims', 'expansion_ms'],
   notify: ['reminders', 'channels', 'rate_limit_per_hour'],
   gpus: ['command', 'resources', 'sample', 'timeout', 'idle_after'],
-  hog: ['break_glass', 'lockout', 'max_cache_age', 'quiet_units', 'systemctl', 'warn_before', 'sshd_pid_file', 'sshd_config', 'min_uid',
-    'gate_dir', 'from_calendar', 'end_sessions', 'max_length'],
-  fleet: ['home', 'username', 'password_file', 'hosts', 'match', 'parallel', 'default_resources', 'resources', 'timeout'],
+  hog: [
+    'break_glass',
+    'lockout',
+    'max_cache_age',
+    'quiet_units',
+    'systemctl',
+    'warn_before',
+    'sshd_pid_file',
+    'sshd_config',
+    'min_uid',
+    'gate_dir',
+    'from_calendar',
+    'end_sessions',
+    'max_length',
+  ],
+  fleet: [
+    'home',
+    'username',
+    'password_file',
+    'hosts',
+    'match',
+    'parallel',
+    'default_resources',
+    'resources',
+    'timeout',
+  ],
 };
 
 const CHANNELS = ['wall', 'tmux', 'desktop'];
 
-export function validateConfig(raw: Table, defaults: MachineDefaults, source: string): { config?: Config; problems: string[] } {
+export function validateConfig(
+  raw: Table,
+  defaults: MachineDefaults,
+  source: string,
+): { config?: Config; problems: string[] } {
   const problems: string[] = [];
   const at = (section: string, key: string) => (section ? `[${section}] ${key}` : key);
 
   for (const [section, keys] of Object.entries(KNOWN)) {
     const table = section ? raw[section] : raw;
     if (table === undefined) continue;
-    if (section && !isTable(table)) { problems.push(`[${section}] must be a table: write it as a "[${section}]" section`); continue; }
+    if (section && !isTable(table)) {
+      problems.push(`[${section}] must be a table: write it as a "[${section}]" section`);
+      continue;
+    }
     for (const k of Object.keys(table as Table)) {
-      if (!keys.includes(k)) problems.push(`unknown key ${at(section, k)}: remove it or use one of ${keys.join(', ')}`);
+      if (!keys.includes(k))
+        problems.push(`unknown key ${at(section, k)}: remove it or use one of ${keys.join(', ')}`);
     }
   }
   const sec = (name: string): Table => (isTable(raw[name]) ? (raw[name] as Table) : {});
@@ -165,32 +226,54 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const str = (t: Table, section: string, key: string, dflt: string): string => {
     const v = t[key];
     if (v === undefined) return dflt;
-    if (typeof v !== 'string' || v.trim() === '') { problems.push(`${at(section, key)} must be a non-empty string in quotes, e.g. ${key} = "${dflt || 'value'}"`); return dflt; }
+    if (typeof v !== 'string' || v.trim() === '') {
+      problems.push(
+        `${at(section, key)} must be a non-empty string in quotes, e.g. ${key} = "${dflt || 'value'}"`,
+      );
+      return dflt;
+    }
     return v;
   };
   const list = (t: Table, section: string, key: string, dflt: string[], pattern?: RegExp): string[] => {
     const v = t[key];
     if (v === undefined) return dflt;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) { problems.push(`${at(section, key)} must be a list of strings, e.g. ${key} = ["a", "b"]`); return dflt; }
-    if (pattern) for (const x of v as string[]) if (!pattern.test(x)) problems.push(`${at(section, key)}: "${x}" is not a valid name (letters, digits, . _ - only)`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+      problems.push(`${at(section, key)} must be a list of strings, e.g. ${key} = ["a", "b"]`);
+      return dflt;
+    }
+    if (pattern)
+      for (const x of v as string[])
+        if (!pattern.test(x))
+          problems.push(`${at(section, key)}: "${x}" is not a valid name (letters, digits, . _ - only)`);
     return v as string[];
   };
   const dur = (t: Table, section: string, key: string, dflt: string, minMs = 0): number => {
     const v = t[key] ?? dflt;
     const ms = typeof v === 'string' ? parseDuration(v) : typeof v === 'number' ? v * 1000 : null;
-    if (ms === null || ms < minMs) { problems.push(`${at(section, key)} = ${JSON.stringify(v)} is not a duration${minMs ? ` of at least ${minMs / 1000}s` : ''}: write e.g. "${dflt}"`); return parseDuration(dflt)!; }
+    if (ms === null || ms < minMs) {
+      problems.push(
+        `${at(section, key)} = ${JSON.stringify(v)} is not a duration${minMs ? ` of at least ${minMs / 1000}s` : ''}: write e.g. "${dflt}"`,
+      );
+      return parseDuration(dflt)!;
+    }
     return ms;
   };
   const bool = (t: Table, section: string, key: string, dflt: boolean): boolean => {
     const v = t[key];
     if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') { problems.push(`${at(section, key)} must be true or false, e.g. ${key} = ${dflt}`); return dflt; }
+    if (typeof v !== 'boolean') {
+      problems.push(`${at(section, key)} must be true or false, e.g. ${key} = ${dflt}`);
+      return dflt;
+    }
     return v;
   };
   const int = (t: Table, section: string, key: string, dflt: number, min: number): number => {
     const v = t[key];
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) { problems.push(`${at(section, key)} must be a whole number ≥ ${min}, e.g. ${key} = ${dflt}`); return dflt; }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      problems.push(`${at(section, key)} must be a whole number ≥ ${min}, e.g. ${key} = ${dflt}`);
+      return dflt;
+    }
     return v;
   };
 
@@ -199,7 +282,9 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
     const v = t[key] ?? dflt;
     const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : NaN;
     if (!Number.isSafeInteger(n) || n < min) {
-      problems.push(`[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: write e.g. ${key} = "${dflt}"`);
+      problems.push(
+        `[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: write e.g. ${key} = "${dflt}"`,
+      );
       return parseSize(dflt);
     }
     return n;
@@ -213,7 +298,8 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const host = str(raw, '', 'host', defaults.hostname);
   // defaults.timezone may be costly (ICU start-up): only ask when the config names no zone.
   const timezone = raw.timezone === undefined ? defaults.timezone : str(raw, '', 'timezone', 'Europe/Berlin');
-  if (!isValidZone(timezone)) problems.push(`timezone = "${timezone}" is not an IANA time zone: write e.g. timezone = "Europe/Berlin"`);
+  if (!isValidZone(timezone))
+    problems.push(`timezone = "${timezone}" is not an IANA time zone: write e.g. timezone = "Europe/Berlin"`);
   const resources = list(raw, '', 'resources', [], NAME);
   const adminUsers = list(raw, '', 'admins', ['root'], /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/);
   const adminGroup = str(raw, '', 'admin_group', 'hosthog-admins');
@@ -223,24 +309,42 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const stateDir = str(b, 'bridge', 'state_dir', '/var/lib/hosthog');
   let calendar: CalendarConfig;
   if (c.url !== undefined && c.path !== undefined) {
-    problems.push('[calendar] has both url and path: keep url for a CalDAV server or path for a local calendar directory');
+    problems.push(
+      '[calendar] has both url and path: keep url for a CalDAV server or path for a local calendar directory',
+    );
   }
   if (c.url !== undefined) {
     const url = str(c, 'calendar', 'url', '');
     let ok = false;
-    try { const u = new URL(url); ok = u.protocol === 'https:' || u.protocol === 'http:'; } catch { /* reported below */ }
-    if (!ok) problems.push(`[calendar] url = "${url}" is not an http(s) URL: write the calendar's full URL, e.g. "https://cloud.example.org/remote.php/dav/calendars/hosthog/${host}/"`);
+    try {
+      const u = new URL(url);
+      ok = u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      /* reported below */
+    }
+    if (!ok)
+      problems.push(
+        `[calendar] url = "${url}" is not an http(s) URL: write the calendar's full URL, e.g. "https://cloud.example.org/remote.php/dav/calendars/hosthog/${host}/"`,
+      );
     const username = str(c, 'calendar', 'username', '');
     if (!username) problems.push('[calendar] username is missing: add username = "the calendar account"');
     const passwordFile = c.password_file === undefined ? undefined : str(c, 'calendar', 'password_file', '');
-    calendar = { kind: 'caldav', url: url.endsWith('/') ? url : url + '/', username, passwordFile, timeoutMs: dur(c, 'calendar', 'timeout', '15s', 1000) };
+    calendar = {
+      kind: 'caldav',
+      url: url.endsWith('/') ? url : url + '/',
+      username,
+      passwordFile,
+      timeoutMs: dur(c, 'calendar', 'timeout', '15s', 1000),
+    };
     calendar.maxResponseBytes = size(c, 'max_response', '128MiB', 64 * 1024);
     calendar.maxEventBytes = size(c, 'max_event', '1MiB', 4096);
   } else {
     calendar = { kind: 'vdir', path: str(c, 'calendar', 'path', joinPath(stateDir, 'calendar')) };
-    if (c.username !== undefined || c.password_file !== undefined) problems.push('[calendar] username/password_file given without url: add url = "https://…" or remove them');
+    if (c.username !== undefined || c.password_file !== undefined)
+      problems.push(
+        '[calendar] username/password_file given without url: add url = "https://…" or remove them',
+      );
     if (c.timeout !== undefined) dur(c, 'calendar', 'timeout', '15s', 1000); // checked (and unused) with path: a typo is still one
-
   }
 
   const pollMs = dur(b, 'bridge', 'poll', '60s', 5000);
@@ -248,20 +352,28 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   const n = sec('notify');
   const h = sec('hog');
   const channels = list(n, 'notify', 'channels', ['wall', 'tmux', 'desktop']);
-  for (const ch of channels) if (!CHANNELS.includes(ch)) problems.push(`[notify] channels: unknown channel "${ch}": use any of ${CHANNELS.join(', ')}`);
+  for (const ch of channels)
+    if (!CHANNELS.includes(ch))
+      problems.push(`[notify] channels: unknown channel "${ch}": use any of ${CHANNELS.join(', ')}`);
   const reminders = list(n, 'notify', 'reminders', ['15m', '5m']).map((r) => {
     const ms = parseDuration(r);
-    if (ms === null || ms <= 0) problems.push(`[notify] reminders: "${r}" is not a duration: write e.g. "15m"`);
+    if (ms === null || ms <= 0)
+      problems.push(`[notify] reminders: "${r}" is not a duration: write e.g. "15m"`);
     return ms ?? 0;
   });
   const quietUnits = list(h, 'hog', 'quiet_units', []);
   for (const u of quietUnits) {
-    if (!isUnitPattern(u)) problems.push(`[hog] quiet_units: "${u}" is not a service or timer name or pattern: write e.g. "xrdp.service" or "*.timer"`);
+    if (!isUnitPattern(u))
+      problems.push(
+        `[hog] quiet_units: "${u}" is not a service or timer name or pattern: write e.g. "xrdp.service" or "*.timer"`,
+      );
   }
   const systemctlCmd = list(h, 'hog', 'systemctl', ['systemctl']);
-  if (systemctlCmd.length === 0 || systemctlCmd.some((x) => x === '' || /[\0\n]/.test(x))) problems.push('[hog] systemctl: give the command as a list, e.g. ["systemctl"]');
+  if (systemctlCmd.length === 0 || systemctlCmd.some((x) => x === '' || /[\0\n]/.test(x)))
+    problems.push('[hog] systemctl: give the command as a list, e.g. ["systemctl"]');
   const lockout = str(h, 'hog', 'lockout', 'message');
-  if (lockout !== 'message' && lockout !== 'empty') problems.push(`[hog] lockout = "${lockout}": use "message" or "empty"`);
+  if (lockout !== 'message' && lockout !== 'empty')
+    problems.push(`[hog] lockout = "${lockout}": use "message" or "empty"`);
 
   const gpus = gpusConfig(raw, sec('gpus'), resources, { list, dur }, problems);
 
@@ -282,9 +394,14 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
       stalePolls: int(b, 'bridge', 'stale_polls', 3, 1),
       fullReconcileMs: dur(b, 'bridge', 'full_reconcile', '24h', 60_000),
       windowDays: int(b, 'bridge', 'window_days', 60, 1),
-      publishIcs: b.publish_ics === undefined
-        ? undefined
-        : absPath(str(b, 'bridge', 'publish_ics', '/var/www/html/host.ics'), '[bridge] publish_ics', problems),
+      publishIcs:
+        b.publish_ics === undefined
+          ? undefined
+          : absPath(
+              str(b, 'bridge', 'publish_ics', '/var/www/html/host.ics'),
+              '[bridge] publish_ics',
+              problems,
+            ),
     },
     limits: {
       maxClaimMs: dur(l, 'limits', 'max_claim', '14d', 60_000),
@@ -319,11 +436,14 @@ export function validateConfig(raw: Table, defaults: MachineDefaults, source: st
   return problems.length ? { problems } : { config, problems };
 }
 
-const GPU_SELECTOR = /^(\d{1,3}|GPU-[0-9A-Fa-f-]{8,}|(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])$/;
+const GPU_SELECTOR =
+  /^(\d{1,3}|GPU-[0-9A-Fa-f-]{8,}|(?:[0-9A-Fa-f]{4,8}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])$/;
 
 /** [gpus]: the GPU section, checked with the same helpers (every problem at once). */
 function gpusConfig(
-  raw: Table, g: Table, resources: string[],
+  raw: Table,
+  g: Table,
+  resources: string[],
   h: {
     list: (t: Table, s: string, k: string, d: string[]) => string[];
     dur: (t: Table, s: string, k: string, d: string, min?: number) => number;
@@ -338,16 +458,18 @@ function gpusConfig(
   if (g.resources !== undefined) {
     if (!isTable(g.resources)) {
       problems.push('[gpus] resources must be a table, e.g. resources = { gpu0 = "0", big = "GPU-a7a8…" }');
-    }
-    else for (const [name, v] of Object.entries(g.resources)) {
-      const sel = typeof v === 'number' ? String(v) : v;
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-        problems.push(`[gpus] resources: "${name}" is not a valid name (letters, digits, . _ - only)`);
-      } else if (typeof sel !== 'string' || !GPU_SELECTOR.test(sel)) {
-        problems.push(`[gpus] resources: ${name} = ${JSON.stringify(v)}: `
-          + 'give a GPU index ("0"), uuid ("GPU-…") or PCI bus id ("00000000:00:06.0")');
-      } else map[name] = sel;
-    }
+    } else
+      for (const [name, v] of Object.entries(g.resources)) {
+        const sel = typeof v === 'number' ? String(v) : v;
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+          problems.push(`[gpus] resources: "${name}" is not a valid name (letters, digits, . _ - only)`);
+        } else if (typeof sel !== 'string' || !GPU_SELECTOR.test(sel)) {
+          problems.push(
+            `[gpus] resources: ${name} = ${JSON.stringify(v)}: ` +
+              'give a GPU index ("0"), uuid ("GPU-…") or PCI bus id ("00000000:00:06.0")',
+          );
+        } else map[name] = sel;
+      }
   }
   return {
     // an empty [gpus] header (as in the example config) turns nothing on
@@ -361,36 +483,54 @@ function gpusConfig(
 }
 
 function httpUrl(s: string): boolean {
-  try { const u = new URL(s); return u.protocol === 'https:' || u.protocol === 'http:'; } catch { return false; }
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 const slash = (u: string) => (u.endsWith('/') ? u : u + '/');
 
 function fleetTable(
-  f: Table, str: (t: Table, s: string, k: string, d: string) => string,
+  f: Table,
+  str: (t: Table, s: string, k: string, d: string) => string,
   list: (t: Table, s: string, k: string, d: string[], p?: RegExp) => string[],
-  int: (t: Table, s: string, k: string, d: number, min: number) => number, problems: string[],
+  int: (t: Table, s: string, k: string, d: number, min: number) => number,
+  problems: string[],
   dur: (t: Table, s: string, k: string, d: string, minMs?: number) => number,
 ): FleetConfig {
   const home = f.home === undefined ? undefined : str(f, 'fleet', 'home', '');
-  if (home !== undefined && !httpUrl(home)) problems.push(`[fleet] home = "${home}" is not an http(s) URL: write the calendar home, e.g. "https://cloud.example.org/remote.php/dav/calendars/alice/"`);
+  if (home !== undefined && !httpUrl(home))
+    problems.push(
+      `[fleet] home = "${home}" is not an http(s) URL: write the calendar home, e.g. "https://cloud.example.org/remote.php/dav/calendars/alice/"`,
+    );
   const hosts: Record<string, string> = {};
   if (f.hosts !== undefined) {
     if (!isTable(f.hosts)) problems.push('[fleet.hosts] must be a table of host = "calendar URL"');
-    else for (const [k, v] of Object.entries(f.hosts)) {
-      if (typeof v !== 'string' || !httpUrl(v)) problems.push(`[fleet.hosts] ${k} must be the calendar's http(s) URL in quotes`);
-      else hosts[k] = slash(v);
-    }
+    else
+      for (const [k, v] of Object.entries(f.hosts)) {
+        if (typeof v !== 'string' || !httpUrl(v))
+          problems.push(`[fleet.hosts] ${k} must be the calendar's http(s) URL in quotes`);
+        else hosts[k] = slash(v);
+      }
   }
-  if (home === undefined && Object.keys(hosts).length === 0) problems.push('[fleet] needs home = "…/calendars/USER/" or a [fleet.hosts] table');
+  if (home === undefined && Object.keys(hosts).length === 0)
+    problems.push('[fleet] needs home = "…/calendars/USER/" or a [fleet.hosts] table');
   const username = str(f, 'fleet', 'username', '');
   if (!username) problems.push('[fleet] username is missing: add username = "your calendar account"');
   const resources: Record<string, string[]> = {};
   if (f.resources !== undefined) {
     if (!isTable(f.resources)) problems.push('[fleet.resources] must be a table of host = ["gpu0", …]');
-    else for (const k of Object.keys(f.resources)) resources[k] = list(f.resources as Table, 'fleet.resources', k, []);
+    else
+      for (const k of Object.keys(f.resources))
+        resources[k] = list(f.resources as Table, 'fleet.resources', k, []);
   }
   return {
-    home: home === undefined ? undefined : slash(home), username, hosts, resources,
+    home: home === undefined ? undefined : slash(home),
+    username,
+    hosts,
+    resources,
     passwordFile: f.password_file === undefined ? undefined : str(f, 'fleet', 'password_file', ''),
     match: str(f, 'fleet', 'match', '*'),
     parallel: int(f, 'fleet', 'parallel', 8, 1),
@@ -407,9 +547,13 @@ export { isValidZone };
 
 function absPath(p: string, key: string, problems: string[]): string {
   if (!p.startsWith('/') || !p.endsWith('.ics')) {
-    problems.push(`${key} = "${p}": give an absolute path ending in .ics, e.g. "/var/www/html/gpu-box-3.ics"`);
+    problems.push(
+      `${key} = "${p}": give an absolute path ending in .ics, e.g. "/var/www/html/gpu-box-3.ics"`,
+    );
   }
   return p;
 }
 
-function joinPath(a: string, b: string): string { return a.replace(/\/+$/, '') + '/' + b; }
+function joinPath(a: string, b: string): string {
+  return a.replace(/\/+$/, '') + '/' + b;
+}

@@ -73,13 +73,23 @@ export function bookingOrder(a: Claim, b: Claim): number {
 }
 
 function byStart(a: Claim, b: Claim): number {
-  return a.start.getTime() - b.start.getTime() || cmpStr(a.uid, b.uid) || cmpStr(a.recurrenceId ?? '', b.recurrenceId ?? '');
+  return (
+    a.start.getTime() - b.start.getTime() ||
+    cmpStr(a.uid, b.uid) ||
+    cmpStr(a.recurrenceId ?? '', b.recurrenceId ?? '')
+  );
 }
 
 export function rule(claims: Claim[]): Ruling {
   // Sort keys computed once (a comparator calling getTime() costs n·log n Date calls).
   const keyed = claims.map((c) => ({ c, b: bookedAt(c), s: c.start.getTime() }));
-  keyed.sort((x, y) => x.b - y.b || x.s - y.s || cmpStr(x.c.uid, y.c.uid) || cmpStr(x.c.recurrenceId ?? '', y.c.recurrenceId ?? ''));
+  keyed.sort(
+    (x, y) =>
+      x.b - y.b ||
+      x.s - y.s ||
+      cmpStr(x.c.uid, y.c.uid) ||
+      cmpStr(x.c.recurrenceId ?? '', y.c.recurrenceId ?? ''),
+  );
   const ordered = keyed.map((k) => k.c);
   const holds: Claim[] = [];
   const overruled: { claim: Claim; by: Claim }[] = [];
@@ -90,8 +100,13 @@ export function rule(claims: Claim[]): Ruling {
   const index = new HoldIndex();
   for (const c of ordered) {
     let best = -1;
-    index.visit(c, (i) => { if ((best < 0 || i < best) && conflicts(holds[i], c)) best = i; });
-    if (best >= 0) { overruled.push({ claim: c, by: holds[best] }); continue; }
+    index.visit(c, (i) => {
+      if ((best < 0 || i < best) && conflicts(holds[i], c)) best = i;
+    });
+    if (best >= 0) {
+      overruled.push({ claim: c, by: holds[best] });
+      continue;
+    }
     index.add(c, holds.push(c) - 1);
   }
   holds.sort(byStart);
@@ -112,10 +127,14 @@ class TimeIndex {
 
   add(s: number, e: number, i: number): void {
     const l = LEVEL_MS.findIndex((ms) => e - s <= ms);
-    if (l < 0) { this.long.push(i); return; }
+    if (l < 0) {
+      this.long.push(i);
+      return;
+    }
     const k = Math.floor(s / LEVEL_MS[l]);
     const b = this.levels[l].get(k);
-    if (b) b.push(i); else this.levels[l].set(k, [i]);
+    if (b) b.push(i);
+    else this.levels[l].set(k, [i]);
   }
 
   visit(s: number, e: number, f: (i: number) => void): void {
@@ -125,11 +144,15 @@ class TimeIndex {
       if (!m.size) continue;
       const k0 = Math.floor(s / LEVEL_MS[l]) - 1;
       const k1 = Math.floor((Math.max(e, s + 1) - 1) / LEVEL_MS[l]);
-      if (k1 - k0 + 1 > m.size) { // fewer buckets than the span: walk those there are
+      if (k1 - k0 + 1 > m.size) {
+        // fewer buckets than the span: walk those there are
         for (const [k, b] of m) if (k >= k0 && k <= k1) for (const i of b) f(i);
         continue;
       }
-      for (let k = k0; k <= k1; k++) { const b = m.get(k); if (b) for (const i of b) f(i); }
+      for (let k = k0; k <= k1; k++) {
+        const b = m.get(k);
+        if (b) for (const i of b) f(i);
+      }
     }
   }
 }
@@ -142,7 +165,10 @@ class HoldIndex {
     const e = c.end.getTime();
     for (const r of c.resources.length ? c.resources : ['']) {
       let t = this.byResource.get(r);
-      if (!t) { t = new TimeIndex(); this.byResource.set(r, t); }
+      if (!t) {
+        t = new TimeIndex();
+        this.byResource.set(r, t);
+      }
       t.add(s, e, i);
     }
   }
@@ -151,7 +177,10 @@ class HoldIndex {
   visit(c: Claim, f: (i: number) => void): void {
     const s = c.start.getTime();
     const e = c.end.getTime();
-    if (!c.resources.length) { for (const t of this.byResource.values()) t.visit(s, e, f); return; }
+    if (!c.resources.length) {
+      for (const t of this.byResource.values()) t.visit(s, e, f);
+      return;
+    }
     this.byResource.get('')?.visit(s, e, f);
     for (const r of c.resources) if (r !== '') this.byResource.get(r)?.visit(s, e, f);
   }

@@ -47,8 +47,12 @@ const covers = (c: Claim, r: string) => c.resources.length === 0 || c.resources.
 
 /** The other users' holding claims that would block a claim on `res` ([] = whole host) in [a, b). */
 function blockers(claims: Claim[], res: string[], a: number, b: number, exclusive: boolean): Claim[] {
-  return claims.filter((c) => overlaps(c, a, b) && (exclusive || isExclusive(c)) &&
-    (res.length === 0 || c.resources.length === 0 || res.some((r) => covers(c, r))));
+  return claims.filter(
+    (c) =>
+      overlaps(c, a, b) &&
+      (exclusive || isExclusive(c)) &&
+      (res.length === 0 || c.resources.length === 0 || res.some((r) => covers(c, r))),
+  );
 }
 
 /** Resources usable in [a, b) (for a --gpus request). */
@@ -75,10 +79,16 @@ export function findFree(hosts: HostSnapshot[], req: FreeRequest, now: Date): Fr
     let from: Date | null = whole ? req.start : null;
     if (!whole) {
       // The window can only open when a blocking claim ends.
-      const ends = [...new Set(others.map((c) => c.end.getTime()).filter((t) => t > a))].sort((x, y) => x - y);
+      const ends = [...new Set(others.map((c) => c.end.getTime()).filter((t) => t > a))].sort(
+        (x, y) => x - y,
+      );
       for (const t of ends.slice(0, 200)) {
         const u = ok(t);
-        if (u) { take = u; from = new Date(t); break; }
+        if (u) {
+          take = u;
+          from = new Date(t);
+          break;
+        }
       }
     }
     const inWindow = others.filter((c) => overlaps(c, a, b));
@@ -86,23 +96,43 @@ export function findFree(hosts: HostSnapshot[], req: FreeRequest, now: Date): Fr
     let chosen: string[] = [];
     if (req.gpus !== undefined && take) {
       // Prefer resources nobody is on at all.
-      chosen = [...take].sort((x, y) => Number(!freeResources.includes(x)) - Number(!freeResources.includes(y))).slice(0, req.gpus);
+      chosen = [...take]
+        .sort((x, y) => Number(!freeResources.includes(x)) - Number(!freeResources.includes(y)))
+        .slice(0, req.gpus);
     }
     const start = from ?? req.start;
     out.push({
-      host: h.host, whole, from, others: [...new Set(inWindow.map((c) => c.user))].sort(), freeResources,
-      take: chosen, stale: !!h.error,
+      host: h.host,
+      whole,
+      from,
+      others: [...new Set(inWindow.map((c) => c.user))].sort(),
+      freeResources,
+      take: chosen,
+      stale: !!h.error,
       command: claimCommand(h.host, chosen, start, dur, req.exclusive, now),
     });
   }
-  return out.sort((x, y) =>
-    Number(y.whole) - Number(x.whole) || Number(x.stale) - Number(y.stale) || x.others.length - y.others.length ||
-    y.freeResources.length - x.freeResources.length ||
-    (x.from?.getTime() ?? Infinity) - (y.from?.getTime() ?? Infinity) || (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));
+  return out.sort(
+    (x, y) =>
+      Number(y.whole) - Number(x.whole) ||
+      Number(x.stale) - Number(y.stale) ||
+      x.others.length - y.others.length ||
+      y.freeResources.length - x.freeResources.length ||
+      (x.from?.getTime() ?? Infinity) - (y.from?.getTime() ?? Infinity) ||
+      (x.host < y.host ? -1 : x.host > y.host ? 1 : 0),
+  );
 }
 
 /** `hosthog claim --host H gpu0 --at … --for 4h`: what to type (the host name is checked safe by the caller). */
-export function claimCommand(host: string, res: string[], start: Date, durMs: number, exclusive: boolean, now: Date): string {
-  const at = start.getTime() - now.getTime() > 60_000 ? ` --at ${start.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
+export function claimCommand(
+  host: string,
+  res: string[],
+  start: Date,
+  durMs: number,
+  exclusive: boolean,
+  now: Date,
+): string {
+  const at =
+    start.getTime() - now.getTime() > 60_000 ? ` --at ${start.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
   return `hosthog claim --host ${host}${res.map((r) => ' ' + r).join('')}${at} --for ${formatDuration(durMs)}${exclusive ? ' --exclusive' : ''}`;
 }

@@ -14,7 +14,9 @@ export function union(spans: Span[]): Span[] {
   return out;
 }
 
-export function totalMs(spans: Span[]): number { return spans.reduce((t, [a, b]) => t + (b - a), 0); }
+export function totalMs(spans: Span[]): number {
+  return spans.reduce((t, [a, b]) => t + (b - a), 0);
+}
 
 /** [a, b) clipped to [from, to), or null when nothing is left. */
 export function clip(a: number, b: number, from: number, to: number): Span | null {

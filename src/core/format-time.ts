@@ -5,7 +5,15 @@
 
 import { offsetAt } from './zones.js';
 
-interface Local { y: number; mo: number; d: number; h: number; mi: number; s: number; wd: string }
+interface Local {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
+  wd: string;
+}
 
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
@@ -14,7 +22,15 @@ export function localParts(d: Date, tz: string): Local {
   // The zone's offset (cached per zone and year in zones.ts), then plain UTC arithmetic: no ICU
   // call per formatted time, which keeps listing hundreds of claims fast.
   const l = new Date(d.getTime() + offsetAt(d.getTime(), tz));
-  return { y: l.getUTCFullYear(), mo: l.getUTCMonth() + 1, d: l.getUTCDate(), h: l.getUTCHours(), mi: l.getUTCMinutes(), s: l.getUTCSeconds(), wd: DAY_NAMES[l.getUTCDay()] };
+  return {
+    y: l.getUTCFullYear(),
+    mo: l.getUTCMonth() + 1,
+    d: l.getUTCDate(),
+    h: l.getUTCHours(),
+    mi: l.getUTCMinutes(),
+    s: l.getUTCSeconds(),
+    wd: DAY_NAMES[l.getUTCDay()],
+  };
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -26,7 +42,9 @@ export function dayDiff(d: Date, tz: string, now: Date): number {
   return Math.round((Date.UTC(a.y, a.mo - 1, a.d) - Date.UTC(b.y, b.mo - 1, b.d)) / 86_400_000);
 }
 
-function hm(l: Local): string { return `${pad(l.h)}:${pad(l.mi)}`; }
+function hm(l: Local): string {
+  return `${pad(l.h)}:${pad(l.mi)}`;
+}
 
 /** "14:05" today, "Tue 09:00" within 6 days either side, "2026-12-01 09:00" otherwise. */
 export function formatTime(d: Date, tz: string, now: Date): string {
@@ -45,7 +63,8 @@ export function formatRange(start: Date, end: Date, tz: string, now: Date): stri
   const ds = dayDiff(start, tz, now);
   const de = dayDiff(end, tz, now);
   if (ds === de) return `${formatTime(start, tz, now)}–${hm(localParts(end, tz))}`;
-  const side = (d: Date, diff: number) => (diff === 0 ? `today ${formatTime(d, tz, now)}` : formatTime(d, tz, now));
+  const side = (d: Date, diff: number) =>
+    diff === 0 ? `today ${formatTime(d, tz, now)}` : formatTime(d, tz, now);
   return `${side(start, ds)} – ${side(end, de)}`;
 }
 

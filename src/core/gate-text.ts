@@ -19,14 +19,19 @@ export function dropInText(gateDir: string): string {
   return `${PAM_TAG}: sshd shows the hog message before login (an empty file shows nothing)\nBanner ${gateDir}/banner\n`;
 }
 
-const isAccountInclude = (l: string) => /^\s*@include\s+common-account\b/.test(l) || /^\s*-?account\s/.test(l);
-const isOurs = (l: string) => l.startsWith(PAM_TAG) || (/pam_listfile\.so.*\/allow\b.*onerr=succeed/.test(l) && /hosthog/.test(l));
+const isAccountInclude = (l: string) =>
+  /^\s*@include\s+common-account\b/.test(l) || /^\s*-?account\s/.test(l);
+const isOurs = (l: string) =>
+  l.startsWith(PAM_TAG) || (/pam_listfile\.so.*\/allow\b.*onerr=succeed/.test(l) && /hosthog/.test(l));
 
 /** /etc/pam.d/sshd with the gate line (once) before the first account line; idempotent. */
 export function withPamLine(text: string, gateDir: string): string {
   const lines = text.split('\n').filter((l) => !isOurs(l) && l.trim() !== pamLine(gateDir));
   const i = lines.findIndex(isAccountInclude);
-  const ours = [`${PAM_TAG}: during a hog only the users in the allow file get in (hosthog gate setup)`, pamLine(gateDir)];
+  const ours = [
+    `${PAM_TAG}: during a hog only the users in the allow file get in (hosthog gate setup)`,
+    pamLine(gateDir),
+  ];
   if (i < 0) lines.splice(lines.length - (lines[lines.length - 1] === '' ? 1 : 0), 0, ...ours);
   else lines.splice(i, 0, ...ours);
   return lines.join('\n');
@@ -34,7 +39,10 @@ export function withPamLine(text: string, gateDir: string): string {
 
 /** /etc/pam.d/sshd without the gate's lines (undo). */
 export function withoutPamLine(text: string, gateDir: string): string {
-  return text.split('\n').filter((l) => !isOurs(l) && l.trim() !== pamLine(gateDir)).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => !isOurs(l) && l.trim() !== pamLine(gateDir))
+    .join('\n');
 }
 
 /** What is wrong with the PAM file, or null: the line present, not commented, before every other account line. */
@@ -51,7 +59,12 @@ export function pamProblem(text: string, gateDir: string): string | null {
 export function includesDropIn(sshdConfig: string): boolean {
   return sshdConfig.split('\n').some((l) => {
     const m = /^\s*Include\s+(.+)$/i.exec(l);
-    return !!m && m[1].split(/\s+/).some((p) => p === DROP_IN || p === '/etc/ssh/sshd_config.d/*.conf' || p === 'sshd_config.d/*.conf');
+    return (
+      !!m &&
+      m[1]
+        .split(/\s+/)
+        .some((p) => p === DROP_IN || p === '/etc/ssh/sshd_config.d/*.conf' || p === 'sshd_config.d/*.conf')
+    );
   });
 }
 
@@ -60,7 +73,8 @@ export function parseSshdT(text: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of text.split('\n')) {
     const i = line.indexOf(' ');
-    if (i > 0 && !m.has(line.slice(0, i).toLowerCase())) m.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
+    if (i > 0 && !m.has(line.slice(0, i).toLowerCase()))
+      m.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
   }
   return m;
 }
@@ -71,7 +85,8 @@ export function loginMethods(t: Map<string, string>): string[] {
   const out: string[] = [];
   if (on('pubkeyauthentication')) out.push('publickey');
   if (on('passwordauthentication')) out.push('password');
-  if (on('kbdinteractiveauthentication') || on('challengeresponseauthentication')) out.push('keyboard-interactive');
+  if (on('kbdinteractiveauthentication') || on('challengeresponseauthentication'))
+    out.push('keyboard-interactive');
   if ((t.get('trustedusercakeys') ?? 'none') !== 'none') out.push('certificates (TrustedUserCAKeys)');
   if ((t.get('authorizedkeyscommand') ?? 'none') !== 'none') out.push('AuthorizedKeysCommand');
   if (on('hostbasedauthentication')) out.push('hostbased');

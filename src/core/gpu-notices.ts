@@ -29,8 +29,11 @@ export function gpuNotices(plan: GpuPlan, sent: ReadonlySet<string>, host: strin
       urgent: true,
       to: { users: [...new Set([f.user, f.holder])] },
       title: cleanText(`${user} is using ${res} on ${h}, ${why}`, TITLE_MAX),
-      body: cleanText(`pid ${f.pid}, ${fmtMib(mem)} on ${res}. ${user}: please stop it or ask ${holder}; `
-        + `${holder}: hosthog gpus shows who runs what.`, BODY_MAX),
+      body: cleanText(
+        `pid ${f.pid}, ${fmtMib(mem)} on ${res}. ${user}: please stop it or ask ${holder}; ` +
+          `${holder}: hosthog gpus shows who runs what.`,
+        BODY_MAX,
+      ),
       at: now,
     });
   }

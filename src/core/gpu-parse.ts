@@ -8,7 +8,12 @@
 
 /** The fields one sample asks for (a compute app is tied to its GPU by uuid). */
 export const GPU_FIELDS = [
-  'index', 'uuid', 'pci.bus_id', 'utilization.gpu', 'memory.used', 'memory.total',
+  'index',
+  'uuid',
+  'pci.bus_id',
+  'utilization.gpu',
+  'memory.used',
+  'memory.total',
 ] as const;
 export const APP_FIELDS = ['pid', 'used_memory', 'gpu_uuid'] as const;
 
@@ -25,10 +30,16 @@ export interface GpuInfo {
 }
 
 export interface ComputeApp {
-  pid: number; memoryMib: number | null; gpuUuid: string | null; gpuBusId: string | null;
+  pid: number;
+  memoryMib: number | null;
+  gpuUuid: string | null;
+  gpuBusId: string | null;
 }
 
-export interface Parsed<T> { items: T[]; bad: number }
+export interface Parsed<T> {
+  items: T[];
+  bad: number;
+}
 
 /** Split one line into the given fields (null when the count does not fit). */
 export function splitCsvLine(line: string, fields: readonly string[]): Record<string, string> | null {
@@ -47,7 +58,10 @@ export function splitCsvLine(line: string, fields: readonly string[]): Record<st
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
 }
 
 /** A number, or null for "[N/A]", "[Not Supported]" and the like; undefined when malformed. */
@@ -72,7 +86,10 @@ export function parseQueryGpu(text: string, fields: readonly string[] = GPU_FIEL
     const util = num(r['utilization.gpu']);
     const used = num(r['memory.used']);
     const total = num(r['memory.total']);
-    if (util === undefined || used === undefined || total === undefined) { bad++; continue; }
+    if (util === undefined || used === undefined || total === undefined) {
+      bad++;
+      continue;
+    }
     const bus = r['pci.bus_id'];
     const busId = bus && BUS.test(bus) ? bus.toUpperCase() : null;
     items.push({ index, uuid: r.uuid, busId, utilization: util, memoryUsedMib: used, memoryTotalMib: total });
@@ -93,7 +110,10 @@ export function parseComputeApps(text: string, fields: readonly string[] = APP_F
     }
     const uuid = r.gpu_uuid && UUID.test(r.gpu_uuid) ? r.gpu_uuid : null;
     const bus = r.gpu_bus_id && BUS.test(r.gpu_bus_id) ? r.gpu_bus_id.toUpperCase() : null;
-    if (!uuid && !bus) { bad++; continue; }
+    if (!uuid && !bus) {
+      bad++;
+      continue;
+    }
     items.push({ pid, memoryMib: mem, gpuUuid: uuid, gpuBusId: bus });
   }
   return { items, bad };

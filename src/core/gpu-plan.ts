@@ -34,10 +34,17 @@ export interface GpuProcess {
   start: string | null;
 }
 
-export interface GpuReading { at: Date; gpus: GpuInfo[]; processes: GpuProcess[] }
+export interface GpuReading {
+  at: Date;
+  gpus: GpuInfo[];
+  processes: GpuProcess[];
+}
 
 /** The sampler's last result: the last good reading and, when the latest attempt failed, why. */
-export interface GpuSource { reading: GpuReading | null; failure: { at: Date; error: string } | null }
+export interface GpuSource {
+  reading: GpuReading | null;
+  failure: { at: Date; error: string } | null;
+}
 
 export type GpuFlagKind = 'claimed-by-other' | 'during-exclusive' | 'unclaimed' | 'idle';
 
@@ -54,7 +61,11 @@ export interface GpuFlag {
   text: string;
 }
 
-export interface GpuProcessJson { pid: number; user: string | null; memory_mib: number | null }
+export interface GpuProcessJson {
+  pid: number;
+  user: string | null;
+  memory_mib: number | null;
+}
 
 export interface GpuRow {
   resource: string;
@@ -130,10 +141,19 @@ function knownNames(config: Config): string[] {
 }
 
 const ORDER: Record<GpuFlagKind, number> = {
-  'during-exclusive': 0, 'claimed-by-other': 1, unclaimed: 2, idle: 3,
+  'during-exclusive': 0,
+  'claimed-by-other': 1,
+  unclaimed: 2,
+  idle: 3,
 };
 
-export interface GpuPlanInput { claims: Claim[]; source: GpuSource; config: Config; now: Date; idle: GpuIdleState }
+export interface GpuPlanInput {
+  claims: Claim[];
+  source: GpuSource;
+  config: Config;
+  now: Date;
+  idle: GpuIdleState;
+}
 
 export function planGpus(args: GpuPlanInput): GpuPlan {
   const { config, now, source } = args;
@@ -153,13 +173,25 @@ export function planGpus(args: GpuPlanInput): GpuPlan {
   }
 
   const base = (resource: string): GpuRow => ({
-    resource, index: null, uuid: null, state: 'unknown',
-    utilization: null, memory_used_mib: null, memory_total_mib: null,
-    claimed_by: claimants(resource), processes: [], flag: null, idle_since: null,
+    resource,
+    index: null,
+    uuid: null,
+    state: 'unknown',
+    utilization: null,
+    memory_used_mib: null,
+    memory_total_mib: null,
+    claimed_by: claimants(resource),
+    processes: [],
+    flag: null,
+    idle_since: null,
   });
   const plan: GpuPlan = {
-    at: now.toISOString(), reading_at: reading ? reading.at.toISOString() : null, unknown,
-    gpus: [], flags: [], idle: { ...args.idle },
+    at: now.toISOString(),
+    reading_at: reading ? reading.at.toISOString() : null,
+    unknown,
+    gpus: [],
+    flags: [],
+    idle: { ...args.idle },
   };
   if (unknown || !reading) {
     plan.gpus = knownNames(config).map(base);
@@ -172,12 +204,17 @@ export function planGpus(args: GpuPlanInput): GpuPlan {
     plan.gpus.push(row);
     if (!gpu) continue; // a mapped GPU this reading does not have: unknown
     Object.assign(row, {
-      index: gpu.index, uuid: gpu.uuid, state: 'ok', utilization: gpu.utilization,
-      memory_used_mib: gpu.memoryUsedMib, memory_total_mib: gpu.memoryTotalMib,
+      index: gpu.index,
+      uuid: gpu.uuid,
+      state: 'ok',
+      utilization: gpu.utilization,
+      memory_used_mib: gpu.memoryUsedMib,
+      memory_total_mib: gpu.memoryTotalMib,
     });
-    const onThis = (p: GpuProcess) => (p.gpuUuid
-      ? p.gpuUuid === gpu.uuid
-      : p.gpuBusId !== null && gpu.busId !== null && busKey(p.gpuBusId) === busKey(gpu.busId));
+    const onThis = (p: GpuProcess) =>
+      p.gpuUuid
+        ? p.gpuUuid === gpu.uuid
+        : p.gpuBusId !== null && gpu.busId !== null && busKey(p.gpuBusId) === busKey(gpu.busId);
     const procs = reading.processes.filter(onThis);
     row.processes = procs.map((p) => ({ pid: p.pid, user: p.user, memory_mib: p.memoryMib }));
     const flags: GpuFlag[] = [];
@@ -189,12 +226,24 @@ export function planGpus(args: GpuPlanInput): GpuPlan {
       // The whole-host exclusive holder (and whom they allow) is dealt with above:
       // here only the claims naming this GPU.
       const owners = [...new Set(named(resource).map((c) => c.user))];
-      const f = (kind: GpuFlagKind, holder: string | null, text: string): GpuFlag =>
-        ({ resource, kind, conflict: kind !== 'unclaimed', user: u, holder, pid: p.pid, job, text: clean(text, 160) });
+      const f = (kind: GpuFlagKind, holder: string | null, text: string): GpuFlag => ({
+        resource,
+        kind,
+        conflict: kind !== 'unclaimed',
+        user: u,
+        holder,
+        pid: p.pid,
+        job,
+        text: clean(text, 160),
+      });
       if (ex) {
-        flags.push(f('during-exclusive', ex.user, `${u} uses ${resource} during ${ex.user}'s exclusive claim`));
+        flags.push(
+          f('during-exclusive', ex.user, `${u} uses ${resource} during ${ex.user}'s exclusive claim`),
+        );
       } else if (owners.length && !owners.includes(u)) {
-        flags.push(f('claimed-by-other', owners[0], `${u} uses ${resource}, claimed by ${owners.join(', ')}`));
+        flags.push(
+          f('claimed-by-other', owners[0], `${u} uses ${resource}, claimed by ${owners.join(', ')}`),
+        );
       } else if (!owners.length && !wholeExclusive.length) {
         flags.push(f('unclaimed', null, `${u} uses ${resource} without a claim`));
       }
@@ -204,14 +253,24 @@ export function planGpus(args: GpuPlanInput): GpuPlan {
       const key = `${resource}|${c.user}`;
       if (key in idle) continue;
       const busy = procs.some((p) => p.user === c.user);
-      const starts = named(resource).filter((x) => x.user === c.user).map((x) => x.start.getTime());
-      const since = Math.max(...starts,
-        Date.parse(args.idle[key] ?? '') || 0);
+      const starts = named(resource)
+        .filter((x) => x.user === c.user)
+        .map((x) => x.start.getTime());
+      const since = Math.max(...starts, Date.parse(args.idle[key] ?? '') || 0);
       idle[key] = busy ? now.toISOString() : new Date(since).toISOString();
       if (!busy && t - since >= config.gpus.idleAfterMs && !row.idle_since) {
         row.idle_since = new Date(since).toISOString();
         const text = clean(`${c.user}'s claim on ${resource} is idle`, 160);
-        flags.push({ resource, kind: 'idle', conflict: false, user: null, holder: c.user, pid: null, job: null, text });
+        flags.push({
+          resource,
+          kind: 'idle',
+          conflict: false,
+          user: null,
+          holder: c.user,
+          pid: null,
+          job: null,
+          text,
+        });
       }
     }
     flags.sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
@@ -234,10 +293,18 @@ export function publishedAsOf<P extends Omit<GpuPlan, 'idle'>>(p: P, config: Con
     ...p,
     unknown: `the bridge has published no GPU reading since ${since}`,
     gpus: p.gpus.map((r) => ({
-      ...r, state: 'unknown', utilization: null, memory_used_mib: null, processes: [], flag: null, idle_since: null,
+      ...r,
+      state: 'unknown',
+      utilization: null,
+      memory_used_mib: null,
+      processes: [],
+      flag: null,
+      idle_since: null,
     })),
     flags: [],
   };
 }
 
-function clean(s: string, max: number): string { return cleanText(s, max); }
+function clean(s: string, max: number): string {
+  return cleanText(s, max);
+}

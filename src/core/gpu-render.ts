@@ -15,7 +15,9 @@ export function fmtMib(mib: number | null): string {
   return mib >= 1000 ? `${Math.round(mib / 1024)} GiB` : `${Math.round(mib)} MiB`;
 }
 
-function users(names: string[]): string { return names.map((u) => cleanText(u, 32)).join(', '); }
+function users(names: string[]): string {
+  return names.map((u) => cleanText(u, 32)).join(', ');
+}
 
 /** Per-user memory on one GPU, largest first: "alice 38 GiB, carol 4 GiB". */
 function usersOn(row: GpuRow): string {
@@ -24,7 +26,10 @@ function usersOn(row: GpuRow): string {
     const u = p.user === null ? 'unknown user' : cleanText(p.user, 32);
     by.set(u, (by.get(u) ?? 0) + (p.memory_mib ?? 0));
   }
-  return [...by].sort((a, b) => b[1] - a[1]).map(([u, m]) => `${u} ${fmtMib(m)}`).join(', ');
+  return [...by]
+    .sort((a, b) => b[1] - a[1])
+    .map(([u, m]) => `${u} ${fmtMib(m)}`)
+    .join(', ');
 }
 
 export function gpuLine(row: GpuRow, tz: string, now: Date, width = 4): string {
@@ -68,7 +73,10 @@ export function gpuMotdLines(plan: Shown | null, tz: string, now: Date): string[
   return ['GPUS:', ...renderGpus(plan, tz, now).map((l) => (l.startsWith('GPUs unknown') ? l : `  ${l}`))];
 }
 
-export interface Mine { resource: string; index: number }
+export interface Mine {
+  resource: string;
+  index: number;
+}
 
 /** The GPUs a user's active claims name, with their indices (from the rows, else gpuN → N). */
 export function mineIndices(rows: GpuRow[], claimedResources: string[]): Mine[] {

@@ -23,9 +23,20 @@ import { rule, bookingOrder } from './conflicts.js';
 import { cleanText } from './sanitize.js';
 import { formatTime } from './format-time.js';
 
-export interface UserEntry { name: string; uid: number; home: string }
-export interface HogDecision { active: Claim | null; reason?: string; refused?: RefusedHog[] }
-export interface RefusedHog { claim: Claim; why: string }
+export interface UserEntry {
+  name: string;
+  uid: number;
+  home: string;
+}
+export interface HogDecision {
+  active: Claim | null;
+  reason?: string;
+  refused?: RefusedHog[];
+}
+export interface RefusedHog {
+  claim: Claim;
+  why: string;
+}
 
 /** What the enforcer knows about a hog besides the calendar (src/bridge/first-seen.ts). */
 export interface HogFacts {
@@ -41,9 +52,11 @@ export function refuseHog(c: Claim, config: Config, facts: HogFacts): string | n
   const uid = facts.uidOf(c.user);
   if (c.user === 'root' || uid === 0) return `a hog in root's name ("${who}") is never enforced`;
   if (uid === undefined) return `${who} is not a user of this host`;
-  if (uid < config.hog.minUid) return `${who} is a system account (uid ${uid} < min_uid ${config.hog.minUid})`;
+  if (uid < config.hog.minUid)
+    return `${who} is a system account (uid ${uid} < min_uid ${config.hog.minUid})`;
   const via = facts.viaBridge(c.uid);
-  if (!via && !config.hog.fromCalendar) return `${who}'s hog was booked in a calendar app and [hog] from_calendar is off`;
+  if (!via && !config.hog.fromCalendar)
+    return `${who}'s hog was booked in a calendar app and [hog] from_calendar is off`;
   if (c.end.getTime() - c.start.getTime() > config.hog.maxLengthMs && !via?.admin) {
     return `${who}'s hog is longer than [hog] max_length (${Math.round(config.hog.maxLengthMs / 3_600_000)} h): it needs an admin`;
   }
@@ -51,13 +64,24 @@ export function refuseHog(c: Claim, config: Config, facts: HogFacts): string | n
 }
 
 export function decideHog(
-  claims: Claim[], now: Date, cacheAgeMs: number, config: Config, currentlyEnforcing: boolean, facts?: HogFacts,
+  claims: Claim[],
+  now: Date,
+  cacheAgeMs: number,
+  config: Config,
+  currentlyEnforcing: boolean,
+  facts?: HogFacts,
 ): HogDecision {
   const t = now.getTime();
   const { holds } = rule(claims);
   const live = holds.filter((c) => c.hog && c.start.getTime() <= t && t < c.end.getTime()).sort(bookingOrder);
   const refused: RefusedHog[] = [];
-  const hogs = facts ? live.filter((c) => { const why = refuseHog(c, config, facts); if (why) refused.push({ claim: c, why }); return !why; }) : live;
+  const hogs = facts
+    ? live.filter((c) => {
+        const why = refuseHog(c, config, facts);
+        if (why) refused.push({ claim: c, why });
+        return !why;
+      })
+    : live;
   const base = refused.length ? { refused } : {};
   if (hogs.length === 0) {
     const none = currentlyEnforcing ? 'the hog claim ended or is gone' : 'no hog claim is active';
@@ -65,13 +89,26 @@ export function decideHog(
   }
   const stale = !Number.isFinite(cacheAgeMs) || cacheAgeMs > config.hog.maxCacheAgeMs;
   if (stale && !currentlyEnforcing) {
-    return { ...base, active: null, reason: `calendar cache is ${Math.round(cacheAgeMs / 1000)}s old (max ${Math.round(config.hog.maxCacheAgeMs / 1000)}s): not starting a hog` };
+    return {
+      ...base,
+      active: null,
+      reason: `calendar cache is ${Math.round(cacheAgeMs / 1000)}s old (max ${Math.round(config.hog.maxCacheAgeMs / 1000)}s): not starting a hog`,
+    };
   }
   const first = hogs[0];
   const others = hogs.slice(1).filter((c) => c.user !== first.user);
-  if (others.length === 0) return { ...base, active: first, reason: stale ? 'continuing from a stale cache until the claim ends' : undefined };
+  if (others.length === 0)
+    return {
+      ...base,
+      active: first,
+      reason: stale ? 'continuing from a stale cache until the claim ends' : undefined,
+    };
   const allow = [...new Set([...first.allow, ...others.flatMap((c) => [c.user, ...c.allow])])];
-  return { ...base, active: { ...first, allow }, reason: `${others.length + 1} hogs at once: also letting in ${others.map((c) => c.user).join(', ')}` };
+  return {
+    ...base,
+    active: { ...first, allow },
+    reason: `${others.length + 1} hogs at once: also letting in ${others.map((c) => c.user).join(', ')}`,
+  };
 }
 
 /** The users never locked out during this hog. */
@@ -95,7 +132,11 @@ export function gateBannerText(hog: Claim | null, config: Config): string {
 
 /** Keep only plain text: no quotes, backslashes, $, `, !, ;, control or bidi characters. */
 export function shellSafe(s: string): string {
-  return Array.from(s).filter((ch) => /[\p{L}\p{N} .,:()_@+\-/=#~%]/u.test(ch)).join('').replace(/\s+/g, ' ').trim();
+  return Array.from(s)
+    .filter((ch) => /[\p{L}\p{N} .,:()_@+\-/=#~%]/u.test(ch))
+    .join('')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** "gpu-box-3 is hogged by alice until 17:00 (benchmarks)". */
@@ -105,4 +146,3 @@ export function hogMessage(hog: Claim, config: Config): string {
   const msg = `${shellSafe(cleanText(config.host, 60))} is hogged by ${shellSafe(cleanText(hog.user, 40))} until ${shellSafe(until)}${what ? ` (${what})` : ''}`;
   return shellSafe(cleanText(msg, 200));
 }
-

@@ -19,18 +19,23 @@ export function publishedIcs(occurrences: Occurrence[], config: Config, now: Dat
   const from = now.getTime() - PUBLISH_BACK_MS;
   const stamp = utc(now);
   const lines = [
-    'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog//published calendar//EN',
-    'CALSCALE:GREGORIAN', 'METHOD:PUBLISH',
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//hosthog//published calendar//EN',
+    'CALSCALE:GREGORIAN',
+    'METHOD:PUBLISH',
     `X-WR-CALNAME:${text(`hosthog ${host} (read-only)`)}`,
-    'REFRESH-INTERVAL;VALUE=DURATION:PT15M', 'X-PUBLISHED-TTL:PT15M',
+    'REFRESH-INTERVAL;VALUE=DURATION:PT15M',
+    'X-PUBLISHED-TTL:PT15M',
   ];
   const shown = occurrences.filter((o) => o.end.getTime() > from).slice(0, PUBLISH_MAX);
   for (const o of shown) {
-    const summary = o.kind === 'claim'
-      ? `${cleanText(o.user, 32)} ${o.hog ? 'hog' : o.mode}`
-        + (o.resources.length ? ' ' + o.resources.map((r) => cleanText(r, 32)).join(',') : '')
-        + (o.note ? ': ' + cleanText(o.note, 200) : '')
-      : `ANNOUNCEMENT: ${cleanText(o.text, 200) || cleanText(o.title, 200)}`;
+    const summary =
+      o.kind === 'claim'
+        ? `${cleanText(o.user, 32)} ${o.hog ? 'hog' : o.mode}` +
+          (o.resources.length ? ' ' + o.resources.map((r) => cleanText(r, 32)).join(',') : '') +
+          (o.note ? ': ' + cleanText(o.note, 200) : '')
+        : `ANNOUNCEMENT: ${cleanText(o.text, 200) || cleanText(o.title, 200)}`;
     lines.push(
       'BEGIN:VEVENT',
       `UID:${hash(`${o.uid}|${o.recurrenceId ?? o.start.toISOString()}`)}-${hash(o.uid)}@hosthog.${host}`,
@@ -46,16 +51,29 @@ export function publishedIcs(occurrences: Occurrence[], config: Config, now: Dat
   return lines.map(fold).join('\r\n') + '\r\n';
 }
 
-function utc(d: Date): string { return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, ''); }
+function utc(d: Date): string {
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
 /** The local date of an all-day bound in the host's zone (all-day events start at local midnight). */
 function day(d: Date, zone: string): string {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  const f = new Intl.DateTimeFormat('en-CA', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  });
   return f.format(d).replace(/-/g, '');
 }
 /** RFC 5545 TEXT: cleaned (no control bytes), escaped. */
 function text(s: string): string {
   return cleanText(s, 300)
-    .replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+    .replace(/\\/g, '\\\\')
+    .replace(/;/g, '\\;')
+    .replace(/,/g, '\\,')
+    .replace(/\r?\n/g, '\\n');
 }
 /** Fold at 75 octets without splitting a UTF-8 sequence. */
 function fold(line: string): string {
@@ -64,7 +82,11 @@ function fold(line: string): string {
   let bytes = 0;
   for (const ch of line) {
     const b = Buffer.byteLength(ch);
-    if (bytes + b > (out.length ? 74 : 75)) { out.push(cur); cur = ''; bytes = 0; }
+    if (bytes + b > (out.length ? 74 : 75)) {
+      out.push(cur);
+      cur = '';
+      bytes = 0;
+    }
     cur += ch;
     bytes += b;
   }

@@ -21,7 +21,9 @@ import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js'
 import { oversizeProblem } from './oversize.js';
 
 export interface DecodeOptions {
-  timezone: string; from: Date; to: Date;
+  timezone: string;
+  from: Date;
+  to: Date;
   /** Occurrences of one series in the window; more are left out and named (default 1000). */
   maxOccurrences?: number;
   /** Expansion budget of one event: wall-clock ms and iterator steps (defaults 250 ms, 1,000,000). */
@@ -63,7 +65,10 @@ if (!iterProto[PATCHED]) {
   iterProto[PATCHED] = true;
   for (const name of ['check_contracting_rules', 'next_month', 'next_year']) {
     const orig = iterProto[name] as (...a: unknown[]) => unknown;
-    iterProto[name] = function (this: unknown, ...a: unknown[]) { charge(); return orig.apply(this, a); };
+    iterProto[name] = function (this: unknown, ...a: unknown[]) {
+      charge();
+      return orig.apply(this, a);
+    };
   }
 }
 const DAY = 86_400_000;
@@ -71,18 +76,39 @@ const DAY = 86_400_000;
 /** How a time value is turned into an instant. */
 type Zone = { kind: 'iana'; tz: string; key: string } | { kind: 'vtz'; zone: any; key: string };
 
-interface Ctx { opts: DecodeOptions; href: string; problems: DecodeResult['problems']; unknownZone?: boolean }
+interface Ctx {
+  opts: DecodeOptions;
+  href: string;
+  problems: DecodeResult['problems'];
+  unknownZone?: boolean;
+}
 
 /** The mark on every occurrence whose TZID is unknown (read in the host's zone). */
 export const ZONE_UNKNOWN = '(time zone unknown)';
 
 function wall(t: ICALTime): WallParts {
-  return { year: t.year, month: t.month, day: t.day, hour: t.isDate ? 0 : t.hour, minute: t.isDate ? 0 : t.minute, second: t.isDate ? 0 : t.second };
+  return {
+    year: t.year,
+    month: t.month,
+    day: t.day,
+    hour: t.isDate ? 0 : t.hour,
+    minute: t.isDate ? 0 : t.minute,
+    second: t.isDate ? 0 : t.second,
+  };
 }
-function wallMs(p: WallParts): number { return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second); }
+function wallMs(p: WallParts): number {
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+}
 function fromWallMs(ms: number): WallParts {
   const d = new Date(ms);
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
 }
 
 function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
@@ -94,7 +120,8 @@ function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
   if (!tzid) return host;
   const iana = resolveTzid(String(tzid));
   if (iana) return { kind: 'iana', tz: iana, key: `iana:${iana}` };
-  if (z && z.tzid && z.tzid !== 'floating' && z.component) return { kind: 'vtz', zone: z, key: `vtz:${z.tzid}` };
+  if (z && z.tzid && z.tzid !== 'floating' && z.component)
+    return { kind: 'vtz', zone: z, key: `vtz:${z.tzid}` };
   // Read as host time, and said so: every occurrence of this object is marked (decodeObjects),
   // and the problem is named once (doctor lists it as shown, not hidden).
   if (!ctx.unknownZone) {
@@ -113,7 +140,9 @@ function toInstant(p: WallParts, zone: Zone): Date {
 
 interface Item {
   comp: ICALComp;
-  start: ICALTime; startZone: Zone; allDay: boolean;
+  start: ICALTime;
+  startZone: Zone;
+  allDay: boolean;
   /** end from a start wall time */
   endFor(startWall: WallParts, startInstant: Date): Date;
 }
@@ -122,7 +151,11 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
   const sp = comp.getFirstProperty('dtstart');
   const start = sp?.getFirstValue() as ICALTime | undefined;
   if (!sp || !start || typeof (start as any).year !== 'number') {
-    if (sp) ctx.problems.push({ href: ctx.href, message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} has an unreadable DTSTART` });
+    if (sp)
+      ctx.problems.push({
+        href: ctx.href,
+        message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} has an unreadable DTSTART`,
+      });
     return null;
   }
   const startZone = zoneOf(start, sp, ctx);
@@ -144,7 +177,8 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
     const sign = d.isNegative ? -1 : 1;
     const days = sign * ((d.weeks ?? 0) * 7 + (d.days ?? 0));
     const secs = sign * ((d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0));
-    endFor = (sw) => new Date(toInstant(fromWallMs(wallMs(sw) + days * DAY), startZone).getTime() + secs * 1000);
+    endFor = (sw) =>
+      new Date(toInstant(fromWallMs(wallMs(sw) + days * DAY), startZone).getTime() + secs * 1000);
   } else if (allDay) {
     endFor = (sw) => toInstant(fromWallMs(wallMs(sw) + DAY), startZone);
   } else {
@@ -154,7 +188,10 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
   // take part in conflicts: the event is left out, and doctor names it.
   const s0 = toInstant(wall(start), startZone);
   if (endFor(wall(start), s0).getTime() <= s0.getTime()) {
-    ctx.problems.push({ href: ctx.href, message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} does not end after it starts: ignored` });
+    ctx.problems.push({
+      href: ctx.href,
+      message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} does not end after it starts: ignored`,
+    });
     return null;
   }
   return { comp, start, startZone, allDay, endFor };
@@ -190,10 +227,20 @@ function list(s: string | null, valid: RegExp): string[] {
   return out;
 }
 
-function truthy(s: string | null): boolean { return !!s && /^(true|yes|1)$/i.test(s.trim()); }
+function truthy(s: string | null): boolean {
+  return !!s && /^(true|yes|1)$/i.test(s.trim());
+}
 
 type Meaning =
-  | { kind: 'claim'; user: string; mode: Mode; hog: boolean; resources: string[]; note: string; allow: string[] }
+  | {
+      kind: 'claim';
+      user: string;
+      mode: Mode;
+      hog: boolean;
+      resources: string[];
+      note: string;
+      allow: string[];
+    }
   | { kind: 'announcement'; text: string };
 
 /** What an event means: hosthog's X- properties while the SUMMARY is as hosthog wrote it, else the title. */
@@ -207,13 +254,23 @@ export function meaningOf(comp: ICALComp): Meaning {
     if (kind === 'announcement') return { kind: 'announcement', text: cleanText(summary) };
     if (kind === 'claim' && USER.test(xuser)) {
       const hog = truthy(rawX(comp, 'x-hosthog-hog'));
-      const mode: Mode = hog || rawX(comp, 'x-hosthog-mode')?.trim().toLowerCase() === 'exclusive' ? 'exclusive' : 'shared';
-      return { kind: 'claim', user: xuser, mode, hog, resources: list(rawX(comp, 'x-hosthog-resources'), RESOURCE_NAME), note: cleanText(rawX(comp, 'x-hosthog-note') ?? ''), allow };
+      const mode: Mode =
+        hog || rawX(comp, 'x-hosthog-mode')?.trim().toLowerCase() === 'exclusive' ? 'exclusive' : 'shared';
+      return {
+        kind: 'claim',
+        user: xuser,
+        mode,
+        hog,
+        resources: list(rawX(comp, 'x-hosthog-resources'), RESOURCE_NAME),
+        note: cleanText(rawX(comp, 'x-hosthog-note') ?? ''),
+        allow,
+      };
     }
   }
   // A hosthog event whose title a person edited: its CATEGORIES are hosthog's stale ones too.
   const cats: string[] = [];
-  if (!kind) for (const p of comp.getAllProperties('categories')) for (const v of p.getValues()) cats.push(String(v));
+  if (!kind)
+    for (const p of comp.getAllProperties('categories')) for (const v of p.getValues()) cats.push(String(v));
   const t = parseTitle(summary, cats);
   if (t.kind === 'announcement') return t;
   return { ...t, allow: kind === 'claim' && t.user === xuser ? allow : [] };
@@ -226,10 +283,24 @@ function dateOf(comp: ICALComp, name: string, ctx: Ctx): Date | undefined {
   return toInstant(wall(v), zoneOf(v, p, ctx));
 }
 
-function makeOccurrence(m: Meaning, base: Omit<Claim, 'kind' | 'user' | 'mode' | 'hog' | 'resources' | 'note' | 'allow'>, comp?: ICALComp): Occurrence {
+function makeOccurrence(
+  m: Meaning,
+  base: Omit<Claim, 'kind' | 'user' | 'mode' | 'hog' | 'resources' | 'note' | 'allow'>,
+  comp?: ICALComp,
+): Occurrence {
   if (m.kind === 'claim') {
     const requests = comp?.hasProperty(REQUEST_PROP) ? readRequests(comp) : [];
-    return { kind: 'claim', ...base, user: m.user, mode: m.mode, hog: m.hog, resources: m.resources, note: m.note, allow: m.allow, ...(requests.length ? { requests } : {}) } as Claim;
+    return {
+      kind: 'claim',
+      ...base,
+      user: m.user,
+      mode: m.mode,
+      hog: m.hog,
+      resources: m.resources,
+      note: m.note,
+      allow: m.allow,
+      ...(requests.length ? { requests } : {}),
+    } as Claim;
   }
   return { kind: 'announcement', ...base, text: m.text } as Announcement;
 }
@@ -249,12 +320,19 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
   const byUid = new Map<string, { master?: ICALComp; overrides: ICALComp[] }>();
   for (const v of vevents) {
     const uid = v.getFirstPropertyValue('uid');
-    if (!uid || !String(uid).trim()) { ctx.problems.push({ href: ctx.href, message: 'event without UID ignored' }); continue; }
+    if (!uid || !String(uid).trim()) {
+      ctx.problems.push({ href: ctx.href, message: 'event without UID ignored' });
+      continue;
+    }
     const key = String(uid);
     let g = byUid.get(key);
-    if (!g) { g = { overrides: [] }; byUid.set(key, g); }
+    if (!g) {
+      g = { overrides: [] };
+      byUid.set(key, g);
+    }
     if (v.hasProperty('recurrence-id')) g.overrides.push(v);
-    else if (g.master) ctx.problems.push({ href: ctx.href, message: `duplicate event ${cleanText(key, 80)} ignored` });
+    else if (g.master)
+      ctx.problems.push({ href: ctx.href, message: `duplicate event ${cleanText(key, 80)} ignored` });
     else g.master = v;
   }
   const inWindow = (s: Date, e: Date) => s < to && (e > from || (e.getTime() === s.getTime() && s >= from));
@@ -282,13 +360,31 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
 type Group = { master?: ICALComp; overrides: ICALComp[] };
 
 function expandGroup(
-  uid: string, g: Group, obj: CalendarObject, ctx: Ctx, out: Occurrence[], max: number,
+  uid: string,
+  g: Group,
+  obj: CalendarObject,
+  ctx: Ctx,
+  out: Occurrence[],
+  max: number,
   inWindow: (s: Date, e: Date) => boolean,
 ): void {
   const { to } = ctx.opts;
   {
-    const base = (comp: ICALComp, start: Date, end: Date, allDay: boolean, recurring: boolean, recurrenceId: string | undefined, created: Date | undefined) => ({
-      uid, href: obj.href, recurring, start, end, allDay,
+    const base = (
+      comp: ICALComp,
+      start: Date,
+      end: Date,
+      allDay: boolean,
+      recurring: boolean,
+      recurrenceId: string | undefined,
+      created: Date | undefined,
+    ) => ({
+      uid,
+      href: obj.href,
+      recurring,
+      start,
+      end,
+      allDay,
       title: cleanText(comp.getFirstPropertyValue('summary') ?? ''),
       ...(recurrenceId ? { recurrenceId } : {}),
       ...(created ? { created } : {}),
@@ -298,25 +394,51 @@ function expandGroup(
       for (const o of g.overrides) {
         if (cancelled(o)) continue;
         const it = itemOf(o, ctx);
-        if (!it) { if (!o.hasProperty('dtstart')) ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); continue; }
+        if (!it) {
+          if (!o.hasProperty('dtstart'))
+            ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` });
+          continue;
+        }
         const s = toInstant(wall(it.start), it.startZone);
         const e = it.endFor(wall(it.start), s);
         const rid = dateOf(o, 'recurrence-id', ctx);
-        if (inWindow(s, e)) out.push(makeOccurrence(meaningOf(o), base(o, s, e, it.allDay, true, rid?.toISOString(), dateOf(o, 'created', ctx) ?? dateOf(o, 'dtstamp', ctx)), o));
+        if (inWindow(s, e))
+          out.push(
+            makeOccurrence(
+              meaningOf(o),
+              base(
+                o,
+                s,
+                e,
+                it.allDay,
+                true,
+                rid?.toISOString(),
+                dateOf(o, 'created', ctx) ?? dateOf(o, 'dtstamp', ctx),
+              ),
+              o,
+            ),
+          );
       }
       return;
     }
     const master = g.master;
     if (cancelled(master)) return;
     const mItem = itemOf(master, ctx);
-    if (!mItem) { if (!master.hasProperty('dtstart')) ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` }); return; }
+    if (!mItem) {
+      if (!master.hasProperty('dtstart'))
+        ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` });
+      return;
+    }
     const created = dateOf(master, 'created', ctx) ?? dateOf(master, 'dtstamp', ctx);
     const event = new ICAL.Event(master, { strictExceptions: false, exceptions: g.overrides } as any);
     const masterMeaning = meaningOf(master);
     if (!event.isRecurring()) {
       const s = toInstant(wall(mItem.start), mItem.startZone);
       const e = mItem.endFor(wall(mItem.start), s);
-      if (inWindow(s, e)) out.push(makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created), master));
+      if (inWindow(s, e))
+        out.push(
+          makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created), master),
+        );
       return;
     }
     // EXDATEs and RECURRENCE-IDs are matched by instant as well (ical.js matches them by
@@ -337,23 +459,43 @@ function expandGroup(
     }
     const items = new Map<ICALComp, Item | null>();
     const iter = event.iterator();
-    let n = 0, emitted = 0;
+    let n = 0,
+      emitted = 0;
     const stopAt = to.getTime() + 31 * DAY;
     for (let next = iter.next(); next; next = iter.next()) {
-      if (++n > MAX_ITERATIONS) { ctx.problems.push({ href: ctx.href, message: `event ${uid}: recurrence expansion stopped after ${MAX_ITERATIONS} steps` }); break; }
+      if (++n > MAX_ITERATIONS) {
+        ctx.problems.push({
+          href: ctx.href,
+          message: `event ${uid}: recurrence expansion stopped after ${MAX_ITERATIONS} steps`,
+        });
+        break;
+      }
       // An RDATE may be written in UTC while DTSTART has a zone: then its wall time is UTC.
-      const nextZone: Zone = (next as any).zone?.tzid === 'UTC' && mItem.startZone.key !== 'iana:UTC' ? { kind: 'iana', tz: 'UTC', key: 'iana:UTC' } : mItem.startZone;
+      const nextZone: Zone =
+        (next as any).zone?.tzid === 'UTC' && mItem.startZone.key !== 'iana:UTC'
+          ? { kind: 'iana', tz: 'UTC', key: 'iana:UTC' }
+          : mItem.startZone;
       let ridWall = wall(next);
       let rid = toInstant(ridWall, nextZone);
       if (nextZone !== mItem.startZone && mItem.startZone.kind === 'iana') {
         const z = utcToZoned(rid, mItem.startZone.tz);
-        ridWall = { year: z.year, month: z.month, day: z.day, hour: z.hour, minute: z.minute, second: z.second };
+        ridWall = {
+          year: z.year,
+          month: z.month,
+          day: z.day,
+          hour: z.hour,
+          minute: z.minute,
+          second: z.second,
+        };
         rid = toInstant(ridWall, mItem.startZone);
       }
       if (rid.getTime() >= stopAt) break;
-      if (exdates.has(rid.getTime()) || exdays.has(`${ridWall.year}-${ridWall.month}-${ridWall.day}`)) continue;
+      if (exdates.has(rid.getTime()) || exdays.has(`${ridWall.year}-${ridWall.month}-${ridWall.day}`))
+        continue;
       // RANGE=THISANDFUTURE overrides are left to ical.js; plain ones are matched above.
-      const ranged = (event as any).rangeExceptions?.length ? event.getOccurrenceDetails(next).item?.component : undefined;
+      const ranged = (event as any).rangeExceptions?.length
+        ? event.getOccurrenceDetails(next).item?.component
+        : undefined;
       const comp: ICALComp = byRid.get(rid.getTime()) ?? ranged ?? master;
       let it: Item | null = mItem;
       let sw = ridWall;
@@ -367,10 +509,18 @@ function expandGroup(
       const s = toInstant(sw, it.startZone);
       const e = it.endFor(sw, s);
       if (!inWindow(s, e)) continue;
-      if (emitted >= max) { ctx.problems.push({ href: ctx.href, message: `event ${uid}: more than ${max} occurrences in the window, rest ignored` }); break; }
+      if (emitted >= max) {
+        ctx.problems.push({
+          href: ctx.href,
+          message: `event ${uid}: more than ${max} occurrences in the window, rest ignored`,
+        });
+        break;
+      }
       emitted++;
       const meaning = comp === master ? masterMeaning : meaningOf(comp);
-      out.push(makeOccurrence(meaning, base(comp, s, e, mItem.allDay, true, rid.toISOString(), created), master));
+      out.push(
+        makeOccurrence(meaning, base(comp, s, e, mItem.allDay, true, rid.toISOString(), created), master),
+      );
     }
   }
 }
@@ -383,16 +533,28 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
     const ctx: Ctx = { opts, href, problems };
     const mine: Occurrence[] = [];
     const oversize = oversizeProblem(obj?.data ?? '');
-    if (oversize) { problems.push({ href, message: oversize }); continue; }
+    if (oversize) {
+      problems.push({ href, message: oversize });
+      continue;
+    }
     try {
       decodeOne(obj, ctx, mine);
       parts.push({ href, occurrences: ctx.unknownZone ? mine.map(markZoneUnknown) : mine });
     } catch (err) {
-      problems.push({ href, message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}` });
+      problems.push({
+        href,
+        message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}`,
+      });
     }
   }
   const occurrences = withUniqueUids(parts, problems);
-  occurrences.sort((a, b) => a.start.getTime() - b.start.getTime() || a.end.getTime() - b.end.getTime() || cmp(a.uid, b.uid) || cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''));
+  occurrences.sort(
+    (a, b) =>
+      a.start.getTime() - b.start.getTime() ||
+      a.end.getTime() - b.end.getTime() ||
+      cmp(a.uid, b.uid) ||
+      cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''),
+  );
   return { occurrences, problems };
 }
 
@@ -401,14 +563,28 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
  * files in a vdir can share one, and the copies would hide each other's conflicts. The object
  * with the smallest href keeps the UID; the others are left out and named as problems.
  */
-export function withUniqueUids(parts: { href: string; occurrences: Occurrence[] }[], problems: DecodeResult['problems']): Occurrence[] {
+export function withUniqueUids(
+  parts: { href: string; occurrences: Occurrence[] }[],
+  problems: DecodeResult['problems'],
+): Occurrence[] {
   const owner = new Map<string, string>();
-  for (const p of parts) for (const o of p.occurrences) { const h = owner.get(o.uid); if (h === undefined || p.href < h) owner.set(o.uid, p.href); }
+  for (const p of parts)
+    for (const o of p.occurrences) {
+      const h = owner.get(o.uid);
+      if (h === undefined || p.href < h) owner.set(o.uid, p.href);
+    }
   const out: Occurrence[] = [];
   for (const p of parts) {
     let dup: string | null = null;
-    for (const o of p.occurrences) { if (owner.get(o.uid) === p.href) out.push(o); else dup = o.uid; }
-    if (dup !== null) problems.push({ href: p.href, message: `UID ${cleanText(dup, 80)} is also used by ${cleanText(owner.get(dup)!.split('/').pop(), 80)}: this copy is ignored` });
+    for (const o of p.occurrences) {
+      if (owner.get(o.uid) === p.href) out.push(o);
+      else dup = o.uid;
+    }
+    if (dup !== null)
+      problems.push({
+        href: p.href,
+        message: `UID ${cleanText(dup, 80)} is also used by ${cleanText(owner.get(dup)!.split('/').pop(), 80)}: this copy is ignored`,
+      });
   }
   return out;
 }
@@ -421,4 +597,6 @@ function markZoneUnknown(o: Occurrence): Occurrence {
 }
 
 /** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */
-function cmp(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

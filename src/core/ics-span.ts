@@ -13,26 +13,53 @@
  */
 const MARGIN_MS = 2 * 86_400_000;
 const PERIOD_MS: Record<string, number> = {
-  SECONDLY: 1000, MINUTELY: 60_000, HOURLY: 3_600_000, DAILY: 86_400_000, WEEKLY: 7 * 86_400_000,
+  SECONDLY: 1000,
+  MINUTELY: 60_000,
+  HOURLY: 3_600_000,
+  DAILY: 86_400_000,
+  WEEKLY: 7 * 86_400_000,
 };
-const SAFE_BY = new Set(['BYDAY', 'BYHOUR', 'BYMINUTE', 'BYSECOND', 'WKST', 'FREQ', 'COUNT', 'INTERVAL', 'UNTIL']);
+const SAFE_BY = new Set([
+  'BYDAY',
+  'BYHOUR',
+  'BYMINUTE',
+  'BYSECOND',
+  'WKST',
+  'FREQ',
+  'COUNT',
+  'INTERVAL',
+  'UNTIL',
+]);
 
 /** The latest instant (ms) any occurrence of the object can end by, or Infinity if unknown. */
 export function lastPossibleEnd(ics: string): number {
   let inEvent = 0;
   let events = 0;
   let latest = -Infinity;
-  let ev: { start?: string; end?: string; dur?: string; rrules: string[]; rdates: string[] } = { rrules: [], rdates: [] };
+  let ev: { start?: string; end?: string; dur?: string; rrules: string[]; rdates: string[] } = {
+    rrules: [],
+    rdates: [],
+  };
   for (const line of relevantLines(ics)) {
     const colon = valueStart(line);
     if (colon < 0) continue;
     const name = line.slice(0, colon).split(';')[0].toUpperCase();
     const value = line.slice(colon + 1).trim();
-    if (name === 'BEGIN' && value.toUpperCase() === 'VEVENT') { inEvent++; ev = { rrules: [], rdates: [] }; continue; }
-    if (name === 'BEGIN' && inEvent) { inEvent++; continue; } // VALARM inside a VEVENT
+    if (name === 'BEGIN' && value.toUpperCase() === 'VEVENT') {
+      inEvent++;
+      ev = { rrules: [], rdates: [] };
+      continue;
+    }
+    if (name === 'BEGIN' && inEvent) {
+      inEvent++;
+      continue;
+    } // VALARM inside a VEVENT
     if (name === 'END' && inEvent) {
       inEvent--;
-      if (inEvent === 0 && value.toUpperCase() === 'VEVENT') { events++; latest = Math.max(latest, eventEnd(ev)); }
+      if (inEvent === 0 && value.toUpperCase() === 'VEVENT') {
+        events++;
+        latest = Math.max(latest, eventEnd(ev));
+      }
       continue;
     }
     if (inEvent !== 1) continue;
@@ -46,7 +73,13 @@ export function lastPossibleEnd(ics: string): number {
   return latest === Infinity ? Infinity : latest + MARGIN_MS;
 }
 
-function eventEnd(ev: { start?: string; end?: string; dur?: string; rrules: string[]; rdates: string[] }): number {
+function eventEnd(ev: {
+  start?: string;
+  end?: string;
+  dur?: string;
+  rrules: string[];
+  rdates: string[];
+}): number {
   const start = ev.start ? parseTime(ev.start) : NaN;
   if (!Number.isFinite(start)) return Infinity;
   let dur = 0;
@@ -70,9 +103,17 @@ function eventEnd(ev: { start?: string; end?: string; dur?: string; rrules: stri
 
 /** The latest start a rule can produce (Infinity when unbounded or not understood). */
 function ruleEnd(rule: string, start: number): number {
-  const parts = new Map(rule.split(';').map((p) => { const i = p.indexOf('='); return [p.slice(0, i).toUpperCase(), p.slice(i + 1)] as [string, string]; }));
+  const parts = new Map(
+    rule.split(';').map((p) => {
+      const i = p.indexOf('=');
+      return [p.slice(0, i).toUpperCase(), p.slice(i + 1)] as [string, string];
+    }),
+  );
   const until = parts.get('UNTIL');
-  if (until) { const t = parseTime(until); return Number.isFinite(t) ? t : Infinity; }
+  if (until) {
+    const t = parseTime(until);
+    return Number.isFinite(t) ? t : Infinity;
+  }
   const count = Number(parts.get('COUNT'));
   if (!Number.isInteger(count) || count < 1) return Infinity;
   const freq = (parts.get('FREQ') ?? '').toUpperCase();
@@ -85,7 +126,10 @@ function ruleEnd(rule: string, start: number): number {
   const interval = parts.has('INTERVAL') ? Number(parts.get('INTERVAL')) : 1;
   if (!Number.isInteger(interval) || interval < 1) return Infinity;
   const skip = parts.has('BYDAY') && freq !== 'WEEKLY' ? 7 : 1;
-  const filtered = parts.has('BYHOUR') || parts.has('BYMINUTE') || parts.has('BYSECOND') ? 86_400_000 / Math.min(period, 86_400_000) : 1;
+  const filtered =
+    parts.has('BYHOUR') || parts.has('BYMINUTE') || parts.has('BYSECOND')
+      ? 86_400_000 / Math.min(period, 86_400_000)
+      : 1;
   return start + (count + 1) * interval * period * skip * filtered;
 }
 
@@ -122,7 +166,9 @@ function parseTime(v: string): number {
 function parseDuration(v: string): number {
   const m = /^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/i.exec(v);
   if (!m) return NaN;
-  const ms = ((+(m[2] ?? 0) * 7 + +(m[3] ?? 0)) * 86_400 + +(m[4] ?? 0) * 3600 + +(m[5] ?? 0) * 60 + +(m[6] ?? 0)) * 1000;
+  const ms =
+    ((+(m[2] ?? 0) * 7 + +(m[3] ?? 0)) * 86_400 + +(m[4] ?? 0) * 3600 + +(m[5] ?? 0) * 60 + +(m[6] ?? 0)) *
+    1000;
   return m[1] === '-' ? 0 : ms;
 }
 

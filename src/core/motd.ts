@@ -23,12 +23,23 @@ export function codePointWidth(cp: number): number {
   if (cp === 0 || ZERO.test(ch)) return 0;
   if (cp < 0x1100) return 1;
   if (
-    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) || (cp >= 0x3041 && cp <= 0x33ff) ||
-    (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) ||
-    (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f1e6 && cp <= 0x1f1ff) ||
-    (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd)
-  ) return 2;
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0x303e) ||
+    (cp >= 0x3041 && cp <= 0x33ff) ||
+    (cp >= 0x3400 && cp <= 0x4dbf) ||
+    (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xa000 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f1e6 && cp <= 0x1f1ff) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  )
+    return 2;
   return PRESENTATION.test(ch) ? 2 : 1;
 }
 
@@ -49,7 +60,11 @@ function clusters(s: string): Iterable<string> {
   if (SIMPLE.test(s)) return s;
   segmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
   const it = segmenter.segment(s);
-  return { *[Symbol.iterator]() { for (const x of it) yield x.segment; } };
+  return {
+    *[Symbol.iterator]() {
+      for (const x of it) yield x.segment;
+    },
+  };
 }
 
 function clusterWidth(g: string): number {
@@ -72,8 +87,16 @@ export function wrapColumns(s: string, cols: number, maxLines: number): string[]
   const lines: string[] = [];
   let rest = s.trim();
   while (rest && lines.length < maxLines) {
-    if (displayWidth(rest) <= cols) { lines.push(rest); rest = ''; break; }
-    if (lines.length === maxLines - 1) { lines.push(fitColumns(rest, cols)); rest = ''; break; }
+    if (displayWidth(rest) <= cols) {
+      lines.push(rest);
+      rest = '';
+      break;
+    }
+    if (lines.length === maxLines - 1) {
+      lines.push(fitColumns(rest, cols));
+      rest = '';
+      break;
+    }
     let cut = '';
     let w = 0;
     for (const segment of clusters(rest)) {
@@ -136,9 +159,10 @@ export function upcomingLine(c: Claim, v: HostView): string {
 }
 
 export function announcementLine(a: Announcement, v: HostView): string {
-  const when = a.start.getTime() > v.now.getTime()
-    ? formatSpan(a, v.timezone, v.now)
-    : `until ${formatTime(a.end, v.timezone, v.now)}`;
+  const when =
+    a.start.getTime() > v.now.getTime()
+      ? formatSpan(a, v.timezone, v.now)
+      : `until ${formatTime(a.end, v.timezone, v.now)}`;
   return `ANNOUNCEMENT ${when}: ${clean(a.text) || clean(a.title) || '(no text)'}`;
 }
 
@@ -176,7 +200,10 @@ export function headerLine(v: HostView): string {
 function capped(items: string[], cap: number, indent: string, what = ''): string[] {
   if (items.length <= cap) return items.map((s) => indent + s);
   const shown = items.slice(0, Math.max(cap - 1, 0)).map((s) => indent + s);
-  return [...shown, `${indent}+${items.length - shown.length} more${what ? ' ' + what : ''} (hosthog status)`];
+  return [
+    ...shown,
+    `${indent}+${items.length - shown.length} more${what ? ' ' + what : ''} (hosthog status)`,
+  ];
 }
 
 /**
@@ -186,14 +213,21 @@ function capped(items: string[], cap: number, indent: string, what = ''): string
  */
 export function announcementLines(v: HostView): string[] {
   const t = v.now.getTime();
-  const coming = v.announcements.filter((a) => a.start.getTime() > t)
+  const coming = v.announcements
+    .filter((a) => a.start.getTime() > t)
     .sort((a, b) => a.start.getTime() - b.start.getTime());
-  const active = v.announcements.filter((a) => a.start.getTime() <= t)
+  const active = v.announcements
+    .filter((a) => a.start.getTime() <= t)
     .sort((a, b) => b.start.getTime() - a.start.getTime());
   const room = Math.max(2 - coming.length, active.length ? 1 : 0);
   return [
     ...coming.map((a) => announcementLine(a, v)),
-    ...capped(active.map((a) => announcementLine(a, v)), room, '', 'announcements'),
+    ...capped(
+      active.map((a) => announcementLine(a, v)),
+      room,
+      '',
+      'announcements',
+    ),
   ];
 }
 
@@ -203,7 +237,10 @@ export function announcementLines(v: HostView): string[] {
  */
 export function stoppedMotd(last: string, at: Date, zone: string): string {
   const head = `! hosthog bridge stopped at ${formatTime(at, zone, at)}: this may be out of date (hosthog doctor)`;
-  const rest = last.split('\n').filter((l) => !l.startsWith('! hosthog bridge stopped')).join('\n');
+  const rest = last
+    .split('\n')
+    .filter((l) => !l.startsWith('! hosthog bridge stopped'))
+    .join('\n');
   return fitColumns(head, COLS) + '\n' + rest;
 }
 
@@ -227,16 +264,34 @@ export function renderMotd(view: HostView): string {
   let used = 0;
   if (view.active.length) {
     const nowCap = Math.max(1, room - labels - Math.min(view.upcoming.length, 4));
-    const nowLines = capped(view.active.map((c) => activeLine(c, view)), nowCap, '  ');
+    const nowLines = capped(
+      view.active.map((c) => activeLine(c, view)),
+      nowCap,
+      '  ',
+    );
     lines.push('NOW:', ...nowLines);
     used = nowLines.length;
   }
   if (view.upcoming.length) {
     const nextCap = Math.max(1, room - labels - used);
-    lines.push('NEXT 24H:', ...capped(view.upcoming.map((c) => upcomingLine(c, view)), nextCap, '  '));
+    lines.push(
+      'NEXT 24H:',
+      ...capped(
+        view.upcoming.map((c) => upcomingLine(c, view)),
+        nextCap,
+        '  ',
+      ),
+    );
   }
   lines.push(...annLines);
-  lines.push(...capped(view.conflicts.map((x) => conflictLine(x, view)), 2, '', 'conflicts'));
+  lines.push(
+    ...capped(
+      view.conflicts.map((x) => conflictLine(x, view)),
+      2,
+      '',
+      'conflicts',
+    ),
+  );
   if (stale) lines.push(stale);
 
   return lines.map((l) => fitColumns(l, COLS)).join('\n') + '\n';

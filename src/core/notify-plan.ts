@@ -11,8 +11,18 @@ import { localParts } from './format-time.js';
 import { rule } from './conflicts.js';
 
 export type NoticeKind =
-  | 'new' | 'changed' | 'released' | 'cancelled' | 'reminder' | 'started'
-  | 'ending-soon' | 'ended' | 'announcement' | 'message' | 'gpu-use' | 'overruled';
+  | 'new'
+  | 'changed'
+  | 'released'
+  | 'cancelled'
+  | 'reminder'
+  | 'started'
+  | 'ending-soon'
+  | 'ended'
+  | 'announcement'
+  | 'message'
+  | 'gpu-use'
+  | 'overruled';
 
 export interface Notice {
   /** Stable dedupe key, e.g. "reminder:15m:<uid>:<recurrenceId|start ISO>". */
@@ -61,7 +71,8 @@ function groupByUid(claims: Claim[]): Map<string, Claim[]> {
   const m = new Map<string, Claim[]>();
   for (const c of claims) {
     const g = m.get(c.uid);
-    if (g) g.push(c); else m.set(c.uid, [c]);
+    if (g) g.push(c);
+    else m.set(c.uid, [c]);
   }
   return m;
 }
@@ -88,7 +99,8 @@ export function planNotices(
     out.push(n);
   };
   /** A timed moment is due if it passed since lastRun and is not stale (never fire long-past moments). */
-  const due = (moment: number) => moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
+  const due = (moment: number) =>
+    moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
 
   const claims = next.filter((o): o is Claim => o.kind === 'claim');
   /** Who a timed notice concerns: everyone when it takes the host from them, else the holder and users of the same resources. */
@@ -98,15 +110,24 @@ export function planNotices(
     const users = new Set([c.user]);
     for (const o of claims) {
       if (o.uid === c.uid || o.end.getTime() <= from || o.start.getTime() >= c.end.getTime()) continue;
-      if (c.resources.length && o.resources.length && !o.resources.some((r) => c.resources.includes(r))) continue;
+      if (c.resources.length && o.resources.length && !o.resources.some((r) => c.resources.includes(r)))
+        continue;
       users.add(o.user);
     }
     return { users: [...users].sort() };
   };
   const authorOf = (c: Claim) => opts.author ?? c.user;
-  const claimNotice = (kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice => {
+  const claimNotice = (
+    kind: NoticeKind,
+    key: string,
+    c: Claim,
+    fmt: TimeFormat,
+    host: string,
+    now: Date,
+  ): Notice => {
     const n = claimText(kind, key, c, fmt, host, now);
-    if (kind === 'new' || kind === 'changed' || kind === 'released' || kind === 'cancelled') n.except = [authorOf(c)];
+    if (kind === 'new' || kind === 'changed' || kind === 'released' || kind === 'cancelled')
+      n.except = [authorOf(c)];
     else if (kind !== 'ending-soon') n.to = concerned(c);
     return n;
   };
@@ -129,7 +150,10 @@ export function planNotices(
       const nLive = N.filter((o) => o.end.getTime() > t);
       if (!P.length) {
         // New event (back-logged ones that are already over are not news).
-        if (nLive.length) { changes.push(claimNotice('new', `new:${uid}`, nLive[0], fmt, host, now)); diffed.add(occurrenceKey(nLive[0])); }
+        if (nLive.length) {
+          changes.push(claimNotice('new', `new:${uid}`, nLive[0], fmt, host, now));
+          diffed.add(occurrenceKey(nLive[0]));
+        }
         continue;
       }
       const nById = new Map(N.map((o) => [identity(o), o]));
@@ -138,11 +162,15 @@ export function planNotices(
       const gone: Claim[] = [];
       for (const p of pLive) {
         const o = nById.get(identity(p));
-        if (!o) { gone.push(p); continue; }
+        if (!o) {
+          gone.push(p);
+          continue;
+        }
         // Ended early: end moved to the past while it was running (a release).
         if (o.end.getTime() <= t && p.start.getTime() <= t) {
           add(claimNotice('released', `ended:${occurrenceKey(o)}`, o, fmt, host, now));
-          diffed.add(occurrenceKey(o)); endedEarly.add(occurrenceKey(o));
+          diffed.add(occurrenceKey(o));
+          endedEarly.add(occurrenceKey(o));
         } else if (o.end.getTime() <= t) {
           gone.push(p); // a future occurrence moved into the past: as good as cancelled
         } else if (!changed && claimSig(o) !== claimSig(p)) {
@@ -158,7 +186,16 @@ export function planNotices(
         gone.length = 0;
       }
       if (changed) {
-        changes.push(claimNotice('changed', `changed:${occurrenceKey(changed)}:${hash(claimSig(changed))}`, changed, fmt, host, now));
+        changes.push(
+          claimNotice(
+            'changed',
+            `changed:${occurrenceKey(changed)}:${hash(claimSig(changed))}`,
+            changed,
+            fmt,
+            host,
+            now,
+          ),
+        );
         diffed.add(occurrenceKey(changed));
       }
       let cancelled = false;
@@ -187,8 +224,11 @@ export function planNotices(
         urgent: true,
         to: { users: [c.user] },
         title: cleanText(`Your claim on ${host} is overruled by ${cleanText(by.user, 32)}'s`, TITLE_MAX),
-        body: cleanText(`${what(c)}, ${fmt.range(c.start, c.end, c.allDay)} · ${cleanText(by.user, 32)}: `
-          + `${what(by)}, ${fmt.range(by.start, by.end, by.allDay)}${why ? ` · "${why}"` : ''}`, BODY_MAX),
+        body: cleanText(
+          `${what(c)}, ${fmt.range(c.start, c.end, c.allDay)} · ${cleanText(by.user, 32)}: ` +
+            `${what(by)}, ${fmt.range(by.start, by.end, by.allDay)}${why ? ` · "${why}"` : ''}`,
+          BODY_MAX,
+        ),
         at: now,
       });
     }
@@ -204,13 +244,15 @@ export function planNotices(
     if (s > t && !diffed.has(k)) {
       const dueOffsets = offsets.filter((off) => due(s - off));
       const off = dueOffsets[dueOffsets.length - 1];
-      if (off !== undefined) add(claimNotice('reminder', `reminder:${formatDuration(off)}:${k}`, o, fmt, host, now));
+      if (off !== undefined)
+        add(claimNotice('reminder', `reminder:${formatDuration(off)}:${k}`, o, fmt, host, now));
     }
     if (s <= t && e > t && due(s)) add(claimNotice('started', `started:${k}`, o, fmt, host, now));
     if (s <= t && e > t) {
       const dueOffsets = offsets.filter((off) => e - off >= s && due(e - off));
       const off = dueOffsets[dueOffsets.length - 1];
-      if (off !== undefined) add(claimNotice('ending-soon', `ending-soon:${formatDuration(off)}:${k}`, o, fmt, host, now));
+      if (off !== undefined)
+        add(claimNotice('ending-soon', `ending-soon:${formatDuration(off)}:${k}`, o, fmt, host, now));
     }
     if (e <= t && due(e)) add(claimNotice('ended', `ended:${k}`, o, fmt, host, now));
   }
@@ -231,11 +273,18 @@ export function planNotices(
   if (fresh.length > COALESCE_OVER) {
     const who = [...new Set(fresh.map((n) => n.title.split(' ')[0]))];
     add({
-      key: `summary:${hash(fresh.map((n) => n.key).sort().join('|'))}`,
+      key: `summary:${hash(
+        fresh
+          .map((n) => n.key)
+          .sort()
+          .join('|'),
+      )}`,
       kind: fresh.some((n) => n.kind === 'new') ? 'new' : 'changed',
       urgent: fresh.some((n) => n.urgent),
       to: 'all',
-      ...(new Set(fresh.map((n) => n.except?.[0])).size === 1 && fresh[0].except ? { except: fresh[0].except } : {}),
+      ...(new Set(fresh.map((n) => n.except?.[0])).size === 1 && fresh[0].except
+        ? { except: fresh[0].except }
+        : {}),
       title: cleanText(`${host}: ${fresh.length} claims new or changed`, TITLE_MAX),
       body: cleanText(`by ${who.join(', ')}. Run "hosthog status" to see them.`, BODY_MAX),
       at: now,
@@ -275,7 +324,14 @@ function what(c: Claim): string {
   return `${c.hog ? 'exclusive (hog)' : c.mode}: ${res}`;
 }
 
-function claimText(kind: NoticeKind, key: string, c: Claim, fmt: TimeFormat, host: string, now: Date): Notice {
+function claimText(
+  kind: NoticeKind,
+  key: string,
+  c: Claim,
+  fmt: TimeFormat,
+  host: string,
+  now: Date,
+): Notice {
   const user = cleanText(c.user, 32) || '?';
   const when = fmt.range(c.start, c.end, c.allDay);
   const left = formatDuration(c.start.getTime() - now.getTime());
@@ -326,13 +382,25 @@ function announcementNotice(a: Announcement, fmt: TimeFormat, host: string, now:
 }
 
 function claimSig(c: Claim): string {
-  return JSON.stringify([c.user, c.mode, c.hog, [...c.resources].sort(), c.start.getTime(), c.end.getTime(), c.title, c.note]);
+  return JSON.stringify([
+    c.user,
+    c.mode,
+    c.hog,
+    [...c.resources].sort(),
+    c.start.getTime(),
+    c.end.getTime(),
+    c.title,
+    c.note,
+  ]);
 }
 
 /** Small stable hash (FNV-1a 32-bit, hex) for keys. */
 export function hash(s: string): string {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
   return h.toString(16).padStart(8, '0');
 }
 
@@ -341,12 +409,24 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const two = (n: number) => String(n).padStart(2, '0');
 class TimeFormat {
   private readonly today: string;
-  constructor(readonly zone: string, now: Date) {
+  constructor(
+    readonly zone: string,
+    now: Date,
+  ) {
     this.today = this.day(now);
   }
-  private day(d: Date): string { const l = localParts(d, this.zone); return `${l.y}-${two(l.mo)}-${two(l.d)}`; }
-  private time(d: Date): string { const l = localParts(d, this.zone); return `${two(l.h)}:${two(l.mi)}`; }
-  private date(d: Date): string { const l = localParts(d, this.zone); return `${l.wd} ${l.d} ${MONTHS[l.mo - 1]}`; }
+  private day(d: Date): string {
+    const l = localParts(d, this.zone);
+    return `${l.y}-${two(l.mo)}-${two(l.d)}`;
+  }
+  private time(d: Date): string {
+    const l = localParts(d, this.zone);
+    return `${two(l.h)}:${two(l.mi)}`;
+  }
+  private date(d: Date): string {
+    const l = localParts(d, this.zone);
+    return `${l.wd} ${l.d} ${MONTHS[l.mo - 1]}`;
+  }
   at(d: Date): string {
     return this.day(d) === this.today ? this.time(d) : `${this.date(d)} ${this.time(d)}`;
   }

@@ -6,7 +6,10 @@
  *   mute_until = "2026-12-04T18:00:00Z"   # until then only urgent notices
  *   channels = ["tmux", "desktop"]        # only these (default: all the host sends)
  */
-export interface NotifyPrefs { muteUntil: Date | null; channels: string[] | null }
+export interface NotifyPrefs {
+  muteUntil: Date | null;
+  channels: string[] | null;
+}
 
 export const PREFS_MAX_BYTES = 4096;
 const KNOWN_CHANNELS = ['wall', 'tmux', 'desktop'];
@@ -22,7 +25,8 @@ export function parsePrefs(raw: Record<string, unknown>): { prefs: NotifyPrefs; 
       if (d && !Number.isNaN(d.getTime())) muteUntil = new Date(d.getTime());
       else problems.push('mute_until is not a time');
     } else if (k === 'channels') {
-      if (Array.isArray(v) && v.every((x) => typeof x === 'string' && KNOWN_CHANNELS.includes(x))) channels = [...new Set(v as string[])];
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string' && KNOWN_CHANNELS.includes(x)))
+        channels = [...new Set(v as string[])];
       else problems.push(`channels must be a list of ${KNOWN_CHANNELS.join(', ')}`);
     } else {
       problems.push(`unknown key ${k.slice(0, 40)}`);

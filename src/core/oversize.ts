@@ -7,7 +7,13 @@ const MARK = 'X-HOSTHOG-OVERSIZE:';
 
 /** The stand-in for an event of `bytes` (at least) over a limit of `limit` bytes. */
 export function oversizeStub(bytes: number, limit: number): string {
-  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog//oversize//EN', `${MARK}${bytes};${limit}`, 'END:VCALENDAR'];
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//hosthog//oversize//EN',
+    `${MARK}${bytes};${limit}`,
+    'END:VCALENDAR',
+  ];
   return lines.join('\r\n') + '\r\n';
 }
 

@@ -5,9 +5,14 @@
  */
 export function plainHttpWarning(url: string): string | null {
   let u: URL;
-  try { u = new URL(url); } catch { return null; }
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
   if (u.protocol !== 'http:') return null;
   const h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1') return null;
+  if (h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1')
+    return null;
   return `[calendar] url uses plain http:// to ${u.host}: the password and every event cross the network unencrypted`;
 }

@@ -32,17 +32,32 @@ import { formatRange } from './format-time.js';
 import { cleanText, DEFAULT_MAX } from './sanitize.js';
 import { repeatEnds } from './repeat.js';
 
-export interface Actor { user: string; isAdmin: boolean }
+export interface Actor {
+  user: string;
+  isAdmin: boolean;
+}
 export interface ClaimRequest {
-  resources: string[]; mode: Mode; hog: boolean; note: string; allow: string[];
-  start: Date; end: Date | null; rrule?: string;
+  resources: string[];
+  mode: Mode;
+  hog: boolean;
+  note: string;
+  allow: string[];
+  start: Date;
+  end: Date | null;
+  rrule?: string;
   /** Admin claiming for someone else. */
   user?: string;
   /** Admins: overrule every conflicting claim (claim -x --force). */
   force?: boolean;
 }
 export interface ClaimChanges {
-  note?: string; until?: Date; start?: Date; resources?: string[]; mode?: Mode; hog?: boolean; allow?: string[];
+  note?: string;
+  until?: Date;
+  start?: Date;
+  resources?: string[];
+  mode?: Mode;
+  hog?: boolean;
+  allow?: string[];
 }
 
 /** Who the admins are, from the config in use (admins and admin_group). */
@@ -59,7 +74,8 @@ const ANNOUNCE_MAX = 500;
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
 
 const shortUid = (uid: string) => cleanText(uid, 60).slice(0, 8);
-const where = (c: { resources: string[] }) => (c.resources.length ? c.resources.map((r) => cleanText(r, 40)).join(',') : 'the whole host');
+const where = (c: { resources: string[] }) =>
+  c.resources.length ? c.resources.map((r) => cleanText(r, 40)).join(',') : 'the whole host';
 
 function describe(c: Claim, tz: string, now: Date): string {
   return `${shortUid(c.uid)} ${formatRange(c.start, c.end, tz, now)} ${isExclusive(c) ? (c.hog ? 'hog' : 'exclusive') : 'shared'} on ${where(c)}`;
@@ -71,13 +87,20 @@ function limitWhere(config: Config, key: string): string {
 
 function mayChange(claim: Claim, actor: Actor, verb: string, config?: Config): void {
   if (actor.isAdmin || actor.user === claim.user) return;
-  throw new PermissionError(`cannot ${verb} ${cleanText(claim.user, 40)}'s claim ${shortUid(claim.uid)}: only its holder or an admin may`, adminHint(config));
+  throw new PermissionError(
+    `cannot ${verb} ${cleanText(claim.user, 40)}'s claim ${shortUid(claim.uid)}: only its holder or an admin may`,
+    adminHint(config),
+  );
 }
 
 function checkUsers(list: string[], what: string): string[] {
   const out = [...new Set(list.map((u) => u.trim()).filter(Boolean))];
   const badOne = out.find((u) => !USER_NAME.test(u) || u.length > 64);
-  if (badOne !== undefined) throw new UsageError(`${what}: "${cleanText(badOne, 40)}" is not a user name`, what === '--allow' ? 'give login names, e.g. --allow bob,carol' : 'give a login name, e.g. --user bob');
+  if (badOne !== undefined)
+    throw new UsageError(
+      `${what}: "${cleanText(badOne, 40)}" is not a user name`,
+      what === '--allow' ? 'give login names, e.g. --allow bob,carol' : 'give a login name, e.g. --user bob',
+    );
   return out;
 }
 
@@ -96,7 +119,11 @@ function checkResources(list: string[], config: Config): string[] {
 
 function checkNote(note: string): string {
   // Refused, not cut silently (as announcements).
-  if (Array.from(note.trim()).length > NOTE_MAX) throw new UsageError(`a note may have at most ${NOTE_MAX} characters`, 'shorten it; the calendar app can hold longer descriptions');
+  if (Array.from(note.trim()).length > NOTE_MAX)
+    throw new UsageError(
+      `a note may have at most ${NOTE_MAX} characters`,
+      'shorten it; the calendar app can hold longer descriptions',
+    );
   return cleanText(note, NOTE_MAX);
 }
 
@@ -142,8 +169,10 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
     const mine = isExclusive(cand) ? (cand.hog ? 'hog' : 'exclusive') : 'shared';
     const what = (other: Claim) => {
       const theirs = isExclusive(other) ? (other.hog ? 'hog' : 'exclusive') : 'shared';
-      return `${cleanText(other.user, 40)}'s ${theirs} claim on ${where(other)} ` +
-        `${formatRange(other.start, other.end, config.timezone, now)} (id ${cleanText(other.uid, 80)})`;
+      return (
+        `${cleanText(other.user, 40)}'s ${theirs} claim on ${where(other)} ` +
+        `${formatRange(other.start, other.end, config.timezone, now)} (id ${cleanText(other.uid, 80)})`
+      );
     };
     // Every claim in the way is named, not only the first (an urgent reboot meets them all).
     const shown = others.slice(0, 5).map(what);
@@ -158,8 +187,20 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
 
 function asClaim(spec: ClaimSpec, start: Date, end: Date, recurrenceId?: string): Claim {
   return {
-    kind: 'claim', uid: spec.uid, recurrenceId, recurring: !!spec.rrule, start, end, allDay: false, title: '',
-    user: spec.user, mode: spec.mode, hog: spec.hog, resources: spec.resources, note: spec.note, allow: spec.allow,
+    kind: 'claim',
+    uid: spec.uid,
+    recurrenceId,
+    recurring: !!spec.rrule,
+    start,
+    end,
+    allDay: false,
+    title: '',
+    user: spec.user,
+    mode: spec.mode,
+    hog: spec.hog,
+    resources: spec.resources,
+    note: spec.note,
+    allow: spec.allow,
   };
 }
 
@@ -167,25 +208,40 @@ function asClaim(spec: ClaimSpec, start: Date, end: Date, recurrenceId?: string)
 function expand(spec: ClaimSpec, to: Date, now: Date, max: number): Claim[] {
   const data = encodeEvent(spec, now);
   const { occurrences, problems } = decodeObjects([{ href: '/plan/new.ics', etag: null, data }], {
-    timezone: spec.timezone, from: spec.start, to, maxOccurrences: max,
+    timezone: spec.timezone,
+    from: spec.start,
+    to,
+    maxOccurrences: max,
   });
-  if (problems.length && !occurrences.length) throw new UsageError(`cannot expand the repeat rule: ${problems[0].message}`);
+  if (problems.length && !occurrences.length)
+    throw new UsageError(`cannot expand the repeat rule: ${problems[0].message}`);
   return occurrences.filter((o): o is Claim => o.kind === 'claim').map((o) => ({ ...o, user: spec.user }));
 }
 
 export function planClaim(
-  req: ClaimRequest, actor: Actor, claims: Claim[], config: Config, now: Date, newUid: string,
+  req: ClaimRequest,
+  actor: Actor,
+  claims: Claim[],
+  config: Config,
+  now: Date,
+  newUid: string,
 ): { spec: ClaimSpec; overrules?: Claim[] } {
   const user = (req.user ?? actor.user).trim();
   if (user !== actor.user && !actor.isAdmin) {
-    throw new PermissionError(`only an admin may claim in another user's name (${cleanText(user, 40)})`, adminHint(config));
+    throw new PermissionError(
+      `only an admin may claim in another user's name (${cleanText(user, 40)})`,
+      adminHint(config),
+    );
   }
   checkUsers([user], 'claim owner');
   if (req.end === null) throw new UsageError('a claim needs an end: add --for 2h or --until 18:00');
   // Grace from the start of this minute: the CLI rounds "now" down to it, and the bridge's
   // clock runs a sync later.
   if (req.start.getTime() < Math.floor(now.getTime() / 60_000) * 60_000 - PAST_GRACE_MS) {
-    throw new UsageError(`a claim cannot start in the past (${formatRange(req.start, req.end, config.timezone, now)})`, 'leave out --at to start now, or give a later time');
+    throw new UsageError(
+      `a claim cannot start in the past (${formatRange(req.start, req.end, config.timezone, now)})`,
+      'leave out --at to start now, or give a later time',
+    );
   }
   checkSpan(req.start, req.end, config);
   checkAhead(req.start, config, now);
@@ -193,32 +249,59 @@ export function planClaim(
   const hog = !!req.hog;
   const mode: Mode = hog ? 'exclusive' : req.mode;
   let spec: ClaimSpec = {
-    kind: 'claim', uid: newUid, host: config.host, user, mode, hog, resources,
-    note: checkNote(req.note), allow: checkUsers(req.allow, '--allow'), start: req.start, end: req.end,
-    timezone: config.timezone, ...(req.rrule ? { rrule: req.rrule.replace(/^RRULE:/i, '') } : {}),
+    kind: 'claim',
+    uid: newUid,
+    host: config.host,
+    user,
+    mode,
+    hog,
+    resources,
+    note: checkNote(req.note),
+    allow: checkUsers(req.allow, '--allow'),
+    start: req.start,
+    end: req.end,
+    timezone: config.timezone,
+    ...(req.rrule ? { rrule: req.rrule.replace(/^RRULE:/i, '') } : {}),
   };
 
   let candidates: Claim[] = [asClaim(spec, spec.start, spec.end)];
   if (spec.rrule) {
     if (!repeatEnds(spec.rrule)) {
-      throw new UsageError('a repeating claim needs an end', 'add e.g. "until 2027-03-01" or "for 10 times" to --repeat');
+      throw new UsageError(
+        'a repeating claim needs an end',
+        'add e.g. "until 2027-03-01" or "for 10 times" to --repeat',
+      );
     }
     const horizon = new Date(now.getTime() + config.limits.maxAheadMs);
     const until = /(?:^|;)UNTIL=(\d{8}T\d{6}Z)/i.exec(spec.rrule);
     if (until) {
       const u = until[1];
-      const t = Date.UTC(+u.slice(0, 4), +u.slice(4, 6) - 1, +u.slice(6, 8), +u.slice(9, 11), +u.slice(11, 13), +u.slice(13, 15));
+      const t = Date.UTC(
+        +u.slice(0, 4),
+        +u.slice(4, 6) - 1,
+        +u.slice(6, 8),
+        +u.slice(9, 11),
+        +u.slice(11, 13),
+        +u.slice(13, 15),
+      );
       if (t > horizon.getTime() + 86_400_000) {
-        throw new UsageError(`a repeating claim must end within ${formatDuration(config.limits.maxAheadMs)}`, `the limit is ${limitWhere(config, 'max_ahead')}`);
+        throw new UsageError(
+          `a repeating claim must end within ${formatDuration(config.limits.maxAheadMs)}`,
+          `the limit is ${limitWhere(config, 'max_ahead')}`,
+        );
       }
     }
     const count = /(?:^|;)COUNT=(\d+)/i.exec(spec.rrule);
     const max = count ? Number(count[1]) + 1 : 5000;
     candidates = expand(spec, horizon, now, max);
     if (count && candidates.length < Number(count[1])) {
-      throw new UsageError(`a repeating claim must end within ${formatDuration(config.limits.maxAheadMs)}`, `the limit is ${limitWhere(config, 'max_ahead')}`);
+      throw new UsageError(
+        `a repeating claim must end within ${formatDuration(config.limits.maxAheadMs)}`,
+        `the limit is ${limitWhere(config, 'max_ahead')}`,
+      );
     }
-    if (!candidates.length) throw new UsageError('the repeat rule gives no occurrence', 'check --repeat and --at');
+    if (!candidates.length)
+      throw new UsageError('the repeat rule gives no occurrence', 'check --repeat and --at');
     // "every tuesday" typed on a Friday: the series starts on the first day the rule gives
     // (calendar apps show DTSTART as an occurrence even where the rule would not).
     const first = candidates[0];
@@ -232,14 +315,22 @@ export function planClaim(
     // one (the bridge records it so: src/bridge/first-seen.ts), so by the booking-order rule
     // (conflicts.ts) it holds and overrules each claim in its way.
     if (!actor.isAdmin) {
-      try { checkConflicts(candidates, holdingOthers(claims), config, now); } catch (e) {
-        if (e instanceof ConflictError) throw new PermissionError(`only an admin may --force: ${e.message}`, e.hint);
+      try {
+        checkConflicts(candidates, holdingOthers(claims), config, now);
+      } catch (e) {
+        if (e instanceof ConflictError)
+          throw new PermissionError(`only an admin may --force: ${e.message}`, e.hint);
         throw e;
       }
-      throw new PermissionError('only an admin may --force (and nothing is in the way: leave it out)', adminHint(config));
+      throw new PermissionError(
+        'only an admin may --force (and nothing is in the way: leave it out)',
+        adminHint(config),
+      );
     }
     const t = now.getTime();
-    const overrules = holdingOthers(claims).filter((h) => h.end.getTime() > t && candidates.some((c) => conflicts(h, c)));
+    const overrules = holdingOthers(claims).filter(
+      (h) => h.end.getTime() > t && candidates.some((c) => conflicts(h, c)),
+    );
     return { spec: { ...spec, created: FORCED_CREATED }, overrules };
   }
   checkConflicts(candidates, holdingOthers(claims), config, now);
@@ -257,13 +348,23 @@ export const FORCED_CREATED = new Date(0);
  */
 export function findMyClaim(claims: Claim[], user: string, now: Date, uid?: string, tz = 'UTC'): Claim {
   const t = now.getTime();
-  const mine = claims.filter((c) => c.user === user && c.end.getTime() > t).sort((a, b) => a.start.getTime() - b.start.getTime());
-  const listing = () => (mine.length ? `your claims: ${mine.slice(0, 5).map((c) => describe(c, tz, now)).join('; ')}` : 'you hold no current or upcoming claims; see hosthog status');
+  const mine = claims
+    .filter((c) => c.user === user && c.end.getTime() > t)
+    .sort((a, b) => a.start.getTime() - b.start.getTime());
+  const listing = () =>
+    mine.length
+      ? `your claims: ${mine
+          .slice(0, 5)
+          .map((c) => describe(c, tz, now))
+          .join('; ')}`
+      : 'you hold no current or upcoming claims; see hosthog status';
   const pick = (list: Claim[]): Claim => {
     const sorted = [...list].sort((a, b) => a.start.getTime() - b.start.getTime());
-    return sorted.find((c) => c.start.getTime() <= t && c.end.getTime() > t)
-      ?? sorted.find((c) => c.start.getTime() > t)
-      ?? sorted[sorted.length - 1];
+    return (
+      sorted.find((c) => c.start.getTime() <= t && c.end.getTime() > t) ??
+      sorted.find((c) => c.start.getTime() > t) ??
+      sorted[sorted.length - 1]
+    );
   };
   if (uid !== undefined) {
     const want = uid.trim();
@@ -273,7 +374,13 @@ export function findMyClaim(claims: Claim[], user: string, now: Date, uid?: stri
     const byPrefix = want.length >= 4 ? claims.filter((c) => c.uid.startsWith(want)) : [];
     const uids = [...new Set(byPrefix.map((c) => c.uid))];
     if (uids.length > 1) {
-      throw new UsageError(`claim id "${cleanText(want, 40)}" matches ${uids.length} claims`, `give more of it: ${uids.slice(0, 5).map((u) => cleanText(u, 60)).join(', ')}`);
+      throw new UsageError(
+        `claim id "${cleanText(want, 40)}" matches ${uids.length} claims`,
+        `give more of it: ${uids
+          .slice(0, 5)
+          .map((u) => cleanText(u, 60))
+          .join(', ')}`,
+      );
     }
     if (uids.length === 1) return pick(byPrefix);
     throw new NotFoundError(`no claim with id "${cleanText(want, 60)}"`, listing());
@@ -291,19 +398,33 @@ function occurrenceOf(claim: Claim): { recurrenceId?: string } {
   return claim.recurring && claim.recurrenceId ? { recurrenceId: claim.recurrenceId } : {};
 }
 
-export function planExtend(claim: Claim, by: number | Date, actor: Actor, claims: Claim[], config: Config, now: Date): { patch: EventPatch; recurrenceId?: string } {
+export function planExtend(
+  claim: Claim,
+  by: number | Date,
+  actor: Actor,
+  claims: Claim[],
+  config: Config,
+  now: Date,
+): { patch: EventPatch; recurrenceId?: string } {
   mayChange(claim, actor, 'extend', config);
   if (claim.end.getTime() <= now.getTime()) {
-    throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`, 'make a new claim instead');
+    throw new UsageError(
+      `claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`,
+      'make a new claim instead',
+    );
   }
   let end: Date;
   if (typeof by === 'number') {
-    if (!(by > 0) || !Number.isFinite(by)) throw new UsageError('extend by a positive duration', 'e.g. hosthog extend 1h');
+    if (!(by > 0) || !Number.isFinite(by))
+      throw new UsageError('extend by a positive duration', 'e.g. hosthog extend 1h');
     end = new Date(claim.end.getTime() + by);
   } else {
     end = by;
     if (end.getTime() <= claim.end.getTime()) {
-      throw new UsageError(`claim ${shortUid(claim.uid)} already lasts until ${formatRange(claim.start, claim.end, config.timezone, now)}`, 'to end it earlier use hosthog edit --until or hosthog release');
+      throw new UsageError(
+        `claim ${shortUid(claim.uid)} already lasts until ${formatRange(claim.start, claim.end, config.timezone, now)}`,
+        'to end it earlier use hosthog edit --until or hosthog release',
+      );
     }
   }
   checkSpan(claim.start, end, config);
@@ -312,31 +433,48 @@ export function planExtend(claim: Claim, by: number | Date, actor: Actor, claims
   return { patch: { end }, ...occurrenceOf(claim) };
 }
 
-export function planEdit(claim: Claim, changes: ClaimChanges, actor: Actor, claims: Claim[], config: Config, now: Date): { patch: EventPatch; recurrenceId?: string } {
+export function planEdit(
+  claim: Claim,
+  changes: ClaimChanges,
+  actor: Actor,
+  claims: Claim[],
+  config: Config,
+  now: Date,
+): { patch: EventPatch; recurrenceId?: string } {
   mayChange(claim, actor, 'edit', config);
   const t = now.getTime();
   if (claim.end.getTime() <= t) {
-    throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`, 'make a new claim instead');
+    throw new UsageError(
+      `claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`,
+      'make a new claim instead',
+    );
   }
   const patch: EventPatch = {};
   // Moving only the start keeps the length (as calendar apps move events; docs/events.md):
   // the new end is part of the patch, so the message, the conflict check and the stored event agree.
   const moved = !!changes.start && changes.start.getTime() !== claim.start.getTime();
   const start = changes.start ?? claim.start;
-  const end = changes.until ?? (moved ? new Date(start.getTime() + (claim.end.getTime() - claim.start.getTime())) : claim.end);
+  const end =
+    changes.until ??
+    (moved ? new Date(start.getTime() + (claim.end.getTime() - claim.start.getTime())) : claim.end);
   if (moved) {
-    if (start.getTime() < t - PAST_GRACE_MS) throw new UsageError('cannot move the start into the past', 'give a later --at');
+    if (start.getTime() < t - PAST_GRACE_MS)
+      throw new UsageError('cannot move the start into the past', 'give a later --at');
     checkAhead(start, config, now);
     patch.start = start;
   }
   if (end.getTime() !== claim.end.getTime()) {
-    if (end.getTime() <= t) throw new UsageError('the new end is already past', 'to end the claim now use hosthog release');
+    if (end.getTime() <= t)
+      throw new UsageError('the new end is already past', 'to end the claim now use hosthog release');
     patch.end = end;
   }
   if (patch.start || patch.end) checkSpan(start, end, config);
 
   const resources = changes.resources ? checkResources(changes.resources, config) : claim.resources;
-  if (changes.resources && !(resources.length === claim.resources.length && resources.every((r, i) => r === claim.resources[i]))) {
+  if (
+    changes.resources &&
+    !(resources.length === claim.resources.length && resources.every((r, i) => r === claim.resources[i]))
+  ) {
     patch.resources = resources;
   }
   const hog = changes.hog ?? claim.hog;
@@ -356,7 +494,10 @@ export function planEdit(claim: Claim, changes: ClaimChanges, actor: Actor, clai
     if (allow.join(',') !== claim.allow.join(',')) patch.allow = allow;
   }
   if (Object.keys(patch).length === 0) {
-    throw new UsageError(`nothing to change in claim ${shortUid(claim.uid)}`, 'give e.g. --note, --until, --at, --resources, --exclusive, --shared, --hog or --allow');
+    throw new UsageError(
+      `nothing to change in claim ${shortUid(claim.uid)}`,
+      'give e.g. --note, --until, --at, --resources, --exclusive, --shared, --hog or --allow',
+    );
   }
   const wider = patch.start || patch.end || patch.resources || patch.mode || patch.hog !== undefined;
   if (wider) {
@@ -380,21 +521,49 @@ export function planRelease(claim: Claim, actor: Actor, now: Date): ReleasePlan 
   if (claim.start.getTime() < t) {
     // Ends on the whole minute, as it is shown (unless it started within this minute).
     const minute = Math.floor(t / 60_000) * 60_000;
-    return { action: 'end-now', patch: { end: new Date(minute > claim.start.getTime() ? minute : t) }, ...occurrenceOf(claim) };
+    return {
+      action: 'end-now',
+      patch: { end: new Date(minute > claim.start.getTime() ? minute : t) },
+      ...occurrenceOf(claim),
+    };
   }
   return { action: 'cancel', patch: { cancelled: true }, ...occurrenceOf(claim) };
 }
 
-export function planAnnounce(text: string, start: Date, end: Date, actor: Actor, config: Config, now: Date, newUid: string): { spec: AnnouncementSpec } {
+export function planAnnounce(
+  text: string,
+  start: Date,
+  end: Date,
+  actor: Actor,
+  config: Config,
+  now: Date,
+  newUid: string,
+): { spec: AnnouncementSpec } {
   if (!actor.isAdmin) throw new PermissionError('only admins may announce', adminHint(config));
   const clean = cleanText(text, ANNOUNCE_MAX);
-  if (!clean) throw new UsageError('an announcement needs a text', 'e.g. hosthog announce "reboot at 18:00" --until 18:30');
-  if (Array.from(text.trim()).length > ANNOUNCE_MAX) throw new UsageError(`an announcement may have at most ${ANNOUNCE_MAX} characters`);
-  if (!(end.getTime() > start.getTime())) throw new UsageError('an announcement must end after it starts', 'check --until (and --from)');
-  if (end.getTime() <= now.getTime()) throw new UsageError('this announcement would already be over', 'give a later --until');
+  if (!clean)
+    throw new UsageError(
+      'an announcement needs a text',
+      'e.g. hosthog announce "reboot at 18:00" --until 18:30',
+    );
+  if (Array.from(text.trim()).length > ANNOUNCE_MAX)
+    throw new UsageError(`an announcement may have at most ${ANNOUNCE_MAX} characters`);
+  if (!(end.getTime() > start.getTime()))
+    throw new UsageError('an announcement must end after it starts', 'check --until (and --from)');
+  if (end.getTime() <= now.getTime())
+    throw new UsageError('this announcement would already be over', 'give a later --until');
   checkAhead(start, config, now);
   return {
-    spec: { kind: 'announcement', uid: newUid, host: config.host, text: clean, start, end, timezone: config.timezone, author: actor.user },
+    spec: {
+      kind: 'announcement',
+      uid: newUid,
+      host: config.host,
+      text: clean,
+      start,
+      end,
+      timezone: config.timezone,
+      author: actor.user,
+    },
   };
 }
 
@@ -404,6 +573,9 @@ export function planAnnounce(text: string, start: Date, end: Date, actor: Actor,
  */
 export function checkHoggable(claim: Claim): void {
   if (claim.mode !== 'exclusive') {
-    throw new UsageError(`claim ${shortUid(claim.uid)} is shared: only an exclusive claim can be a hog`, `make it exclusive first: hosthog edit ${shortUid(claim.uid)} --exclusive`);
+    throw new UsageError(
+      `claim ${shortUid(claim.uid)} is shared: only an exclusive claim can be a hog`,
+      `make it exclusive first: hosthog edit ${shortUid(claim.uid)} --exclusive`,
+    );
   }
 }

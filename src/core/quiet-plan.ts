@@ -17,7 +17,13 @@
 const UNIT_PATTERN = /^[A-Za-z0-9@_.:\\*?[\]-]+$/;
 
 export function isUnitPattern(p: string): boolean {
-  return p.length > 0 && p.length <= 256 && UNIT_PATTERN.test(p) && !p.startsWith('-') && /\.(service|timer)$|[*?[]/.test(p);
+  return (
+    p.length > 0 &&
+    p.length <= 256 &&
+    UNIT_PATTERN.test(p) &&
+    !p.startsWith('-') &&
+    /\.(service|timer)$|[*?[]/.test(p)
+  );
 }
 
 const NEVER: [RegExp, string][] = [
@@ -27,9 +33,18 @@ const NEVER: [RegExp, string][] = [
   [/^systemd-/, "systemd's own"],
   [/^(user|user-runtime-dir)@/, 'a user session'],
   [/^(getty|serial-getty|console-getty|container-getty|autovt)@/, 'a login prompt'],
-  [/^(polkit|logind|networking|NetworkManager|network-online|ifup@|wpa_supplicant|tailscaled|zerotier-one|wg-quick@|openvpn|strongswan|ipsec)/, 'the host would become unreachable or unmanageable'],
-  [/^(sssd|nslcd|nscd|winbind|autofs|nfs-|rpcbind|chrony|ntp|systemd-timesyncd)/, 'logins, home directories or the clock depend on it'],
-  [/^(nftables|ufw|firewalld|netfilter-persistent|iptables|ip6tables|fail2ban|auditd|apparmor)/, 'a firewall or security service'],
+  [
+    /^(polkit|logind|networking|NetworkManager|network-online|ifup@|wpa_supplicant|tailscaled|zerotier-one|wg-quick@|openvpn|strongswan|ipsec)/,
+    'the host would become unreachable or unmanageable',
+  ],
+  [
+    /^(sssd|nslcd|nscd|winbind|autofs|nfs-|rpcbind|chrony|ntp|systemd-timesyncd)/,
+    'logins, home directories or the clock depend on it',
+  ],
+  [
+    /^(nftables|ufw|firewalld|netfilter-persistent|iptables|ip6tables|fail2ban|auditd|apparmor)/,
+    'a firewall or security service',
+  ],
 ];
 
 export interface QuietPlan {
@@ -44,9 +59,15 @@ export function planQuiet(active: string[]): QuietPlan {
   const stop = new Set<string>();
   const refused: { unit: string; why: string }[] = [];
   for (const unit of new Set(active)) {
-    if (!/\.(service|timer)$/.test(unit)) { refused.push({ unit, why: 'only services and timers are stopped' }); continue; }
+    if (!/\.(service|timer)$/.test(unit)) {
+      refused.push({ unit, why: 'only services and timers are stopped' });
+      continue;
+    }
     const never = NEVER.find(([re]) => re.test(unit));
-    if (never) { refused.push({ unit, why: never[1] }); continue; }
+    if (never) {
+      refused.push({ unit, why: never[1] });
+      continue;
+    }
     stop.add(unit);
   }
   const kind = (u: string) => (u.endsWith('.timer') ? 0 : 1);
@@ -68,14 +89,20 @@ export function restoreOrder(units: string[]): string[] {
  * naming every unit that may be down. The transitions below are pure; quiet-host.ts asks
  * systemd and writes the record.
  */
-export interface QuietRecord { unit: string; status: 'intended' | 'stopped' }
+export interface QuietRecord {
+  unit: string;
+  status: 'intended' | 'stopped';
+}
 
 /**
  * The record to write before stopping anything for a new hog: units still owed from before
  * (they would not start again after the last hog) are carried over as stopped, the planned
  * ones not among them are added as intended; `toStop` is what to stop now.
  */
-export function beginHog(owed: QuietRecord[], plannedStop: string[]): { units: QuietRecord[]; toStop: string[] } {
+export function beginHog(
+  owed: QuietRecord[],
+  plannedStop: string[],
+): { units: QuietRecord[]; toStop: string[] } {
   const carried = owed.map((u) => ({ unit: u.unit, status: 'stopped' as const }));
   const toStop = plannedStop.filter((u) => !carried.some((c) => c.unit === u));
   return { units: [...carried, ...toStop.map((unit) => ({ unit, status: 'intended' as const }))], toStop };
@@ -89,12 +116,19 @@ export function beginHog(owed: QuietRecord[], plannedStop: string[]): { units: Q
  * exactly what the hog took down comes back. A unit that would not stop is not ours to start
  * later: it leaves the record.
  */
-export function recordStop(records: QuietRecord[], asked: string[], stillActive: ReadonlySet<string>, wentDown: string[] | null): { units: QuietRecord[]; stopped: string[]; failed: string[]; alongWith: string[] } {
+export function recordStop(
+  records: QuietRecord[],
+  asked: string[],
+  stillActive: ReadonlySet<string>,
+  wentDown: string[] | null,
+): { units: QuietRecord[]; stopped: string[]; failed: string[]; alongWith: string[] } {
   const stopped = asked.filter((u) => !stillActive.has(u));
   const failed = asked.filter((u) => stillActive.has(u));
   const alongWith = (wentDown ?? []).filter((u) => !asked.includes(u) && !records.some((r) => r.unit === u));
   const units = [
-    ...records.filter((r) => !failed.includes(r.unit)).map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)),
+    ...records
+      .filter((r) => !failed.includes(r.unit))
+      .map((r) => (stopped.includes(r.unit) ? { ...r, status: 'stopped' as const } : r)),
     ...alongWith.map((unit) => ({ unit, status: 'stopped' as const })),
   ];
   return { units, stopped, failed, alongWith };

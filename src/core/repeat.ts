@@ -28,15 +28,30 @@ import { utcToZoned, zonedToUtc } from './zones.js';
 
 const { RRule } = rrule;
 
-const HINT = 'use e.g. "every monday until 2027-03-01", "every weekday for 10 times", "daily for 2 weeks", "every 2 weeks until june 2027"';
-const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const HINT =
+  'use e.g. "every monday until 2027-03-01", "every weekday for 10 times", "daily for 2 weeks", "every 2 weeks until june 2027"';
+const MONTHS = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 const ALLOWED_FREQ = new Set(['DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY']);
 /** Words the "how often" part may use (rrule's parseText silently skips others). */
 const KNOWN_WORD = new RegExp(
   '^(?:every|other|and|on|the|in|of|day|days|week|weeks|month|months|year|years|weekday|weekdays|last|' +
-  '\\d+|\\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|' +
-  '(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|' +
-  '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|january|february|march|april|june|july|august|september|october|november|december)$');
+    '\\d+|\\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|' +
+    '(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|' +
+    '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|january|february|march|april|june|july|august|september|october|november|december)$',
+);
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
 function bad(text: string, why = 'cannot read the repeat rule'): UsageError {
@@ -61,7 +76,9 @@ function endOfDay(y: number, mo: number, d: number, tz: string): string {
 
 function validDay(y: number, mo: number, d: number): boolean {
   const t = new Date(Date.UTC(y, mo - 1, d));
-  return mo >= 1 && mo <= 12 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+  return (
+    mo >= 1 && mo <= 12 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d
+  );
 }
 
 /** "until X" → UNTIL value (end of the named day in tz). */
@@ -91,7 +108,11 @@ function readUntil(x: string, firstStart: Date, tz: string, text: string): strin
     return endOfDay(Number(words[1]), monthOf(words[0])!, 1, tz);
   }
   let when: Date;
-  try { when = parseWhen(s, firstStart, tz); } catch { throw bad(text, 'cannot read the end date of the repeat rule'); }
+  try {
+    when = parseWhen(s, firstStart, tz);
+  } catch {
+    throw bad(text, 'cannot read the end date of the repeat rule');
+  }
   const p = utcToZoned(when, tz);
   return endOfDay(p.year, p.month, p.day, tz);
 }
@@ -111,16 +132,23 @@ function splitEnd(s: string, firstStart: Date, tz: string, text: string): { freq
   m = /^(.*?)\s*\bfor\s+(.+)$/.exec(s);
   if (m) {
     const ms = parseDuration(m[2].replace(/^an? /, '1 '));
-    if (ms === null || ms < 86_400_000 || ms % 86_400_000 !== 0) throw bad(text, 'cannot read how long it repeats in');
+    if (ms === null || ms < 86_400_000 || ms % 86_400_000 !== 0)
+      throw bad(text, 'cannot read how long it repeats in');
     const p = utcToZoned(firstStart, tz);
     const last = new Date(Date.UTC(p.year, p.month - 1, p.day + ms / 86_400_000 - 1));
-    return { freq: m[1], end: `UNTIL=${endOfDay(last.getUTCFullYear(), last.getUTCMonth() + 1, last.getUTCDate(), tz)}` };
+    return {
+      freq: m[1],
+      end: `UNTIL=${endOfDay(last.getUTCFullYear(), last.getUTCMonth() + 1, last.getUTCDate(), tz)}`,
+    };
   }
   return { freq: s };
 }
 
 function normaliseFreq(f: string): string {
-  let s = f.trim().replace(/^repeat(?:ing)?\s+/, '').replace(/[.;]+$/, '');
+  let s = f
+    .trim()
+    .replace(/^repeat(?:ing)?\s+/, '')
+    .replace(/[.;]+$/, '');
   s = s
     .replace(/\bfortnightly\b/, 'every 2 weeks')
     .replace(/\bevery fortnight\b/, 'every 2 weeks')
@@ -128,11 +156,19 @@ function normaliseFreq(f: string): string {
     .replace(/\b(?:work ?days?|weekdays)\b/, 'weekday')
     .replace(/^on\s+/, 'every ')
     .replace(/^each\s+/, 'every ');
-  const adverb: Record<string, string> = { daily: 'every day', weekly: 'every week', monthly: 'every month', yearly: 'every year', annually: 'every year' };
+  const adverb: Record<string, string> = {
+    daily: 'every day',
+    weekly: 'every week',
+    monthly: 'every month',
+    yearly: 'every year',
+    annually: 'every year',
+  };
   s = s.replace(/^(daily|weekly|monthly|yearly|annually)\b/, (w) => adverb[w]);
   if (!s.startsWith('every')) s = `every ${s}`;
   // "every 2 week" → rrule wants the plural; "every 1 week" → "every week".
-  s = s.replace(/^every 1 (day|week|month|year)s?\b/, 'every $1').replace(/^every (\d+) (day|week|month|year)\b(?!s)/, 'every $1 $2s');
+  s = s
+    .replace(/^every 1 (day|week|month|year)s?\b/, 'every $1')
+    .replace(/^every (\d+) (day|week|month|year)\b(?!s)/, 'every $1 $2s');
   return s.replace(/\s+/g, ' ').trim();
 }
 
@@ -152,8 +188,15 @@ export function parseRepeat(text: string, firstStart: Date, tz: string): string 
   let end: string | undefined;
   if (/^(rrule:)?freq=/.test(s)) {
     // Raw RRULE: validate, and turn a DATE-valued UNTIL into the end of that day in tz.
-    const raw = text.trim().replace(/^rrule:/i, '').toUpperCase();
-    try { RRule.parseString(raw); } catch { throw bad(text, 'not a valid RRULE'); }
+    const raw = text
+      .trim()
+      .replace(/^rrule:/i, '')
+      .toUpperCase();
+    try {
+      RRule.parseString(raw);
+    } catch {
+      throw bad(text, 'not a valid RRULE');
+    }
     const all = raw.split(';').filter(Boolean);
     const u = all.find((p) => p.startsWith('UNTIL='));
     const c = all.find((p) => p.startsWith('COUNT='));
@@ -173,9 +216,17 @@ export function parseRepeat(text: string, firstStart: Date, tz: string): string 
     const unknown = freq.split(/[\s,]+/).filter((w) => w && !KNOWN_WORD.test(w));
     if (unknown.length) throw bad(text, `cannot read "${unknown[0].slice(0, 20)}" in the repeat rule`);
     let opts;
-    try { opts = RRule.parseText(freq); } catch { throw bad(text); }
+    try {
+      opts = RRule.parseText(freq);
+    } catch {
+      throw bad(text);
+    }
     if (!opts || opts.freq === undefined || opts.freq === null) throw bad(text);
-    parts = canonical(RRule.optionsToString(opts).replace(/^RRULE:/, '').split(';'));
+    parts = canonical(
+      RRule.optionsToString(opts)
+        .replace(/^RRULE:/, '')
+        .split(';'),
+    );
     // parseText ignores words it does not know; make sure it understood all of it.
     const back = new RRule({ ...opts }).toText().toLowerCase();
     if (!/^every/.test(back)) throw bad(text);
@@ -183,7 +234,11 @@ export function parseRepeat(text: string, firstStart: Date, tz: string): string 
   const freq = parts.find((p) => p.startsWith('FREQ='))?.slice(5);
   if (!freq || !ALLOWED_FREQ.has(freq)) throw bad(text, 'claims repeat at most daily; cannot use');
   const value = [...parts, ...(end ? [end] : [])].join(';');
-  try { RRule.parseString(value); } catch { throw bad(text); }
+  try {
+    RRule.parseString(value);
+  } catch {
+    throw bad(text);
+  }
   if (!daysExist(parts)) throw bad(text, 'the repeat rule never occurs (no such day in those months):');
   return value;
 }
@@ -196,11 +251,18 @@ const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * occurs, and a calendar reader stepping day by day to find it never stops.
  */
 function daysExist(parts: string[]): boolean {
-  const nums = (key: string) => parts.find((p) => p.startsWith(`${key}=`))?.slice(key.length + 1).split(',').map(Number);
+  const nums = (key: string) =>
+    parts
+      .find((p) => p.startsWith(`${key}=`))
+      ?.slice(key.length + 1)
+      .split(',')
+      .map(Number);
   const days = nums('BYMONTHDAY');
   if (!days) return true;
   const months = nums('BYMONTH') ?? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
-  return days.some((d) => months.some((m) => m >= 1 && m <= 12 && d !== 0 && Math.abs(d) <= MONTH_DAYS[m - 1]));
+  return days.some((d) =>
+    months.some((m) => m >= 1 && m <= 12 && d !== 0 && Math.abs(d) <= MONTH_DAYS[m - 1]),
+  );
 }
 
 /** True when the rule has an end (COUNT or UNTIL). */
@@ -209,18 +271,30 @@ export function repeatEnds(rruleValue: string): boolean {
 }
 
 /** "every week on Monday until 2027-03-01" — the UNTIL date is shown in tz (default: process zone). */
-export function describeRepeat(rruleValue: string, tz: string = Intl.DateTimeFormat().resolvedOptions().timeZone): string {
-  const parts = rruleValue.replace(/^RRULE:/i, '').split(';').filter(Boolean);
+export function describeRepeat(
+  rruleValue: string,
+  tz: string = Intl.DateTimeFormat().resolvedOptions().timeZone,
+): string {
+  const parts = rruleValue
+    .replace(/^RRULE:/i, '')
+    .split(';')
+    .filter(Boolean);
   const until = parts.find((p) => /^UNTIL=/i.test(p));
   const rest = parts.filter((p) => !/^UNTIL=/i.test(p)).join(';');
   let text: string;
-  try { text = RRule.fromString(rest).toText(); } catch { text = rest; }
+  try {
+    text = RRule.fromString(rest).toText();
+  } catch {
+    text = rest;
+  }
   if (!until) return text;
   const v = until.slice(6);
   const d = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z)?)?$/i.exec(v);
   if (!d) return `${text} until ${v}`;
   if (!d[4] || !d[7]) return `${text} until ${d[1]}-${d[2]}-${d[3]}`;
-  const inst = new Date(Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3]), Number(d[4]), Number(d[5]), Number(d[6])));
+  const inst = new Date(
+    Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3]), Number(d[4]), Number(d[5]), Number(d[6])),
+  );
   const p = utcToZoned(inst, tz);
   return `${text} until ${p.year}-${pad(p.month)}-${pad(p.day)}`;
 }

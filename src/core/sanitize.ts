@@ -33,7 +33,12 @@ export function truncate(s: string, max: number): string {
   const cps = Array.from(s);
   if (cps.length <= max) return s;
   if (max <= 1) return cps.slice(0, max).join('');
-  return cps.slice(0, max - 1).join('').trimEnd() + '…';
+  return (
+    cps
+      .slice(0, max - 1)
+      .join('')
+      .trimEnd() + '…'
+  );
 }
 
 /** True if the text contains nothing a terminal would interpret. */

@@ -46,11 +46,21 @@ export interface StatsResult {
   heat: number[][];
 }
 
-interface Piece { host: string; user: string; res: string[]; span: Span; excl: boolean; hog: boolean }
+interface Piece {
+  host: string;
+  user: string;
+  res: string[];
+  span: Span;
+  excl: boolean;
+  hog: boolean;
+}
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-export function computeStats(hosts: HostSnapshot[], opts: { from: Date; to: Date; by: StatsBy; timezone: string }): StatsResult {
+export function computeStats(
+  hosts: HostSnapshot[],
+  opts: { from: Date; to: Date; by: StatsBy; timezone: string },
+): StatsResult {
   const from = opts.from.getTime();
   const to = opts.to.getTime();
   const period = Math.max(1, to - from);
@@ -59,7 +69,8 @@ export function computeStats(hosts: HostSnapshot[], opts: { from: Date; to: Date
     const claims = rule(h.occurrences.filter((o): o is Claim => o.kind === 'claim')).holds;
     for (const c of claims) {
       const span = clip(c.start.getTime(), c.end.getTime(), from, to);
-      if (span) pieces.push({ host: h.host, user: c.user, res: c.resources, span, excl: isExclusive(c), hog: c.hog });
+      if (span)
+        pieces.push({ host: h.host, user: c.user, res: c.resources, span, excl: isExclusive(c), hog: c.hog });
     }
   }
   const groups = new Map<string, { pieces: Piece[]; cover: Span[] }>();
@@ -80,39 +91,47 @@ export function computeStats(hosts: HostSnapshot[], opts: { from: Date; to: Date
     }
   } else {
     for (const p of pieces) add(opts.by === 'host' ? p.host : p.user, p);
-    if (opts.by === 'host') for (const h of hosts) if (!groups.has(h.host)) groups.set(h.host, { pieces: [], cover: [] });
+    if (opts.by === 'host')
+      for (const h of hosts) if (!groups.has(h.host)) groups.set(h.host, { pieces: [], cover: [] });
   }
   const hours = (ps: Piece[]) => ps.reduce((t, p) => t + (p.span[1] - p.span[0]), 0) / HOUR;
   const totalHours = hours(pieces);
   const perUser = (ps: Piece[]) => {
     const m = new Map<string, number>();
     for (const p of ps) m.set(p.user, (m.get(p.user) ?? 0) + (p.span[1] - p.span[0]) / HOUR);
-    return [...m].map(([user, h]) => ({ user, hours: round(h) })).sort((a, b) => b.hours - a.hours || (a.user < b.user ? -1 : 1));
+    return [...m]
+      .map(([user, h]) => ({ user, hours: round(h) }))
+      .sort((a, b) => b.hours - a.hours || (a.user < b.user ? -1 : 1));
   };
-  const rows: StatsRow[] = [...groups].map(([key, g]) => {
-    const claimed = hours(g.pieces);
-    return {
-      key,
-      claimedHours: round(claimed),
-      share: opts.by === 'user' ? (totalHours ? claimed / totalHours : 0) : totalMs(union(g.cover)) / period,
-      exclusiveHours: round(hours(g.pieces.filter((p) => p.excl))),
-      hogHours: round(hours(g.pieces.filter((p) => p.hog))),
-      top: opts.by === 'user' ? [] : perUser(g.pieces).slice(0, 3),
-    };
-  }).sort((a, b) => b.claimedHours - a.claimedHours || (a.key < b.key ? -1 : 1));
+  const rows: StatsRow[] = [...groups]
+    .map(([key, g]) => {
+      const claimed = hours(g.pieces);
+      return {
+        key,
+        claimedHours: round(claimed),
+        share:
+          opts.by === 'user' ? (totalHours ? claimed / totalHours : 0) : totalMs(union(g.cover)) / period,
+        exclusiveHours: round(hours(g.pieces.filter((p) => p.excl))),
+        hogHours: round(hours(g.pieces.filter((p) => p.hog))),
+        top: opts.by === 'user' ? [] : perUser(g.pieces).slice(0, 3),
+      };
+    })
+    .sort((a, b) => b.claimedHours - a.claimedHours || (a.key < b.key ? -1 : 1));
 
   const bucketMs = period <= 3 * DAY ? HOUR : period <= 31 * DAY ? 6 * HOUR : DAY;
   const n = Math.ceil(period / bucketMs);
-  const timeline = hosts.map((h) => {
-    const buckets = new Array<number>(n).fill(0);
-    for (const [a, b] of union(pieces.filter((p) => p.host === h.host).map((p) => p.span))) {
-      for (let i = Math.floor((a - from) / bucketMs); i < n && from + i * bucketMs < b; i++) {
-        const s = clip(a, b, from + i * bucketMs, from + (i + 1) * bucketMs);
-        if (s) buckets[i] += (s[1] - s[0]) / bucketMs;
+  const timeline = hosts
+    .map((h) => {
+      const buckets = new Array<number>(n).fill(0);
+      for (const [a, b] of union(pieces.filter((p) => p.host === h.host).map((p) => p.span))) {
+        for (let i = Math.floor((a - from) / bucketMs); i < n && from + i * bucketMs < b; i++) {
+          const s = clip(a, b, from + i * bucketMs, from + (i + 1) * bucketMs);
+          if (s) buckets[i] += (s[1] - s[0]) / bucketMs;
+        }
       }
-    }
-    return { host: h.host, bucketMs, buckets: buckets.map((x) => Math.min(1, round(x))) };
-  }).sort((a, b) => (a.host < b.host ? -1 : 1));
+      return { host: h.host, bucketMs, buckets: buckets.map((x) => Math.min(1, round(x))) };
+    })
+    .sort((a, b) => (a.host < b.host ? -1 : 1));
 
   const heat = Array.from({ length: 7 }, () => new Array<number>(24).fill(0));
   for (const p of pieces) {
@@ -126,7 +145,14 @@ export function computeStats(hosts: HostSnapshot[], opts: { from: Date; to: Date
     }
   }
   return {
-    from: opts.from, to: opts.to, by: opts.by, timezone: opts.timezone, rows, totalHours: round(totalHours), timeline,
-    users: perUser(pieces), heat: heat.map((r) => r.map(round)),
+    from: opts.from,
+    to: opts.to,
+    by: opts.by,
+    timezone: opts.timezone,
+    rows,
+    totalHours: round(totalHours),
+    timeline,
+    users: perUser(pieces),
+    heat: heat.map((r) => r.map(round)),
   };
 }

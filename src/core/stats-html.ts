@@ -6,7 +6,8 @@
 import type { StatsResult } from './stats-compute.js';
 import { cleanText } from './sanitize.js';
 
-const esc = (s: string) => cleanText(s, 80).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string) =>
+  cleanText(s, 80).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 
 /** White → dark blue for 0 … 1. */
@@ -25,7 +26,13 @@ function timelineSvg(s: StatsResult): string {
   const parts = rows.map((r, i) => {
     const y = i * (rowH + 4);
     const cw = w / Math.max(1, r.buckets.length);
-    const cells = r.buckets.map((b, j) => (b > 0 ? `<rect class="busy" x="${(label + j * cw).toFixed(2)}" y="${y}" width="${Math.max(cw, 0.5).toFixed(2)}" height="${rowH}" fill="${shade(b)}"/>` : '')).join('');
+    const cells = r.buckets
+      .map((b, j) =>
+        b > 0
+          ? `<rect class="busy" x="${(label + j * cw).toFixed(2)}" y="${y}" width="${Math.max(cw, 0.5).toFixed(2)}" height="${rowH}" fill="${shade(b)}"/>`
+          : '',
+      )
+      .join('');
     return `<text x="0" y="${y + rowH - 3}" font-size="11">${esc(r.host)}</text><rect x="${label}" y="${y}" width="${w}" height="${rowH}" fill="none" stroke="#ccc"/>${cells}`;
   });
   const axis = `<text x="${label}" y="${h - 6}" font-size="10">${s.from.toISOString().slice(0, 10)}</text><text x="${label + w}" y="${h - 6}" font-size="10" text-anchor="end">${s.to.toISOString().slice(0, 10)}</text>`;
@@ -49,14 +56,26 @@ function heatSvg(s: StatsResult): string {
   const cell = 22;
   const left = 40;
   const max = Math.max(1e-9, ...s.heat.flat());
-  const cells = s.heat.flatMap((row, d) => row.map((v, hr) => `<rect class="heat" x="${left + hr * cell}" y="${16 + d * cell}" width="${cell - 2}" height="${cell - 2}" fill="${shade(v / max)}"><title>${DAYS[d]} ${hr}:00 ${v.toFixed(1)} h</title></rect>`));
+  const cells = s.heat.flatMap((row, d) =>
+    row.map(
+      (v, hr) =>
+        `<rect class="heat" x="${left + hr * cell}" y="${16 + d * cell}" width="${cell - 2}" height="${cell - 2}" fill="${shade(v / max)}"><title>${DAYS[d]} ${hr}:00 ${v.toFixed(1)} h</title></rect>`,
+    ),
+  );
   const rowsL = DAYS.map((d, i) => `<text x="0" y="${16 + i * cell + 15}" font-size="11">${d}</text>`);
-  const cols = Array.from({ length: 24 }, (_, hr) => (hr % 3 === 0 ? `<text x="${left + hr * cell}" y="11" font-size="10">${hr}</text>` : ''));
+  const cols = Array.from({ length: 24 }, (_, hr) =>
+    hr % 3 === 0 ? `<text x="${left + hr * cell}" y="11" font-size="10">${hr}</text>` : '',
+  );
   return `<svg id="heat" xmlns="http://www.w3.org/2000/svg" width="${left + 24 * cell}" height="${16 + 7 * cell}" role="img" aria-label="claimed hours by weekday and hour">${rowsL.join('')}${cols.join('')}${cells.join('')}</svg>`;
 }
 
 export function renderStatsHtml(s: StatsResult, title = 'hosthog: fleet use'): string {
-  const rows = s.rows.map((r) => `<tr><td>${esc(r.key)}</td><td>${r.claimedHours.toFixed(1)}</td><td>${(r.share * 100).toFixed(1)}%</td><td>${r.exclusiveHours.toFixed(1)}</td><td>${r.hogHours.toFixed(1)}</td><td>${r.top.map((t) => `${esc(t.user)} ${t.hours.toFixed(1)} h`).join(', ')}</td></tr>`).join('\n');
+  const rows = s.rows
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.key)}</td><td>${r.claimedHours.toFixed(1)}</td><td>${(r.share * 100).toFixed(1)}%</td><td>${r.exclusiveHours.toFixed(1)}</td><td>${r.hogHours.toFixed(1)}</td><td>${r.top.map((t) => `${esc(t.user)} ${t.hours.toFixed(1)} h`).join(', ')}</td></tr>`,
+    )
+    .join('\n');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -21,15 +21,29 @@ export function renderStats(s: StatsResult, opts: { width?: number } = {}): stri
   if (!s.rows.length) return lines.concat('no claims in this period').join('\n') + '\n';
   const keyW = Math.max(s.by.length, ...s.rows.map((r) => cleanText(r.key, 40).length));
   const shareHead = s.by === 'user' ? 'of all' : 'claimed';
-  lines.push(`${s.by.padEnd(keyW)}  ${'hours'.padStart(8)}  ${shareHead.padStart(7)}  ${'excl h'.padStart(7)}  ${'hog h'.padStart(6)}  ${''.padEnd(width)}  ${s.by === 'user' ? '' : 'top users'}`.trimEnd());
+  lines.push(
+    `${s.by.padEnd(keyW)}  ${'hours'.padStart(8)}  ${shareHead.padStart(7)}  ${'excl h'.padStart(7)}  ${'hog h'.padStart(6)}  ${''.padEnd(width)}  ${s.by === 'user' ? '' : 'top users'}`.trimEnd(),
+  );
   const max = Math.max(...s.rows.map((r) => r.claimedHours));
   for (const r of s.rows) {
     const top = r.top.map((t) => `${cleanText(t.user, 32)} ${num(t.hours)}h`).join(', ');
-    lines.push(`${cleanText(r.key, 40).padEnd(keyW)}  ${num(r.claimedHours).padStart(8)}  ${pct(r.share).padStart(7)}  ${num(r.exclusiveHours).padStart(7)}  ${num(r.hogHours).padStart(6)}  ${bar(r.claimedHours, max, width).padEnd(width)}  ${top}`.trimEnd());
+    lines.push(
+      `${cleanText(r.key, 40).padEnd(keyW)}  ${num(r.claimedHours).padStart(8)}  ${pct(r.share).padStart(7)}  ${num(r.exclusiveHours).padStart(7)}  ${num(r.hogHours).padStart(6)}  ${bar(r.claimedHours, max, width).padEnd(width)}  ${top}`.trimEnd(),
+    );
   }
   return lines.join('\n') + '\n';
 }
 
 export function statsJson(s: StatsResult): unknown {
-  return { from: s.from.toISOString(), to: s.to.toISOString(), by: s.by, timezone: s.timezone, totalHours: s.totalHours, rows: s.rows, users: s.users, heat: s.heat, timeline: s.timeline };
+  return {
+    from: s.from.toISOString(),
+    to: s.to.toISOString(),
+    by: s.by,
+    timezone: s.timezone,
+    totalHours: s.totalHours,
+    rows: s.rows,
+    users: s.users,
+    heat: s.heat,
+    timeline: s.timeline,
+  };
 }

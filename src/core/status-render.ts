@@ -7,7 +7,18 @@ import type { Announcement, Claim } from './types.js';
 import type { HostView } from './view.js';
 import { formatSpan, formatTime, isoWithOffset } from './format-time.js';
 import {
-  COLS, announcementLine, clean, conflictLine, fitColumns, wrapColumns, freeLine, headerLine, modeText, staleLine, who, whereText,
+  COLS,
+  announcementLine,
+  clean,
+  conflictLine,
+  fitColumns,
+  wrapColumns,
+  freeLine,
+  headerLine,
+  modeText,
+  staleLine,
+  who,
+  whereText,
 } from './motd.js';
 import type { GpuPlan } from './gpu-plan.js';
 import { gpuMotdLines } from './gpu-render.js';
@@ -19,10 +30,12 @@ function claimLines(c: Claim, v: HostView, indent: string): string[] {
   const range = formatSpan(c, v.timezone, v.now);
   const out = [`${indent}${who(c)} · ${modeText(c)} · ${whereText(c, 60)} · ${range}`];
   const note = clean(c.note);
-  if (note) out.push(...wrapColumns(`note: ${note}`, COLS - indent.length - 2, 3).map((l) => `${indent}  ${l}`));
+  if (note)
+    out.push(...wrapColumns(`note: ${note}`, COLS - indent.length - 2, 3).map((l) => `${indent}  ${l}`));
   if (c.hog && c.allow.length) out.push(`${indent}  lets in: ${c.allow.map((u) => clean(u, 32)).join(', ')}`);
   // Open hand-over requests (hosthog request), shown until the holder closes them or the claim ends.
-  for (const r of c.requests ?? []) out.push(`${indent}  REQUEST from ${clean(r.from, 32)} to ${who(c)}: ${clean(r.text, 120)}`);
+  for (const r of c.requests ?? [])
+    out.push(`${indent}  REQUEST from ${clean(r.from, 32)} to ${who(c)}: ${clean(r.text, 120)}`);
   return out;
 }
 
@@ -36,7 +49,8 @@ export function renderStatus(view: HostView, opts: { brief?: boolean; gpus?: Gpu
   if (view.syncedAt && !stale) lines.push(`synced ${formatTime(view.syncedAt, view.timezone, view.now)}`);
   if (stale) lines.push(stale);
   if (view.stale?.lastError) lines.push(`  last error: ${clean(view.stale.lastError)}`);
-  if (!view.active.length && !view.upcoming.length && !(view.stale && !view.syncedAt)) lines.push(freeLine(view));
+  if (!view.active.length && !view.upcoming.length && !(view.stale && !view.syncedAt))
+    lines.push(freeLine(view));
   if (view.active.length) {
     lines.push('NOW:');
     for (const c of view.active) lines.push(...claimLines(c, view, '  '));
@@ -45,7 +59,8 @@ export function renderStatus(view: HostView, opts: { brief?: boolean; gpus?: Gpu
     // A runaway rule (FREQ=MINUTELY) must not print a thousand lines: the rest is one line.
     lines.push('NEXT 24H:');
     for (const c of view.upcoming.slice(0, UPCOMING_MAX)) lines.push(...claimLines(c, view, '  '));
-    if (view.upcoming.length > UPCOMING_MAX) lines.push(`  … and ${view.upcoming.length - UPCOMING_MAX} more (hosthog list shows all)`);
+    if (view.upcoming.length > UPCOMING_MAX)
+      lines.push(`  … and ${view.upcoming.length - UPCOMING_MAX} more (hosthog list shows all)`);
   }
   for (const a of view.announcements) lines.push(announcementLine(a, view));
   for (const x of view.conflicts) lines.push(conflictLine(x, view));
@@ -71,8 +86,14 @@ function renderBrief(v: HostView): string {
   if (next) first += `; next ${who(next)} ${formatTime(next.start, v.timezone, v.now)}`;
   else if (!v.active.length && !(v.stale && !v.syncedAt)) first += ' for 24 h';
   const warnings: string[] = [];
-  if (v.stale) warnings.push(v.syncedAt ? `calendar stale (last sync ${formatTime(v.syncedAt, v.timezone, v.now)})` : 'calendar never synced');
-  if (v.conflicts.length) warnings.push(`${v.conflicts.length} conflict${v.conflicts.length > 1 ? 's' : ''}: hosthog status`);
+  if (v.stale)
+    warnings.push(
+      v.syncedAt
+        ? `calendar stale (last sync ${formatTime(v.syncedAt, v.timezone, v.now)})`
+        : 'calendar never synced',
+    );
+  if (v.conflicts.length)
+    warnings.push(`${v.conflicts.length} conflict${v.conflicts.length > 1 ? 's' : ''}: hosthog status`);
   const lines = [first];
   if (warnings.length) lines.push(`! ${warnings.join('; ')}`);
   return lines.map((l) => fitColumns(l, COLS)).join('\n') + '\n';
@@ -81,11 +102,22 @@ function renderBrief(v: HostView): string {
 // ---- JSON ------------------------------------------------------------------------------------
 
 export interface ClaimJson {
-  uid: string; user: string; mode: 'shared' | 'exclusive'; hog: boolean; resources: string[];
-  note: string; start: string; end: string;
+  uid: string;
+  user: string;
+  mode: 'shared' | 'exclusive';
+  hog: boolean;
+  resources: string[];
+  note: string;
+  start: string;
+  end: string;
   requests?: { from: string; at: string; text: string }[];
 }
-export interface AnnouncementJson { uid: string; text: string; start: string; end: string }
+export interface AnnouncementJson {
+  uid: string;
+  text: string;
+  start: string;
+  end: string;
+}
 
 function claimJson(c: Claim, tz: string): ClaimJson {
   return {
@@ -97,24 +129,39 @@ function claimJson(c: Claim, tz: string): ClaimJson {
     note: clean(c.note, 10_000),
     start: isoWithOffset(c.start, tz),
     end: isoWithOffset(c.end, tz),
-    ...(c.requests?.length ? { requests: c.requests.map((r) => ({ from: clean(r.from, 32), at: r.at, text: clean(r.text, 200) })) } : {}),
+    ...(c.requests?.length
+      ? { requests: c.requests.map((r) => ({ from: clean(r.from, 32), at: r.at, text: clean(r.text, 200) })) }
+      : {}),
   };
 }
 
 function announcementJson(a: Announcement, tz: string): AnnouncementJson {
-  return { uid: a.uid, text: clean(a.text, 10_000), start: isoWithOffset(a.start, tz), end: isoWithOffset(a.end, tz) };
+  return {
+    uid: a.uid,
+    text: clean(a.text, 10_000),
+    start: isoWithOffset(a.start, tz),
+    end: isoWithOffset(a.end, tz),
+  };
 }
 
 /**
  * {"active","upcoming","announcements","synced_at"} plus "conflicts", "stale", "exclusive_holder",
  * "host", "timezone", "now". Times are ISO 8601 with the host zone's offset.
  */
-export function statusJson(view: HostView, gpus?: GpuSection): {
-  active: ClaimJson[]; upcoming: ClaimJson[]; announcements: AnnouncementJson[]; synced_at: string | null;
+export function statusJson(
+  view: HostView,
+  gpus?: GpuSection,
+): {
+  active: ClaimJson[];
+  upcoming: ClaimJson[];
+  announcements: AnnouncementJson[];
+  synced_at: string | null;
   conflicts: { claim: ClaimJson; by: ClaimJson }[];
   stale: { since: string | null; last_error: string | null } | null;
   exclusive_holder: ClaimJson | null;
-  host: string; timezone: string; now: string;
+  host: string;
+  timezone: string;
+  now: string;
   /** The same object as `hosthog gpus --json` (when the host watches GPUs). */
   gpus?: NonNullable<GpuSection>;
 } {
@@ -126,7 +173,10 @@ export function statusJson(view: HostView, gpus?: GpuSection): {
     synced_at: view.syncedAt ? isoWithOffset(view.syncedAt, tz) : null,
     conflicts: view.conflicts.map((x) => ({ claim: claimJson(x.claim, tz), by: claimJson(x.by, tz) })),
     stale: view.stale
-      ? { since: view.stale.since ? isoWithOffset(view.stale.since, tz) : null, last_error: view.stale.lastError ? clean(view.stale.lastError) : null }
+      ? {
+          since: view.stale.since ? isoWithOffset(view.stale.since, tz) : null,
+          last_error: view.stale.lastError ? clean(view.stale.lastError) : null,
+        }
       : null,
     exclusive_holder: view.exclusiveHolder ? claimJson(view.exclusiveHolder, tz) : null,
     host: view.host,

@@ -21,7 +21,13 @@ export type TitleParse =
   | { kind: 'claim'; user: string; mode: Mode; hog: boolean; resources: string[]; note: string }
   | { kind: 'announcement'; text: string };
 
-export interface TitleClaim { user: string; mode: Mode; hog: boolean; resources: string[]; note: string }
+export interface TitleClaim {
+  user: string;
+  mode: Mode;
+  hog: boolean;
+  resources: string[];
+  note: string;
+}
 
 /**
  * A user name as useradd allows it, case kept: "Secdave" and "secdave" are two users, so a
@@ -44,7 +50,10 @@ function keyword(w: string): Tag | null {
 }
 
 function resourceList(w: string): string[] | null {
-  const items = w.toLowerCase().split(',').filter((x) => x !== '');
+  const items = w
+    .toLowerCase()
+    .split(',')
+    .filter((x) => x !== '');
   if (items.length === 0) return null;
   return items.every((x) => RESOURCE.test(x) && x.length <= 64) ? items : null;
 }
@@ -54,9 +63,15 @@ function tagWords(words: string[]): Tag[] | null {
   const out: Tag[] = [];
   for (const w of words) {
     const k = keyword(w);
-    if (k) { out.push(k); continue; }
+    if (k) {
+      out.push(k);
+      continue;
+    }
     const r = resourceList(w);
-    if (r) { out.push({ resources: r }); continue; }
+    if (r) {
+      out.push({ resources: r });
+      continue;
+    }
     return null;
   }
   return out;
@@ -64,17 +79,26 @@ function tagWords(words: string[]): Tag[] | null {
 
 function splitWords(s: string): string[] {
   // "gpu0, gpu1" → "gpu0,gpu1"
-  return s.replace(/\s*,\s*/g, ',').split(/\s+/).filter((w) => w !== '');
+  return s
+    .replace(/\s*,\s*/g, ',')
+    .split(/\s+/)
+    .filter((w) => w !== '');
 }
 
 export function parseTitle(summary: string, categories: string[]): TitleParse {
   const text = cleanText(summary, 10_000);
-  const cats = categories.flatMap((c) => String(c).split(',')).map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const cats = categories
+    .flatMap((c) => String(c).split(','))
+    .map((c) => c.trim().toLowerCase())
+    .filter(Boolean);
   const announce = { kind: 'announcement' as const, text: cleanText(text) };
   if (cats.includes('announcement')) return announce;
 
   const catTags: Tag[] = [];
-  for (const c of cats) { const k = keyword(c); if (k) catTags.push(k); }
+  for (const c of cats) {
+    const k = keyword(c);
+    if (k) catTags.push(k);
+  }
   const catClaim = catTags.length > 0 || cats.includes('claim');
   const tags: Tag[] = [];
 
@@ -104,7 +128,10 @@ export function parseTitle(summary: string, categories: string[]): TitleParse {
 
   if (note) {
     const noteTags = tagWords(splitWords(note));
-    if (noteTags && noteTags.some((t) => t.mode || t.hog)) { tags.push(...noteTags); note = ''; }
+    if (noteTags && noteTags.some((t) => t.mode || t.hog)) {
+      tags.push(...noteTags);
+      note = '';
+    }
   }
 
   // A capitalised lone word ("Reboot", "Maintenance") reads as an announcement unless something

@@ -52,7 +52,11 @@ export interface Claim extends OccurrenceBase {
 }
 
 /** Someone asking the holder for a claim ("could I have gpu1 from 15:00?"). */
-export interface HandoverRequest { from: string; at: string; text: string }
+export interface HandoverRequest {
+  from: string;
+  at: string;
+  text: string;
+}
 
 /** An admins' message shown while it lasts. */
 export interface Announcement extends OccurrenceBase {

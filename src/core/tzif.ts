@@ -21,24 +21,37 @@ export interface Tzif {
 
 /** Parse a TZif v1/v2/v3/v4 file; null when the bytes are not one. */
 export function parseTzif(buf: Uint8Array): Tzif | null {
-  if (buf.length < 44 || buf[0] !== 0x54 || buf[1] !== 0x5a || buf[2] !== 0x69 || buf[3] !== 0x66) return null; // "TZif"
+  if (buf.length < 44 || buf[0] !== 0x54 || buf[1] !== 0x5a || buf[2] !== 0x69 || buf[3] !== 0x66)
+    return null; // "TZif"
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const version = buf[4];
   const head = (off: number) => ({
-    isutcnt: view.getUint32(off + 20), isstdcnt: view.getUint32(off + 24), leapcnt: view.getUint32(off + 28),
-    timecnt: view.getUint32(off + 32), typecnt: view.getUint32(off + 36), charcnt: view.getUint32(off + 40),
+    isutcnt: view.getUint32(off + 20),
+    isstdcnt: view.getUint32(off + 24),
+    leapcnt: view.getUint32(off + 28),
+    timecnt: view.getUint32(off + 32),
+    typecnt: view.getUint32(off + 36),
+    charcnt: view.getUint32(off + 40),
   });
   let h = head(0);
   let off = 44;
   let timeSize = 4;
-  if (version >= 0x32) { // '2' or later: skip the 32-bit block, read the 64-bit one
+  if (version >= 0x32) {
+    // '2' or later: skip the 32-bit block, read the 64-bit one
     off += h.timecnt * 4 + h.timecnt + h.typecnt * 6 + h.charcnt + h.leapcnt * 8 + h.isstdcnt + h.isutcnt;
     if (buf.length < off + 44) return null;
     h = head(off);
     off += 44;
     timeSize = 8;
   }
-  const need = h.timecnt * timeSize + h.timecnt + h.typecnt * 6 + h.charcnt + h.leapcnt * (timeSize + 4) + h.isstdcnt + h.isutcnt;
+  const need =
+    h.timecnt * timeSize +
+    h.timecnt +
+    h.typecnt * 6 +
+    h.charcnt +
+    h.leapcnt * (timeSize + 4) +
+    h.isstdcnt +
+    h.isutcnt;
   if (h.typecnt === 0 || buf.length < off + need) return null;
   const times: number[] = [];
   for (let i = 0; i < h.timecnt; i++) {

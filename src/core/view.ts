@@ -51,7 +51,12 @@ export function isStale(snapshot: Snapshot, config: Config, now: Date): boolean 
  * The host at `now`. `clock` is the real time, for staleness (`status --at` a week ahead is no
  * reason to call a fresh cache stale); it defaults to `now`.
  */
-export function hostView(snapshot: Snapshot & { ruling?: PrecomputedRuling }, config: Config, now: Date, clock: Date = now): HostView {
+export function hostView(
+  snapshot: Snapshot & { ruling?: PrecomputedRuling },
+  config: Config,
+  now: Date,
+  clock: Date = now,
+): HostView {
   const t = now.getTime();
   const horizon = t + HORIZON_MS;
   const claims = snapshot.occurrences.filter((o): o is Claim => o.kind === 'claim');
@@ -63,7 +68,9 @@ export function hostView(snapshot: Snapshot & { ruling?: PrecomputedRuling }, co
     .filter((o): o is Announcement => o.kind === 'announcement')
     .filter((a) => a.end.getTime() > t && a.start.getTime() < horizon && a.end.getTime() > a.start.getTime())
     .sort((a, b) => a.start.getTime() - b.start.getTime() || (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
-  const conflicts = ruling.overruled.filter(({ claim }) => claim.start.getTime() < horizon && claim.end.getTime() > t);
+  const conflicts = ruling.overruled.filter(
+    ({ claim }) => claim.start.getTime() < horizon && claim.end.getTime() > t,
+  );
 
   const wholeExclusive = active.filter((c) => isExclusive(c) && c.resources.length === 0);
   const exclusiveHolder = wholeExclusive.find((c) => c.hog) ?? wholeExclusive[0] ?? null;
@@ -92,10 +99,14 @@ export function hostView(snapshot: Snapshot & { ruling?: PrecomputedRuling }, co
  * Who is overruled by whom, decided over a whole window and stored with a part of it (the
  * snapshot's near part): claim keys, see claimKey.
  */
-export interface PrecomputedRuling { overruled: [string, string][] }
+export interface PrecomputedRuling {
+  overruled: [string, string][];
+}
 
 /** One occurrence of a claim: uid and recurrence id (or start). */
-export function claimKey(c: Claim): string { return `${c.uid}\n${c.recurrenceId ?? c.start.toISOString()}`; }
+export function claimKey(c: Claim): string {
+  return `${c.uid}\n${c.recurrenceId ?? c.start.toISOString()}`;
+}
 
 /** rule()'s answer rebuilt from a stored one (same order: by start, then uid, then recurrence id). */
 function applyRuling(claims: Claim[], stored: PrecomputedRuling): Ruling {
@@ -106,15 +117,21 @@ function applyRuling(claims: Claim[], stored: PrecomputedRuling): Ruling {
   for (const c of claims) {
     const by = loser.get(claimKey(c));
     const winner = by === undefined ? undefined : byKey.get(by);
-    if (winner) overruled.push({ claim: c, by: winner }); else holds.push(c);
+    if (winner) overruled.push({ claim: c, by: winner });
+    else holds.push(c);
   }
-  const order = (a: Claim, b: Claim) => a.start.getTime() - b.start.getTime() || cmpStr(a.uid, b.uid) || cmpStr(a.recurrenceId ?? '', b.recurrenceId ?? '');
+  const order = (a: Claim, b: Claim) =>
+    a.start.getTime() - b.start.getTime() ||
+    cmpStr(a.uid, b.uid) ||
+    cmpStr(a.recurrenceId ?? '', b.recurrenceId ?? '');
   holds.sort(order);
   overruled.sort((x, y) => order(x.claim, y.claim));
   return { holds, overruled };
 }
 
-function cmpStr(a: string, b: string): number { return a < b ? -1 : a > b ? 1 : 0; }
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /**
  * `status --at`: the cache holds occurrences from `from` to `to` (yesterday to [bridge]
@@ -125,6 +142,8 @@ export function checkCovered(at: Date, window: { from?: Date; to?: Date }, tz: s
   if (!from || !to) return;
   const t = at.getTime();
   if (t >= from.getTime() && t + HORIZON_MS <= to.getTime()) return;
-  throw new UsageError(`${formatTime(at, tz, now)} is outside what this host has cached (${formatTime(from, tz, now)} to ${formatTime(new Date(to.getTime() - HORIZON_MS), tz, now)})`,
-    'look further ahead in the calendar app, or raise [bridge] window_days');
+  throw new UsageError(
+    `${formatTime(at, tz, now)} is outside what this host has cached (${formatTime(from, tz, now)} to ${formatTime(new Date(to.getTime() - HORIZON_MS), tz, now)})`,
+    'look further ahead in the calendar app, or raise [bridge] window_days',
+  );
 }

@@ -25,12 +25,23 @@ export const WHEN_FORMS =
   'use e.g. "18:00", "5pm", "tomorrow 9:00", "fri 18:00", "2026-12-01 14:00", "2026-12-01T14:00:00+01:00", "in 2h", "+30m", "now"';
 
 const DAY_NAMES: [string[], number][] = [
-  [['sunday', 'sun'], 0], [['monday', 'mon'], 1], [['tuesday', 'tue', 'tues'], 2], [['wednesday', 'wed'], 3],
-  [['thursday', 'thu', 'thur', 'thurs'], 4], [['friday', 'fri'], 5], [['saturday', 'sat'], 6],
+  [['sunday', 'sun'], 0],
+  [['monday', 'mon'], 1],
+  [['tuesday', 'tue', 'tues'], 2],
+  [['wednesday', 'wed'], 3],
+  [['thursday', 'thu', 'thur', 'thurs'], 4],
+  [['friday', 'fri'], 5],
+  [['saturday', 'sat'], 6],
 ];
-const WEEKDAY = new Map<string, number>(DAY_NAMES.flatMap(([names, n]) => names.map((x) => [x, n] as [string, number])));
+const WEEKDAY = new Map<string, number>(
+  DAY_NAMES.flatMap(([names, n]) => names.map((x) => [x, n] as [string, number])),
+);
 
-interface Clock { hour: number; minute: number; second: number }
+interface Clock {
+  hour: number;
+  minute: number;
+  second: number;
+}
 
 function bad(text: string): UsageError {
   return new UsageError(`cannot read the time "${text.slice(0, 60)}"`, WHEN_FORMS);
@@ -39,12 +50,17 @@ function bad(text: string): UsageError {
 /** Wall-clock date + clock in tz → instant, after checking the fields are a real date. */
 function wall(y: number, mo: number, d: number, c: Clock, tz: string, text: string): Date {
   const probe = new Date(Date.UTC(y, mo - 1, d));
-  if (mo < 1 || mo > 12 || probe.getUTCDate() !== d || c.hour > 23 || c.minute > 59 || c.second > 59) throw bad(text);
+  if (mo < 1 || mo > 12 || probe.getUTCDate() !== d || c.hour > 23 || c.minute > 59 || c.second > 59)
+    throw bad(text);
   return zonedToUtc({ year: y, month: mo, day: d, ...c }, tz);
 }
 
 /** The host-zone date `days` after now's date. */
-function dayAfter(now: Date, tz: string, days: number): { y: number; mo: number; d: number; weekday: number } {
+function dayAfter(
+  now: Date,
+  tz: string,
+  days: number,
+): { y: number; mo: number; d: number; weekday: number } {
   const p = utcToZoned(now, tz);
   const t = new Date(Date.UTC(p.year, p.month - 1, p.day + days));
   return { y: t.getUTCFullYear(), mo: t.getUTCMonth() + 1, d: t.getUTCDate(), weekday: t.getUTCDay() };
@@ -84,10 +100,17 @@ export function parseWhen(text: string, now: Date, tz: string): Date {
   }
 
   // ISO 8601 / "YYYY-MM-DD[ HH:MM[:SS]]" with optional offset.
-  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(s);
+  const iso =
+    /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(
+      s,
+    );
   if (iso) {
     const [y, mo, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
-    const clock = { hour: iso[4] ? Number(iso[4]) : 0, minute: iso[5] ? Number(iso[5]) : 0, second: iso[6] ? Number(iso[6]) : 0 };
+    const clock = {
+      hour: iso[4] ? Number(iso[4]) : 0,
+      minute: iso[5] ? Number(iso[5]) : 0,
+      second: iso[6] ? Number(iso[6]) : 0,
+    };
     if (iso[7]) {
       // Validate the wall fields, then apply the given offset.
       wall(y, mo, d, clock, 'UTC', text);
@@ -108,11 +131,15 @@ export function parseWhen(text: string, now: Date, tz: string): Date {
   let weekday: number | null = null;
   if (words[0] === 'next' && words.length >= 2 && WEEKDAY.has(words[1])) words.shift();
   if (words[0] === 'today' || words[0] === 'tomorrow') dayWord = words.shift()!;
-  else if (WEEKDAY.has(words[0])) { weekday = WEEKDAY.get(words[0])!; dayWord = words.shift()!; }
+  else if (WEEKDAY.has(words[0])) {
+    weekday = WEEKDAY.get(words[0])!;
+    dayWord = words.shift()!;
+  }
   const saidAt = words[0] === 'at';
   if (saidAt) words.shift();
   const rest = words.join(' ');
-  const clock = rest === '' ? (dayWord && !saidAt ? { hour: 0, minute: 0, second: 0 } : null) : parseClock(rest);
+  const clock =
+    rest === '' ? (dayWord && !saidAt ? { hour: 0, minute: 0, second: 0 } : null) : parseClock(rest);
   if (!clock) throw bad(text);
 
   const on = (days: number) => {
@@ -125,7 +152,10 @@ export function parseWhen(text: string, now: Date, tz: string): Date {
     const today = dayAfter(now, tz, 0).weekday;
     let ahead = (weekday - today + 7) % 7;
     let t = on(ahead);
-    if (t.getTime() <= now.getTime()) { ahead += 7; t = on(ahead); }
+    if (t.getTime() <= now.getTime()) {
+      ahead += 7;
+      t = on(ahead);
+    }
     return t;
   }
   // Clock only: the next such time.
@@ -137,7 +167,10 @@ export function parseWhen(text: string, now: Date, tz: string): Date {
 export function parseDurationArg(text: string, allowZero = false): number {
   const ms = parseDuration(text);
   if (ms === null || !(ms > 0 || (allowZero && ms === 0))) {
-    throw new UsageError(`cannot read the duration "${text.trim().slice(0, 60)}"`, 'use e.g. "30m", "2h", "3d", "1h30m"');
+    throw new UsageError(
+      `cannot read the duration "${text.trim().slice(0, 60)}"`,
+      'use e.g. "30m", "2h", "3d", "1h30m"',
+    );
   }
   return ms;
 }
@@ -161,13 +194,25 @@ export function parseEnd(text: string, start: Date, now: Date, tz: string): Date
  * the whole minute, as everything shows them (a claim shown as 16:13–16:23 must not block one
  * at 16:23 by hidden seconds), unless that would leave nothing of a very short claim.
  */
-export function claimTimes(o: { at?: string; in?: string; for?: string; until?: string }, now: Date, tz: string): { start: Date; end: Date | null } {
+export function claimTimes(
+  o: { at?: string; in?: string; for?: string; until?: string },
+  now: Date,
+  tz: string,
+): { start: Date; end: Date | null } {
   const wholeMinute = (t: number) => new Date(Math.floor(t / 60_000) * 60_000);
-  const exact = o.at ? parseWhen(o.at, now, tz) : new Date(now.getTime() + (o.in ? parseDurationArg(o.in, true) : 0)); // --in 0m: now
+  const exact = o.at
+    ? parseWhen(o.at, now, tz)
+    : new Date(now.getTime() + (o.in ? parseDurationArg(o.in, true) : 0)); // --in 0m: now
   const start = o.at ? exact : wholeMinute(exact.getTime());
-  const end = o.for ? new Date(start.getTime() + parseDurationArg(o.for)) : o.until ? parseEnd(o.until, start, now, tz) : null;
+  const end = o.for
+    ? new Date(start.getTime() + parseDurationArg(o.for))
+    : o.until
+      ? parseEnd(o.until, start, now, tz)
+      : null;
   if (!end || o.at) return { start, end };
   const exactEnd = o.for ? new Date(exact.getTime() + parseDurationArg(o.for)) : end;
   const rounded = wholeMinute(exactEnd.getTime());
-  return rounded.getTime() > Math.max(start.getTime(), now.getTime()) ? { start, end: rounded } : { start: exact, end: exactEnd };
+  return rounded.getTime() > Math.max(start.getTime(), now.getTime())
+    ? { start, end: rounded }
+    : { start: exact, end: exactEnd };
 }

@@ -11,16 +11,32 @@
 import { readFileSync } from 'node:fs';
 import { parseTzif, type Tzif } from './tzif.js';
 
-export interface WallParts { year: number; month: number; day: number; hour: number; minute: number; second: number }
-export interface ZonedParts extends WallParts { /** 0 = Sunday … 6 = Saturday */ weekday: number }
+export interface WallParts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+export interface ZonedParts extends WallParts {
+  /** 0 = Sunday … 6 = Saturday */ weekday: number;
+}
 
 const fmtCache = new Map<string, Intl.DateTimeFormat>();
 function fmt(tz: string): Intl.DateTimeFormat {
   let f = fmtCache.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz, hourCycle: 'h23', weekday: 'short',
-      year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone: tz,
+      hourCycle: 'h23',
+      weekday: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     fmtCache.set(tz, f);
   }
@@ -41,8 +57,16 @@ function zoneFile(tz: string): Tzif | null {
     // Only plain IANA-style names: no "..", no absolute paths, nothing hidden.
     // posix/ and right/ are copies kept for other tools (right/ counts leap seconds); Intl
     // knows neither, and they must not slip through as zone names.
-    if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9][A-Za-z0-9_+-]*)*$/.test(tz) && !/^(posix|right)\//.test(tz) && !/^(posixrules|localtime|Factory)$/.test(tz)) {
-      try { z = parseTzif(readFileSync(`${process.env.TZDIR || '/usr/share/zoneinfo'}/${tz}`)); } catch { z = null; }
+    if (
+      /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9][A-Za-z0-9_+-]*)*$/.test(tz) &&
+      !/^(posix|right)\//.test(tz) &&
+      !/^(posixrules|localtime|Factory)$/.test(tz)
+    ) {
+      try {
+        z = parseTzif(readFileSync(`${process.env.TZDIR || '/usr/share/zoneinfo'}/${tz}`));
+      } catch {
+        z = null;
+      }
     }
     zoneFiles.set(tz, z);
   }
@@ -53,7 +77,12 @@ function zoneFile(tz: string): Tzif | null {
 export function isValidZone(tz: string): boolean {
   if (!tz) return false;
   if (zoneFile(tz)) return true;
-  try { fmt(tz); return true; } catch { return false; }
+  try {
+    fmt(tz);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Wall-clock parts of instant d in tz. */
@@ -63,8 +92,13 @@ export function utcToZoned(d: Date, tz: string): ZonedParts {
   if (!(year >= 1900 && year <= 2200)) return intlParts(d, tz);
   const w = new Date(Math.floor(t / 1000) * 1000 + offsetAt(t, tz));
   return {
-    year: w.getUTCFullYear(), month: w.getUTCMonth() + 1, day: w.getUTCDate(),
-    hour: w.getUTCHours(), minute: w.getUTCMinutes(), second: w.getUTCSeconds(), weekday: w.getUTCDay(),
+    year: w.getUTCFullYear(),
+    month: w.getUTCMonth() + 1,
+    day: w.getUTCDate(),
+    hour: w.getUTCHours(),
+    minute: w.getUTCMinutes(),
+    second: w.getUTCSeconds(),
+    weekday: w.getUTCDay(),
   };
 }
 
@@ -74,8 +108,12 @@ function intlParts(d: Date, tz: string): ZonedParts {
   let year = Number(out.year);
   // formatToParts gives era-less years; negative years are out of scope.
   return {
-    year, month: Number(out.month), day: Number(out.day),
-    hour: Number(out.hour) % 24, minute: Number(out.minute), second: Number(out.second),
+    year,
+    month: Number(out.month),
+    day: Number(out.day),
+    hour: Number(out.hour) % 24,
+    minute: Number(out.minute),
+    second: Number(out.second),
     weekday: WEEKDAYS[out.weekday] ?? 0,
   };
 }
@@ -86,7 +124,10 @@ function exactOffset(t: number, tz: string): number {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
 }
 
-interface YearOffsets { start: number; changes: { at: number; toOffset: number }[] }
+interface YearOffsets {
+  start: number;
+  changes: { at: number; toOffset: number }[];
+}
 const yearCache = new Map<string, YearOffsets>();
 
 /**
@@ -94,13 +135,21 @@ const yearCache = new Map<string, YearOffsets>();
  * covers the year (or the zone has no DST rule), else with Intl (Intl calls are slow).
  */
 function fromTable(z: Tzif, from: number, to: number): YearOffsets {
-  let lo = 0, hi = z.at.length; // first transition after `from`
-  while (lo < hi) { const mid = (lo + hi) >> 1; if (z.at[mid] <= from) lo = mid + 1; else hi = mid; }
+  let lo = 0,
+    hi = z.at.length; // first transition after `from`
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (z.at[mid] <= from) lo = mid + 1;
+    else hi = mid;
+  }
   const start = lo === 0 ? z.initial : z.offset[lo - 1];
   const changes: { at: number; toOffset: number }[] = [];
   let o = start;
   for (let i = lo; i < z.at.length && z.at[i] < to; i++) {
-    if (z.offset[i] !== o) { changes.push({ at: z.at[i], toOffset: z.offset[i] }); o = z.offset[i]; }
+    if (z.offset[i] !== o) {
+      changes.push({ at: z.at[i], toOffset: z.offset[i] });
+      o = z.offset[i];
+    }
   }
   return { start, changes };
 }
@@ -112,10 +161,17 @@ function yearOffsets(tz: string, year: number): YearOffsets {
     const from = Date.UTC(year, 0, 1);
     const to = Date.UTC(year + 1, 0, 1);
     const z = zoneFile(tz);
-    if (z && (!z.ruleAfterTable || (z.at.length > 0 && z.at[z.at.length - 1] >= to))) y = fromTable(z, from, to);
+    if (z && (!z.ruleAfterTable || (z.at.length > 0 && z.at[z.at.length - 1] >= to)))
+      y = fromTable(z, from, to);
     else {
       try {
-        y = { start: exactOffset(from, tz), changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({ at: c.at, toOffset: c.toOffset })) };
+        y = {
+          start: exactOffset(from, tz),
+          changes: scan(tz, from, Date.UTC(year + 1, 0, 1), exactOffset).map((c) => ({
+            at: c.at,
+            toOffset: c.toOffset,
+          })),
+        };
       } catch (e) {
         // A zone the system knows but this Node's ICU does not (newer tzdata): past the file's
         // table, keep its last offset rather than fail.
@@ -136,7 +192,10 @@ export function offsetAt(t: number, tz: string): number {
   if (year < 1900 || year > 2200) return exactOffset(t, tz);
   const y = yearOffsets(tz, year);
   let o = y.start;
-  for (const c of y.changes) { if (c.at <= t) o = c.toOffset; else break; }
+  for (const c of y.changes) {
+    if (c.at <= t) o = c.toOffset;
+    else break;
+  }
   return o;
 }
 
@@ -163,11 +222,20 @@ export function zonedToUtc(parts: WallParts, tz: string): Date {
 }
 
 /** Instants in [from, to] where the zone's offset changes (second precision). */
-export function transitions(tz: string, from: Date, to: Date): { at: number; fromOffset: number; toOffset: number }[] {
+export function transitions(
+  tz: string,
+  from: Date,
+  to: Date,
+): { at: number; fromOffset: number; toOffset: number }[] {
   return scan(tz, from.getTime(), to.getTime(), offsetAt);
 }
 
-function scan(tz: string, fromMs: number, toMs: number, offsetAt: (t: number, tz: string) => number): { at: number; fromOffset: number; toOffset: number }[] {
+function scan(
+  tz: string,
+  fromMs: number,
+  toMs: number,
+  offsetAt: (t: number, tz: string) => number,
+): { at: number; fromOffset: number; toOffset: number }[] {
   const out: { at: number; fromOffset: number; toOffset: number }[] = [];
   const STEP = 7 * DAY;
   let t = fromMs;
@@ -177,18 +245,22 @@ function scan(tz: string, fromMs: number, toMs: number, offsetAt: (t: number, tz
     const on = offsetAt(n, tz);
     if (on !== o) {
       // binary search the change between t and n; guard a second change inside the step
-      let lo = t, hi = n;
+      let lo = t,
+        hi = n;
       while (hi - lo > 1000) {
         const mid = Math.floor((lo + hi) / 2000) * 1000;
         if (mid <= lo) break;
-        if (offsetAt(mid, tz) === o) lo = mid; else hi = mid;
+        if (offsetAt(mid, tz) === o) lo = mid;
+        else hi = mid;
       }
       const toOffset = offsetAt(hi, tz);
       out.push({ at: hi, fromOffset: o, toOffset });
-      t = hi; o = toOffset;
+      t = hi;
+      o = toOffset;
       continue;
     }
-    t = n; o = on;
+    t = n;
+    o = on;
   }
   return out;
 }
@@ -196,8 +268,10 @@ function scan(tz: string, fromMs: number, toMs: number, offsetAt: (t: number, tz
 function offsetText(ms: number): string {
   const sign = ms < 0 ? '-' : '+';
   let s = Math.abs(Math.round(ms / 1000));
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
   const p = (n: number) => String(n).padStart(2, '0');
   return `${sign}${p(h)}${p(m)}${s ? p(s) : ''}`;
 }
@@ -209,15 +283,26 @@ function localStamp(p: WallParts): string {
 
 function abbreviation(tz: string, t: number): string {
   try {
-    const parts = new Intl.DateTimeFormat('en-GB', { timeZone: tz, timeZoneName: 'short' }).formatToParts(new Date(t));
+    const parts = new Intl.DateTimeFormat('en-GB', { timeZone: tz, timeZoneName: 'short' }).formatToParts(
+      new Date(t),
+    );
     const n = parts.find((x) => x.type === 'timeZoneName')?.value ?? '';
     return n.replace(/[^A-Za-z0-9+\-:]/g, '');
-  } catch { return ''; }
+  } catch {
+    return '';
+  }
 }
 
 function wallAt(t: number, offset: number): WallParts {
   const d = new Date(t + offset);
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+  };
 }
 
 function isDst(tz: string, t: number, offset: number): boolean {
@@ -227,7 +312,14 @@ function isDst(tz: string, t: number, offset: number): boolean {
   return offset > Math.min(jan, jul);
 }
 
-interface Obs { kind: 'STANDARD' | 'DAYLIGHT'; from: number; to: number; name: string; starts: WallParts[]; last: number }
+interface Obs {
+  kind: 'STANDARD' | 'DAYLIGHT';
+  from: number;
+  to: number;
+  name: string;
+  starts: WallParts[];
+  last: number;
+}
 
 /**
  * A VTIMEZONE (CRLF text, ending in CRLF) for tz covering [from, to] (padded by a year each
@@ -242,7 +334,12 @@ export function vtimezone(tz: string, from: Date, to: Date): string {
   const lines = ['BEGIN:VTIMEZONE', `TZID:${tz}`];
   if (trans.length === 0) {
     const o = offsetAt(from.getTime(), tz);
-    lines.push('BEGIN:STANDARD', 'DTSTART:19700101T000000', `TZOFFSETFROM:${offsetText(o)}`, `TZOFFSETTO:${offsetText(o)}`);
+    lines.push(
+      'BEGIN:STANDARD',
+      'DTSTART:19700101T000000',
+      `TZOFFSETFROM:${offsetText(o)}`,
+      `TZOFFSETTO:${offsetText(o)}`,
+    );
     const name = abbreviation(tz, from.getTime());
     if (name) lines.push(`TZNAME:${name}`);
     lines.push('END:STANDARD');
@@ -253,16 +350,34 @@ export function vtimezone(tz: string, from: Date, to: Date): string {
       const name = abbreviation(tz, tr.at);
       const key = `${kind}|${tr.fromOffset}|${tr.toOffset}|${name}`;
       let g = groups.get(key);
-      if (!g) { g = { kind, from: tr.fromOffset, to: tr.toOffset, name, starts: [], last: tr.at }; groups.set(key, g); }
+      if (!g) {
+        g = { kind, from: tr.fromOffset, to: tr.toOffset, name, starts: [], last: tr.at };
+        groups.set(key, g);
+      }
       g.starts.push(wallAt(tr.at, tr.fromOffset));
       g.last = tr.at;
     }
     for (const g of groups.values()) {
-      lines.push(`BEGIN:${g.kind}`, `DTSTART:${localStamp(g.starts[0])}`, `TZOFFSETFROM:${offsetText(g.from)}`, `TZOFFSETTO:${offsetText(g.to)}`);
+      lines.push(
+        `BEGIN:${g.kind}`,
+        `DTSTART:${localStamp(g.starts[0])}`,
+        `TZOFFSETFROM:${offsetText(g.from)}`,
+        `TZOFFSETTO:${offsetText(g.to)}`,
+      );
       const rule = yearlyRule(g.starts);
       // A rule that stopped before the end of the scanned range gets an UNTIL.
       const stopped = new Date(g.last).getUTCFullYear() < hi.getUTCFullYear() - 1;
-      if (rule) lines.push(`RRULE:${rule}${stopped ? `;UNTIL=${new Date(g.last).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')}` : ''}`);
+      if (rule)
+        lines.push(
+          `RRULE:${rule}${
+            stopped
+              ? `;UNTIL=${new Date(g.last)
+                  .toISOString()
+                  .replace(/[-:]/g, '')
+                  .replace(/\.\d{3}/, '')}`
+              : ''
+          }`,
+        );
       // RDATEs repeat the DTSTART too: ical.js ignores DTSTART as an onset once RDATEs exist.
       else if (g.starts.length > 1) for (const s of g.starts) lines.push(`RDATE:${localStamp(s)}`);
       if (g.name) lines.push(`TZNAME:${g.name}`);
@@ -286,10 +401,18 @@ function yearlyRule(starts: WallParts[]): string | null {
   for (let i = 0; i < desc.length; i++) {
     const d = desc[i];
     if (d.s.year !== a.s.year + i) return null;
-    if (d.s.month !== a.s.month || d.wd !== a.wd || d.s.hour !== a.s.hour || d.s.minute !== a.s.minute || d.s.second !== a.s.second) return null;
+    if (
+      d.s.month !== a.s.month ||
+      d.wd !== a.wd ||
+      d.s.hour !== a.s.hour ||
+      d.s.minute !== a.s.minute ||
+      d.s.second !== a.s.second
+    )
+      return null;
   }
   if (desc.every((d) => d.last)) return `FREQ=YEARLY;BYMONTH=${a.s.month};BYDAY=-1${DAYNAMES[a.wd]}`;
-  if (desc.every((d) => d.nth === a.nth)) return `FREQ=YEARLY;BYMONTH=${a.s.month};BYDAY=${a.nth}${DAYNAMES[a.wd]}`;
+  if (desc.every((d) => d.nth === a.nth))
+    return `FREQ=YEARLY;BYMONTH=${a.s.month};BYDAY=${a.nth}${DAYNAMES[a.wd]}`;
   return null;
 }
 
@@ -298,73 +421,146 @@ function yearlyRule(starts: WallParts[]): string | null {
  * zone Windows means when no country is given).
  */
 export const WINDOWS_ZONES: Readonly<Record<string, string>> = {
-  'Dateline Standard Time': 'Etc/GMT+12', 'UTC-11': 'Etc/GMT+11', 'Aleutian Standard Time': 'America/Adak',
-  'Hawaiian Standard Time': 'Pacific/Honolulu', 'Marquesas Standard Time': 'Pacific/Marquesas',
-  'Alaskan Standard Time': 'America/Anchorage', 'UTC-09': 'Etc/GMT+9', 'UTC-08': 'Etc/GMT+8',
-  'Pacific Standard Time (Mexico)': 'America/Tijuana', 'Pacific Standard Time': 'America/Los_Angeles',
-  'US Mountain Standard Time': 'America/Phoenix', 'Mountain Standard Time (Mexico)': 'America/Mazatlan',
-  'Mountain Standard Time': 'America/Denver', 'Yukon Standard Time': 'America/Whitehorse',
-  'Central America Standard Time': 'America/Guatemala', 'Central Standard Time': 'America/Chicago',
-  'Easter Island Standard Time': 'Pacific/Easter', 'Central Standard Time (Mexico)': 'America/Mexico_City',
-  'Canada Central Standard Time': 'America/Regina', 'SA Pacific Standard Time': 'America/Bogota',
-  'Eastern Standard Time (Mexico)': 'America/Cancun', 'Eastern Standard Time': 'America/New_York',
-  'Haiti Standard Time': 'America/Port-au-Prince', 'Cuba Standard Time': 'America/Havana',
-  'US Eastern Standard Time': 'America/Indiana/Indianapolis', 'Turks And Caicos Standard Time': 'America/Grand_Turk',
-  'Paraguay Standard Time': 'America/Asuncion', 'Atlantic Standard Time': 'America/Halifax',
-  'Venezuela Standard Time': 'America/Caracas', 'Central Brazilian Standard Time': 'America/Cuiaba',
-  'SA Western Standard Time': 'America/La_Paz', 'Pacific SA Standard Time': 'America/Santiago',
-  'Newfoundland Standard Time': 'America/St_Johns', 'Tocantins Standard Time': 'America/Araguaina',
-  'E. South America Standard Time': 'America/Sao_Paulo', 'SA Eastern Standard Time': 'America/Cayenne',
-  'Argentina Standard Time': 'America/Argentina/Buenos_Aires', 'Greenland Standard Time': 'America/Nuuk',
-  'Montevideo Standard Time': 'America/Montevideo', 'Magallanes Standard Time': 'America/Punta_Arenas',
-  'Saint Pierre Standard Time': 'America/Miquelon', 'Bahia Standard Time': 'America/Bahia',
-  'UTC-02': 'Etc/GMT+2', 'Azores Standard Time': 'Atlantic/Azores', 'Cape Verde Standard Time': 'Atlantic/Cape_Verde',
-  'UTC': 'UTC', 'Coordinated Universal Time': 'UTC', 'GMT Standard Time': 'Europe/London',
-  'Greenwich Standard Time': 'Atlantic/Reykjavik', 'Sao Tome Standard Time': 'Africa/Sao_Tome',
-  'Morocco Standard Time': 'Africa/Casablanca', 'W. Europe Standard Time': 'Europe/Berlin',
-  'Central Europe Standard Time': 'Europe/Budapest', 'Romance Standard Time': 'Europe/Paris',
-  'Central European Standard Time': 'Europe/Warsaw', 'W. Central Africa Standard Time': 'Africa/Lagos',
-  'Jordan Standard Time': 'Asia/Amman', 'GTB Standard Time': 'Europe/Bucharest',
-  'Middle East Standard Time': 'Asia/Beirut', 'Egypt Standard Time': 'Africa/Cairo',
-  'E. Europe Standard Time': 'Europe/Chisinau', 'Syria Standard Time': 'Asia/Damascus',
-  'West Bank Standard Time': 'Asia/Hebron', 'South Africa Standard Time': 'Africa/Johannesburg',
-  'FLE Standard Time': 'Europe/Kyiv', 'Israel Standard Time': 'Asia/Jerusalem',
-  'South Sudan Standard Time': 'Africa/Juba', 'Kaliningrad Standard Time': 'Europe/Kaliningrad',
-  'Sudan Standard Time': 'Africa/Khartoum', 'Libya Standard Time': 'Africa/Tripoli',
-  'Namibia Standard Time': 'Africa/Windhoek', 'Arabic Standard Time': 'Asia/Baghdad',
-  'Turkey Standard Time': 'Europe/Istanbul', 'Arab Standard Time': 'Asia/Riyadh',
-  'Belarus Standard Time': 'Europe/Minsk', 'Russian Standard Time': 'Europe/Moscow',
-  'E. Africa Standard Time': 'Africa/Nairobi', 'Volgograd Standard Time': 'Europe/Volgograd',
-  'Iran Standard Time': 'Asia/Tehran', 'Arabian Standard Time': 'Asia/Dubai',
-  'Astrakhan Standard Time': 'Europe/Astrakhan', 'Azerbaijan Standard Time': 'Asia/Baku',
-  'Russia Time Zone 3': 'Europe/Samara', 'Mauritius Standard Time': 'Indian/Mauritius',
-  'Saratov Standard Time': 'Europe/Saratov', 'Georgian Standard Time': 'Asia/Tbilisi',
-  'Caucasus Standard Time': 'Asia/Yerevan', 'Afghanistan Standard Time': 'Asia/Kabul',
-  'West Asia Standard Time': 'Asia/Tashkent', 'Ekaterinburg Standard Time': 'Asia/Yekaterinburg',
-  'Pakistan Standard Time': 'Asia/Karachi', 'Qyzylorda Standard Time': 'Asia/Qyzylorda',
-  'India Standard Time': 'Asia/Kolkata', 'Sri Lanka Standard Time': 'Asia/Colombo',
-  'Nepal Standard Time': 'Asia/Kathmandu', 'Central Asia Standard Time': 'Asia/Bishkek',
-  'Bangladesh Standard Time': 'Asia/Dhaka', 'Omsk Standard Time': 'Asia/Omsk',
-  'Myanmar Standard Time': 'Asia/Yangon', 'SE Asia Standard Time': 'Asia/Bangkok',
-  'Altai Standard Time': 'Asia/Barnaul', 'W. Mongolia Standard Time': 'Asia/Hovd',
-  'North Asia Standard Time': 'Asia/Krasnoyarsk', 'N. Central Asia Standard Time': 'Asia/Novosibirsk',
-  'Tomsk Standard Time': 'Asia/Tomsk', 'China Standard Time': 'Asia/Shanghai',
-  'North Asia East Standard Time': 'Asia/Irkutsk', 'Singapore Standard Time': 'Asia/Singapore',
-  'W. Australia Standard Time': 'Australia/Perth', 'Taipei Standard Time': 'Asia/Taipei',
-  'Ulaanbaatar Standard Time': 'Asia/Ulaanbaatar', 'Aus Central W. Standard Time': 'Australia/Eucla',
-  'Transbaikal Standard Time': 'Asia/Chita', 'Tokyo Standard Time': 'Asia/Tokyo',
-  'North Korea Standard Time': 'Asia/Pyongyang', 'Korea Standard Time': 'Asia/Seoul',
-  'Yakutsk Standard Time': 'Asia/Yakutsk', 'Cen. Australia Standard Time': 'Australia/Adelaide',
-  'AUS Central Standard Time': 'Australia/Darwin', 'E. Australia Standard Time': 'Australia/Brisbane',
-  'AUS Eastern Standard Time': 'Australia/Sydney', 'West Pacific Standard Time': 'Pacific/Port_Moresby',
-  'Tasmania Standard Time': 'Australia/Hobart', 'Vladivostok Standard Time': 'Asia/Vladivostok',
-  'Lord Howe Standard Time': 'Australia/Lord_Howe', 'Bougainville Standard Time': 'Pacific/Bougainville',
-  'Russia Time Zone 10': 'Asia/Srednekolymsk', 'Magadan Standard Time': 'Asia/Magadan',
-  'Norfolk Standard Time': 'Pacific/Norfolk', 'Sakhalin Standard Time': 'Asia/Sakhalin',
-  'Central Pacific Standard Time': 'Pacific/Guadalcanal', 'Russia Time Zone 11': 'Asia/Kamchatka',
-  'New Zealand Standard Time': 'Pacific/Auckland', 'UTC+12': 'Etc/GMT-12', 'Fiji Standard Time': 'Pacific/Fiji',
-  'Chatham Islands Standard Time': 'Pacific/Chatham', 'UTC+13': 'Etc/GMT-13', 'Tonga Standard Time': 'Pacific/Tongatapu',
-  'Samoa Standard Time': 'Pacific/Apia', 'Line Islands Standard Time': 'Pacific/Kiritimati',
+  'Dateline Standard Time': 'Etc/GMT+12',
+  'UTC-11': 'Etc/GMT+11',
+  'Aleutian Standard Time': 'America/Adak',
+  'Hawaiian Standard Time': 'Pacific/Honolulu',
+  'Marquesas Standard Time': 'Pacific/Marquesas',
+  'Alaskan Standard Time': 'America/Anchorage',
+  'UTC-09': 'Etc/GMT+9',
+  'UTC-08': 'Etc/GMT+8',
+  'Pacific Standard Time (Mexico)': 'America/Tijuana',
+  'Pacific Standard Time': 'America/Los_Angeles',
+  'US Mountain Standard Time': 'America/Phoenix',
+  'Mountain Standard Time (Mexico)': 'America/Mazatlan',
+  'Mountain Standard Time': 'America/Denver',
+  'Yukon Standard Time': 'America/Whitehorse',
+  'Central America Standard Time': 'America/Guatemala',
+  'Central Standard Time': 'America/Chicago',
+  'Easter Island Standard Time': 'Pacific/Easter',
+  'Central Standard Time (Mexico)': 'America/Mexico_City',
+  'Canada Central Standard Time': 'America/Regina',
+  'SA Pacific Standard Time': 'America/Bogota',
+  'Eastern Standard Time (Mexico)': 'America/Cancun',
+  'Eastern Standard Time': 'America/New_York',
+  'Haiti Standard Time': 'America/Port-au-Prince',
+  'Cuba Standard Time': 'America/Havana',
+  'US Eastern Standard Time': 'America/Indiana/Indianapolis',
+  'Turks And Caicos Standard Time': 'America/Grand_Turk',
+  'Paraguay Standard Time': 'America/Asuncion',
+  'Atlantic Standard Time': 'America/Halifax',
+  'Venezuela Standard Time': 'America/Caracas',
+  'Central Brazilian Standard Time': 'America/Cuiaba',
+  'SA Western Standard Time': 'America/La_Paz',
+  'Pacific SA Standard Time': 'America/Santiago',
+  'Newfoundland Standard Time': 'America/St_Johns',
+  'Tocantins Standard Time': 'America/Araguaina',
+  'E. South America Standard Time': 'America/Sao_Paulo',
+  'SA Eastern Standard Time': 'America/Cayenne',
+  'Argentina Standard Time': 'America/Argentina/Buenos_Aires',
+  'Greenland Standard Time': 'America/Nuuk',
+  'Montevideo Standard Time': 'America/Montevideo',
+  'Magallanes Standard Time': 'America/Punta_Arenas',
+  'Saint Pierre Standard Time': 'America/Miquelon',
+  'Bahia Standard Time': 'America/Bahia',
+  'UTC-02': 'Etc/GMT+2',
+  'Azores Standard Time': 'Atlantic/Azores',
+  'Cape Verde Standard Time': 'Atlantic/Cape_Verde',
+  UTC: 'UTC',
+  'Coordinated Universal Time': 'UTC',
+  'GMT Standard Time': 'Europe/London',
+  'Greenwich Standard Time': 'Atlantic/Reykjavik',
+  'Sao Tome Standard Time': 'Africa/Sao_Tome',
+  'Morocco Standard Time': 'Africa/Casablanca',
+  'W. Europe Standard Time': 'Europe/Berlin',
+  'Central Europe Standard Time': 'Europe/Budapest',
+  'Romance Standard Time': 'Europe/Paris',
+  'Central European Standard Time': 'Europe/Warsaw',
+  'W. Central Africa Standard Time': 'Africa/Lagos',
+  'Jordan Standard Time': 'Asia/Amman',
+  'GTB Standard Time': 'Europe/Bucharest',
+  'Middle East Standard Time': 'Asia/Beirut',
+  'Egypt Standard Time': 'Africa/Cairo',
+  'E. Europe Standard Time': 'Europe/Chisinau',
+  'Syria Standard Time': 'Asia/Damascus',
+  'West Bank Standard Time': 'Asia/Hebron',
+  'South Africa Standard Time': 'Africa/Johannesburg',
+  'FLE Standard Time': 'Europe/Kyiv',
+  'Israel Standard Time': 'Asia/Jerusalem',
+  'South Sudan Standard Time': 'Africa/Juba',
+  'Kaliningrad Standard Time': 'Europe/Kaliningrad',
+  'Sudan Standard Time': 'Africa/Khartoum',
+  'Libya Standard Time': 'Africa/Tripoli',
+  'Namibia Standard Time': 'Africa/Windhoek',
+  'Arabic Standard Time': 'Asia/Baghdad',
+  'Turkey Standard Time': 'Europe/Istanbul',
+  'Arab Standard Time': 'Asia/Riyadh',
+  'Belarus Standard Time': 'Europe/Minsk',
+  'Russian Standard Time': 'Europe/Moscow',
+  'E. Africa Standard Time': 'Africa/Nairobi',
+  'Volgograd Standard Time': 'Europe/Volgograd',
+  'Iran Standard Time': 'Asia/Tehran',
+  'Arabian Standard Time': 'Asia/Dubai',
+  'Astrakhan Standard Time': 'Europe/Astrakhan',
+  'Azerbaijan Standard Time': 'Asia/Baku',
+  'Russia Time Zone 3': 'Europe/Samara',
+  'Mauritius Standard Time': 'Indian/Mauritius',
+  'Saratov Standard Time': 'Europe/Saratov',
+  'Georgian Standard Time': 'Asia/Tbilisi',
+  'Caucasus Standard Time': 'Asia/Yerevan',
+  'Afghanistan Standard Time': 'Asia/Kabul',
+  'West Asia Standard Time': 'Asia/Tashkent',
+  'Ekaterinburg Standard Time': 'Asia/Yekaterinburg',
+  'Pakistan Standard Time': 'Asia/Karachi',
+  'Qyzylorda Standard Time': 'Asia/Qyzylorda',
+  'India Standard Time': 'Asia/Kolkata',
+  'Sri Lanka Standard Time': 'Asia/Colombo',
+  'Nepal Standard Time': 'Asia/Kathmandu',
+  'Central Asia Standard Time': 'Asia/Bishkek',
+  'Bangladesh Standard Time': 'Asia/Dhaka',
+  'Omsk Standard Time': 'Asia/Omsk',
+  'Myanmar Standard Time': 'Asia/Yangon',
+  'SE Asia Standard Time': 'Asia/Bangkok',
+  'Altai Standard Time': 'Asia/Barnaul',
+  'W. Mongolia Standard Time': 'Asia/Hovd',
+  'North Asia Standard Time': 'Asia/Krasnoyarsk',
+  'N. Central Asia Standard Time': 'Asia/Novosibirsk',
+  'Tomsk Standard Time': 'Asia/Tomsk',
+  'China Standard Time': 'Asia/Shanghai',
+  'North Asia East Standard Time': 'Asia/Irkutsk',
+  'Singapore Standard Time': 'Asia/Singapore',
+  'W. Australia Standard Time': 'Australia/Perth',
+  'Taipei Standard Time': 'Asia/Taipei',
+  'Ulaanbaatar Standard Time': 'Asia/Ulaanbaatar',
+  'Aus Central W. Standard Time': 'Australia/Eucla',
+  'Transbaikal Standard Time': 'Asia/Chita',
+  'Tokyo Standard Time': 'Asia/Tokyo',
+  'North Korea Standard Time': 'Asia/Pyongyang',
+  'Korea Standard Time': 'Asia/Seoul',
+  'Yakutsk Standard Time': 'Asia/Yakutsk',
+  'Cen. Australia Standard Time': 'Australia/Adelaide',
+  'AUS Central Standard Time': 'Australia/Darwin',
+  'E. Australia Standard Time': 'Australia/Brisbane',
+  'AUS Eastern Standard Time': 'Australia/Sydney',
+  'West Pacific Standard Time': 'Pacific/Port_Moresby',
+  'Tasmania Standard Time': 'Australia/Hobart',
+  'Vladivostok Standard Time': 'Asia/Vladivostok',
+  'Lord Howe Standard Time': 'Australia/Lord_Howe',
+  'Bougainville Standard Time': 'Pacific/Bougainville',
+  'Russia Time Zone 10': 'Asia/Srednekolymsk',
+  'Magadan Standard Time': 'Asia/Magadan',
+  'Norfolk Standard Time': 'Pacific/Norfolk',
+  'Sakhalin Standard Time': 'Asia/Sakhalin',
+  'Central Pacific Standard Time': 'Pacific/Guadalcanal',
+  'Russia Time Zone 11': 'Asia/Kamchatka',
+  'New Zealand Standard Time': 'Pacific/Auckland',
+  'UTC+12': 'Etc/GMT-12',
+  'Fiji Standard Time': 'Pacific/Fiji',
+  'Chatham Islands Standard Time': 'Pacific/Chatham',
+  'UTC+13': 'Etc/GMT-13',
+  'Tonga Standard Time': 'Pacific/Tongatapu',
+  'Samoa Standard Time': 'Pacific/Apia',
+  'Line Islands Standard Time': 'Pacific/Kiritimati',
 };
 
 /**
@@ -375,15 +571,44 @@ export const WINDOWS_ZONES: Readonly<Record<string, string>> = {
  * IST = India, BST = British Summer Time. docs/events.md has this table.
  */
 export const ABBREVIATIONS: Readonly<Record<string, string>> = {
-  EDT: 'America/New_York', CST: 'America/Chicago', CDT: 'America/Chicago', MDT: 'America/Denver',
-  PST: 'America/Los_Angeles', PDT: 'America/Los_Angeles', AKST: 'America/Anchorage', AKDT: 'America/Anchorage',
-  AST: 'America/Halifax', ADT: 'America/Halifax', NST: 'America/St_Johns', NDT: 'America/St_Johns',
-  BRT: 'America/Sao_Paulo', ART: 'America/Argentina/Buenos_Aires',
-  BST: 'Europe/London', IST: 'Asia/Kolkata', WEST: 'Europe/Lisbon', CEST: 'Europe/Berlin', EEST: 'Europe/Athens',
-  MSK: 'Europe/Moscow', SAST: 'Africa/Johannesburg', WAT: 'Africa/Lagos', CAT: 'Africa/Maputo', EAT: 'Africa/Nairobi',
-  PKT: 'Asia/Karachi', ICT: 'Asia/Bangkok', WIB: 'Asia/Jakarta', SGT: 'Asia/Singapore', HKT: 'Asia/Hong_Kong',
-  JST: 'Asia/Tokyo', KST: 'Asia/Seoul', AWST: 'Australia/Perth', ACST: 'Australia/Adelaide', ACDT: 'Australia/Adelaide',
-  AEST: 'Australia/Sydney', AEDT: 'Australia/Sydney', NZST: 'Pacific/Auckland', NZDT: 'Pacific/Auckland',
+  EDT: 'America/New_York',
+  CST: 'America/Chicago',
+  CDT: 'America/Chicago',
+  MDT: 'America/Denver',
+  PST: 'America/Los_Angeles',
+  PDT: 'America/Los_Angeles',
+  AKST: 'America/Anchorage',
+  AKDT: 'America/Anchorage',
+  AST: 'America/Halifax',
+  ADT: 'America/Halifax',
+  NST: 'America/St_Johns',
+  NDT: 'America/St_Johns',
+  BRT: 'America/Sao_Paulo',
+  ART: 'America/Argentina/Buenos_Aires',
+  BST: 'Europe/London',
+  IST: 'Asia/Kolkata',
+  WEST: 'Europe/Lisbon',
+  CEST: 'Europe/Berlin',
+  EEST: 'Europe/Athens',
+  MSK: 'Europe/Moscow',
+  SAST: 'Africa/Johannesburg',
+  WAT: 'Africa/Lagos',
+  CAT: 'Africa/Maputo',
+  EAT: 'Africa/Nairobi',
+  PKT: 'Asia/Karachi',
+  ICT: 'Asia/Bangkok',
+  WIB: 'Asia/Jakarta',
+  SGT: 'Asia/Singapore',
+  HKT: 'Asia/Hong_Kong',
+  JST: 'Asia/Tokyo',
+  KST: 'Asia/Seoul',
+  AWST: 'Australia/Perth',
+  ACST: 'Australia/Adelaide',
+  ACDT: 'Australia/Adelaide',
+  AEST: 'Australia/Sydney',
+  AEDT: 'Australia/Sydney',
+  NZST: 'Pacific/Auckland',
+  NZDT: 'Pacific/Auckland',
 };
 
 /**
@@ -426,5 +651,9 @@ function resolveUncached(tzid: string): string | null {
 
 function canonical(t: string): string {
   if (zoneFile(t)) return t; // the system knows it; an alias (US/Eastern) works as well as its target
-  try { return new Intl.DateTimeFormat('en-US', { timeZone: t }).resolvedOptions().timeZone; } catch { return t; }
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: t }).resolvedOptions().timeZone;
+  } catch {
+    return t;
+  }
 }

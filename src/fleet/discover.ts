@@ -11,13 +11,24 @@ import { CalDavHttp } from '../caldav/http.js';
 import { canonicalHref, hrefToUrl, isCollectionHref } from '../caldav/href.js';
 import { HosthogError, NotFoundError } from '../core/errors.js';
 
-export interface FleetCalendar { host: string; url: string; token: string | null }
+export interface FleetCalendar {
+  host: string;
+  url: string;
+  token: string | null;
+}
 
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** A glob with * and ? only, matched case-sensitively against the whole name. */
 export function globMatch(glob: string, name: string): boolean {
-  const re = new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const re = new RegExp(
+    '^' +
+      glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
   return re.test(name);
 }
 
@@ -30,18 +41,41 @@ function text(v: unknown): string | null {
   return String(v);
 }
 
-export async function discover(fleet: FleetConfig, password: string, opts: { timeoutMs?: number; fetch?: typeof fetch } = {}): Promise<{ calendars: FleetCalendar[]; stats: { requests: number; bytes: number } }> {
+export async function discover(
+  fleet: FleetConfig,
+  password: string,
+  opts: { timeoutMs?: number; fetch?: typeof fetch } = {},
+): Promise<{ calendars: FleetCalendar[]; stats: { requests: number; bytes: number } }> {
   const found = new Map<string, FleetCalendar>();
-  const http = new CalDavHttp({ url: fleet.home ?? '', username: fleet.username, password, timeoutMs: opts.timeoutMs ?? 15_000, fetch: opts.fetch });
+  const http = new CalDavHttp({
+    url: fleet.home ?? '',
+    username: fleet.username,
+    password,
+    timeoutMs: opts.timeoutMs ?? 15_000,
+    fetch: opts.fetch,
+  });
   if (fleet.home) {
     let status = 0;
     const res = await propfind({
-      url: fleet.home, depth: '1',
+      url: fleet.home,
+      depth: '1',
       props: { 'd:resourcetype': {}, 'd:displayname': {}, 'd:sync-token': {} },
-      fetch: http.fetcher({ onResponse: (s) => { status = s; } }),
+      fetch: http.fetcher({
+        onResponse: (s) => {
+          status = s;
+        },
+      }),
     });
-    if (status === 404 || status === 410) throw new NotFoundError(`no calendar home at ${fleet.home} (HTTP ${status})`, 'check [fleet] home: e.g. https://cloud.example.org/remote.php/dav/calendars/USER/');
-    if (status !== 207) throw new HosthogError(`${fleet.home} did not answer PROPFIND as a CalDAV server (HTTP ${status})`, 'check [fleet] home');
+    if (status === 404 || status === 410)
+      throw new NotFoundError(
+        `no calendar home at ${fleet.home} (HTTP ${status})`,
+        'check [fleet] home: e.g. https://cloud.example.org/remote.php/dav/calendars/USER/',
+      );
+    if (status !== 207)
+      throw new HosthogError(
+        `${fleet.home} did not answer PROPFIND as a CalDAV server (HTTP ${status})`,
+        'check [fleet] home',
+      );
     for (const r of res) {
       if (!r.href) continue;
       const href = canonicalHref(String(r.href), fleet.home);
@@ -52,7 +86,8 @@ export async function discover(fleet: FleetConfig, password: string, opts: { tim
       const name = text(props.displayname)?.trim() ?? '';
       if (!HOST_NAME.test(name) || !globMatch(fleet.match, name)) continue;
       const url = hrefToUrl(href.endsWith('/') ? href : href + '/', fleet.home);
-      if (!found.has(name)) found.set(name, { host: name, url, token: text(props.syncToken ?? props['sync-token']) });
+      if (!found.has(name))
+        found.set(name, { host: name, url, token: text(props.syncToken ?? props['sync-token']) });
     }
   }
   for (const [host, url] of Object.entries(fleet.hosts)) {
@@ -60,5 +95,8 @@ export async function discover(fleet: FleetConfig, password: string, opts: { tim
     found.set(host, { host, url, token: same?.token ?? null });
     if (same && same.host !== host) found.delete(same.host);
   }
-  return { calendars: [...found.values()].sort((a, b) => (a.host < b.host ? -1 : 1)), stats: http.takeStats() };
+  return {
+    calendars: [...found.values()].sort((a, b) => (a.host < b.host ? -1 : 1)),
+    stats: http.takeStats(),
+  };
 }

@@ -29,12 +29,22 @@ export function fleetConfigPath(g: GlobalOptions, env: NodeJS.ProcessEnv = proce
 export function fleetContext(g: GlobalOptions, env: NodeJS.ProcessEnv = process.env): FleetContext {
   const path = fleetConfigPath(g, env);
   if (!existsSync(path)) {
-    throw new ConfigError([`no fleet config: ${path} does not exist`], 'create it with a [fleet] table (home, username, password_file); see docs/fleet.md');
+    throw new ConfigError(
+      [`no fleet config: ${path} does not exist`],
+      'create it with a [fleet] table (home, username, password_file); see docs/fleet.md',
+    );
   }
   const config = loadConfig({ path, env });
-  if (!config.fleet) throw new ConfigError([`${path} has no [fleet] table`], 'add [fleet] with home = "…/calendars/USER/", username and password_file; see docs/fleet.md');
+  if (!config.fleet)
+    throw new ConfigError(
+      [`${path} has no [fleet] table`],
+      'add [fleet] with home = "…/calendars/USER/", username and password_file; see docs/fleet.md',
+    );
   if (!env.HOSTHOG_PASSWORD && !config.fleet.passwordFile) {
-    throw new ConfigError([`${path}: [fleet] has no password`], 'add password_file = "~/.config/hosthog/password" (mode 0600, your app password) or set HOSTHOG_PASSWORD');
+    throw new ConfigError(
+      [`${path}: [fleet] has no password`],
+      'add password_file = "~/.config/hosthog/password" (mode 0600, your app password) or set HOSTHOG_PASSWORD',
+    );
   }
   const password = readPassword(config.fleet.passwordFile, env);
   const me = env.HOSTHOG_USER || userInfo().username;

@@ -24,26 +24,48 @@ export function startOfDay(d: Date, tz: string): Date {
  * Sync and decode the fleet over [from, to) (rounded out to whole local days so the decoded
  * cache is reused all day). `only`: just these hosts.
  */
-export async function loadFleet(g: GlobalOptions, spanOf: (ctx: FleetContext, now: Date) => { from: Date; to: Date }, opts: { now?: Date; force?: boolean; only?: string[] } = {}): Promise<FleetLoad> {
+export async function loadFleet(
+  g: GlobalOptions,
+  spanOf: (ctx: FleetContext, now: Date) => { from: Date; to: Date },
+  opts: { now?: Date; force?: boolean; only?: string[] } = {},
+): Promise<FleetLoad> {
   const ctx = fleetContext(g);
   const now = opts.now ?? new Date();
   const tz = ctx.config.timezone;
   const span = spanOf(ctx, now);
   const t0 = Date.now();
-  const { calendars, stats: discovery } = await discover(ctx.fleet, ctx.password, { timeoutMs: ctx.fleet.timeoutMs });
+  const { calendars, stats: discovery } = await discover(ctx.fleet, ctx.password, {
+    timeoutMs: ctx.fleet.timeoutMs,
+  });
   const t1 = Date.now();
   const cals = opts.only ? calendars.filter((c) => opts.only!.includes(c.host)) : calendars;
   const from = startOfDay(span.from, tz);
   const to = new Date(startOfDay(span.to, tz).getTime() + DAY);
   const { hosts, stats } = await syncFleet(cals, {
-    cacheRoot: ctx.cacheRoot, username: ctx.fleet.username, password: ctx.password, parallel: ctx.fleet.parallel,
-    timeoutMs: ctx.fleet.timeoutMs, fullReconcileMs: ctx.config.bridge.fullReconcileMs, timezone: tz, from, to,
-    resourcesOf: (h) => resourcesOf(ctx.fleet, h), now, force: opts.force ?? !!process.env.HOSTHOG_FLEET_SYNC_ALL,
+    cacheRoot: ctx.cacheRoot,
+    username: ctx.fleet.username,
+    password: ctx.password,
+    parallel: ctx.fleet.parallel,
+    timeoutMs: ctx.fleet.timeoutMs,
+    fullReconcileMs: ctx.config.bridge.fullReconcileMs,
+    timezone: tz,
+    from,
+    to,
+    resourcesOf: (h) => resourcesOf(ctx.fleet, h),
+    now,
+    force: opts.force ?? !!process.env.HOSTHOG_FLEET_SYNC_ALL,
   });
-  return { ctx, hosts, stats: { ...stats, discovery: { ...discovery, ms: t1 - t0 }, syncMs: Date.now() - t1 } };
+  return {
+    ctx,
+    hosts,
+    stats: { ...stats, discovery: { ...discovery, ms: t1 - t0 }, syncMs: Date.now() - t1 },
+  };
 }
 
 /** The window hosts/free decode: yesterday to [bridge] window_days ahead. */
 export function nearWindow(ctx: FleetContext, now: Date): { from: Date; to: Date } {
-  return { from: new Date(now.getTime() - DAY), to: new Date(now.getTime() + ctx.config.bridge.windowDays * DAY) };
+  return {
+    from: new Date(now.getTime() - DAY),
+    to: new Date(now.getTime() + ctx.config.bridge.windowDays * DAY),
+  };
 }

@@ -19,14 +19,27 @@ export async function hostTarget(g: GlobalOptions): Promise<{ g: GlobalOptions; 
     const { calendars } = await discover(ctx.fleet, ctx.password, { timeoutMs: ctx.fleet.timeoutMs });
     url = calendars.find((c) => c.host === name)?.url ?? '';
     if (!url) {
-      const names = calendars.map((c) => c.host).slice(0, 20).join(', ');
-      throw new NotFoundError(`no host calendar named "${cleanText(name, 64)}" in your fleet`, names ? `the hosts are ${names}` : 'see hosthog hosts');
+      const names = calendars
+        .map((c) => c.host)
+        .slice(0, 20)
+        .join(', ');
+      throw new NotFoundError(
+        `no host calendar named "${cleanText(name, 64)}" in your fleet`,
+        names ? `the hosts are ${names}` : 'see hosthog hosts',
+      );
     }
   }
   const config = ctx.config;
   config.host = name;
   config.resources = resourcesOf(ctx.fleet, name);
-  config.calendar = { kind: 'caldav', url, username: ctx.fleet.username, passwordFile: ctx.fleet.passwordFile, password: ctx.password, timeoutMs: ctx.fleet.timeoutMs };
+  config.calendar = {
+    kind: 'caldav',
+    url,
+    username: ctx.fleet.username,
+    passwordFile: ctx.fleet.passwordFile,
+    password: ctx.password,
+    timeoutMs: ctx.fleet.timeoutMs,
+  };
   process.env.HOSTHOG_USERNAME = ctx.fleet.username;
   if (!process.env.HOSTHOG_PASSWORD) process.env.HOSTHOG_PASSWORD = ctx.password;
   if (!process.env.HOSTHOG_USER) process.env.HOSTHOG_USER = ctx.me;

@@ -25,15 +25,31 @@ function bridgeRuntime(args: string[]): { flags: string[]; env: NodeJS.ProcessEn
     : { flags: [], env: {} };
 }
 
-export interface RunResult { code: number | null; stdout: string; stderr: string }
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    uid?: number;
+    gid?: number;
+    input?: string;
+    timeoutMs?: number;
+    cwd?: string;
+  } = {},
+): Promise<RunResult> {
   const [cmd, ...pre] = cliCommand();
   const rt = bridgeRuntime(args);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, [...rt.flags, ...pre, ...args], {
       env: { ...process.env, HOSTHOG_LOG_LEVEL: 'warn', ...rt.env, ...opts.env },
-      uid: opts.uid, gid: opts.gid, cwd: opts.cwd ?? REPO,
+      uid: opts.uid,
+      gid: opts.gid,
+      cwd: opts.cwd ?? REPO,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -42,16 +58,27 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; uid?: nu
     child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
     child.stdin!.end(opts.input ?? '');
   });
 }
 
 /** Start a long-running CLI command (the bridge); the caller stops it. */
-export function startCli(args: string[], opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {}): ChildProcess & { output: () => string } {
+export function startCli(
+  args: string[],
+  opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {},
+): ChildProcess & { output: () => string } {
   const [cmd, ...pre] = cliCommand();
   const rt = bridgeRuntime(args);
-  const child = spawn(cmd, [...rt.flags, ...pre, ...args], { cwd: REPO, ...opts, env: { ...process.env, ...rt.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
+  const child = spawn(cmd, [...rt.flags, ...pre, ...args], {
+    cwd: REPO,
+    ...opts,
+    env: { ...process.env, ...rt.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }) as ChildProcess & { output: () => string };
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -60,7 +87,12 @@ export function startCli(args: string[], opts: SpawnOptions & { env?: NodeJS.Pro
 }
 
 /** Poll until fn returns a truthy value or the time is up (then throws with the last value). */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < end) {

@@ -3,11 +3,25 @@ import { mkdtempSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface TestConfig { dir: string; path: string; stateDir: string; motd: string; socket: string; runDir: string }
+export interface TestConfig {
+  dir: string;
+  path: string;
+  stateDir: string;
+  motd: string;
+  socket: string;
+  runDir: string;
+}
 
 export function writeTestConfig(opts: {
-  calendarUrl?: string; username?: string; password?: string; vdir?: string;
-  extra?: string; bridge?: string; host?: string; timezone?: string; dir?: string;
+  calendarUrl?: string;
+  username?: string;
+  password?: string;
+  vdir?: string;
+  extra?: string;
+  bridge?: string;
+  host?: string;
+  timezone?: string;
+  dir?: string;
 }): TestConfig {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'hosthog-test-'));
   chmodSync(dir, 0o755);
@@ -32,7 +46,24 @@ export function writeTestConfig(opts: {
 
 /** A minimal VEVENT calendar object, as "another client" would PUT it. */
 export function vevent(uid: string, summary: string, start: Date, end: Date, extra = ''): string {
-  const f = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog tests//EN', 'BEGIN:VEVENT', `UID:${uid}`, `DTSTAMP:${f(new Date())}`,
-    `DTSTART:${f(start)}`, `DTEND:${f(end)}`, `SUMMARY:${summary}`, ...(extra ? [extra] : []), 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+  const f = (d: Date) =>
+    d
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
+  return [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//hosthog tests//EN',
+    'BEGIN:VEVENT',
+    `UID:${uid}`,
+    `DTSTAMP:${f(new Date())}`,
+    `DTSTART:${f(start)}`,
+    `DTEND:${f(end)}`,
+    `SUMMARY:${summary}`,
+    ...(extra ? [extra] : []),
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
 }

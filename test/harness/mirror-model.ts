@@ -34,9 +34,21 @@ export function prng(seed: number): () => number {
   };
 }
 
-const ics = (uid: string, summary: string) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//hosthog//model//EN', 'BEGIN:VEVENT',
-  `UID:${uid}`, 'DTSTAMP:20260101T000000Z', 'DTSTART:20261124T100000Z', 'DTEND:20261124T110000Z', `SUMMARY:${summary}`,
-  'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+const ics = (uid: string, summary: string) =>
+  [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//hosthog//model//EN',
+    'BEGIN:VEVENT',
+    `UID:${uid}`,
+    'DTSTAMP:20260101T000000Z',
+    'DTSTART:20261124T100000Z',
+    'DTEND:20261124T110000Z',
+    `SUMMARY:${summary}`,
+    'END:VEVENT',
+    'END:VCALENDAR',
+    '',
+  ].join('\r\n');
 const summaryOf = (data: string) => /SUMMARY:([^\r\n]*)/.exec(data)?.[1] ?? null;
 
 export interface ModelEnv {
@@ -46,7 +58,12 @@ export interface ModelEnv {
   proxy?: FaultProxy;
 }
 
-export interface RunStats { steps: number; syncs: number; failed: number; full: number }
+export interface RunStats {
+  steps: number;
+  syncs: number;
+  failed: number;
+  full: number;
+}
 
 /** One generated run of `steps` steps; throws (with seed and log) when an invariant breaks. */
 export async function modelRun(env: ModelEnv, seed: number, steps: number): Promise<RunStats> {
@@ -69,16 +86,22 @@ export async function modelRun(env: ModelEnv, seed: number, steps: number): Prom
     await mk.arrayBuffer();
     if (mk.status !== 201) throw new Error(`seed ${seed}: MKCALENDAR ${mk.status}`);
     const viaProxy = env.proxy!.url(calUrl);
-    source = () => new CalDavSource({ url: viaProxy, username: srv.username, password: srv.password, timeoutMs: 400 });
+    source = () =>
+      new CalDavSource({ url: viaProxy, username: srv.username, password: srv.password, timeoutMs: 400 });
   } else {
     vdir = join(stateDir, 'cal');
     mkdirSync(vdir);
     source = () => new VdirSource(vdir);
   }
-  const hrefOf = (name: string) => env.kind === 'radicale' ? new URL(name, calUrl).pathname : join(vdir, name);
+  const hrefOf = (name: string) =>
+    env.kind === 'radicale' ? new URL(name, calUrl).pathname : join(vdir, name);
   const put = async (name: string, summary: string) => {
     if (env.kind === 'radicale') {
-      const r = await fetch(new URL(name, calUrl), { method: 'PUT', headers: { authorization: auth, 'content-type': 'text/calendar' }, body: ics(name, summary) });
+      const r = await fetch(new URL(name, calUrl), {
+        method: 'PUT',
+        headers: { authorization: auth, 'content-type': 'text/calendar' },
+        body: ics(name, summary),
+      });
       await r.arrayBuffer();
       if (r.status >= 300) throw new Error(`PUT ${name}: ${r.status}`);
     } else writeFileSync(join(vdir, name), ics(name, summary));
@@ -92,7 +115,11 @@ export async function modelRun(env: ModelEnv, seed: number, steps: number): Prom
     } else unlinkSync(join(vdir, name));
     server.delete(hrefOf(name));
   };
-  const fail = (why: string) => { throw new Error(`mirror model, seed ${seed} (replay: HOSTHOG_MODEL_SEED=${seed}): ${why}\n  steps: ${log.join(' | ')}`); };
+  const fail = (why: string) => {
+    throw new Error(
+      `mirror model, seed ${seed} (replay: HOSTHOG_MODEL_SEED=${seed}): ${why}\n  steps: ${log.join(' | ')}`,
+    );
+  };
   const stale = new Set<string>();
   const snapshot = (m: Mirror) => new Map(m.objects().map((o) => [o.href, summaryOf(o.data)]));
   let mirror = await Mirror.open(stateDir, source());
@@ -101,20 +128,44 @@ export async function modelRun(env: ModelEnv, seed: number, steps: number): Prom
       const names = [...server.keys()].map((h) => h.split('/').pop()!);
       const r = rnd();
       // Server-side changes first (often several), then a sync attempt, sometimes under a fault.
-      if (r < 0.45 || names.length === 0) { const name = `e${n++}.ics`; await put(name, `s${step}`); log.push(`create ${name}`); }
-      else if (r < 0.65) { const name = pick(names); await put(name, `edit${step}`); log.push(`edit ${name}`); }
-      else if (r < 0.85) { const name = pick(names); await del(name); log.push(`delete ${name}`); }
-      else { mirror.close(); mirror = await Mirror.open(stateDir, source()); log.push('restart'); }
+      if (r < 0.45 || names.length === 0) {
+        const name = `e${n++}.ics`;
+        await put(name, `s${step}`);
+        log.push(`create ${name}`);
+      } else if (r < 0.65) {
+        const name = pick(names);
+        await put(name, `edit${step}`);
+        log.push(`edit ${name}`);
+      } else if (r < 0.85) {
+        const name = pick(names);
+        await del(name);
+        log.push(`delete ${name}`);
+      } else {
+        mirror.close();
+        mirror = await Mirror.open(stateDir, source());
+        log.push('restart');
+      }
       if (rnd() < 0.4) continue; // let changes pile up between syncs
       let fault = 'none';
       if (env.kind === 'radicale') {
         const f = rnd();
         const p = env.proxy!;
-        if (f < 0.08) { p.forgetTokens = true; fault = 'token forgotten'; }
-        else if (f < 0.16) { p.garbleTokens = true; fault = 'token refused'; }
-        else if (f < 0.24) { p.fail(1, pick([500, 502, 503])); fault = '5xx'; }
-        else if (f < 0.32) { p.truncate(1, 1 + Math.floor(rnd() * 400)); fault = 'truncated'; }
-        else if (f < 0.34) { p.stall(1); fault = 'timeout'; }
+        if (f < 0.08) {
+          p.forgetTokens = true;
+          fault = 'token forgotten';
+        } else if (f < 0.16) {
+          p.garbleTokens = true;
+          fault = 'token refused';
+        } else if (f < 0.24) {
+          p.fail(1, pick([500, 502, 503]));
+          fault = '5xx';
+        } else if (f < 0.32) {
+          p.truncate(1, 1 + Math.floor(rnd() * 400));
+          fault = 'truncated';
+        } else if (f < 0.34) {
+          p.stall(1);
+          fault = 'timeout';
+        }
       }
       const before = snapshot(mirror);
       const force = rnd() < 0.1;
@@ -129,14 +180,22 @@ export async function modelRun(env: ModelEnv, seed: number, steps: number): Prom
         stats.failed++;
         log.push(`sync failed (${fault}): ${(e as Error).message.slice(0, 80)}`);
       } finally {
-        if (env.proxy) { env.proxy.forgetTokens = false; env.proxy.garbleTokens = false; env.proxy.fail(0, 503); env.proxy.truncate(0, 0); env.proxy.stall(0); }
+        if (env.proxy) {
+          env.proxy.forgetTokens = false;
+          env.proxy.garbleTokens = false;
+          env.proxy.fail(0, 503);
+          env.proxy.truncate(0, 0);
+          env.proxy.stall(0);
+        }
       }
       stats.syncs++;
       if (ok) log.push(`sync${force ? ' (full)' : ''} ok (${fault})`);
       const after = snapshot(mirror);
-      for (const h of before.keys()) if (server.has(h) && !after.has(h)) fail(`${h} is on the server but was dropped from the cache`);
+      for (const h of before.keys())
+        if (server.has(h) && !after.has(h)) fail(`${h} is on the server but was dropped from the cache`);
       if (!ok) {
-        if (after.size !== before.size || [...before].some(([h, s]) => after.get(h) !== s)) fail('a failed sync changed the cache');
+        if (after.size !== before.size || [...before].some(([h, s]) => after.get(h) !== s))
+          fail('a failed sync changed the cache');
         continue;
       }
       // A forgotten token answered DAViCal's way that the mirror could not tell from a delta (a
@@ -144,9 +203,17 @@ export async function modelRun(env: ModelEnv, seed: number, steps: number): Prom
       // such leftovers are allowed until then, and only for what the server really deleted.
       if (full) stale.clear();
       else if (fault === 'token forgotten') for (const h of after.keys()) if (!server.has(h)) stale.add(h);
-      const want = [...server].map(([h, s]) => `${h}=${s}`).sort().join(',');
-      const got = [...after].filter(([h]) => server.has(h) || !stale.has(h)).map(([h, s]) => `${h}=${s}`).sort().join(',');
-      if (want !== got) fail(`after a good sync the cache differs from the server:\n  server ${want}\n  cache  ${got}`);
+      const want = [...server]
+        .map(([h, s]) => `${h}=${s}`)
+        .sort()
+        .join(',');
+      const got = [...after]
+        .filter(([h]) => server.has(h) || !stale.has(h))
+        .map(([h, s]) => `${h}=${s}`)
+        .sort()
+        .join(',');
+      if (want !== got)
+        fail(`after a good sync the cache differs from the server:\n  server ${want}\n  cache  ${got}`);
     }
   } finally {
     mirror.close();
@@ -160,12 +227,21 @@ export async function modelRun(env: ModelEnv, seed: number, steps: number): Prom
 }
 
 /** Many runs with consecutive seeds from `base`; a replay seed in HOSTHOG_MODEL_SEED runs only that one. */
-export async function modelRuns(env: ModelEnv, base: number, runs: number, steps: number): Promise<RunStats & { runs: number }> {
+export async function modelRuns(
+  env: ModelEnv,
+  base: number,
+  runs: number,
+  steps: number,
+): Promise<RunStats & { runs: number }> {
   const only = process.env.HOSTHOG_MODEL_SEED ? Number(process.env.HOSTHOG_MODEL_SEED) : null;
   const total = { runs: 0, steps: 0, syncs: 0, failed: 0, full: 0 };
   for (let i = 0; i < (only === null ? runs : 1); i++) {
     const s = await modelRun(env, only ?? base + i, steps);
-    total.runs++; total.steps += s.steps; total.syncs += s.syncs; total.failed += s.failed; total.full += s.full;
+    total.runs++;
+    total.steps += s.steps;
+    total.syncs += s.syncs;
+    total.failed += s.failed;
+    total.full += s.full;
   }
   return total;
 }

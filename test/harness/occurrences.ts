@@ -10,13 +10,33 @@ export const TZ = 'Europe/Berlin';
 
 export function claim(o: Partial<Claim> & { uid: string }): Claim {
   return {
-    kind: 'claim', recurring: false, start: b('2026-11-22T14:00:00'), end: b('2026-11-22T18:00:00'), allDay: false,
-    title: '', user: 'alice', mode: 'shared', hog: false, resources: [], note: '', allow: [], ...o,
+    kind: 'claim',
+    recurring: false,
+    start: b('2026-11-22T14:00:00'),
+    end: b('2026-11-22T18:00:00'),
+    allDay: false,
+    title: '',
+    user: 'alice',
+    mode: 'shared',
+    hog: false,
+    resources: [],
+    note: '',
+    allow: [],
+    ...o,
   };
 }
 
 export function ann(o: Partial<Announcement> & { uid: string }): Announcement {
-  return { kind: 'announcement', recurring: false, start: b('2026-11-22T08:00:00'), end: b('2026-11-24T09:00:00'), allDay: false, title: '', text: 'hello', ...o };
+  return {
+    kind: 'announcement',
+    recurring: false,
+    start: b('2026-11-22T08:00:00'),
+    end: b('2026-11-24T09:00:00'),
+    allDay: false,
+    title: '',
+    text: 'hello',
+    ...o,
+  };
 }
 
 export function hostConfig(host = 'gpu-box-3', timezone = TZ): Config {
@@ -27,5 +47,7 @@ export function hostConfig(host = 'gpu-box-3', timezone = TZ): Config {
 
 /** A snapshot synced 30 s before NOW. */
 export const snap = (occurrences: (Claim | Announcement)[], o: Partial<Snapshot> = {}): Snapshot => ({
-  occurrences, syncedAt: new Date(NOW.getTime() - 30_000), ...o,
+  occurrences,
+  syncedAt: new Date(NOW.getTime() - 30_000),
+  ...o,
 });

@@ -9,12 +9,30 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync, chmodSync, openSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+  chmodSync,
+  openSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const run = promisify(execFile);
-const readText = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch { return ''; } };
+const readText = (f: string) => {
+  try {
+    return readFileSync(f, 'utf8').trim();
+  } catch {
+    return '';
+  }
+};
 
 export interface TestSystemd {
   /** systemd's pid as seen from here. */
@@ -56,32 +74,54 @@ exec /lib/systemd/systemd --log-target=console --log-level=info --show-status=no
  */
 function cgroup2Mount(): string | undefined {
   let info = '';
-  try { info = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return undefined; }
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
   for (const line of info.split('\n')) {
     const dash = line.indexOf(' - ');
     if (dash < 0) continue;
     const fstype = line.slice(dash + 3).split(' ')[0];
     const [, , , root, mountPoint] = line.split(' ');
-    if (fstype === 'cgroup2' && root === '/' && mountPoint && existsSync(join(mountPoint, 'cgroup.procs'))) return mountPoint.replace(/\\040/g, ' ');
+    if (fstype === 'cgroup2' && root === '/' && mountPoint && existsSync(join(mountPoint, 'cgroup.procs')))
+      return mountPoint.replace(/\\040/g, ' ');
   }
   return undefined;
 }
 
 /** What the machine looks like, for an error message when systemd does not come up. */
 function environmentFacts(): string {
-  const read = (f: string) => { try { return readFileSync(f, 'utf8').trim(); } catch (e) { return String(e); } };
-  const cgroupMounts = read('/proc/self/mountinfo').split('\n').filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' - ')[0].split(' ')[4] + ' ' + l.split(' - ')[1].split(' ')[0]);
-  return [`/proc/self/cgroup: ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`, `cgroup mounts: ${cgroupMounts.join(', ') || 'none'}`, `kernel: ${read('/proc/sys/kernel/osrelease')}`, `SHELL: ${process.env.SHELL ?? '(unset)'}, TMPDIR: ${process.env.TMPDIR ?? '(unset)'}`].join('\n');
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch (e) {
+      return String(e);
+    }
+  };
+  const cgroupMounts = read('/proc/self/mountinfo')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' - ')[0].split(' ')[4] + ' ' + l.split(' - ')[1].split(' ')[0]);
+  return [
+    `/proc/self/cgroup: ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`,
+    `cgroup mounts: ${cgroupMounts.join(', ') || 'none'}`,
+    `kernel: ${read('/proc/sys/kernel/osrelease')}`,
+    `SHELL: ${process.env.SHELL ?? '(unset)'}, TMPDIR: ${process.env.TMPDIR ?? '(unset)'}`,
+  ].join('\n');
 }
 
 /** systemd as PID 1 of its own pid namespace (NSpid ends in 1), whatever launched it. */
 function isNamespaceInit(pid: number): boolean {
-  return readText(`/proc/${pid}/comm`) === 'systemd' && /^NSpid:.*\s1$/m.test(readText(`/proc/${pid}/status`));
+  return (
+    readText(`/proc/${pid}/comm`) === 'systemd' && /^NSpid:.*\s1$/m.test(readText(`/proc/${pid}/status`))
+  );
 }
 
 /** Start a systemd with these units (file name → text); hh-boot.target is added. */
 export async function startSystemd(units: Record<string, string>): Promise<TestSystemd> {
-  if (!existsSync('/lib/systemd/systemd')) throw new Error('systemd is not installed: test/setup.sh installs it (apt-get install systemd)');
+  if (!existsSync('/lib/systemd/systemd'))
+    throw new Error('systemd is not installed: test/setup.sh installs it (apt-get install systemd)');
   const dir = mkdtempSync(join(tmpdir(), 'hh-systemd-'));
   const unitDir = join(dir, 'units');
   mkdirSync(unitDir);
@@ -109,9 +149,14 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
   // inner.sh`, not the file itself, so a temp dir mounted noexec does not matter. script runs
   // its command with $SHELL, which is set to bash here (CI may have none).
   const env = { ...process.env, SHELL: '/bin/bash', HH_INNER: inner, HH_UNITS: unitDir, HH_LOG: consoleLog };
-  const unshare = 'unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private bash "$HH_INNER" "$HH_UNITS"';
+  const unshare =
+    'unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private bash "$HH_INNER" "$HH_UNITS"';
   const errFd = openSync(outerErr, 'w');
-  const outer: ChildProcess = spawn('bash', ['-ec', `read -r _; exec script -qfec '${unshare}' "$HH_LOG" < /dev/null`], { stdio: ['pipe', errFd, errFd], detached: true, env });
+  const outer: ChildProcess = spawn(
+    'bash',
+    ['-ec', `read -r _; exec script -qfec '${unshare}' "$HH_LOG" < /dev/null`],
+    { stdio: ['pipe', errFd, errFd], detached: true, env },
+  );
   closeSync(errFd);
   const leafName = `hh-systemd-${process.pid}-${Date.now()}`;
   const own = /^0::(\/.*)$/m.exec(readText('/proc/self/cgroup'))?.[1] ?? '/';
@@ -121,26 +166,48 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
   for (const c of candidates) {
     try {
       mkdirSync(c);
-    } catch (e) { refused.push(`mkdir ${c}: ${(e as Error).message}`); continue; }
+    } catch (e) {
+      refused.push(`mkdir ${c}: ${(e as Error).message}`);
+      continue;
+    }
     try {
       writeFileSync(join(c, 'cgroup.procs'), String(outer.pid));
       cg = c;
       break;
     } catch (e) {
       refused.push(`move into ${c}: ${(e as Error).message}`);
-      try { rmdirSync(c); } catch { /* leave it */ }
+      try {
+        rmdirSync(c);
+      } catch {
+        /* leave it */
+      }
     }
   }
   if (!cg) {
-    try { process.kill(outer.pid!, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(outer.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
     if (ownMount) await run('umount', [ownMount]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`test systemd: no cgroup to run it in (${refused.join('; ')})\n${environmentFacts()}`);
   }
   outer.stdin!.end('go\n');
   let outerExit: string | undefined;
-  const exited = new Promise<void>((res) => outer.once('exit', (code, signal) => { outerExit = signal ?? String(code); res(); }));
-  const log = () => { try { return readFileSync(consoleLog, 'utf8'); } catch { return ''; } };
+  const exited = new Promise<void>((res) =>
+    outer.once('exit', (code, signal) => {
+      outerExit = signal ?? String(code);
+      res();
+    }),
+  );
+  const log = () => {
+    try {
+      return readFileSync(consoleLog, 'utf8');
+    } catch {
+      return '';
+    }
+  };
 
   let pid = 0;
   const prefix = () => ['nsenter', '-t', String(pid), '-m', '-p', 'systemctl'];
@@ -151,27 +218,55 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (e) {
       const x = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? String(e) };
+      return {
+        code: typeof x.code === 'number' ? x.code : 1,
+        stdout: x.stdout ?? '',
+        stderr: x.stderr ?? String(e),
+      };
     }
   };
   /** Every process in the test's cgroup subtree (systemd and all it started). */
   const pidsIn = (d: string): number[] => {
     if (!existsSync(d)) return [];
     let pids: number[] = [];
-    try { pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number); } catch { /* gone */ }
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) pids.push(...pidsIn(join(d, e.name)));
+    try {
+      pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      /* gone */
+    }
+    for (const e of readdirSync(d, { withFileTypes: true }))
+      if (e.isDirectory()) pids.push(...pidsIn(join(d, e.name)));
     return pids;
   };
   const cleanup = async () => {
-    if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-    for (const p of pidsIn(cg)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    for (const p of pidsIn(cg)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
     const rm = (d: string) => {
       if (!existsSync(d)) return;
       for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rm(join(d, e.name));
-      try { rmdirSync(d); } catch { /* still populated: processes are being reaped */ }
+      try {
+        rmdirSync(d);
+      } catch {
+        /* still populated: processes are being reaped */
+      }
     };
-    for (let i = 0; i < 20 && existsSync(cg); i++) { rm(cg); if (existsSync(cg)) await new Promise((r) => setTimeout(r, 100)); }
+    for (let i = 0; i < 20 && existsSync(cg); i++) {
+      rm(cg);
+      if (existsSync(cg)) await new Promise((r) => setTimeout(r, 100));
+    }
     if (ownMount) await run('umount', [ownMount]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -197,9 +292,15 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
         failed && `failed units: ${failed}`,
         `launcher stderr: ${readText(outerErr) || '(empty)'}`,
         `console: ${log().slice(-2000) || '(empty)'}`,
-        `processes in its cgroup: ${pidsIn(cg).map((p) => `${p} ${readText(`/proc/${p}/comm`)}`).join(', ') || 'none'}`,
+        `processes in its cgroup: ${
+          pidsIn(cg)
+            .map((p) => `${p} ${readText(`/proc/${p}/comm`)}`)
+            .join(', ') || 'none'
+        }`,
         environmentFacts(),
-      ].filter(Boolean).join('\n');
+      ]
+        .filter(Boolean)
+        .join('\n');
       await cleanup();
       throw new Error(`test systemd did not come up: ${why}`);
     }
@@ -210,7 +311,9 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
     pid,
     systemctl: prefix(),
     ctl,
-    async isActive(unit) { return (await ctl('is-active', unit)).stdout.trim() === 'active'; },
+    async isActive(unit) {
+      return (await ctl('is-active', unit)).stdout.trim() === 'active';
+    },
     log,
     async stop() {
       await ctl('exit', '0');

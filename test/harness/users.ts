@@ -5,7 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 
-export interface TestUser { name: string; uid: number; gid: number; home: string; }
+export interface TestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
 
 export const TEST_USERS = ['hh-alice', 'hh-bob', 'hh-carol', 'hh-dave'] as const;
 export const ADMIN_GROUP = 'hh-admins';
@@ -15,7 +20,12 @@ function run(cmd: string, args: string[]): string {
 }
 
 function exists(kind: 'passwd' | 'group', name: string): boolean {
-  try { run('getent', [kind, name]); return true; } catch { return false; }
+  try {
+    run('getent', [kind, name]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function ensureTestUsers(): Record<string, TestUser> {
@@ -24,7 +34,9 @@ export function ensureTestUsers(): Record<string, TestUser> {
   const out: Record<string, TestUser> = {};
   for (const name of TEST_USERS) {
     if (!exists('passwd', name)) {
-      try { run('/usr/sbin/useradd', ['--create-home', '--shell', '/bin/bash', name]); } catch (e) {
+      try {
+        run('/usr/sbin/useradd', ['--create-home', '--shell', '/bin/bash', name]);
+      } catch (e) {
         if (!exists('passwd', name)) throw e; // a parallel test file created it first
       }
       run('/usr/sbin/usermod', ['-p', '*', name]);

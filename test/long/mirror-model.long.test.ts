@@ -15,7 +15,9 @@ test('mirror model (long): 1,000 runs on Radicale with faults', async (t) => {
   const proxy = await startFaultProxy(server.calendarUrl);
   t.after(() => proxy.close());
   const s = await modelRuns({ kind: 'radicale', server, proxy }, 1_000_000, 1000, 16);
-  t.diagnostic(`runs ${s.runs}, steps ${s.steps}, syncs ${s.syncs} (${s.failed} failed by a fault, ${s.full} full)`);
+  t.diagnostic(
+    `runs ${s.runs}, steps ${s.steps}, syncs ${s.syncs} (${s.failed} failed by a fault, ${s.full} full)`,
+  );
   assert.equal(s.runs, process.env.HOSTHOG_MODEL_SEED ? 1 : 1000);
 });
 

@@ -19,14 +19,29 @@ async function plainlyNotAdmin(config: Config): Promise<boolean> {
 }
 import { printResult } from '../output.js';
 
-export async function announce(g: GlobalOptions, words: string[], o: { from?: string; until?: string; json?: boolean }): Promise<void> {
+export async function announce(
+  g: GlobalOptions,
+  words: string[],
+  o: { from?: string; until?: string; json?: boolean },
+): Promise<void> {
   const config = configFor(g);
   const text = words.join(' ').trim();
   if (await plainlyNotAdmin(config)) throw new PermissionError('only admins may announce', adminHint(config));
-  if (!text) throw new UsageError('announce what?', 'e.g. hosthog announce --until "next friday" "NixOS upgrade Saturday"');
-  if (!o.until) throw new UsageError('an announcement needs an end', 'add --until "next friday" (it shows until then; --from sets when it starts showing)');
+  if (!text)
+    throw new UsageError(
+      'announce what?',
+      'e.g. hosthog announce --until "next friday" "NixOS upgrade Saturday"',
+    );
+  if (!o.until)
+    throw new UsageError(
+      'an announcement needs an end',
+      'add --until "next friday" (it shows until then; --from sets when it starts showing)',
+    );
   const now = new Date();
   const start = o.from ? parseWhen(o.from, now, config.timezone) : now;
   const end = parseEnd(o.until, start, now, config.timezone);
-  printResult(await callWrite(g, 'announce', { text, start: start.toISOString(), end: end.toISOString() }), o.json);
+  printResult(
+    await callWrite(g, 'announce', { text, start: start.toISOString(), end: end.toISOString() }),
+    o.json,
+  );
 }

@@ -23,7 +23,10 @@ import { publishing } from '../../bridge/publish-ics.js';
 export function stateDirError(e: unknown, dir: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new ConfigError([`cannot write the state directory ${dir}: ${code}`], 'run as root, or set [bridge] state_dir to a writable directory');
+    return new ConfigError(
+      [`cannot write the state directory ${dir}: ${code}`],
+      'run as root, or set [bridge] state_dir to a writable directory',
+    );
   }
   return e;
 }
@@ -44,9 +47,10 @@ function syncHandler(b: Bridge): ExtraHandler {
     const n = b.current?.occurrences.length ?? 0;
     const result = {
       action: 'synced',
-      summary: `synced ${b.source.description} (by the bridge): ${out.full ? 'full reconcile' : 'delta'}, `
-        + `${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; `
-        + `motd ${b.config.bridge.motd}`,
+      summary:
+        `synced ${b.source.description} (by the bridge): ${out.full ? 'full reconcile' : 'delta'}, ` +
+        `${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; ` +
+        `motd ${b.config.bridge.motd}`,
     };
     last = { at: Date.now(), result };
     return result;
@@ -57,7 +61,11 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const config = configFor(g, { withPassword: true });
   const log = createLog();
   let unlock: () => void;
-  try { unlock = lockStateDir(config.bridge.stateDir); } catch (e) { throw stateDirError(e, config.bridge.stateDir); }
+  try {
+    unlock = lockStateDir(config.bridge.stateDir);
+  } catch (e) {
+    throw stateDirError(e, config.bridge.stateDir);
+  }
   let activeClaims: () => Claim[] = () => [];
   const tell = telling(config, log, () => activeClaims());
   const seen = firstSeen(config.bridge.stateDir); // booking order: when the bridge first saw an event
@@ -75,12 +83,15 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     hooks: [...(gpus ? [gpus.hook] : []), tell.hook, ...(publish ? [publish] : [])],
     motdExtras: () => [...hogLines(), ...(gpus?.motdLines() ?? []), ...tell.motdLines()],
     stamp: (occ, now) => seen.stamp(occ, now),
-  }).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  }).catch((e) => {
+    throw stateDirError(e, config.bridge.stateDir);
+  });
   writeConfigStamp(config.bridge.stateDir, config.source);
   activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
   // Hog enforcement needs root (the gate's files). First settle what a previous run left, then
   // enforce on every refresh.
-  const hog = process.getuid?.() === 0 ? hogging(config, log, () => b.current?.occurrences ?? [], seen) : null;
+  const hog =
+    process.getuid?.() === 0 ? hogging(config, log, () => b.current?.occurrences ?? [], seen) : null;
   if (hog) {
     hogLines = () => hog.motdLines();
     await hog.reconcileAtStart(b.current?.occurrences ?? [], b.current?.syncedAt ?? null, new Date());
@@ -97,7 +108,10 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const author = () => (writers.length === 1 ? writers[0] : null);
   const catchUp = async () => {
     tell.actingAs(null);
-    await b.syncOnce({ deferHooks: true }).then(() => undefined, () => undefined);
+    await b.syncOnce({ deferHooks: true }).then(
+      () => undefined,
+      () => undefined,
+    );
     tell.actingAs(author());
   };
   // The write path (planners, rrule) loads on the first request, not at start: the bridge's
@@ -107,15 +121,23 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     if (!handler) {
       const { CalendarWriter } = await import('../../bridge/writer.js');
       // The writer and the handler read the bridge's CURRENT source and config (reloads).
-      const h = makeHandler(new CalendarWriter(() => b.source, b, () => b.config), () => b.config, catchUp,
-        { ...tell.handlers, ...(hog?.handlers ?? {}), sync: syncHandler(b) });
+      const h = makeHandler(
+        new CalendarWriter(
+          () => b.source,
+          b,
+          () => b.config,
+        ),
+        () => b.config,
+        catchUp,
+        { ...tell.handlers, ...(hog?.handlers ?? {}), sync: syncHandler(b) },
+      );
       handler = hog ? hog.wrap(h) : noHogging(h);
     }
     if (!WRITES.has(req.method)) return handler(who, req);
     writers.push(who.user);
     tell.actingAs(author());
     try {
-      const result = await handler(who, req) as { uid?: string } | null;
+      const result = (await handler(who, req)) as { uid?: string } | null;
       // claim --force (the planner refused it to non-admins): booked first, by the bridge's own
       // record (a CREATED in the event is not trusted); ruled again now, so holders are told.
       if (req.method === 'claim' && req.params?.force === true && typeof result?.uid === 'string') {
@@ -123,7 +145,10 @@ export async function bridge(g: GlobalOptions): Promise<void> {
         await b.restamp();
       }
       return result;
-    } finally { writers.splice(writers.indexOf(who.user), 1); tell.actingAs(author()); }
+    } finally {
+      writers.splice(writers.indexOf(who.user), 1);
+      tell.actingAs(author());
+    }
   };
   const rpc = await startRpcServer({
     socketPath: config.bridge.socket,
@@ -137,13 +162,33 @@ export async function bridge(g: GlobalOptions): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');
-      Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(() => { b.markStopped(); unlock(); resolve(); }, (e) => { log.error({ err: errorLine(e) }, 'stop failed'); unlock(); resolve(); });
+      Promise.all([rpc.close(), b.stop(), gpus?.stop()]).then(
+        () => {
+          b.markStopped();
+          unlock();
+          resolve();
+        },
+        (e) => {
+          log.error({ err: errorLine(e) }, 'stop failed');
+          unlock();
+          resolve();
+        },
+      );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => b.reload('SIGHUP (systemctl reload)'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  log.info({ calendar: b.source.description, config: config.source, motd: config.bridge.motd, socket: config.bridge.socket, poll_s: config.bridge.pollMs / 1000 }, 'hosthog bridge started');
+  log.info(
+    {
+      calendar: b.source.description,
+      config: config.source,
+      motd: config.bridge.motd,
+      socket: config.bridge.socket,
+      poll_s: config.bridge.pollMs / 1000,
+    },
+    'hosthog bridge started',
+  );
   const plain = config.calendar.kind === 'caldav' ? plainHttpWarning(config.calendar.url) : null;
   if (plain) log.warn({ calendar: b.source.description }, `${plain}: use https://`);
   b.start();

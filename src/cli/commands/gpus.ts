@@ -27,13 +27,19 @@ function unknownPlan(now: Date, why: string): PublishedGpus {
   return { at: now.toISOString(), reading_at: null, unknown: why, gpus: [], flags: [] };
 }
 
-export interface GpusOptions { json?: boolean; mine?: boolean; env?: boolean; hint?: boolean }
+export interface GpusOptions {
+  json?: boolean;
+  mine?: boolean;
+  env?: boolean;
+  hint?: boolean;
+}
 
 export async function gpus(g: GlobalOptions, o: GpusOptions): Promise<void> {
   const config = configFor(g);
   const now = new Date();
-  const plan = loadGpus(config, now)
-    ?? unknownPlan(now, 'GPUs are not watched on this host (no [gpus] section, no gpuN resource)');
+  const plan =
+    loadGpus(config, now) ??
+    unknownPlan(now, 'GPUs are not watched on this host (no [gpus] section, no gpuN resource)');
   if (o.mine || o.env || o.hint) {
     const me = userInfo().username;
     const snap = readSnapshotFile(config.bridge.stateDir);
@@ -41,8 +47,15 @@ export async function gpus(g: GlobalOptions, o: GpusOptions): Promise<void> {
     const claimed = active.filter((c) => c.user === me).flatMap((c) => c.resources);
     const mine = mineIndices(plan.gpus, claimed);
     const env = cudaEnvLine(mine);
-    if (o.env) { if (env) process.stdout.write(env + '\n'); return; }
-    if (o.hint) { const h = claimHintLine(mine); if (h) process.stdout.write(h + '\n'); return; }
+    if (o.env) {
+      if (env) process.stdout.write(env + '\n');
+      return;
+    }
+    if (o.hint) {
+      const h = claimHintLine(mine);
+      if (h) process.stdout.write(h + '\n');
+      return;
+    }
     const rows = plan.gpus.filter((r) => mine.some((m) => m.resource === r.resource));
     if (o.json) {
       const flags = plan.flags.filter((f) => rows.some((r) => r.resource === f.resource));
@@ -56,7 +69,10 @@ export async function gpus(g: GlobalOptions, o: GpusOptions): Promise<void> {
     process.stdout.write(lines.join('\n') + '\n');
     return;
   }
-  if (o.json) { process.stdout.write(JSON.stringify(plan, null, 2) + '\n'); return; }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+    return;
+  }
   const lines = renderGpus(plan, config.timezone, now);
   process.stdout.write((lines.length ? lines.join('\n') : 'no GPUs') + '\n');
 }

@@ -7,6 +7,8 @@ export async function hosts(g: GlobalOptions, opts: { json?: boolean; stats?: bo
   const now = new Date();
   const { ctx, hosts: snaps, stats } = await loadFleet(g, nearWindow, { now });
   const rows = hostRows(snaps, now);
-  process.stdout.write(opts.json ? JSON.stringify(hostsJson(rows), null, 2) + '\n' : renderHosts(rows, ctx.config.timezone, now));
+  process.stdout.write(
+    opts.json ? JSON.stringify(hostsJson(rows), null, 2) + '\n' : renderHosts(rows, ctx.config.timezone, now),
+  );
   if (process.env.HOSTHOG_FLEET_STATS) process.stderr.write(JSON.stringify(stats) + '\n');
 }

@@ -16,7 +16,13 @@ import { parseDuration } from '../../core/duration.js';
 import { parsePrefs, prefsToml, type NotifyPrefs } from '../../core/notify-prefs.js';
 import { prefsPath } from '../../host/sessions/notify-prefs-file.js';
 
-interface NotifyOptions { json?: boolean; mute?: string; unmute?: boolean; channels?: string; to?: string }
+interface NotifyOptions {
+  json?: boolean;
+  mute?: string;
+  unmute?: boolean;
+  channels?: string;
+  to?: string;
+}
 
 export async function notify(g: GlobalOptions, words: string[], o: NotifyOptions): Promise<void> {
   if (o.mute !== undefined || o.unmute || o.channels !== undefined) {
@@ -27,12 +33,22 @@ export async function notify(g: GlobalOptions, words: string[], o: NotifyOptions
     return;
   }
   if (!words.length) {
-    throw new UsageError('notify what?',
-      'e.g. hosthog notify "please stop your jobs on gpu1 by 17:00", or hosthog notify --mute 2h');
+    throw new UsageError(
+      'notify what?',
+      'e.g. hosthog notify "please stop your jobs on gpu1 by 17:00", or hosthog notify --mute 2h',
+    );
   }
   const config = configFor(g);
-  const to = o.to ? o.to.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
-  printResult(await callBridge(config.bridge.socket, { method: 'notify', params: { text: words.join(' '), to } }), o.json);
+  const to = o.to
+    ? o.to
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : undefined;
+  printResult(
+    await callBridge(config.bridge.socket, { method: 'notify', params: { text: words.join(' '), to } }),
+    o.json,
+  );
 }
 
 function settings(o: NotifyOptions): void {
@@ -40,23 +56,34 @@ function settings(o: NotifyOptions): void {
   let prefs: NotifyPrefs = { muteUntil: null, channels: null };
   try {
     prefs = parsePrefs(parse(readFileSync(file, 'utf8')) as Record<string, unknown>).prefs;
-  } catch { /* none yet, or unreadable: start afresh */ }
+  } catch {
+    /* none yet, or unreadable: start afresh */
+  }
   const now = Date.now();
   if (o.mute !== undefined) {
     const ms = parseDuration(o.mute);
     if (ms === null || ms <= 0) {
-      throw new UsageError(`cannot read the duration "${o.mute.slice(0, 40)}"`, 'e.g. --mute 2h or --mute 30m');
+      throw new UsageError(
+        `cannot read the duration "${o.mute.slice(0, 40)}"`,
+        'e.g. --mute 2h or --mute 30m',
+      );
     }
     prefs.muteUntil = new Date(now + ms);
   }
   if (o.unmute) prefs.muteUntil = null;
   if (o.channels !== undefined) {
-    const list = o.channels.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = o.channels
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (list.length === 1 && list[0] === 'all') prefs.channels = null;
     else {
       const bad = list.filter((x) => !['wall', 'tmux', 'desktop'].includes(x));
       if (bad.length || !list.length) {
-        throw new UsageError(`unknown channel "${(bad[0] ?? '').slice(0, 20)}"`, 'use any of wall, tmux, desktop, or all');
+        throw new UsageError(
+          `unknown channel "${(bad[0] ?? '').slice(0, 20)}"`,
+          'use any of wall, tmux, desktop, or all',
+        );
       }
       prefs.channels = [...new Set(list)];
     }

@@ -9,8 +9,16 @@ import { callWrite } from '../transport.js';
 import { UsageError } from '../../core/errors.js';
 import { printResult } from '../output.js';
 
-export async function request(g: GlobalOptions, id: string, o: { note?: string; close?: boolean; json?: boolean }): Promise<void> {
-  if (!o.close && !o.note) throw new UsageError('request what?', 'e.g. hosthog request 6f1c -m "could I have gpu1 from 15:00?"');
+export async function request(
+  g: GlobalOptions,
+  id: string,
+  o: { note?: string; close?: boolean; json?: boolean },
+): Promise<void> {
+  if (!o.close && !o.note)
+    throw new UsageError('request what?', 'e.g. hosthog request 6f1c -m "could I have gpu1 from 15:00?"');
   if (o.close && o.note) throw new UsageError('--close and -m contradict each other', 'pick one');
-  printResult(await callWrite(g, 'request', o.close ? { uid: id, close: true } : { uid: id, text: o.note }), o.json);
+  printResult(
+    await callWrite(g, 'request', o.close ? { uid: id, close: true } : { uid: id, text: o.note }),
+    o.json,
+  );
 }

@@ -8,18 +8,36 @@ import { renderStatsHtml } from '../../core/stats-html.js';
 import { parseDurationArg, parseWhen } from '../../core/when.js';
 import { UsageError } from '../../core/errors.js';
 
-export async function stats(g: GlobalOptions, o: { since?: string; until?: string; by?: string; json?: boolean; html?: string }): Promise<void> {
+export async function stats(
+  g: GlobalOptions,
+  o: { since?: string; until?: string; by?: string; json?: boolean; html?: string },
+): Promise<void> {
   const by = (o.by ?? 'host') as StatsBy;
-  if (!['host', 'user', 'resource'].includes(by)) throw new UsageError(`--by ${String(o.by).slice(0, 20)}: unknown grouping`, 'use --by host, --by user or --by resource');
+  if (!['host', 'user', 'resource'].includes(by))
+    throw new UsageError(
+      `--by ${String(o.by).slice(0, 20)}: unknown grouping`,
+      'use --by host, --by user or --by resource',
+    );
   const now = new Date();
   let span: { from: Date; to: Date } | null = null;
-  const { ctx, hosts, stats: fetched } = await loadFleet(g, (c, n) => {
-    const to = o.until ? parseWhen(o.until, n, c.config.timezone) : n;
-    const since = o.since ?? '90d';
-    const from = /^\d+\s*[a-z]+$/i.test(since.trim()) ? new Date(to.getTime() - parseDurationArg(since)) : parseWhen(since, n, c.config.timezone);
-    if (from >= to) throw new UsageError('--since must be before the end of the period', 'e.g. --since 90d');
-    return (span = { from, to });
-  }, { now });
+  const {
+    ctx,
+    hosts,
+    stats: fetched,
+  } = await loadFleet(
+    g,
+    (c, n) => {
+      const to = o.until ? parseWhen(o.until, n, c.config.timezone) : n;
+      const since = o.since ?? '90d';
+      const from = /^\d+\s*[a-z]+$/i.test(since.trim())
+        ? new Date(to.getTime() - parseDurationArg(since))
+        : parseWhen(since, n, c.config.timezone);
+      if (from >= to)
+        throw new UsageError('--since must be before the end of the period', 'e.g. --since 90d');
+      return (span = { from, to });
+    },
+    { now },
+  );
   const s = computeStats(hosts, { from: span!.from, to: span!.to, by, timezone: ctx.config.timezone });
   if (o.html) {
     writeFileSync(o.html, renderStatsHtml(s), { mode: 0o644 });

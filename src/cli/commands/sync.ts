@@ -12,7 +12,9 @@ export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<
   if (g.calendar) {
     // Off the host: refresh this user's cache of that calendar (nothing of the host's is written).
     const snap = await (await import('../transport.js')).directSnapshot(g, configFor(g));
-    process.stdout.write(`synced ${snap.description} into your cache (~/.cache/hosthog): ${snap.occurrences.length} occurrences in the window\n`);
+    process.stdout.write(
+      `synced ${snap.description} into your cache (~/.cache/hosthog): ${snap.occurrences.length} occurrences in the window\n`,
+    );
     return;
   }
   // A running bridge is asked to sync (over its socket): a second process would race it on
@@ -32,17 +34,29 @@ export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<
   // No bridge: this process takes the state directory like a bridge would (a bridge starting
   // meanwhile waits for it, and it for a bridge).
   let unlock: () => void;
-  try { unlock = lockStateDir(config.bridge.stateDir); } catch (e) { throw stateDirError(e, config.bridge.stateDir); }
-  try { await syncHere(config, opts); } finally { unlock(); }
+  try {
+    unlock = lockStateDir(config.bridge.stateDir);
+  } catch (e) {
+    throw stateDirError(e, config.bridge.stateDir);
+  }
+  try {
+    await syncHere(config, opts);
+  } finally {
+    unlock();
+  }
 }
 
 async function syncHere(config: ReturnType<typeof configFor>, opts: { full?: boolean }): Promise<void> {
   const log = createLog({ level: process.env.HOSTHOG_LOG_LEVEL ?? 'warn', stream: process.stderr });
-  const bridge = await Bridge.open(config, log).catch((e) => { throw stateDirError(e, config.bridge.stateDir); });
+  const bridge = await Bridge.open(config, log).catch((e) => {
+    throw stateDirError(e, config.bridge.stateDir);
+  });
   try {
     const out = await bridge.syncOnce({ forceFull: opts.full });
     const n = bridge.current?.occurrences.length ?? 0;
-    process.stdout.write(`synced ${bridge.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ${out.changed} changed, ${out.deleted} deleted; ${bridge.mirror.size} events, ${n} occurrences in the window; motd ${config.bridge.motd}\n`);
+    process.stdout.write(
+      `synced ${bridge.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ${out.changed} changed, ${out.deleted} deleted; ${bridge.mirror.size} events, ${n} occurrences in the window; motd ${config.bridge.motd}\n`,
+    );
   } finally {
     await bridge.stop();
   }

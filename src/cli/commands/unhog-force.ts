@@ -9,17 +9,24 @@ import { clearGate } from '../../host/hog/gate.js';
 import { createQuietHost } from '../../host/hog/quiet-host.js';
 import { HosthogError } from '../../core/errors.js';
 
-export async function forceUnhog(config: Config): Promise<{ action: string; summary: string; started: string[] }> {
+export async function forceUnhog(
+  config: Config,
+): Promise<{ action: string; summary: string; started: string[] }> {
   let q: { started: string[]; failed: string[] };
   try {
     clearGate(config.hog.gateDir);
   } finally {
     // Units come back even if the gate could not be cleared.
-    q = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: config.hog.systemctl }).release();
+    q = await createQuietHost({
+      stateDir: config.bridge.stateDir,
+      systemctl: config.hog.systemctl,
+    }).release();
   }
   if (q.failed.length) {
-    throw new HosthogError(`opened the gate, but could not start again: ${q.failed.join(', ')}`,
-      `see: ${config.hog.systemctl.join(' ')} status ${q.failed[0]}`);
+    throw new HosthogError(
+      `opened the gate, but could not start again: ${q.failed.join(', ')}`,
+      `see: ${config.hog.systemctl.join(' ')} status ${q.failed[0]}`,
+    );
   }
   const units = q.started.length ? `; started again: ${q.started.join(', ')}` : '';
   const summary = `opened the hog gate (${config.hog.gateDir}/allow removed); everyone may log in again${units}`;

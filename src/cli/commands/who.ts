@@ -15,7 +15,11 @@ export async function who(g: GlobalOptions, o: { json?: boolean }): Promise<void
   let out: { rows: WhoRow[]; flags: WhoFlag[] };
   if (existsSync(config.bridge.socket)) {
     const { callBridge } = await import('../../host/rpc/rpc-client.js');
-    out = await callBridge(config.bridge.socket, { method: 'who', params: {} }, { timeoutMs: 15_000 }) as typeof out;
+    out = (await callBridge(
+      config.bridge.socket,
+      { method: 'who', params: {} },
+      { timeoutMs: 15_000 },
+    )) as typeof out;
   } else {
     const { discoverSessions } = await import('../../host/sessions/sessions.js');
     const snap = readSnapshotFile(config.bridge.stateDir);
@@ -25,7 +29,10 @@ export async function who(g: GlobalOptions, o: { json?: boolean }): Promise<void
   }
   // What runs on each GPU, as the bridge published it (same objects as hosthog gpus --json).
   const gpus = (await import('./gpus.js')).loadGpus(config, new Date());
-  if (o.json) { process.stdout.write(JSON.stringify(gpus ? { ...out, gpus } : out, null, 2) + '\n'); return; }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(gpus ? { ...out, gpus } : out, null, 2) + '\n');
+    return;
+  }
   const gpuLines = gpus ? gpuMotdLines(gpus, config.timezone, new Date()) : [];
   process.stdout.write([renderWho(out.rows, { flags: out.flags }), ...gpuLines].join('\n') + '\n');
 }

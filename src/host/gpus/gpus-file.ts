@@ -22,7 +22,9 @@ export function readGpusFile(stateDir: string): Omit<GpuPlan, 'idle'> | null {
     const p = JSON.parse(readFileSync(join(stateDir, GPUS_FILE), 'utf8')) as GpuPlan;
     if (!p || !Array.isArray(p.gpus) || !Array.isArray(p.flags) || typeof p.at !== 'string') return null;
     return p;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 export function readIdleState(stateDir: string): GpuIdleState {
@@ -31,7 +33,9 @@ export function readIdleState(stateDir: string): GpuIdleState {
     if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
     const ok = ([, s]: [string, unknown]) => typeof s === 'string' && Number.isFinite(Date.parse(s));
     return Object.fromEntries(Object.entries(v).filter(ok)) as GpuIdleState;
-  } catch { return {}; }
+  } catch {
+    return {};
+  }
 }
 
 export function writeIdleState(stateDir: string, s: GpuIdleState): void {

@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface PidOwner { user: string | null; start: string | null }
+export interface PidOwner {
+  user: string | null;
+  start: string | null;
+}
 
 export function readPasswdNames(path = '/etc/passwd'): Map<number, string> {
   const m = new Map<number, string>();
@@ -15,7 +18,9 @@ export function readPasswdNames(path = '/etc/passwd'): Map<number, string> {
       const f = line.split(':');
       if (f.length >= 3 && /^\d+$/.test(f[2])) m.set(Number(f[2]), f[0]);
     }
-  } catch { /* no names: uids are shown */ }
+  } catch {
+    /* no names: uids are shown */
+  }
   return m;
 }
 
@@ -35,7 +40,9 @@ export function pidOwner(pid: number, names: Map<number, string>, procRoot = '/p
     const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'utf8');
     // Fields after the command name (which may hold spaces and parentheses): starttime is #22.
     start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch { /* gone meanwhile */ }
+  } catch {
+    /* gone meanwhile */
+  }
   const n = Number(uid[1]);
   return { user: names.get(n) ?? `uid ${n}`, start };
 }

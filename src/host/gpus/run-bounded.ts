@@ -5,7 +5,11 @@
 import { spawn } from 'node:child_process';
 
 export interface Bounded {
-  code: number | null; stdout: string; stderr: string; error?: string; timedOut: boolean;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  error?: string;
+  timedOut: boolean;
 }
 
 const MAX_OUT = 1 << 20;
@@ -31,13 +35,32 @@ export function runBounded(argv: string[], timeoutMs: number): Promise<Bounded> 
       return;
     }
     const kill = () => {
-      try { process.kill(-child.pid!, 'SIGKILL'); } catch { try { child.kill('SIGKILL'); } catch { /* gone */ } }
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     };
-    const timer = setTimeout(() => { kill(); finish({ code: null, timedOut: true }); }, timeoutMs);
-    child.stdout!.on('data', (d: Buffer) => { if (stdout.length < MAX_OUT) stdout += d.toString('utf8'); });
-    child.stderr!.on('data', (d: Buffer) => { if (stderr.length < MAX_OUT) stderr += d.toString('utf8'); });
+    const timer = setTimeout(() => {
+      kill();
+      finish({ code: null, timedOut: true });
+    }, timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (stdout.length < MAX_OUT) stdout += d.toString('utf8');
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < MAX_OUT) stderr += d.toString('utf8');
+    });
     child.on('error', (e: NodeJS.ErrnoException) => {
-      finish({ code: null, error: e.code === 'ENOENT' ? `${argv[0]} not found` : e.message, timedOut: false });
+      finish({
+        code: null,
+        error: e.code === 'ENOENT' ? `${argv[0]} not found` : e.message,
+        timedOut: false,
+      });
     });
     child.on('close', (code) => finish({ code, timedOut: false }));
   });

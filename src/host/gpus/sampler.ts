@@ -59,7 +59,9 @@ export class GpuSampler {
 
   constructor(private readonly o: SamplerOptions) {}
 
-  source(): GpuSource { return this.last; }
+  source(): GpuSource {
+    return this.last;
+  }
 
   /** One sample now (skipped while one runs). */
   async sampleOnce(): Promise<GpuSource> {
@@ -67,11 +69,18 @@ export class GpuSampler {
       this.running = (async () => {
         const r = await readGpus(this.o);
         const now = (this.o.clock ?? (() => new Date()))();
-        this.last = 'error' in r
-          ? { reading: this.last.reading, failure: { at: now, error: r.error } }
-          : { reading: r, failure: null };
-        try { this.o.onSample?.(this.last); } catch { /* the hook logs its own */ }
-      })().finally(() => { this.running = null; });
+        this.last =
+          'error' in r
+            ? { reading: this.last.reading, failure: { at: now, error: r.error } }
+            : { reading: r, failure: null };
+        try {
+          this.o.onSample?.(this.last);
+        } catch {
+          /* the hook logs its own */
+        }
+      })().finally(() => {
+        this.running = null;
+      });
     }
     await this.running;
     return this.last;
@@ -82,7 +91,10 @@ export class GpuSampler {
     const loop = () => {
       if (this.stopped) return;
       void this.sampleOnce().finally(() => {
-        if (!this.stopped) { this.timer = setTimeout(loop, this.o.sampleMs); this.timer.unref(); }
+        if (!this.stopped) {
+          this.timer = setTimeout(loop, this.o.sampleMs);
+          this.timer.unref();
+        }
       });
     };
     loop();

@@ -14,13 +14,27 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { beginHog, isUnitPattern, planQuiet, recordRelease, recordStop, restoreOrder, type QuietPlan, type QuietRecord } from '../../core/quiet-plan.js';
+import {
+  beginHog,
+  isUnitPattern,
+  planQuiet,
+  recordRelease,
+  recordStop,
+  restoreOrder,
+  type QuietPlan,
+  type QuietRecord,
+} from '../../core/quiet-plan.js';
 import { writeFileAtomic } from '../store/atomic-write.js';
 
 export const QUIET_FILE = 'hog-units.json';
 
 export type { QuietRecord };
-export interface QuietState { version: 1; hogUid: string | null; units: QuietRecord[]; updatedAt: string }
+export interface QuietState {
+  version: 1;
+  hogUid: string | null;
+  units: QuietRecord[];
+  updatedAt: string;
+}
 
 export interface QuietLog {
   info(obj: object, msg?: string): void;
@@ -29,7 +43,10 @@ export interface QuietLog {
 
 export interface QuietHost {
   /** Stop what the patterns match for this hog (idempotent: a hog already quieted is left alone). */
-  apply(hogUid: string, patterns: string[]): Promise<{ stopped: string[]; refused: QuietPlan['refused']; failed: string[] }>;
+  apply(
+    hogUid: string,
+    patterns: string[],
+  ): Promise<{ stopped: string[]; refused: QuietPlan['refused']; failed: string[] }>;
   /** Start every recorded unit again; units that fail to start stay recorded (retried later). */
   release(): Promise<{ started: string[]; failed: string[] }>;
   /** At start: keep the units down for the hog that still holds, else release. */
@@ -53,35 +70,83 @@ export function readQuietState(stateDir: string): QuietState | null {
   try {
     const s = JSON.parse(readFileSync(join(stateDir, QUIET_FILE), 'utf8')) as Partial<QuietState>;
     if (s.version !== 1 || !Array.isArray(s.units)) return null;
-    const units = s.units.filter((u): u is QuietRecord => !!u && typeof u.unit === 'string' && UNIT_NAME.test(u.unit) && (u.status === 'intended' || u.status === 'stopped'));
-    return { version: 1, hogUid: typeof s.hogUid === 'string' ? s.hogUid : null, units, updatedAt: String(s.updatedAt ?? '') };
-  } catch { return null; }
+    const units = s.units.filter(
+      (u): u is QuietRecord =>
+        !!u &&
+        typeof u.unit === 'string' &&
+        UNIT_NAME.test(u.unit) &&
+        (u.status === 'intended' || u.status === 'stopped'),
+    );
+    return {
+      version: 1,
+      hogUid: typeof s.hogUid === 'string' ? s.hogUid : null,
+      units,
+      updatedAt: String(s.updatedAt ?? ''),
+    };
+  } catch {
+    return null;
+  }
 }
 
 export function createQuietHost(opts: QuietOptions): QuietHost {
   const log = opts.log ?? { info() {}, warn() {} };
   const [cmd, ...pre] = opts.systemctl;
-  let state: QuietState = readQuietState(opts.stateDir) ?? { version: 1, hogUid: null, units: [], updatedAt: '' };
+  let state: QuietState = readQuietState(opts.stateDir) ?? {
+    version: 1,
+    hogUid: null,
+    units: [],
+    updatedAt: '',
+  };
 
   /** Write the new state first, then adopt it: what is on disk is never behind what we act on. */
   const save = (next: QuietState) => {
     if (next.units.length === 0) rmSync(join(opts.stateDir, QUIET_FILE), { force: true });
-    else writeFileAtomic(join(opts.stateDir, QUIET_FILE), JSON.stringify({ ...next, updatedAt: new Date().toISOString() }, null, 2) + '\n', 0o600);
+    else
+      writeFileAtomic(
+        join(opts.stateDir, QUIET_FILE),
+        JSON.stringify({ ...next, updatedAt: new Date().toISOString() }, null, 2) + '\n',
+        0o600,
+      );
     state = next;
   };
 
-  const systemctl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve) => {
-    execFile(cmd, [...pre, ...args], { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && !stdout ? err.message : '')) });
+  const systemctl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(
+        cmd,
+        [...pre, ...args],
+        { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 4 << 20 },
+        (err, stdout, stderr) => {
+          const code = err
+            ? typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : 127
+            : 0;
+          resolve({
+            code,
+            stdout: String(stdout),
+            stderr: String(stderr || (err && !stdout ? err.message : '')),
+          });
+        },
+      );
     });
-  });
 
   /** Active services and timers (those the patterns match, or all); throws if systemd cannot be asked. */
   const listActive = async (patterns?: string[]): Promise<string[]> => {
-    const r = await systemctl(['list-units', '--state=active', '--plain', '--no-legend', '--full', '--type=service,timer', ...(patterns ? ['--', ...patterns] : [])]);
+    const r = await systemctl([
+      'list-units',
+      '--state=active',
+      '--plain',
+      '--no-legend',
+      '--full',
+      '--type=service,timer',
+      ...(patterns ? ['--', ...patterns] : []),
+    ]);
     if (r.code !== 0) throw new Error(`systemctl list-units failed (exit ${r.code}): ${firstLine(r.stderr)}`);
-    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((u) => !!u && UNIT_NAME.test(u));
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0])
+      .filter((u) => !!u && UNIT_NAME.test(u));
   };
 
   const activeMatching = async (patterns: string[]): Promise<string[]> => {
@@ -89,11 +154,16 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
     return ok.length ? listActive(ok) : [];
   };
 
-  const isActive = async (unit: string): Promise<boolean> => (await systemctl(['is-active', '--', unit])).stdout.trim() === 'active';
+  const isActive = async (unit: string): Promise<boolean> =>
+    (await systemctl(['is-active', '--', unit])).stdout.trim() === 'active';
 
   /** Every active service and timer, or null if systemd cannot be asked. */
   const activeAll = async (): Promise<Set<string> | null> => {
-    try { return new Set(await listActive()); } catch { return null; }
+    try {
+      return new Set(await listActive());
+    } catch {
+      return null;
+    }
   };
 
   const release = async (): Promise<{ started: string[]; failed: string[] }> => {
@@ -107,14 +177,24 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
       // One unit that cannot start must not keep the others down: try each alone.
       for (const u of units) ((await systemctl(['start', '--', u])).code === 0 ? started : failed).push(u);
     }
-    save({ ...state, units: recordRelease(state.units, failed), hogUid: failed.length ? state.hogUid : null });
+    save({
+      ...state,
+      units: recordRelease(state.units, failed),
+      hogUid: failed.length ? state.hogUid : null,
+    });
     if (started.length) log.info({ units: started }, 'quiet host: units started again');
-    if (failed.length) log.warn({ units: failed }, 'quiet host: units could not be started again; retrying at the next refresh');
+    if (failed.length)
+      log.warn(
+        { units: failed },
+        'quiet host: units could not be started again; retrying at the next refresh',
+      );
     return { started, failed };
   };
 
   /** Stop these recorded units and record what really went down (quiet-plan's recordStop). */
-  const stopRecorded = async (units: string[]): Promise<{ stopped: string[]; failed: string[]; alongWith: string[] }> => {
+  const stopRecorded = async (
+    units: string[],
+  ): Promise<{ stopped: string[]; failed: string[]; alongWith: string[] }> => {
     if (units.length === 0) return { stopped: [], failed: [], alongWith: [] };
     const before = await activeAll();
     await systemctl(['stop', '--', ...units]);
@@ -145,12 +225,23 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
       save({ version: 1, hogUid, units: begin.units, updatedAt: '' });
       if (fresh.length === 0) return { stopped: [], refused: plan.refused, failed: [] };
       const r = await stopRecorded(fresh);
-      log.info({ stopped: r.stopped, alongWith: r.alongWith, refused: plan.refused.map((x) => `${x.unit} (${x.why})`), failed: r.failed }, 'quiet host: units stopped for the hog');
+      log.info(
+        {
+          stopped: r.stopped,
+          alongWith: r.alongWith,
+          refused: plan.refused.map((x) => `${x.unit} (${x.why})`),
+          failed: r.failed,
+        },
+        'quiet host: units stopped for the hog',
+      );
       return { stopped: [...r.stopped, ...r.alongWith], refused: plan.refused, failed: r.failed };
     },
     release,
     async reconcile(keepFor) {
-      if (state.units.length === 0) { state = { ...state, hogUid: null }; return { kept: [], started: [], failed: [] }; }
+      if (state.units.length === 0) {
+        state = { ...state, hogUid: null };
+        return { kept: [], started: [], failed: [] };
+      }
       if (keepFor !== null && keepFor === state.hogUid) {
         const pending = state.units.filter((u) => u.status === 'intended').map((u) => u.unit);
         await stopRecorded(pending);
@@ -162,9 +253,14 @@ export function createQuietHost(opts: QuietOptions): QuietHost {
     recorded: () => state.units.map((u) => u.unit),
     async dryRun(patterns) {
       const plan = planQuiet(await activeMatching(patterns));
-      return { ...plan, command: plan.stop.length ? [cmd, ...pre, 'stop', '--', ...plan.stop].join(' ') : null };
+      return {
+        ...plan,
+        command: plan.stop.length ? [cmd, ...pre, 'stop', '--', ...plan.stop].join(' ') : null,
+      };
     },
   };
 }
 
-function firstLine(s: string): string { return (s.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 200); }
+function firstLine(s: string): string {
+  return (s.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 200);
+}

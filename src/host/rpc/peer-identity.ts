@@ -84,7 +84,9 @@ export async function assertRootOwnedChain(dir: string): Promise<void> {
     const sticky = (st.mode & 0o1000) !== 0;
     if (st.uid !== 0) throw new UnsafeDirectoryError(`${cur} is not owned by root (uid ${st.uid})`);
     if ((st.mode & 0o022) !== 0 && (first || !sticky)) {
-      throw new UnsafeDirectoryError(`${cur} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`);
+      throw new UnsafeDirectoryError(
+        `${cur} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`,
+      );
     }
     if (cur === sep) return;
     cur = dirname(cur);
@@ -111,7 +113,11 @@ export async function createChallenge(dir: string, uid: number): Promise<Challen
   const name = randomBytes(32).toString('hex');
   const nonce = Buffer.from(randomBytes(32).toString('hex'), 'ascii');
   const path = join(dir, name);
-  const fh = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o400);
+  const fh = await fsp.open(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o400,
+  );
   try {
     await fh.chmod(0o400); // the umask and default ACLs do not get a say: mask = nothing
     await fh.writeFile(nonce);
@@ -127,7 +133,9 @@ export async function createChallenge(dir: string, uid: number): Promise<Challen
 
 /** Delete a challenge file; already gone is fine. */
 export async function removeChallenge(path: string): Promise<void> {
-  try { await fsp.unlink(path); } catch (e) {
+  try {
+    await fsp.unlink(path);
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }
@@ -145,7 +153,8 @@ export function proofMatches(ch: Challenge, answer: string): boolean {
  */
 export async function readChallenge(path: string): Promise<string> {
   const abs = resolve(path);
-  if (!NONCE_HEX.test(basename(abs))) throw new Error(`the bridge named an unexpected challenge file ${JSON.stringify(path).slice(0, 200)}`);
+  if (!NONCE_HEX.test(basename(abs)))
+    throw new Error(`the bridge named an unexpected challenge file ${JSON.stringify(path).slice(0, 200)}`);
   const parent = await fsp.lstat(dirname(abs));
   if (!parent.isDirectory() || parent.uid !== 0 || (parent.mode & 0o022) !== 0) {
     throw new Error(`the challenge directory ${dirname(abs)} is not root-owned and private`);
@@ -154,7 +163,8 @@ export async function readChallenge(path: string): Promise<string> {
   try {
     const st = await fh.stat();
     const me = process.getuid?.();
-    if (!st.isFile() || st.uid !== me || st.size !== 64) throw new Error('the challenge file is not a 64-byte file owned by this user');
+    if (!st.isFile() || st.uid !== me || st.size !== 64)
+      throw new Error('the challenge file is not a 64-byte file owned by this user');
     const buf = Buffer.alloc(64);
     const { bytesRead } = await fh.read(buf, 0, 64, 0);
     const nonce = buf.subarray(0, bytesRead).toString('ascii');
@@ -176,7 +186,11 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
-interface PasswdEntry { user: string; uid: number; gid: number }
+interface PasswdEntry {
+  user: string;
+  uid: number;
+  gid: number;
+}
 
 function parsePasswdLine(line: string): PasswdEntry | undefined {
   const f = line.split(':');

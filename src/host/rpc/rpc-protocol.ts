@@ -12,9 +12,22 @@
  * Why this proves who the caller is: see src/host/rpc/peer-identity.ts.
  */
 
-export interface RpcRequest { method: string; params: Record<string, unknown> }
-export interface Caller { uid: number; gid: number; user: string; groups: string[] }
-export interface RpcErrorBody { type: string; message: string; hint?: string; exitCode: number }
+export interface RpcRequest {
+  method: string;
+  params: Record<string, unknown>;
+}
+export interface Caller {
+  uid: number;
+  gid: number;
+  user: string;
+  groups: string[];
+}
+export interface RpcErrorBody {
+  type: string;
+  message: string;
+  hint?: string;
+  exitCode: number;
+}
 export type RpcResponse = { ok: true; result: unknown } | { ok: false; error: RpcErrorBody };
 
 export const PROTOCOL_VERSION = 1;
@@ -50,7 +63,11 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 /** Parse and shape-check one client frame; undefined when it is not a valid frame. */
 export function parseClientFrame(line: string): ClientFrame | undefined {
   let v: unknown;
-  try { v = JSON.parse(line); } catch { return undefined; }
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
   if (!isPlainObject(v)) return undefined;
   switch (v.type) {
     case 'hello':
@@ -71,23 +88,42 @@ export function parseClientFrame(line: string): ClientFrame | undefined {
 /** Parse and shape-check one server frame; undefined when it is not a valid frame. */
 export function parseServerFrame(line: string): ServerFrame | undefined {
   let v: unknown;
-  try { v = JSON.parse(line); } catch { return undefined; }
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
   if (!isPlainObject(v)) return undefined;
   switch (v.type) {
     case 'challenge':
       return typeof v.path === 'string' ? { type: 'challenge', path: v.path } : undefined;
     case 'welcome':
-      return typeof v.user === 'string' && isValidUid(v.uid) ? { type: 'welcome', user: v.user, uid: v.uid } : undefined;
+      return typeof v.user === 'string' && isValidUid(v.uid)
+        ? { type: 'welcome', user: v.user, uid: v.uid }
+        : undefined;
     case 'response':
       if (v.ok === true) return { type: 'response', ok: true, result: v.result };
-      if (v.ok === false && isPlainObject(v.error) && typeof v.error.type === 'string' && typeof v.error.message === 'string') {
+      if (
+        v.ok === false &&
+        isPlainObject(v.error) &&
+        typeof v.error.type === 'string' &&
+        typeof v.error.message === 'string'
+      ) {
         const e = v.error;
         return {
-          type: 'response', ok: false,
+          type: 'response',
+          ok: false,
           error: {
-            type: e.type as string, message: e.message as string,
+            type: e.type as string,
+            message: e.message as string,
             hint: typeof e.hint === 'string' ? e.hint : undefined,
-            exitCode: typeof e.exitCode === 'number' && Number.isInteger(e.exitCode) && e.exitCode > 0 && e.exitCode < 256 ? e.exitCode : 70,
+            exitCode:
+              typeof e.exitCode === 'number' &&
+              Number.isInteger(e.exitCode) &&
+              e.exitCode > 0 &&
+              e.exitCode < 256
+                ? e.exitCode
+                : 70,
           },
         };
       }

@@ -9,15 +9,31 @@ import { promises as fsp } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { HosthogError, PermissionError, UsageError } from '../../core/errors.js';
 import {
-  encodeFrame, FrameReader, MAX_FRAME_BYTES, parseClientFrame, PROTOCOL_VERSION,
-  type Caller, type RpcErrorBody, type RpcRequest, type ServerFrame,
+  encodeFrame,
+  FrameReader,
+  MAX_FRAME_BYTES,
+  parseClientFrame,
+  PROTOCOL_VERSION,
+  type Caller,
+  type RpcErrorBody,
+  type RpcRequest,
+  type ServerFrame,
 } from './rpc-protocol.js';
 import {
-  assertRootOwnedChain, callerFor, createChallenge, lookupUid, prepareChallengeDir, proofMatches,
-  removeChallenge, type Challenge,
+  assertRootOwnedChain,
+  callerFor,
+  createChallenge,
+  lookupUid,
+  prepareChallengeDir,
+  proofMatches,
+  removeChallenge,
+  type Challenge,
 } from './peer-identity.js';
 
-export interface RpcLog { info(o: object, m?: string): void; warn(o: object, m?: string): void }
+export interface RpcLog {
+  info(o: object, m?: string): void;
+  warn(o: object, m?: string): void;
+}
 
 export interface RpcServerOptions {
   socketPath: string;
@@ -44,14 +60,21 @@ export interface RpcServerOptions {
   maxFrameBytes?: number;
 }
 
-export interface RpcServer { close(): Promise<void> }
+export interface RpcServer {
+  close(): Promise<void>;
+}
 
 const SILENT: RpcLog = { info() {}, warn() {} };
 const VERSION_HINT = 'update the hosthog CLI and bridge to the same version';
 
 function errorBody(err: unknown): RpcErrorBody | undefined {
   if (err instanceof HosthogError) {
-    return { type: err.name, message: err.message, ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode };
+    return {
+      type: err.name,
+      message: err.message,
+      ...(err.hint ? { hint: err.hint } : {}),
+      exitCode: err.exitCode,
+    };
   }
   return undefined;
 }
@@ -60,11 +83,19 @@ function errorBody(err: unknown): RpcErrorBody | undefined {
 function probe(socketPath: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((res, rej) => {
     const s = createConnection(socketPath);
-    const t = setTimeout(() => { s.destroy(); rej(new Error('timed out')); }, timeoutMs);
-    s.once('connect', () => { clearTimeout(t); s.destroy(); res(true); });
+    const t = setTimeout(() => {
+      s.destroy();
+      rej(new Error('timed out'));
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      res(true);
+    });
     s.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(t);
-      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') res(false); else rej(e);
+      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') res(false);
+      else rej(e);
     });
   });
 }
@@ -85,21 +116,32 @@ async function ensureSocketDir(dir: string): Promise<void> {
 
 async function removeStaleSocket(socketPath: string, log: RpcLog): Promise<void> {
   let st;
-  try { st = await fsp.lstat(socketPath); } catch (e) {
+  try {
+    st = await fsp.lstat(socketPath);
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
   }
   if (!st.isSocket()) {
-    throw new HosthogError(`cannot start the bridge: ${socketPath} exists and is not a socket`, 'remove it or set [bridge] socket to another path');
+    throw new HosthogError(
+      `cannot start the bridge: ${socketPath} exists and is not a socket`,
+      'remove it or set [bridge] socket to another path',
+    );
   }
   let live: boolean;
-  try { live = await probe(socketPath); } catch (e) {
-    throw new HosthogError(`cannot start the bridge: something holds ${socketPath} but does not answer (${(e as Error).message})`,
-      'stop the other hosthog bridge first: systemctl stop hosthog-bridge');
+  try {
+    live = await probe(socketPath);
+  } catch (e) {
+    throw new HosthogError(
+      `cannot start the bridge: something holds ${socketPath} but does not answer (${(e as Error).message})`,
+      'stop the other hosthog bridge first: systemctl stop hosthog-bridge',
+    );
   }
   if (live) {
-    throw new HosthogError(`another hosthog bridge is already running on this host (socket ${socketPath})`,
-      'stop it first: systemctl stop hosthog-bridge');
+    throw new HosthogError(
+      `another hosthog bridge is already running on this host (socket ${socketPath})`,
+      'stop it first: systemctl stop hosthog-bridge',
+    );
   }
   await fsp.unlink(socketPath);
   log.info({ socket: socketPath }, 'removed a stale bridge socket');
@@ -118,16 +160,25 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const socketPath = resolve(opts.socketPath);
 
   if (process.getuid?.() !== 0) {
-    throw new PermissionError('the bridge must run as root to verify who calls it', 'run it as root: systemctl start hosthog-bridge');
+    throw new PermissionError(
+      'the bridge must run as root to verify who calls it',
+      'run it as root: systemctl start hosthog-bridge',
+    );
   }
   const socketDir = dirname(socketPath);
   await ensureSocketDir(socketDir);
   await assertRootOwnedChain(socketDir).catch((e) => {
-    throw new HosthogError(`cannot start the bridge: the socket directory is not safe: ${(e as Error).message}`, 'make it root-owned and not writable by others (mode 0755)');
+    throw new HosthogError(
+      `cannot start the bridge: the socket directory is not safe: ${(e as Error).message}`,
+      'make it root-owned and not writable by others (mode 0755)',
+    );
   });
   await removeStaleSocket(socketPath, log);
   const challengeDir = await prepareChallengeDir(opts.runDir).catch((e) => {
-    throw new HosthogError(`cannot start the bridge: the run directory ${opts.runDir} is not safe: ${(e as Error).message}`, 'make it and its parents root-owned and not writable by others');
+    throw new HosthogError(
+      `cannot start the bridge: the run directory ${opts.runDir} is not safe: ${(e as Error).message}`,
+      'make it and its parents root-owned and not writable by others',
+    );
   });
 
   const sockets = new Set<Socket>();
@@ -138,14 +189,20 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
   const evictors = new Map<Socket, () => void>();
   const provenByUid = new Map<number, number>();
   let provenPlain = 0;
-  const track = (p: Promise<void>) => { pending.add(p); p.finally(() => pending.delete(p)).catch(() => undefined); };
+  const track = (p: Promise<void>) => {
+    pending.add(p);
+    p.finally(() => pending.delete(p)).catch(() => undefined);
+  };
 
   const server: Server = createServer({ allowHalfOpen: false }, (socket) => {
     sockets.add(socket);
     unproven.add(socket);
     if (unproven.size > maxConn) {
       const oldest = unproven.values().next().value as Socket;
-      log.warn({ unproven: unproven.size }, 'too many bridge clients not proving who they are: closing the oldest');
+      log.warn(
+        { unproven: unproven.size },
+        'too many bridge clients not proving who they are: closing the oldest',
+      );
       evictors.get(oldest)?.();
     }
     let counted: number | undefined;
@@ -159,33 +216,52 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       const ch = challenge;
       challenge = undefined;
       if (!ch) return;
-      try { await removeChallenge(ch.path); } catch (e) { log.warn({ err: (e as Error).message, path: ch.path }, 'could not remove a challenge file'); }
+      try {
+        await removeChallenge(ch.path);
+      } catch (e) {
+        log.warn({ err: (e as Error).message, path: ch.path }, 'could not remove a challenge file');
+      }
       challenges.delete(ch.path);
     };
-    const send = (f: ServerFrame) => { if (state !== 'closed' && socket.writable) socket.write(encodeFrame(f)); };
+    const send = (f: ServerFrame) => {
+      if (state !== 'closed' && socket.writable) socket.write(encodeFrame(f));
+    };
     /** Answer with an error and hang up. The challenge (if any) is gone before the client sees the close. */
     const fail = (body: RpcErrorBody) => {
       if (state === 'closed') return;
       state = 'closed';
-      track(dropChallenge().then(() => {
-        if (socket.writable) socket.write(encodeFrame({ type: 'response', ok: false, error: body }));
-        socket.end();
-        setTimeout(() => socket.destroy(), 1000).unref();
-      }));
+      track(
+        dropChallenge().then(() => {
+          if (socket.writable) socket.write(encodeFrame({ type: 'response', ok: false, error: body }));
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000).unref();
+        }),
+      );
     };
     const failWith = (err: HosthogError) => fail(errorBody(err)!);
 
     let timer = setTimeout(() => {
       log.warn({ uid: claimed }, 'bridge client did not prove who it is in time');
-      failWith(new PermissionError(`timed out proving who you are to the bridge (${Math.round(handshakeMs / 1000)} s)`, 'try again; if it persists, check the bridge log'));
+      failWith(
+        new PermissionError(
+          `timed out proving who you are to the bridge (${Math.round(handshakeMs / 1000)} s)`,
+          'try again; if it persists, check the bridge log',
+        ),
+      );
     }, handshakeMs);
     const idle = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { state = 'closed'; socket.destroy(); }, idleMs);
+      timer = setTimeout(() => {
+        state = 'closed';
+        socket.destroy();
+      }, idleMs);
     };
 
-    socket.on('error', () => { /* reset by peer and the like: 'close' follows */ });
-    const busy = () => new PermissionError('the bridge is busy with other callers', 'try again in a few seconds');
+    socket.on('error', () => {
+      /* reset by peer and the like: 'close' follows */
+    });
+    const busy = () =>
+      new PermissionError('the bridge is busy with other callers', 'try again in a few seconds');
     evictors.set(socket, () => failWith(busy()));
     socket.on('close', () => {
       state = 'closed';
@@ -195,7 +271,8 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       evictors.delete(socket);
       if (counted !== undefined) {
         const n = (provenByUid.get(counted) ?? 1) - 1;
-        if (n > 0) provenByUid.set(counted, n); else provenByUid.delete(counted);
+        if (n > 0) provenByUid.set(counted, n);
+        else provenByUid.delete(counted);
         provenPlain--;
         counted = undefined;
       }
@@ -203,17 +280,26 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
     });
 
     const onHello = async (uid: number, v: number) => {
-      if (v !== PROTOCOL_VERSION) return failWith(new UsageError(`the bridge speaks protocol ${PROTOCOL_VERSION}, the client ${v}`, VERSION_HINT));
+      if (v !== PROTOCOL_VERSION)
+        return failWith(
+          new UsageError(`the bridge speaks protocol ${PROTOCOL_VERSION}, the client ${v}`, VERSION_HINT),
+        );
       claimed = uid;
       state = 'challenging';
       const account = await lookupUid(uid);
       if (state !== 'challenging') return;
       if (!account) return failWith(new PermissionError(`uid ${uid} has no account on this host`));
-      if (challenges.size >= maxConn) return failWith(new PermissionError('the bridge is busy proving other callers', 'try again in a few seconds'));
+      if (challenges.size >= maxConn)
+        return failWith(
+          new PermissionError('the bridge is busy proving other callers', 'try again in a few seconds'),
+        );
       const ch = await createChallenge(challengeDir, uid);
       challenges.add(ch.path);
       challenge = ch;
-      if (state !== 'challenging') { track(dropChallenge()); return; }
+      if (state !== 'challenging') {
+        track(dropChallenge());
+        return;
+      }
       state = 'proof';
       send({ type: 'challenge', path: ch.path });
     };
@@ -224,7 +310,11 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
       await dropChallenge(); // single use, right or wrong
       if (!proofMatches(ch, nonce)) {
         log.warn({ uid: ch.uid }, 'bridge client failed to prove its uid');
-        return failWith(new PermissionError(`could not prove that you are uid ${ch.uid}: wrong answer to the bridge's challenge`));
+        return failWith(
+          new PermissionError(
+            `could not prove that you are uid ${ch.uid}: wrong answer to the bridge's challenge`,
+          ),
+        );
       }
       const c = await callerFor(ch.uid);
       if (state !== 'verifying') return;
@@ -236,8 +326,12 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         const mine = provenByUid.get(c.uid) ?? 0;
         if (mine >= maxPerUid) {
           log.warn({ uid: c.uid, connections: mine }, 'a user holds too many bridge connections');
-          return failWith(new PermissionError(`you already have ${mine} connections open to the bridge, the most one user may`,
-            'close the other hosthog commands first'));
+          return failWith(
+            new PermissionError(
+              `you already have ${mine} connections open to the bridge, the most one user may`,
+              'close the other hosthog commands first',
+            ),
+          );
         }
         if (provenPlain >= maxProven - reserved) {
           return failWith(busy());
@@ -260,38 +354,71 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         frame = { type: 'response', ok: true, result: await opts.handler(caller!, req) };
       } catch (err) {
         const body = errorBody(err);
-        if (!body) log.warn({ err: err instanceof Error ? err.stack : String(err), method: req.method, user: caller!.user }, 'bridge request failed');
+        if (!body)
+          log.warn(
+            { err: err instanceof Error ? err.stack : String(err), method: req.method, user: caller!.user },
+            'bridge request failed',
+          );
         frame = {
-          type: 'response', ok: false,
-          error: body ?? { type: 'InternalError', message: `the bridge failed on "${req.method.slice(0, 40)}": internal error`, hint: 'see the bridge log: journalctl -u hosthog-bridge', exitCode: 70 },
+          type: 'response',
+          ok: false,
+          error: body ?? {
+            type: 'InternalError',
+            message: `the bridge failed on "${req.method.slice(0, 40)}": internal error`,
+            hint: 'see the bridge log: journalctl -u hosthog-bridge',
+            exitCode: 70,
+          },
         };
       }
       if (state !== 'busy') return;
       state = 'ready';
-      try { send(frame); } catch (e) {
-        send({ type: 'response', ok: false, error: { type: 'InternalError', message: `the bridge could not send its answer: ${(e as Error).message}`, exitCode: 70 } });
+      try {
+        send(frame);
+      } catch (e) {
+        send({
+          type: 'response',
+          ok: false,
+          error: {
+            type: 'InternalError',
+            message: `the bridge could not send its answer: ${(e as Error).message}`,
+            exitCode: 70,
+          },
+        });
       }
       idle();
     };
 
     const onFrame = (line: string) => {
       const f = parseClientFrame(line);
-      const bad = (what: string) => failWith(new UsageError(`the bridge could not read the request: ${what}`, VERSION_HINT));
+      const bad = (what: string) =>
+        failWith(new UsageError(`the bridge could not read the request: ${what}`, VERSION_HINT));
       if (!f) return bad('not a valid frame');
-      const guard = (p: Promise<void>) => track(p.catch((e) => {
-        log.warn({ err: e instanceof Error ? e.stack : String(e) }, 'bridge handshake failed');
-        fail({ type: 'InternalError', message: 'the bridge could not check who you are', hint: 'see the bridge log: journalctl -u hosthog-bridge', exitCode: 70 });
-      }));
+      const guard = (p: Promise<void>) =>
+        track(
+          p.catch((e) => {
+            log.warn({ err: e instanceof Error ? e.stack : String(e) }, 'bridge handshake failed');
+            fail({
+              type: 'InternalError',
+              message: 'the bridge could not check who you are',
+              hint: 'see the bridge log: journalctl -u hosthog-bridge',
+              exitCode: 70,
+            });
+          }),
+        );
       if (state === 'hello' && f.type === 'hello') return guard(onHello(f.uid, f.v));
       if (state === 'proof' && f.type === 'proof') return guard(onProof(f.nonce));
-      if (state === 'ready' && f.type === 'request') return guard(onRequest({ method: f.method, params: f.params }));
+      if (state === 'ready' && f.type === 'request')
+        return guard(onRequest({ method: f.method, params: f.params }));
       return bad(`unexpected "${f.type}" frame`);
     };
 
     socket.on('data', (chunk: Buffer) => {
       if (state === 'closed') return;
       const lines = reader.push(chunk);
-      if (lines === 'too-large') return failWith(new UsageError(`the bridge could not read the request: a frame is larger than ${maxFrame} bytes`));
+      if (lines === 'too-large')
+        return failWith(
+          new UsageError(`the bridge could not read the request: a frame is larger than ${maxFrame} bytes`),
+        );
       for (const line of lines) {
         if ((state as string) === 'closed') return; // onFrame may have closed it
         onFrame(line);
@@ -304,7 +431,10 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
 
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
-    server.listen(socketPath, () => { server.off('error', rej); res(); });
+    server.listen(socketPath, () => {
+      server.off('error', rej);
+      res();
+    });
   });
   server.on('error', (e) => log.warn({ err: e.message }, 'bridge socket error'));
   await fsp.chmod(socketPath, 0o666);
@@ -325,7 +455,9 @@ export async function startRpcServer(opts: RpcServerOptions): Promise<RpcServer>
         try {
           const st = await fsp.lstat(socketPath);
           if (st.ino === ours.ino && st.dev === ours.dev) await fsp.unlink(socketPath);
-        } catch { /* already gone */ }
+        } catch {
+          /* already gone */
+        }
       })();
       return closing;
     },

@@ -34,6 +34,10 @@ export function parsePasswd(text: string, filter: UserFilter = {}): UserEntry[] 
 }
 
 export async function listUsers(filter: UserFilter = {}): Promise<UserEntry[]> {
-  const { stdout } = await run('getent', ['passwd'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 30_000 });
+  const { stdout } = await run('getent', ['passwd'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    timeout: 30_000,
+  });
   return parsePasswd(stdout, filter);
 }

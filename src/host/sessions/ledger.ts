@@ -11,7 +11,11 @@ import type { Notice } from '../../core/notify-plan.js';
 export const LEDGER_FILE = 'notify-ledger.json';
 export const KEEP_MS = 7 * 86_400_000;
 
-interface LedgerFile { version: 1; lastRun: string | null; sent: Record<string, string> }
+interface LedgerFile {
+  version: 1;
+  lastRun: string | null;
+  sent: Record<string, string>;
+}
 
 export class Ledger {
   private readonly sentAt = new Map<string, number>();
@@ -23,7 +27,11 @@ export class Ledger {
   static load(stateDir: string): Ledger {
     const l = new Ledger(join(stateDir, LEDGER_FILE));
     let text: string;
-    try { text = readFileSync(l.path, 'utf8'); } catch { return l; }
+    try {
+      text = readFileSync(l.path, 'utf8');
+    } catch {
+      return l;
+    }
     try {
       const data = JSON.parse(text) as Partial<LedgerFile>;
       if (data && typeof data.sent === 'object' && data.sent) {
@@ -32,17 +40,22 @@ export class Ledger {
           if (Number.isFinite(ms)) l.sentAt.set(k, ms);
         }
       }
-      if (typeof data.lastRun === 'string' && Number.isFinite(Date.parse(data.lastRun))) l.lastRun = new Date(data.lastRun);
+      if (typeof data.lastRun === 'string' && Number.isFinite(Date.parse(data.lastRun)))
+        l.lastRun = new Date(data.lastRun);
     } catch {
       // A corrupt ledger (should not happen with atomic writes) is treated as empty.
     }
     return l;
   }
 
-  has(key: string): boolean { return this.sentAt.has(key); }
+  has(key: string): boolean {
+    return this.sentAt.has(key);
+  }
 
   /** The keys as the planner wants them. */
-  keys(): ReadonlySet<string> { return new Set(this.sentAt.keys()); }
+  keys(): ReadonlySet<string> {
+    return new Set(this.sentAt.keys());
+  }
 
   /** Record a notice (and every key it covers) as sent at `now`. */
   markSent(n: Notice | string, now: Date): void {
@@ -50,7 +63,9 @@ export class Ledger {
     for (const k of keys) this.sentAt.set(k, now.getTime());
   }
 
-  get size(): number { return this.sentAt.size; }
+  get size(): number {
+    return this.sentAt.size;
+  }
 
   /** Drop keys older than keepMs, set lastRun and write the file atomically. */
   save(now: Date, keepMs = KEEP_MS): void {

@@ -4,11 +4,25 @@
  * loss may bring back the previous version (for state rewritten every poll that nothing relies
  * on surviving, e.g. the last sync time).
  */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, chmodSync } from 'node:fs';
+import {
+  openSync,
+  writeSync,
+  fsyncSync,
+  closeSync,
+  renameSync,
+  unlinkSync,
+  mkdirSync,
+  chmodSync,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644, o: { durable?: boolean } = {}): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Buffer,
+  mode = 0o644,
+  o: { durable?: boolean } = {},
+): void {
   const durable = o.durable ?? true;
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
@@ -21,7 +35,11 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
     if (durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   closeSync(fd);
@@ -30,6 +48,12 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o64
   if (!durable) return;
   try {
     const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems refuse fsync on directories */ }
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* some filesystems refuse fsync on directories */
+  }
 }

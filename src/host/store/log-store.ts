@@ -17,7 +17,17 @@
  */
 import { EventEmitter } from 'node:events';
 import {
-  closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, unlinkSync, writeSync,
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
@@ -28,8 +38,17 @@ const CHECKPOINT_BYTES = 256 * 1024;
 /** Dead bytes in the log (beyond this slack) that trigger a compaction once they outweigh the live ones. */
 const COMPACT_SLACK = 4 * 1024 * 1024;
 
-interface Entry<S> { off: number; len: number; sum: S }
-interface IndexFile<S> { format: number; gen: number; end: number; entries: [string, number, number, S][] }
+interface Entry<S> {
+  off: number;
+  len: number;
+  sum: S;
+}
+interface IndexFile<S> {
+  format: number;
+  gen: number;
+  end: number;
+  entries: [string, number, number, S][];
+}
 
 export interface LogStoreOptions<S> {
   /** File mode of the log and the index. */
@@ -63,7 +82,10 @@ export class LogStore<S = null> extends EventEmitter {
   /** Bytes this store wrote to disk (log appends, index and compactions): for tests and the bench. */
   bytesWritten = 0;
 
-  constructor(readonly dir: string, o: LogStoreOptions<S> = {}) {
+  constructor(
+    readonly dir: string,
+    o: LogStoreOptions<S> = {},
+  ) {
     super();
     this.mode = o.mode ?? 0o600;
     this.summarize = o.summarize ?? (() => null as S);
@@ -72,24 +94,35 @@ export class LogStore<S = null> extends EventEmitter {
     this.load();
   }
 
-  private logPath(gen = this.gen): string { return join(this.dir, `objects-${gen}.log`); }
-  private get indexPath(): string { return join(this.dir, 'index.json'); }
+  private logPath(gen = this.gen): string {
+    return join(this.dir, `objects-${gen}.log`);
+  }
+  private get indexPath(): string {
+    return join(this.dir, 'index.json');
+  }
 
   private load(): void {
     let idx: IndexFile<S> | null = null;
     try {
       idx = JSON.parse(readFileSync(this.indexPath, 'utf8')) as IndexFile<S>;
-      if (idx.format !== FORMAT || !Number.isInteger(idx.gen) || !Array.isArray(idx.entries)) throw new Error('unknown format');
+      if (idx.format !== FORMAT || !Number.isInteger(idx.gen) || !Array.isArray(idx.entries))
+        throw new Error('unknown format');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.wasReset = true;
-        this.emit('error', new Error(`cache index ${this.indexPath} is unreadable; starting from an empty cache`));
+        this.emit(
+          'error',
+          new Error(`cache index ${this.indexPath} is unreadable; starting from an empty cache`),
+        );
       }
       idx = null;
     }
     if (idx) {
       this.gen = idx.gen;
-      for (const [k, off, len, sum] of idx.entries) { this.index.set(k, { off, len, sum }); this.live += len; }
+      for (const [k, off, len, sum] of idx.entries) {
+        this.index.set(k, { off, len, sum });
+        this.live += len;
+      }
       this.checkpointed = idx.end;
     }
     this.fd = openSync(this.logPath(), 'a+', this.mode);
@@ -98,7 +131,10 @@ export class LogStore<S = null> extends EventEmitter {
       // No index, or a log shorter than the index says (not ours): start empty at a new generation.
       if (idx) {
         this.wasReset = true;
-        this.emit('error', new Error(`cache log ${this.logPath()} is shorter than its index; starting from an empty cache`));
+        this.emit(
+          'error',
+          new Error(`cache log ${this.logPath()} is shorter than its index; starting from an empty cache`),
+        );
       }
       this.index.clear();
       this.live = 0;
@@ -124,11 +160,18 @@ export class LogStore<S = null> extends EventEmitter {
       const nl = tail.indexOf(10, pos);
       if (nl < 0) break;
       let rec: { k?: unknown; v?: unknown; x?: unknown };
-      try { rec = JSON.parse(tail.toString('utf8', pos, nl)) as typeof rec; } catch { break; }
+      try {
+        rec = JSON.parse(tail.toString('utf8', pos, nl)) as typeof rec;
+      } catch {
+        break;
+      }
       if (typeof rec.k !== 'string') break;
       const len = nl + 1 - pos;
       this.drop(rec.k);
-      if (!rec.x) { this.index.set(rec.k, { off: off + pos, len, sum: this.summarize(rec.v) }); this.live += len; }
+      if (!rec.x) {
+        this.index.set(rec.k, { off: off + pos, len, sum: this.summarize(rec.v) });
+        this.live += len;
+      }
       pos = nl + 1;
     }
     if (off + pos < this.size) {
@@ -141,14 +184,21 @@ export class LogStore<S = null> extends EventEmitter {
     for (const f of readdirSync(this.dir)) {
       const m = /^objects-(\d+)\.log$/.exec(f);
       if ((m && Number(m[1]) !== this.gen) || /^\.objects-.*\.tmp$/.test(f)) {
-        try { unlinkSync(join(this.dir, f)); } catch { /* gone already */ }
+        try {
+          unlinkSync(join(this.dir, f));
+        } catch {
+          /* gone already */
+        }
       }
     }
   }
 
   private drop(key: string): void {
     const e = this.index.get(key);
-    if (e) { this.live -= e.len; this.index.delete(key); }
+    if (e) {
+      this.live -= e.len;
+      this.index.delete(key);
+    }
   }
 
   private append(line: string): number {
@@ -161,24 +211,37 @@ export class LogStore<S = null> extends EventEmitter {
   private readAt(e: Entry<S>): unknown {
     const buf = Buffer.alloc(e.len);
     readSync(this.fd, buf, 0, e.len, e.off);
-    try { return (JSON.parse(buf.toString('utf8')) as { v: unknown }).v; } catch {
+    try {
+      return (JSON.parse(buf.toString('utf8')) as { v: unknown }).v;
+    } catch {
       return undefined; // not the record we wrote (another process appended): as if not cached
     }
   }
 
-  async get<T>(key: string): Promise<T | undefined> { return this.getSync(key) as T | undefined; }
+  async get<T>(key: string): Promise<T | undefined> {
+    return this.getSync(key) as T | undefined;
+  }
   /** The value without a promise (for callers that read one object from disk). */
   getSync(key: string): unknown {
     if (this.unflushed.has(key)) return this.unflushed.get(key);
     const e = this.index.get(key);
     return e ? this.readAt(e) : undefined;
   }
-  async getMany<T>(keys: string[]): Promise<(T | undefined)[]> { return keys.map((k) => this.getSync(k) as T | undefined); }
-  async has(key: string): Promise<boolean> { return this.index.has(key); }
+  async getMany<T>(keys: string[]): Promise<(T | undefined)[]> {
+    return keys.map((k) => this.getSync(k) as T | undefined);
+  }
+  async has(key: string): Promise<boolean> {
+    return this.index.has(key);
+  }
   /** The in-memory summary of a value (no disk read). */
-  summary(key: string): S | undefined { return this.index.get(key)?.sum; }
+  summary(key: string): S | undefined {
+    return this.index.get(key)?.sum;
+  }
 
-  async set(key: string, value: unknown): Promise<boolean> { this.setSync(key, value); return true; }
+  async set(key: string, value: unknown): Promise<boolean> {
+    this.setSync(key, value);
+    return true;
+  }
   private setSync(key: string, value: unknown): void {
     const rel = this.pendingBytes;
     const len = this.append(JSON.stringify({ k: key, v: value }));
@@ -192,7 +255,9 @@ export class LogStore<S = null> extends EventEmitter {
   async setMany(values: { key: string; value: unknown }[]): Promise<void> {
     for (const { key, value } of values) this.setSync(key, value);
   }
-  async delete(key: string): Promise<boolean> { return this.deleteSync(key); }
+  async delete(key: string): Promise<boolean> {
+    return this.deleteSync(key);
+  }
   private deleteSync(key: string): boolean {
     if (!this.index.has(key)) return false;
     this.append(JSON.stringify({ k: key, x: 1 }));
@@ -200,7 +265,11 @@ export class LogStore<S = null> extends EventEmitter {
     this.unflushed.delete(key);
     return true;
   }
-  async deleteMany(keys: string[]): Promise<boolean> { let any = false; for (const k of keys) any = this.deleteSync(k) || any; return any; }
+  async deleteMany(keys: string[]): Promise<boolean> {
+    let any = false;
+    for (const k of keys) any = this.deleteSync(k) || any;
+    return any;
+  }
 
   /** Empty the store: a new, empty generation (the old log is removed). */
   async clear(): Promise<void> {
@@ -217,10 +286,16 @@ export class LogStore<S = null> extends EventEmitter {
     const prefix = namespace ? `${namespace}:` : '';
     for (const k of [...this.index.keys()]) if (k.startsWith(prefix)) yield [k, this.getSync(k)];
   }
-  async disconnect(): Promise<void> { this.flush(); }
+  async disconnect(): Promise<void> {
+    this.flush();
+  }
   /** Stored keys (as keyv wrote them, namespace included) that start with prefix. */
-  keys(prefix = ''): string[] { return [...this.index.keys()].filter((k) => k.startsWith(prefix)); }
-  get count(): number { return this.index.size; }
+  keys(prefix = ''): string[] {
+    return [...this.index.keys()].filter((k) => k.startsWith(prefix));
+  }
+  get count(): number {
+    return this.index.size;
+  }
 
   /** Append what changed since the last flush (one write, one fsync); checkpoint or compact when due. */
   flush(): boolean {
@@ -276,13 +351,23 @@ export class LogStore<S = null> extends EventEmitter {
     this.size = content.length;
     setIndex();
     this.writeIndex();
-    try { unlinkSync(this.logPath(old)); } catch { /* gone already */ }
+    try {
+      unlinkSync(this.logPath(old));
+    } catch {
+      /* gone already */
+    }
   }
 
   private writeIndex(): void {
     const entries: [string, number, number, S][] = [];
-    for (const [k, e] of this.index) if (e.off >= 0 && e.off + e.len <= this.size) entries.push([k, e.off, e.len, e.sum]);
-    const text = JSON.stringify({ format: FORMAT, gen: this.gen, end: this.size, entries } satisfies IndexFile<S>);
+    for (const [k, e] of this.index)
+      if (e.off >= 0 && e.off + e.len <= this.size) entries.push([k, e.off, e.len, e.sum]);
+    const text = JSON.stringify({
+      format: FORMAT,
+      gen: this.gen,
+      end: this.size,
+      entries,
+    } satisfies IndexFile<S>);
     writeFileAtomic(this.indexPath, text, this.mode);
     this.bytesWritten += Buffer.byteLength(text);
     this.checkpointed = this.size;
@@ -290,6 +375,9 @@ export class LogStore<S = null> extends EventEmitter {
 
   close(): void {
     this.flush();
-    if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
   }
 }

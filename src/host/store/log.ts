@@ -7,7 +7,14 @@ import { Writable } from 'node:stream';
 
 export type Log = Logger;
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 function readable(out: NodeJS.WritableStream): Writable {
   return new Writable({
@@ -15,19 +22,30 @@ function readable(out: NodeJS.WritableStream): Writable {
       try {
         const { level, time, msg, pid: _p, hostname: _h, ...rest } = JSON.parse(String(chunk));
         const t = new Date(time).toTimeString().slice(0, 8);
-        const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+        const extra = Object.entries(rest)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ');
         out.write(`${t} ${LEVELS[level] ?? level} ${msg ?? ''}${extra ? ' ' + extra : ''}\n`);
-      } catch { out.write(chunk); }
+      } catch {
+        out.write(chunk);
+      }
       done();
     },
   });
 }
 
-export function createLog(opts: { level?: string; pretty?: boolean; stream?: NodeJS.WritableStream } = {}): Log {
+export function createLog(
+  opts: { level?: string; pretty?: boolean; stream?: NodeJS.WritableStream } = {},
+): Log {
   const out = opts.stream ?? process.stdout;
   const pretty = opts.pretty ?? Boolean((out as NodeJS.WriteStream).isTTY);
-  return pino({ level: opts.level ?? process.env.HOSTHOG_LOG_LEVEL ?? 'info', base: undefined }, pretty ? readable(out) : (out as Writable));
+  return pino(
+    { level: opts.level ?? process.env.HOSTHOG_LOG_LEVEL ?? 'info', base: undefined },
+    pretty ? readable(out) : (out as Writable),
+  );
 }
 
 /** A logger that drops everything (tests, one-shot commands). */
-export function silentLog(): Log { return pino({ level: 'silent' }); }
+export function silentLog(): Log {
+  return pino({ level: 'silent' });
+}

@@ -5,7 +5,16 @@
  * (isHosthogBridge: not merely any process whose arguments contain "bridge"). Two bridges on one cache would each
  * enforce hogs, notify twice and race on the cache.
  */
-import { linkSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { HosthogError } from '../../core/errors.js';
@@ -14,7 +23,11 @@ export const LOCK_FILE = 'bridge.pid';
 
 function holder(file: string): number | null {
   let pid: number;
-  try { pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10); } catch { return null; }
+  try {
+    pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+  } catch {
+    return null;
+  }
   if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
   return isHosthogBridge(pid) ? pid : null; // a reused pid, or anyone's look-alike, holds nothing
 }
@@ -38,7 +51,13 @@ export function isHosthogBridge(pid: number, procRoot = '/proc'): boolean {
     const args = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8').split('\0');
     // The script as started (maybe a relative path, or the npm bin link): resolved in its cwd.
     const cwd = readlinkSync(`${procRoot}/${pid}/cwd`);
-    const isMain = (a: string) => { try { return MAIN.test(realpathSync(resolve(cwd, a))); } catch { return false; } };
+    const isMain = (a: string) => {
+      try {
+        return MAIN.test(realpathSync(resolve(cwd, a)));
+      } catch {
+        return false;
+      }
+    };
     const main = args.findIndex((a, i) => i > 0 && !a.startsWith('-') && isMain(a));
     return main > 0 && args.slice(main + 1).some((a) => a === 'bridge' || a === 'sync');
   } catch {
@@ -50,8 +69,11 @@ export function isHosthogBridge(pid: number, procRoot = '/proc'): boolean {
 export function lockStateDir(stateDir: string): () => void {
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   const file = join(stateDir, LOCK_FILE);
-  const busy = (pid: number) => new HosthogError(`another hosthog bridge (pid ${pid}) uses the state directory ${stateDir}`,
-    'stop it first (systemctl stop hosthog-bridge), or give this one its own [bridge] state_dir');
+  const busy = (pid: number) =>
+    new HosthogError(
+      `another hosthog bridge (pid ${pid}) uses the state directory ${stateDir}`,
+      'stop it first (systemctl stop hosthog-bridge), or give this one its own [bridge] state_dir',
+    );
   // The pid file appears with its content (written aside, then link()ed: never empty to a reader).
   const mine = join(stateDir, `.${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`);
   writeFileSync(mine, `${process.pid}\n`, { mode: 0o644 });
@@ -59,7 +81,9 @@ export function lockStateDir(stateDir: string): () => void {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         linkSync(mine, file);
-        return () => { if (holder(file) === null) rmSync(file, { force: true }); };
+        return () => {
+          if (holder(file) === null) rmSync(file, { force: true });
+        };
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -67,10 +91,19 @@ export function lockStateDir(stateDir: string): () => void {
       if (pid !== null) throw busy(pid);
       // Left by a bridge that is gone: move that very file aside, then look at what was moved.
       const aside = `${mine}.stale`;
-      try { renameSync(file, aside); } catch { continue; }
+      try {
+        renameSync(file, aside);
+      } catch {
+        continue;
+      }
       const moved = holder(aside);
-      if (moved !== null) { // a live bridge's fresh file after all (it won a race): put it back
-        try { linkSync(aside, file); } catch { /* it has another by now */ }
+      if (moved !== null) {
+        // a live bridge's fresh file after all (it won a race): put it back
+        try {
+          linkSync(aside, file);
+        } catch {
+          /* it has another by now */
+        }
         rmSync(aside, { force: true });
         throw busy(moved);
       }
@@ -79,5 +112,8 @@ export function lockStateDir(stateDir: string): () => void {
   } finally {
     rmSync(mine, { force: true });
   }
-  throw new HosthogError(`cannot take ${file}: another bridge is starting at the same moment`, 'start one bridge per state directory');
+  throw new HosthogError(
+    `cannot take ${file}: another bridge is starting at the same moment`,
+    'start one bridge per state directory',
+  );
 }

@@ -54,17 +54,32 @@ export function channelsByName(names: string[], opts: { host?: string } = {}): C
  * notices (until a time) gets only urgent ones; one who chose channels gets only those.
  */
 export async function deliverAll(
-  channels: Channel[], notice: Notice, sessions: HostSessions,
-  prefs?: (user: string) => NotifyPrefs | null, now: Date = new Date(),
+  channels: Channel[],
+  notice: Notice,
+  sessions: HostSessions,
+  prefs?: (user: string) => NotifyPrefs | null,
+  now: Date = new Date(),
 ): Promise<DeliveryReport[]> {
   const out: DeliveryReport[] = [];
-  const people = [...new Set([...sessions.ttys.map((x) => x.user), ...sessions.tmux.map((x) => x.user), ...sessions.graphical.map((x) => x.user)])];
+  const people = [
+    ...new Set([
+      ...sessions.ttys.map((x) => x.user),
+      ...sessions.tmux.map((x) => x.user),
+      ...sessions.graphical.map((x) => x.user),
+    ]),
+  ];
   const choices = new Map(people.map((u) => [u, prefs?.(u) ?? null]));
   for (const c of channels) {
     const off = people.filter((u) => !wants(choices.get(u) ?? null, c.name, notice.urgent, now));
     const n = off.length ? { ...notice, except: [...(notice.except ?? []), ...off] } : notice;
-    try { out.push(await c.deliver(n, sessions)); } catch (e) {
-      out.push({ channel: c.name, delivered: [], failed: [{ user: '*', target: '*', error: cleanText((e as Error).message, 200) }] });
+    try {
+      out.push(await c.deliver(n, sessions));
+    } catch (e) {
+      out.push({
+        channel: c.name,
+        delivered: [],
+        failed: [{ user: '*', target: '*', error: cleanText((e as Error).message, 200) }],
+      });
     }
   }
   return out;
@@ -76,7 +91,12 @@ export async function deliverAll(
  * are discovered only when there is something to send.
  */
 export async function notifyRun(args: {
-  prev: Occurrence[] | null; next: Occurrence[]; now: Date; config: Config; ledger: Ledger; channels: Channel[];
+  prev: Occurrence[] | null;
+  next: Occurrence[];
+  now: Date;
+  config: Config;
+  ledger: Ledger;
+  channels: Channel[];
   discover?: () => Promise<HostSessions>;
   /** The verified user whose write through the bridge caused this run (never told of it). */
   author?: string;
@@ -84,14 +104,18 @@ export async function notifyRun(args: {
   prefs?: (user: string) => NotifyPrefs | null;
 }): Promise<{ notices: Notice[]; reports: DeliveryReport[][] }> {
   const { prev, next, now, config, ledger, channels } = args;
-  const notices = planNotices(prev, next, now, ledger.keys(), config, { lastRun: ledger.lastRun ?? undefined, author: args.author });
+  const notices = planNotices(prev, next, now, ledger.keys(), config, {
+    lastRun: ledger.lastRun ?? undefined,
+    author: args.author,
+  });
   const reports: DeliveryReport[][] = [];
   // Recorded before delivery: a crash mid-run may lose a notice but never repeats one.
   for (const n of notices) ledger.markSent(n, now);
   // Written when something was sent (or never yet): a run that sends nothing moves lastRun in
   // memory only, so an idle bridge rewrites no file (a moment due since the written lastRun
   // would have been sent, and so written, when it fell due).
-  if (notices.length || !ledger.lastRun) ledger.save(now); else ledger.lastRun = now;
+  if (notices.length || !ledger.lastRun) ledger.save(now);
+  else ledger.lastRun = now;
   if (notices.length) {
     const sessions = await (args.discover ?? (() => discoverSessions({ sampleMs: 0 })))();
     for (const n of notices) reports.push(await deliverAll(channels, n, sessions, args.prefs, now));

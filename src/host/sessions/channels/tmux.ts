@@ -24,7 +24,9 @@ export function tmuxText(n: Notice): string {
  * Measured with tmux 3.3a (test/channels.test.ts checks what a real client shows).
  */
 export function tmuxEscape(s: string): string {
-  return s.replace(/#+(\[)?/g, (m: string, br?: string) => (br ? '#'.repeat(2 * (m.length - 1)) + '[' : '#'.repeat(4 * m.length)));
+  return s.replace(/#+(\[)?/g, (m: string, br?: string) =>
+    br ? '#'.repeat(2 * (m.length - 1)) + '[' : '#'.repeat(4 * m.length),
+  );
 }
 
 export function tmuxChannel(opts: { displayMs?: number; timeoutMs?: number } = {}): Channel {
@@ -39,11 +41,23 @@ export function tmuxChannel(opts: { displayMs?: number; timeoutMs?: number } = {
         for (const c of srv.clients) {
           const target = `${srv.socket} ${c.name}`;
           const r = await run('tmux', ['-S', srv.socket, 'display-message', '-c', c.name, '-d', ms, text], {
-            uid: srv.uid, gid: srv.gid, timeoutMs: opts.timeoutMs ?? 3000,
-            env: { PATH: '/usr/local/bin:/usr/bin:/bin', USER: srv.user, LOGNAME: srv.user, LC_ALL: 'C.UTF-8' },
+            uid: srv.uid,
+            gid: srv.gid,
+            timeoutMs: opts.timeoutMs ?? 3000,
+            env: {
+              PATH: '/usr/local/bin:/usr/bin:/bin',
+              USER: srv.user,
+              LOGNAME: srv.user,
+              LC_ALL: 'C.UTF-8',
+            },
           });
           if (r.code === 0) report.delivered.push({ user: srv.user, target });
-          else report.failed.push({ user: srv.user, target, error: cleanText(r.stderr || r.error || `exit ${r.code}`, 200) });
+          else
+            report.failed.push({
+              user: srv.user,
+              target,
+              error: cleanText(r.stderr || r.error || `exit ${r.code}`, 200),
+            });
         }
       }
       return report;

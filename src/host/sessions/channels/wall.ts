@@ -43,7 +43,11 @@ export function wallChannel(opts: WallOptions = {}): Channel {
       // "tmux(PID).%N") get the notice once, on tmux's status line: no wall drawn over them.
       const inTmux = new Set<string>();
       if (opts.skipTmuxClients) {
-        for (const srv of sessions.tmux) for (const c of srv.clients) { done.add(c.tty.replace(/^\/dev\//, '')); inTmux.add(srv.user); }
+        for (const srv of sessions.tmux)
+          for (const c of srv.clients) {
+            done.add(c.tty.replace(/^\/dev\//, ''));
+            inTmux.add(srv.user);
+          }
       }
       for (const t of sessions.ttys) {
         if (!isFor(notice, t.user) || !safeLine(t.line) || done.has(t.line)) continue;
