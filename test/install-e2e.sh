@@ -5,15 +5,16 @@
 # a stop. Each step's output follows a "=== step" line.
 set -uo pipefail
 repo=$1; tmp=$2
+# A clone of the repository as an admin has it (built), copied before any mount below can hide
+# it (the repository may itself live under /tmp, /run or /var/lib).
+mkdir "$tmp/clone" && (cd "$repo" && cp -a package.json package-lock.json README.md src bin dist docs config systemd node_modules "$tmp/clone/") || exit 1
+touch "$tmp/clone/dist/src/cli/main.js"
 mount --make-rprivate /
 cp -a /etc "$tmp/etc" && mount --bind "$tmp/etc" /etc
 for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs -o mode=755 none "$d"; done
 # Nobody else's terminals, tmux servers or session buses are reachable from in here.
 mount -t tmpfs -o mode=1777 none /tmp
 mkdir -p /usr/local/bin /usr/local/lib /run/lock
-# A clone of the repository as an admin has it (built).
-mkdir "$tmp/clone" && (cd "$repo" && cp -a package.json package-lock.json README.md src bin dist docs config systemd node_modules "$tmp/clone/")
-touch "$tmp/clone/dist/src/cli/main.js"
 # This machine has no GPU driver: an nvidia-smi that lists two GPUs, as the real one prints.
 mkdir "$tmp/fakebin"
 printf '#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-aaaa)"\necho "GPU 1: NVIDIA H200 (UUID: GPU-bbbb)"\n' > "$tmp/fakebin/nvidia-smi"
