@@ -38,7 +38,8 @@ if [ ! -e "$etc/config.toml" ]; then
     gpus=$(nvidia-smi -L 2>/dev/null | sed -n 's/^GPU \([0-9][0-9]*\):.*/"gpu\1"/p' | paste -sd, - | sed 's/,/, /g') || gpus=""
   fi
   if [ -n "$gpus" ]; then
-    sed -e "s/^# resources = .*/resources = [$gpus]       # found by nvidia-smi -L at install/" \
+    # Only the first (top-level) resources line: [gpus] has a resources key of its own.
+    sed -e "0,/^# resources = .*/s//resources = [$gpus]       # found by nvidia-smi -L at install/" \
       config/config.example.toml > "$etc/config.toml.tmp"
   else
     cp config/config.example.toml "$etc/config.toml.tmp"
