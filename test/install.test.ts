@@ -38,7 +38,7 @@ test('install.sh on a fresh host: real defaults, doctor as root and as a member,
     // The generated config sets only what it found (the GPUs); the rest stays at the machine's defaults.
     assert.equal(
       step('config').trim(),
-      'resources = ["gpu0", "gpu1"]       # found by nvidia-smi -L at install\n[calendar]\n[bridge]\n[limits]\n[notify]\n[hog]',
+      'resources = ["gpu0", "gpu1"]       # found by nvidia-smi -L at install\n[calendar]\n[bridge]\n[limits]\n[notify]\n[hog]\n[gpus]',
     );
     for (const s of ['doctor-root', 'doctor-member', 'doctor-root-stopped']) {
       assert.match(
