@@ -15,7 +15,8 @@ for d in /usr/local /var/lib /var/log /run; do mount -t tmpfs -o mode=755 none "
 # Nobody else's terminals, tmux servers or session buses are reachable from in here.
 mount -t tmpfs -o mode=1777 none /tmp
 mkdir -p /usr/local/bin /usr/local/lib /run/lock
-# This machine has no GPU driver: an nvidia-smi that lists two GPUs, as the real one prints.
+# This machine has no GPU driver: an nvidia-smi that lists two GPUs, as the real one prints
+# (-L only: its sampling queries give nothing, so doctor warns "GPUs unknown", as it should).
 mkdir "$tmp/fakebin"
 printf '#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-aaaa)"\necho "GPU 1: NVIDIA H200 (UUID: GPU-bbbb)"\n' > "$tmp/fakebin/nvidia-smi"
 chmod 755 "$tmp/fakebin/nvidia-smi"
