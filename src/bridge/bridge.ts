@@ -16,7 +16,7 @@ import type { CalendarSource } from '../caldav/source.js';
 import type { CalendarObject, Occurrence, Snapshot } from '../core/types.js';
 import { AuthError, CalendarUnavailableError, errorLine } from '../core/errors.js';
 import { isDue, type PollState } from '../core/poll-schedule.js';
-import { decodeObjects, withUniqueUids } from '../core/ics-read.js';
+import { decodeObjects, occurrenceOrder, withUniqueUids } from '../core/ics-read.js';
 import { hostView, HORIZON_MS, type HostView } from '../core/view.js';
 import { renderMotd, stoppedMotd } from '../core/motd.js';
 import { openSource } from '../caldav/open-source.js';
@@ -439,13 +439,7 @@ export class Bridge {
     });
     problems.length = 0;
     problems.push(...unique);
-    occurrences.sort(
-      (a, b) =>
-        a.start.getTime() - b.start.getTime() ||
-        a.end.getTime() - b.end.getTime() ||
-        cmp(a.uid, b.uid) ||
-        cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''),
-    );
+    occurrences.sort(occurrenceOrder);
     return { occurrences, problems, stamps, changed };
   }
 
@@ -656,9 +650,4 @@ export function configChanges(a: Config, b: Config): string[] {
   };
   walk(a, b, '');
   return out;
-}
-
-/** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -113,16 +113,7 @@ export class CalDavHttp {
       this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + buf.byteLength;
       fo.onResponse?.(res.status, res.headers);
 
-      if (res.status === 401) throw this.authError();
-      if (
-        res.status === 429 ||
-        res.status === 502 ||
-        res.status === 503 ||
-        res.status === 504 ||
-        (throw5xx && res.status >= 500)
-      ) {
-        throw this.unavailable(res.status, res.statusText, res.headers);
-      }
+      this.checkStatus(res, throw5xx);
       return new Response(NULL_BODY.has(res.status) ? null : buf, {
         status: res.status,
         statusText: res.statusText,
@@ -187,17 +178,17 @@ export class CalDavHttp {
     }
     this.stats.bytes += 15 + (res.statusText?.length ?? 0) + headerBytes(res.headers) + received;
     fo.onResponse?.(res.status, res.headers);
-    if (res.status === 401) throw this.authError();
-    if (
-      res.status === 429 ||
-      res.status === 502 ||
-      res.status === 503 ||
-      res.status === 504 ||
-      (throw5xx && res.status >= 500)
-    ) {
-      throw this.unavailable(res.status, res.statusText, res.headers);
-    }
+    this.checkStatus(res, throw5xx);
     return { status: res.status, headers: res.headers, ms, text };
+  }
+
+  /** 401: refused login; 429, 502–504 (and any 5xx when asked): the server is unavailable. */
+  private checkStatus(res: Response, throw5xx: boolean): void {
+    const st = res.status;
+    if (st === 401) throw this.authError();
+    if (st === 429 || st === 502 || st === 503 || st === 504 || (throw5xx && st >= 500)) {
+      throw this.unavailable(st, res.statusText, res.headers);
+    }
   }
 
   /** The whole body, but never more than maxResponse bytes (ResponseTooLargeError past it). */

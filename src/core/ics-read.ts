@@ -548,13 +548,7 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
     }
   }
   const occurrences = withUniqueUids(parts, problems);
-  occurrences.sort(
-    (a, b) =>
-      a.start.getTime() - b.start.getTime() ||
-      a.end.getTime() - b.end.getTime() ||
-      cmp(a.uid, b.uid) ||
-      cmp(a.recurrenceId ?? '', b.recurrenceId ?? ''),
-  );
+  occurrences.sort(occurrenceOrder);
   return { occurrences, problems };
 }
 
@@ -599,4 +593,14 @@ function markZoneUnknown(o: Occurrence): Occurrence {
 /** Plain code-unit order (localeCompare would load ICU collation data into the bridge). */
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The one order of occurrences everywhere: by start, end, uid, recurrence id. */
+export function occurrenceOrder(a: Occurrence, b: Occurrence): number {
+  return (
+    a.start.getTime() - b.start.getTime() ||
+    a.end.getTime() - b.end.getTime() ||
+    cmp(a.uid, b.uid) ||
+    cmp(a.recurrenceId ?? '', b.recurrenceId ?? '')
+  );
 }
