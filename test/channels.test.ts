@@ -20,6 +20,7 @@ import {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { asUser, sh, killTmux } from './harness/logins.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { discoverSessions } from '../src/host/sessions/sessions.js';
 import { wallChannel, wallText } from '../src/host/sessions/channels/wall.js';
@@ -41,33 +42,6 @@ const NOTIFY_SERVER = [
 ].find((p) => existsSync(p))!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function asUser(u: TestUser, cmd: string[], env: Record<string, string> = {}): string[] {
-  return [
-    'setpriv',
-    `--reuid=${u.uid}`,
-    `--regid=${u.gid}`,
-    '--init-groups',
-    'env',
-    '-i',
-    `HOME=${u.home}`,
-    `USER=${u.name}`,
-    'PATH=/usr/bin:/bin',
-    'TERM=xterm-256color',
-    'LC_ALL=C.UTF-8',
-    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    ...cmd,
-  ];
-}
-function sh(cmd: string[], input?: string): string {
-  // A UTF-8 locale whatever the runner's: tmux shows non-ASCII to a non-UTF-8 client as '_'.
-  return execFileSync(cmd[0], cmd.slice(1), {
-    encoding: 'utf8',
-    input,
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    timeout: 10_000,
-    env: { ...process.env, LC_ALL: 'C.UTF-8' },
-  });
-}
 async function until<T>(what: string, fn: () => T | undefined | false, ms = 5000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -126,18 +100,6 @@ function userTmux(u: TestUser, label: string, width = 250): string {
   );
   return sock;
 }
-function killTmux(u: TestUser | null, sock: string): void {
-  try {
-    execFileSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', timeout: 5000 });
-  } catch {
-    /* gone */
-  }
-  try {
-    rmSync(sock, { force: true });
-  } catch {
-    /* ignore */
-  }
-}
 
 test('wall: a real pty registered in utmp receives exactly the cleaned text; hostile text runs nothing', async (t) => {
   const alice = users['hh-alice'];
@@ -146,7 +108,7 @@ test('wall: a real pty registered in utmp receives exactly the cleaned text; hos
   const label = `hhwall${process.pid}`;
   const sock = userTmux(alice, label);
   t.after(() => {
-    killTmux(alice, sock);
+    killTmux(sock);
     rmSync(dir, { recursive: true, force: true });
   });
   rmSync('/tmp/pwned', { force: true });
@@ -234,7 +196,7 @@ test('wall: refuses a tty not owned by the session user', async (t) => {
   const bob = users['hh-bob'];
   const label = `hhown${process.pid}`;
   const sock = userTmux(alice, label);
-  t.after(() => killTmux(alice, sock));
+  t.after(() => killTmux(sock));
   const tty = sh(['tmux', '-S', sock, 'display-message', '-p', '-t', 'main', '#{pane_tty}']).trim();
   // utmp claims bob is on alice's tty: the writer refuses.
   const sessions = {
@@ -268,8 +230,8 @@ test("tmux: hh-bob's server, a client on a real pty, message shown literally and
   const outerDir = mkdtempSync('/tmp/hh-outer-');
   const outer = join(outerDir, 'outer.sock');
   t.after(() => {
-    killTmux(null, outer);
-    killTmux(bob, sock);
+    killTmux(outer);
+    killTmux(sock);
     rmSync(outerDir, { recursive: true, force: true });
   });
   rmSync('/tmp/pwned', { force: true });
@@ -600,7 +562,7 @@ test('notifyRun: plan → ledger → real tty; a restart over the same window de
   const label = `hhrun${process.pid}`;
   const sock = userTmux(alice, label);
   t.after(() => {
-    killTmux(alice, sock);
+    killTmux(sock);
     rmSync(dir, { recursive: true, force: true });
   });
   const tty = sh(['tmux', '-S', sock, 'display-message', '-p', '-t', 'main', '#{pane_tty}']).trim();

@@ -10,45 +10,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { asUser, sh, killTmux } from './harness/logins.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { startCli, runCli, waitFor, REPO } from './harness/cli.js';
 import { writeTestConfig, vevent } from './harness/config.js';
 
 const users = ensureTestUsers();
 const HOST = `frq${process.pid}`;
-
-function asUser(u: TestUser, cmd: string[]): string[] {
-  return [
-    'setpriv',
-    `--reuid=${u.uid}`,
-    `--regid=${u.gid}`,
-    '--init-groups',
-    'env',
-    '-i',
-    `HOME=${u.home}`,
-    `USER=${u.name}`,
-    'PATH=/usr/bin:/bin',
-    'TERM=xterm-256color',
-    'LC_ALL=C.UTF-8',
-    ...cmd,
-  ];
-}
-function sh(cmd: string[]): string {
-  return execFileSync(cmd[0], cmd.slice(1), {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 10_000,
-    env: { ...process.env, LC_ALL: 'C.UTF-8' },
-  });
-}
-function killTmux(sock: string): void {
-  try {
-    execFileSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', timeout: 5000 });
-  } catch {
-    /* gone */
-  }
-  rmSync(sock, { force: true });
-}
 
 test(
   'request on the host: stored under the proven requester, the holder is told on tmux, status shows it until closed',

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { asUser, sh, killTmux, sshLogin } from './harness/logins.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { startCli, runCli, waitFor, REPO } from './harness/cli.js';
 import { writeTestConfig, vevent } from './harness/config.js';
@@ -21,115 +22,7 @@ const users = ensureTestUsers();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOST = `three${process.pid}`;
 
-function asUser(u: TestUser, cmd: string[]): string[] {
-  return [
-    'setpriv',
-    `--reuid=${u.uid}`,
-    `--regid=${u.gid}`,
-    '--init-groups',
-    'env',
-    '-i',
-    `HOME=${u.home}`,
-    `USER=${u.name}`,
-    'PATH=/usr/bin:/bin',
-    'TERM=xterm-256color',
-    'LC_ALL=C.UTF-8',
-    ...cmd,
-  ];
-}
-function sh(cmd: string[]): string {
-  return execFileSync(cmd[0], cmd.slice(1), {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 10_000,
-    env: { ...process.env, LC_ALL: 'C.UTF-8' },
-  });
-}
-function killTmux(sock: string): void {
-  try {
-    execFileSync('tmux', ['-S', sock, 'kill-server'], { stdio: 'ignore', timeout: 5000 });
-  } catch {
-    /* gone */
-  }
-  rmSync(sock, { force: true });
-}
 const count = (hay: string, needle: string) => hay.split(needle).length - 1;
-
-/** A real sshd on loopback and an `ssh -tt` login of `u` (sshd registers the pty in utmp). */
-async function sshLogin(
-  u: TestUser,
-  dir: string,
-  procs: ChildProcess[],
-): Promise<{ tty: string; out: () => string }> {
-  if (!existsSync('/var/run/utmp'))
-    execFileSync('install', ['-m', '664', '-g', 'utmp', '/dev/null', '/var/run/utmp']);
-  mkdirSync('/run/sshd', { recursive: true });
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'user_key')]);
-  writeFileSync(join(dir, `authorized_keys_${u.name}`), readFileSync(join(dir, 'user_key.pub')), {
-    mode: 0o644,
-  });
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'sshd_config'),
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${join(dir, 'host_key')}`,
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys_%u')}`,
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      'StrictModes no',
-      `AllowUsers ${u.name}`,
-      'PrintMotd no',
-      'PrintLastLog no',
-      '',
-    ].join('\n'),
-  );
-  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  procs.push(sshd);
-  let sshdErr = '';
-  sshd.stderr!.on('data', (d) => {
-    sshdErr += d;
-  });
-  await waitFor(
-    () => sshdErr.includes('listening') || existsSync(join(dir, 'sshd.pid')),
-    'sshd listening',
-    10_000,
-  );
-  const client = spawn(
-    'ssh',
-    [
-      '-tt',
-      '-i',
-      join(dir, 'user_key'),
-      '-p',
-      String(port),
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'LogLevel=ERROR',
-      `${u.name}@127.0.0.1`,
-      'echo LOGGED-IN; tty; sleep 900',
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  procs.push(client);
-  let out = '';
-  client.stdout!.on('data', (d) => {
-    out += d;
-  });
-  const tty = await waitFor(() => /(\/dev\/pts\/\d+)/.exec(out)?.[1] ?? '', 'ssh login', 15_000);
-  return { tty, out: () => out };
-}
 
 /** `u`'s own tmux server (a pane running a shell-less sleep) with a client attached from root's outer tmux. */
 async function tmuxWithClient(u: TestUser, label: string, outer: string): Promise<string> {
