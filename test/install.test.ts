@@ -64,8 +64,8 @@ test('install.sh on a fresh host: real defaults, doctor as root and as a member,
     assert.match(step('sync-member'), /^synced vdir .*\nrc=0/m);
     // A lab member's first claims: --in 0m is now, extend takes the id like edit/release, outputs say "id".
     const mc = step('member-claims');
-    assert.match(mc, /^claimed gpu0 shared \d\d:\d\d–\d\d:\d\d for hh-alice \(id [0-9a-f-]{36}\)\nrc=0/m);
-    assert.match(mc, /^extended hh-alice's claim to \d\d:\d\d–\d\d:\d\d \(id [0-9a-f-]{36}\)\nrc=0/m);
+    assert.match(mc, /^claimed gpu0 shared (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) for hh-alice \(id [0-9a-f-]{36}\)\nrc=0/m);
+    assert.match(mc, /^extended hh-alice's claim to (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) \(id [0-9a-f-]{36}\)\nrc=0/m);
     assert.match(mc, /did you mean "hosthog claim"\?.*\nrc=64/);
     assert.doesNotMatch(mc, /\buid\b/);
     // An edited config the bridge has not read: named.
