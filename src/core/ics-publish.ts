@@ -8,6 +8,7 @@
 import type { Occurrence } from './types.js';
 import type { Config } from '../config/schema.js';
 import { cleanText } from './sanitize.js';
+import { escapeText, foldLine, utcStamp as utc } from './ics-text.js';
 import { hash } from './notify-plan.js';
 
 /** Published: from a week back to the bridge's window, at most this many events. */
@@ -48,15 +49,9 @@ export function publishedIcs(occurrences: Occurrence[], config: Config, now: Dat
     );
   }
   lines.push('END:VCALENDAR');
-  return lines.map(fold).join('\r\n') + '\r\n';
+  return lines.map(foldLine).join('\r\n') + '\r\n';
 }
 
-function utc(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-}
 /** The local date of an all-day bound in the host's zone (all-day events start at local midnight). */
 function day(d: Date, zone: string): string {
   const f = new Intl.DateTimeFormat('en-CA', {
@@ -69,27 +64,5 @@ function day(d: Date, zone: string): string {
 }
 /** RFC 5545 TEXT: cleaned (no control bytes), escaped. */
 function text(s: string): string {
-  return cleanText(s, 300)
-    .replace(/\\/g, '\\\\')
-    .replace(/;/g, '\\;')
-    .replace(/,/g, '\\,')
-    .replace(/\r?\n/g, '\\n');
-}
-/** Fold at 75 octets without splitting a UTF-8 sequence. */
-function fold(line: string): string {
-  const out: string[] = [];
-  let cur = '';
-  let bytes = 0;
-  for (const ch of line) {
-    const b = Buffer.byteLength(ch);
-    if (bytes + b > (out.length ? 74 : 75)) {
-      out.push(cur);
-      cur = '';
-      bytes = 0;
-    }
-    cur += ch;
-    bytes += b;
-  }
-  out.push(cur);
-  return out.join('\r\n ');
+  return escapeText(cleanText(s, 300));
 }

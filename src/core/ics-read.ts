@@ -17,7 +17,7 @@ import type { CalendarObject, Occurrence, Mode, Claim, Announcement } from './ty
 import { cleanText } from './sanitize.js';
 import { readRequests, REQUEST_PROP } from './fleet-request.js';
 import { parseTitle, USER } from './title.js';
-import { zonedToUtc, utcToZoned, resolveTzid, type WallParts } from './zones.js';
+import { zonedToUtc, utcToZoned, resolveTzid, wallAt, type WallParts } from './zones.js';
 import { oversizeProblem } from './oversize.js';
 
 export interface DecodeOptions {
@@ -86,7 +86,8 @@ interface Ctx {
 /** The mark on every occurrence whose TZID is unknown (read in the host's zone). */
 export const ZONE_UNKNOWN = '(time zone unknown)';
 
-function wall(t: ICALTime): WallParts {
+/** The wall-clock fields of an ical.js time (a DATE is its midnight). */
+export function wallOf(t: ICALTime): WallParts {
   return {
     year: t.year,
     month: t.month,
@@ -98,17 +99,6 @@ function wall(t: ICALTime): WallParts {
 }
 function wallMs(p: WallParts): number {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-}
-function fromWallMs(ms: number): WallParts {
-  const d = new Date(ms);
-  return {
-    year: d.getUTCFullYear(),
-    month: d.getUTCMonth() + 1,
-    day: d.getUTCDate(),
-    hour: d.getUTCHours(),
-    minute: d.getUTCMinutes(),
-    second: d.getUTCSeconds(),
-  };
 }
 
 function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
@@ -166,10 +156,10 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
   if (ep && end && typeof (end as any).year === 'number') {
     const endZone = zoneOf(end, ep, ctx);
     if (endZone.key === startZone.key && !!end.isDate === allDay) {
-      const diff = wallMs(wall(end)) - wallMs(wall(start));
-      endFor = (sw) => toInstant(fromWallMs(wallMs(sw) + diff), startZone);
+      const diff = wallMs(wallOf(end)) - wallMs(wallOf(start));
+      endFor = (sw) => toInstant(wallAt(wallMs(sw) + diff), startZone);
     } else {
-      const abs = toInstant(wall(end), endZone).getTime() - toInstant(wall(start), startZone).getTime();
+      const abs = toInstant(wallOf(end), endZone).getTime() - toInstant(wallOf(start), startZone).getTime();
       endFor = (_sw, si) => new Date(si.getTime() + abs);
     }
   } else if (comp.hasProperty('duration')) {
@@ -177,17 +167,16 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
     const sign = d.isNegative ? -1 : 1;
     const days = sign * ((d.weeks ?? 0) * 7 + (d.days ?? 0));
     const secs = sign * ((d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0));
-    endFor = (sw) =>
-      new Date(toInstant(fromWallMs(wallMs(sw) + days * DAY), startZone).getTime() + secs * 1000);
+    endFor = (sw) => new Date(toInstant(wallAt(wallMs(sw) + days * DAY), startZone).getTime() + secs * 1000);
   } else if (allDay) {
-    endFor = (sw) => toInstant(fromWallMs(wallMs(sw) + DAY), startZone);
+    endFor = (sw) => toInstant(wallAt(wallMs(sw) + DAY), startZone);
   } else {
     endFor = (_sw, si) => new Date(si.getTime() + 60_000);
   }
   // An end at or before the start (a client's bug, or a typo) would show as "12:00–11:00" and
   // take part in conflicts: the event is left out, and doctor names it.
-  const s0 = toInstant(wall(start), startZone);
-  if (endFor(wall(start), s0).getTime() <= s0.getTime()) {
+  const s0 = toInstant(wallOf(start), startZone);
+  if (endFor(wallOf(start), s0).getTime() <= s0.getTime()) {
     ctx.problems.push({
       href: ctx.href,
       message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} does not end after it starts: ignored`,
@@ -280,7 +269,7 @@ function dateOf(comp: ICALComp, name: string, ctx: Ctx): Date | undefined {
   const p = comp.getFirstProperty(name);
   const v = p?.getFirstValue() as ICALTime | undefined;
   if (!p || !v || typeof (v as any).year !== 'number') return undefined;
-  return toInstant(wall(v), zoneOf(v, p, ctx));
+  return toInstant(wallOf(v), zoneOf(v, p, ctx));
 }
 
 function makeOccurrence(
@@ -399,8 +388,8 @@ function expandGroup(
             ctx.problems.push({ href: ctx.href, message: `event ${uid} has no DTSTART` });
           continue;
         }
-        const s = toInstant(wall(it.start), it.startZone);
-        const e = it.endFor(wall(it.start), s);
+        const s = toInstant(wallOf(it.start), it.startZone);
+        const e = it.endFor(wallOf(it.start), s);
         const rid = dateOf(o, 'recurrence-id', ctx);
         if (inWindow(s, e))
           out.push(
@@ -433,8 +422,8 @@ function expandGroup(
     const event = new ICAL.Event(master, { strictExceptions: false, exceptions: g.overrides } as any);
     const masterMeaning = meaningOf(master);
     if (!event.isRecurring()) {
-      const s = toInstant(wall(mItem.start), mItem.startZone);
-      const e = mItem.endFor(wall(mItem.start), s);
+      const s = toInstant(wallOf(mItem.start), mItem.startZone);
+      const e = mItem.endFor(wallOf(mItem.start), s);
       if (inWindow(s, e))
         out.push(
           makeOccurrence(masterMeaning, base(master, s, e, mItem.allDay, false, undefined, created), master),
@@ -449,7 +438,7 @@ function expandGroup(
       for (const v of p.getValues() as ICALTime[]) {
         if (!v || typeof (v as any).year !== 'number') continue;
         if (v.isDate && !mItem.allDay) exdays.add(`${v.year}-${v.month}-${v.day}`);
-        else exdates.add(toInstant(wall(v), zoneOf(v, p, ctx)).getTime());
+        else exdates.add(toInstant(wallOf(v), zoneOf(v, p, ctx)).getTime());
       }
     }
     const byRid = new Map<number, ICALComp>();
@@ -475,7 +464,7 @@ function expandGroup(
         (next as any).zone?.tzid === 'UTC' && mItem.startZone.key !== 'iana:UTC'
           ? { kind: 'iana', tz: 'UTC', key: 'iana:UTC' }
           : mItem.startZone;
-      let ridWall = wall(next);
+      let ridWall = wallOf(next);
       let rid = toInstant(ridWall, nextZone);
       if (nextZone !== mItem.startZone && mItem.startZone.kind === 'iana') {
         const z = utcToZoned(rid, mItem.startZone.tz);
@@ -504,7 +493,7 @@ function expandGroup(
         if (!items.has(comp)) items.set(comp, itemOf(comp, ctx));
         it = items.get(comp) ?? null;
         if (!it) continue;
-        sw = wall(it.start);
+        sw = wallOf(it.start);
       }
       const s = toInstant(sw, it.startZone);
       const e = it.endFor(sw, s);

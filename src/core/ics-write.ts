@@ -9,7 +9,8 @@ import type { Mode } from './types.js';
 import { UsageError, NotFoundError } from './errors.js';
 import { cleanText } from './sanitize.js';
 import { formatTitle, USER } from './title.js';
-import { meaningOf } from './ics-read.js';
+import { escapeText, foldLine, utcStamp } from './ics-text.js';
+import { meaningOf, wallOf } from './ics-read.js';
 import { isValidZone, resolveTzid, utcToZoned, zonedToUtc, vtimezone, type WallParts } from './zones.js';
 
 export interface ClaimSpec {
@@ -59,37 +60,6 @@ const YEAR = 365 * 86_400_000;
 type ICALComp = InstanceType<typeof ICAL.Component>;
 type ICALTime = InstanceType<typeof ICAL.Time>;
 
-/** RFC 5545 TEXT escaping (also used for X- values, which ical.js writes raw). */
-export function escapeText(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
-}
-
-/** Fold a content line at 75 octets without splitting a UTF-8 sequence. */
-function fold(line: string): string {
-  const out: string[] = [];
-  let cur = '';
-  let bytes = 0;
-  for (const ch of line) {
-    const b = Buffer.byteLength(ch);
-    const limit = out.length === 0 ? 75 : 74;
-    if (bytes + b > limit) {
-      out.push(cur);
-      cur = '';
-      bytes = 0;
-    }
-    cur += ch;
-    bytes += b;
-  }
-  out.push(cur);
-  return out.join('\r\n ');
-}
-
-function utcStamp(d: Date): string {
-  return d
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d{3}/, '');
-}
 function localStamp(p: WallParts): string {
   const z = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${z(p.year, 4)}${z(p.month)}${z(p.day)}T${z(p.hour)}${z(p.minute)}${z(p.second)}`;
@@ -276,7 +246,7 @@ export function encodeEvent(spec: ClaimSpec | AnnouncementSpec, now: Date): stri
   lines.push('STATUS:CONFIRMED', 'TRANSP:OPAQUE', `CATEGORIES:${categories.map(escapeText).join(',')}`);
   for (const [k, v] of x) lines.push(`${k}:${v}`);
   lines.push('END:VEVENT', 'END:VCALENDAR');
-  return lines.map(fold).join('\r\n') + '\r\n';
+  return lines.map(foldLine).join('\r\n') + '\r\n';
 }
 
 // ---------------------------------------------------------------- patching
@@ -365,14 +335,7 @@ function instantOf(comp: ICALComp, name: string, hostTz: string): Date | null {
   const p = comp.getFirstProperty(name);
   const v = p?.getFirstValue() as ICALTime | undefined;
   if (!p || !v || typeof (v as any).year !== 'number') return null;
-  const parts: WallParts = {
-    year: v.year,
-    month: v.month,
-    day: v.day,
-    hour: v.isDate ? 0 : v.hour,
-    minute: v.isDate ? 0 : v.minute,
-    second: v.isDate ? 0 : v.second,
-  };
+  const parts = wallOf(v);
   if ((v as any).zone?.tzid === 'UTC') return zonedToUtc(parts, 'UTC');
   const tzid = p.getParameter('tzid') as string | undefined;
   const iana = v.isDate ? null : resolveTzid(tzid);

@@ -293,7 +293,8 @@ function abbreviation(tz: string, t: number): string {
   }
 }
 
-function wallAt(t: number, offset: number): WallParts {
+/** The wall-clock fields at instant t (ms) shifted by offset (ms; 0: read t as wall time). */
+export function wallAt(t: number, offset = 0): WallParts {
   const d = new Date(t + offset);
   return {
     year: d.getUTCFullYear(),
