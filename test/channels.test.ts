@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { asUser, sh, killTmux } from './harness/logins.js';
+import { userTmux, attachClient } from './harness/tmux.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { discoverSessions } from '../src/host/sessions/sessions.js';
 import { wallChannel, wallText } from '../src/host/sessions/channels/wall.js';
@@ -77,28 +78,6 @@ const plain: Notice = {
 function noControls(s: string, allowCrLf = false): boolean {
   const t = allowCrLf ? s.replace(/[\r\n]/g, '') : s;
   return isClean(t);
-}
-
-/** A tmux server of `u` on a private socket with one detached session running `sleep`. */
-function userTmux(u: TestUser, label: string, width = 250): string {
-  const sock = `/tmp/tmux-${u.uid}/${label}`;
-  sh(
-    asUser(u, [
-      'tmux',
-      '-L',
-      label,
-      'new-session',
-      '-d',
-      '-s',
-      'main',
-      '-x',
-      String(width),
-      '-y',
-      '40',
-      'sleep 3600',
-    ]),
-  );
-  return sock;
 }
 
 test('wall: a real pty registered in utmp receives exactly the cleaned text; hostile text runs nothing', async (t) => {
@@ -237,23 +216,7 @@ test("tmux: hh-bob's server, a client on a real pty, message shown literally and
   rmSync('/tmp/pwned', { force: true });
   rmSync('/tmp/pwned2', { force: true });
   // Outer (root's) tmux gives bob's client a real pty: it runs `tmux attach` as bob.
-  sh([
-    'tmux',
-    '-S',
-    outer,
-    'new-session',
-    '-d',
-    '-s',
-    'o',
-    '-x',
-    '250',
-    '-y',
-    '30',
-    asUser(bob, ['tmux', '-S', sock, 'attach', '-t', 'main'])
-      .map((a) => `'${a}'`)
-      .join(' '),
-  ]);
-  await until('bob client', () => sh(['tmux', '-S', sock, 'list-clients', '-F', '#{client_name}']).trim());
+  await attachClient(bob, sock, outer);
 
   const sessions = await discoverSessions({ sampleMs: 50 });
   const srv = sessions.tmux.find((s) => s.socket === sock);

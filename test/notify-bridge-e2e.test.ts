@@ -25,6 +25,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { asUser, sh, killTmux, sshLogin } from './harness/logins.js';
+import { tmuxWithClient } from './harness/tmux.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { startCli, runCli, waitFor, REPO, cliCommand } from './harness/cli.js';
 import { writeTestConfig, vevent, type TestConfig } from './harness/config.js';
@@ -71,49 +72,6 @@ async function stopBridge(b: Bridge, signal: NodeJS.Signals): Promise<void> {
     b.kill('SIGKILL');
     await gone;
   }
-}
-
-/** A tmux server of `u` (private socket) with a client attached on a real pty from root's outer tmux. */
-async function tmuxWithClient(u: TestUser, label: string, outer: string): Promise<string> {
-  const sock = `/tmp/tmux-${u.uid}/${label}`;
-  sh(
-    asUser(u, [
-      'tmux',
-      '-L',
-      label,
-      'new-session',
-      '-d',
-      '-s',
-      'main',
-      '-x',
-      '250',
-      '-y',
-      '40',
-      'sleep 3600',
-    ]),
-  );
-  sh([
-    'tmux',
-    '-S',
-    outer,
-    'new-session',
-    '-d',
-    '-s',
-    'o',
-    '-x',
-    '250',
-    '-y',
-    '30',
-    asUser(u, ['tmux', '-S', sock, 'attach', '-t', 'main'])
-      .map((a) => `'${a}'`)
-      .join(' '),
-  ]);
-  await waitFor(
-    () => sh(['tmux', '-S', sock, 'list-clients', '-F', '#{client_name}']).trim(),
-    `${u.name}'s tmux client`,
-    10_000,
-  );
-  return sock;
 }
 
 const HOSTILE_NOTE =

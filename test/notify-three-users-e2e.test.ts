@@ -13,6 +13,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { asUser, sh, killTmux, sshLogin } from './harness/logins.js';
+import { tmuxWithClient } from './harness/tmux.js';
 import { ensureTestUsers, type TestUser } from './harness/users.js';
 import { startCli, runCli, waitFor, REPO } from './harness/cli.js';
 import { writeTestConfig, vevent } from './harness/config.js';
@@ -23,49 +24,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const HOST = `three${process.pid}`;
 
 const count = (hay: string, needle: string) => hay.split(needle).length - 1;
-
-/** `u`'s own tmux server (a pane running a shell-less sleep) with a client attached from root's outer tmux. */
-async function tmuxWithClient(u: TestUser, label: string, outer: string): Promise<string> {
-  const sock = `/tmp/tmux-${u.uid}/${label}`;
-  sh(
-    asUser(u, [
-      'tmux',
-      '-L',
-      label,
-      'new-session',
-      '-d',
-      '-s',
-      'main',
-      '-x',
-      '200',
-      '-y',
-      '40',
-      'sleep 3600',
-    ]),
-  );
-  sh([
-    'tmux',
-    '-S',
-    outer,
-    'new-session',
-    '-d',
-    '-s',
-    u.name,
-    '-x',
-    '200',
-    '-y',
-    '30',
-    asUser(u, ['tmux', '-S', sock, 'attach', '-t', 'main'])
-      .map((a) => `'${a}'`)
-      .join(' '),
-  ]);
-  await waitFor(
-    () => sh(['tmux', '-S', sock, 'list-clients', '-F', '#{client_name}']).trim(),
-    `${u.name}'s tmux client`,
-    10_000,
-  );
-  return sock;
-}
 
 test(
   'three users (two in tmux, one on a tty): claim, edit, reminder, hog, release each reach exactly those concerned, once',
@@ -109,8 +67,8 @@ test(
       extra: '[notify]\nreminders = ["1m"]\nchannels = ["wall", "tmux"]\n',
     });
     const login = await sshLogin(carol, sshDir, procs);
-    const aliceSock = await tmuxWithClient(alice, label, outer);
-    const bobSock = await tmuxWithClient(bob, label, outer);
+    const aliceSock = await tmuxWithClient(alice, label, outer, 200);
+    const bobSock = await tmuxWithClient(bob, label, outer, 200);
     socks.push(aliceSock, bobSock);
     const tmuxLog = (sock: string) =>
       sh(['tmux', '-S', sock, 'show-messages'])
