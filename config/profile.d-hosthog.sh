@@ -6,6 +6,12 @@ case "$-" in *i*) ;; *) return 0 2>/dev/null || exit 0 ;; esac
 if [ -n "${TMUX:-}${STY:-}" ] && [ -z "${HOSTHOG_QUIET:-}" ] && command -v hosthog >/dev/null 2>&1; then
   hosthog status --brief 2>/dev/null || true
 fi
-if [ -z "${HOSTHOG_QUIET:-}" ] && command -v hosthog >/dev/null 2>&1; then
+# The GPU line costs a process start: only where the config names GPUs (a [gpus] table or a
+# gpuN resource), so shells on other hosts start as fast as without hosthog.
+hh_conf=${HOSTHOG_CONFIG:-/etc/hosthog/config.toml}
+if [ -z "${HOSTHOG_QUIET:-}" ] && [ -r "$hh_conf" ] \
+  && grep -Eq '^[[:space:]]*(\[gpus\]|resources[[:space:]]*=.*gpu[0-9])' "$hh_conf" 2>/dev/null \
+  && command -v hosthog >/dev/null 2>&1; then
   hosthog gpus --mine --hint 2>/dev/null || true
 fi
+unset hh_conf

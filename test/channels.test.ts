@@ -239,7 +239,7 @@ test("tmux: hh-bob's server, a client on a real pty, message shown literally and
     ['hh-bob'],
   );
   const screen = await until('status message', () => {
-    const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', 'o']);
+    const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', bob.name]);
     return s.includes('hosthog:') && s;
   });
   assert.ok(
@@ -265,7 +265,7 @@ test("tmux: hh-bob's server, a client on a real pty, message shown literally and
   const text = tmuxText(hostile);
   assert.ok(isClean(text) && Array.from(text).length <= 400);
   const screen3 = await until('hostile message', () => {
-    const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', 'o']);
+    const s = sh(['tmux', '-S', outer, 'capture-pane', '-p', '-t', bob.name]);
     return s.includes('esrever') && s;
   });
   const all = sh(['tmux', '-S', sock, 'show-messages']);

@@ -345,7 +345,12 @@ test(
     // A `hosthog` on PATH that runs the real CLI (absolute tsx loader: works from any cwd).
     const loader = `file://${join(REPO, 'node_modules/tsx/dist/loader.mjs')}`;
     const argv = cliCommand().map((a) => (a === 'tsx' ? loader : a));
-    writeFileSync(join(bin, 'hosthog'), `#!/bin/sh\nexec ${argv.join(' ')} "$@"\n`, { mode: 0o755 });
+    const calls = join(dir, 'calls');
+    writeFileSync(calls, '', { mode: 0o666 });
+    chmodSync(calls, 0o666);
+    writeFileSync(join(bin, 'hosthog'), `#!/bin/sh\necho "$*" >> ${calls}\nexec ${argv.join(' ')} "$@"\n`, {
+      mode: 0o755,
+    });
     const snippet = join(REPO, 'config/profile.d-hosthog.sh');
     const rc = join(dir, 'rc.sh');
     writeFileSync(rc, `. ${snippet}\nPS1='PROMPT> '\n`, { mode: 0o644 });
@@ -391,5 +396,23 @@ test(
     // Interactive but outside tmux/screen: nothing either (the motd shows there).
     const outside = sh(asUser(bob, ['bash', '--noprofile', '--rcfile', rc, '-i', '-c', 'echo END'], uenv));
     assert.equal(outside, 'END\n');
+    // The GPU line starts a process only where the config names GPUs (here gpu0 and gpu1: in tmux
+    // and outside); with a config that names none, no process is started for it.
+    assert.equal(readFileSync(calls, 'utf8'), 'status --brief\ngpus --mine --hint\ngpus --mine --hint\n');
+    const noGpus = join(dir, 'no-gpus.toml');
+    writeFileSync(
+      noGpus,
+      readFileSync(cfg.path, 'utf8').replace(/^resources = .*$/m, 'resources = ["disk0"]'),
+      {
+        mode: 0o644,
+      },
+    );
+    writeFileSync(calls, '');
+    const plain = { ...uenv, HOSTHOG_CONFIG: noGpus };
+    assert.equal(
+      sh(asUser(bob, ['bash', '--noprofile', '--rcfile', rc, '-i', '-c', 'echo END'], plain)),
+      'END\n',
+    );
+    assert.equal(readFileSync(calls, 'utf8'), '');
   },
 );
