@@ -32,7 +32,8 @@ export async function callWrite(
   if (!g.calendar && !canWriteDirectly(config)) {
     throw new BridgeUnavailableError(
       `no hosthog bridge is running on this host (no socket at ${config.bridge.socket})`,
-      'ask an admin to start it (systemctl start hosthog-bridge), or use --calendar URL with your own calendar account',
+      'ask an admin to start it (systemctl start hosthog-bridge), ' +
+        'or use --calendar URL with your own calendar account',
     );
   }
   return direct(g, config, method, params);
@@ -59,13 +60,17 @@ function readable(path: string, mode: number): boolean {
   }
 }
 
-/** The calendar this user reaches without the bridge (--calendar URL, or the config's), with its per-user cache, synced. */
+/**
+ * The calendar this user reaches without the bridge (--calendar URL, or the config's),
+ * with its per-user cache, synced.
+ */
 async function openDirect(g: GlobalOptions, config: Config) {
   if (g.calendar) {
     if (!/^https?:\/\/[^/\s]+/i.test(g.calendar))
       throw new ConfigError(
         [`--calendar "${g.calendar.slice(0, 80)}" is not an http(s) URL`],
-        "give the calendar's CalDAV URL, e.g. https://cloud.example.org/remote.php/dav/calendars/me/gpu-box-3/",
+        "give the calendar's CalDAV URL, " +
+          'e.g. https://cloud.example.org/remote.php/dav/calendars/me/gpu-box-3/',
       );
     const username =
       process.env.HOSTHOG_USERNAME ?? (config.calendar.kind === 'caldav' ? config.calendar.username : '');

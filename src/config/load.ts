@@ -37,10 +37,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       text = readFileSync(path, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code;
       throw new ConfigError(
-        [
-          `cannot read config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
-        ],
+        [`cannot read config ${path}: ${why}`],
         code === 'ENOENT'
           ? 'create it (see config/config.example.toml) or drop --config/HOSTHOG_CONFIG'
           : 'run as a user that may read it',

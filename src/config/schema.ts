@@ -251,8 +251,9 @@ export function validateConfig(
     const v = t[key] ?? dflt;
     const ms = typeof v === 'string' ? parseDuration(v) : typeof v === 'number' ? v * 1000 : null;
     if (ms === null || ms < minMs) {
+      const least = minMs ? ` of at least ${minMs / 1000}s` : '';
       problems.push(
-        `${at(section, key)} = ${JSON.stringify(v)} is not a duration${minMs ? ` of at least ${minMs / 1000}s` : ''}: write e.g. "${dflt}"`,
+        `${at(section, key)} = ${JSON.stringify(v)} is not a duration${least}: write e.g. "${dflt}"`,
       );
       return parseDuration(dflt)!;
     }
@@ -283,7 +284,8 @@ export function validateConfig(
     const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : NaN;
     if (!Number.isSafeInteger(n) || n < min) {
       problems.push(
-        `[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: write e.g. ${key} = "${dflt}"`,
+        `[calendar] ${key} = ${JSON.stringify(v)} is not a size of at least ${min} bytes: ` +
+          `write e.g. ${key} = "${dflt}"`,
       );
       return parseSize(dflt);
     }
@@ -324,7 +326,8 @@ export function validateConfig(
     }
     if (!ok)
       problems.push(
-        `[calendar] url = "${url}" is not an http(s) URL: write the calendar's full URL, e.g. "https://cloud.example.org/remote.php/dav/calendars/hosthog/${host}/"`,
+        `[calendar] url = "${url}" is not an http(s) URL: write the calendar's full URL, ` +
+          `e.g. "https://cloud.example.org/remote.php/dav/calendars/hosthog/${host}/"`,
       );
     const username = str(c, 'calendar', 'username', '');
     if (!username) problems.push('[calendar] username is missing: add username = "the calendar account"');
@@ -344,7 +347,8 @@ export function validateConfig(
       problems.push(
         '[calendar] username/password_file given without url: add url = "https://…" or remove them',
       );
-    if (c.timeout !== undefined) dur(c, 'calendar', 'timeout', '15s', 1000); // checked (and unused) with path: a typo is still one
+    // checked (and unused) with path: a typo is still one
+    if (c.timeout !== undefined) dur(c, 'calendar', 'timeout', '15s', 1000);
   }
 
   const pollMs = dur(b, 'bridge', 'poll', '60s', 5000);
@@ -365,7 +369,8 @@ export function validateConfig(
   for (const u of quietUnits) {
     if (!isUnitPattern(u))
       problems.push(
-        `[hog] quiet_units: "${u}" is not a service or timer name or pattern: write e.g. "xrdp.service" or "*.timer"`,
+        `[hog] quiet_units: "${u}" is not a service or timer name or pattern: ` +
+          'write e.g. "xrdp.service" or "*.timer"',
       );
   }
   const systemctlCmd = list(h, 'hog', 'systemctl', ['systemctl']);
@@ -503,7 +508,8 @@ function fleetTable(
   const home = f.home === undefined ? undefined : str(f, 'fleet', 'home', '');
   if (home !== undefined && !httpUrl(home))
     problems.push(
-      `[fleet] home = "${home}" is not an http(s) URL: write the calendar home, e.g. "https://cloud.example.org/remote.php/dav/calendars/alice/"`,
+      `[fleet] home = "${home}" is not an http(s) URL: write the calendar home, ` +
+        'e.g. "https://cloud.example.org/remote.php/dav/calendars/alice/"',
     );
   const hosts: Record<string, string> = {};
   if (f.hosts !== undefined) {

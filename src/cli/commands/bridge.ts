@@ -49,7 +49,8 @@ function syncHandler(b: Bridge): ExtraHandler {
       action: 'synced',
       summary:
         `synced ${b.source.description} (by the bridge): ${out.full ? 'full reconcile' : 'delta'}, ` +
-        `${out.changed} changed, ${out.deleted} deleted; ${b.mirror.size} events, ${n} occurrences in the window; ` +
+        `${out.changed} changed, ${out.deleted} deleted; ` +
+        `${b.mirror.size} events, ${n} occurrences in the window; ` +
         `motd ${b.config.bridge.motd}`,
     };
     last = { at: Date.now(), result };

@@ -48,9 +48,12 @@ export async function doctor(g: GlobalOptions): Promise<void> {
   try {
     // The calendar password is root's: a lab member checks without it (and is told so below).
     config = loadConfig({ path: g.config, withPassword: asRoot });
+    const resources = config.resources.length ? config.resources.join(', ') : 'none: the whole host only';
     add({
       ok: true,
-      what: `config ${config.source} is valid (host ${config.host}, zone ${config.timezone}, resources ${config.resources.length ? config.resources.join(', ') : 'none: the whole host only'})`,
+      what:
+        `config ${config.source} is valid ` +
+        `(host ${config.host}, zone ${config.timezone}, resources ${resources})`,
     });
   } catch (e) {
     add({ ok: false, what: errorLine(e) });
@@ -61,7 +64,9 @@ export async function doctor(g: GlobalOptions): Promise<void> {
     add({
       ok: true,
       info: true,
-      what: `running as ${userInfo().username}: checks what a lab member can; the calendar login, state directory and hog setup are checked by sudo hosthog doctor`,
+      what:
+        `running as ${userInfo().username}: checks what a lab member can; ` +
+        'the calendar login, state directory and hog setup are checked by sudo hosthog doctor',
     });
   const ctx: DoctorContext = { config, asRoot, now: new Date(), add };
   for (const check of CHECKS) {
@@ -82,11 +87,14 @@ function checkAdminGroup({ config, add }: DoctorContext): void {
   } catch (e) {
     groupExists = (e as { status?: number }).status !== 2;
   }
+  const andList = config.admins.users.filter((u) => u !== 'root').length ? ' and the admins list' : '';
   if (!groupExists)
     add({
       ok: false,
       warn: true,
-      what: `admin_group "${cleanText(group, 40)}" does not exist: only root${config.admins.users.filter((u) => u !== 'root').length ? ' and the admins list' : ''} can announce or change others' claims`,
+      what:
+        `admin_group "${cleanText(group, 40)}" does not exist: ` +
+        `only root${andList} can announce or change others' claims`,
       fix: `groupadd ${group} and add the admins to it, or set admin_group in ${config.source}`,
     });
 }
@@ -107,7 +115,9 @@ async function checkCalendar({ config, asRoot, add }: DoctorContext): Promise<vo
     add({
       ok: true,
       info: true,
-      what: `calendar ${cal.url}: only root can log in with the host's password (sudo hosthog doctor); the bridge's last sync is below`,
+      what:
+        `calendar ${cal.url}: only root can log in with the host's password (sudo hosthog doctor); ` +
+        "the bridge's last sync is below",
     });
     return;
   }
@@ -152,7 +162,9 @@ function checkStateDir({ config, asRoot, add }: DoctorContext): void {
   else
     add({
       ok: true,
-      what: `state directory ${sd} belongs to the bridge (run hosthog doctor as root for the bridge's own checks)`,
+      what:
+        `state directory ${sd} belongs to the bridge ` +
+        "(run hosthog doctor as root for the bridge's own checks)",
     });
 }
 
@@ -162,8 +174,12 @@ async function checkBridgeRunning({ config, add }: DoctorContext): Promise<void>
   if (pid === null) {
     add({
       ok: false,
-      what: `the bridge is not running (no live bridge in ${config.bridge.stateDir}/bridge.pid): the motd, notices and hogs stand still`,
-      fix: 'systemctl start hosthog-bridge (without systemd: hosthog bridge under your service manager, docs/admin.md)',
+      what:
+        `the bridge is not running (no live bridge in ${config.bridge.stateDir}/bridge.pid): ` +
+        'the motd, notices and hogs stand still',
+      fix:
+        'systemctl start hosthog-bridge ' +
+        '(without systemd: hosthog bridge under your service manager, docs/admin.md)',
     });
     return;
   }
@@ -203,7 +219,9 @@ function checkBridgeConfig({ config, add }: DoctorContext): void {
   } else if (stamp.source !== config.source || stamp.sha256 !== configHash(config.source)) {
     add({
       ok: false,
-      what: `the running bridge uses an older config (${cleanText(stamp.source, 100)} as of ${stamp.at}): your edits to ${config.source} are not in effect`,
+      what:
+        `the running bridge uses an older config (${cleanText(stamp.source, 100)} as of ${stamp.at}): ` +
+        `your edits to ${config.source} are not in effect`,
       fix: 'systemctl restart hosthog-bridge (or restart hosthog bridge under your service manager)',
     });
   } else {
@@ -225,13 +243,11 @@ function checkSnapshot({ config, now, add }: DoctorContext): void {
   }
   const age = snap.syncedAt ? Math.round((now.getTime() - snap.syncedAt.getTime()) / 1000) : null;
   const stale = age === null || age * 1000 > config.bridge.pollMs * config.bridge.stalePolls;
+  const lastError = snap.lastError ? ` (last error: ${cleanText(snap.lastError, 200)})` : '';
   add({
     ok: !stale,
     warn: true,
-    what:
-      age === null
-        ? 'never synced'
-        : `last good sync ${age}s ago${snap.lastError ? ` (last error: ${cleanText(snap.lastError, 200)})` : ''}`,
+    what: age === null ? 'never synced' : `last good sync ${age}s ago${lastError}`,
     fix: stale ? 'see journalctl -u hosthog-bridge' : undefined,
   });
   // Events nobody sees: a phone's event hosthog cannot read would otherwise go unnoticed.
@@ -306,7 +322,9 @@ function checkPamMotd({ add }: DoctorContext): void {
           ok: false,
           warn: true,
           what: 'pam_motd is not in /etc/pam.d/sshd: people will not see the motd at ssh login',
-          fix: 'add "session optional pam_motd.so motd=/run/motd.dynamic" and "session optional pam_motd.so noupdate"',
+          fix:
+            'add "session optional pam_motd.so motd=/run/motd.dynamic" ' +
+            'and "session optional pam_motd.so noupdate"',
         },
   );
 }
@@ -322,10 +340,9 @@ async function checkQuietHost({ config, asRoot, add }: DoctorContext): Promise<v
     const plan = await createQuietHost({ stateDir: config.bridge.stateDir, systemctl: ctl }).dryRun(
       config.hog.quietUnits,
     );
-    add({
-      ok: true,
-      what: `quiet host: a hog now would stop ${plan.stop.length ? plan.stop.join(', ') : 'nothing (no configured unit is active)'}${plan.refused.length ? `; refuses ${plan.refused.map((x) => x.unit).join(', ')}` : ''}`,
-    });
+    const stops = plan.stop.length ? plan.stop.join(', ') : 'nothing (no configured unit is active)';
+    const refuses = plan.refused.length ? `; refuses ${plan.refused.map((x) => x.unit).join(', ')}` : '';
+    add({ ok: true, what: `quiet host: a hog now would stop ${stops}${refuses}` });
   } catch (e) {
     add({
       ok: false,
@@ -369,14 +386,14 @@ async function checkGpus({ config, add }: DoctorContext): Promise<void> {
         ok: false,
         warn: true,
         what: `GPUs unknown: ${cleanText(r.error, 200)}`,
-        fix: 'install the NVIDIA driver (nvidia-smi), or set [gpus] command to how nvidia-smi is reached here',
+        fix:
+          'install the NVIDIA driver (nvidia-smi), ' +
+          'or set [gpus] command to how nvidia-smi is reached here',
       });
     } else {
       const n = r.processes.length;
-      add({
-        ok: true,
-        what: `GPUs: ${r.gpus.map((x) => `${x.index} (${x.uuid})`).join(', ')}; ${n} compute process${n === 1 ? '' : 'es'}`,
-      });
+      const gpus = r.gpus.map((x) => `${x.index} (${x.uuid})`).join(', ');
+      add({ ok: true, what: `GPUs: ${gpus}; ${n} compute process${n === 1 ? '' : 'es'}` });
     }
   }
 }
@@ -424,9 +441,8 @@ function safe<T>(f: () => T): T | null {
   }
 }
 function print(c: Check): void {
-  process.stdout.write(
-    `${c.ok ? (c.info ? 'note' : 'ok  ') : c.warn ? 'warn' : 'FAIL'}  ${c.what}${c.fix ? `\n      fix: ${c.fix}` : ''}\n`,
-  );
+  const label = c.ok ? (c.info ? 'note' : 'ok  ') : c.warn ? 'warn' : 'FAIL';
+  process.stdout.write(`${label}  ${c.what}${c.fix ? `\n      fix: ${c.fix}` : ''}\n`);
 }
 function finish(checks: Check[]): void {
   const failed = checks.filter((c) => !c.ok && !c.warn).length;

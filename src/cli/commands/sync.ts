@@ -12,8 +12,9 @@ export async function sync(g: GlobalOptions, opts: { full?: boolean }): Promise<
   if (g.calendar) {
     // Off the host: refresh this user's cache of that calendar (nothing of the host's is written).
     const snap = await (await import('../transport.js')).directSnapshot(g, configFor(g));
+    const n = snap.occurrences.length;
     process.stdout.write(
-      `synced ${snap.description} into your cache (~/.cache/hosthog): ${snap.occurrences.length} occurrences in the window\n`,
+      `synced ${snap.description} into your cache (~/.cache/hosthog): ${n} occurrences in the window\n`,
     );
     return;
   }
@@ -55,7 +56,9 @@ async function syncHere(config: ReturnType<typeof configFor>, opts: { full?: boo
     const out = await bridge.syncOnce({ forceFull: opts.full });
     const n = bridge.current?.occurrences.length ?? 0;
     process.stdout.write(
-      `synced ${bridge.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ${out.changed} changed, ${out.deleted} deleted; ${bridge.mirror.size} events, ${n} occurrences in the window; motd ${config.bridge.motd}\n`,
+      `synced ${bridge.source.description}: ${out.full ? 'full reconcile' : 'delta'}, ` +
+        `${out.changed} changed, ${out.deleted} deleted; ` +
+        `${bridge.mirror.size} events, ${n} occurrences in the window; motd ${config.bridge.motd}\n`,
     );
   } finally {
     await bridge.stop();

@@ -29,6 +29,7 @@ export async function forceUnhog(
     );
   }
   const units = q.started.length ? `; started again: ${q.started.join(', ')}` : '';
-  const summary = `opened the hog gate (${config.hog.gateDir}/allow removed); everyone may log in again${units}`;
+  const opened = `opened the hog gate (${config.hog.gateDir}/allow removed)`;
+  const summary = `${opened}; everyone may log in again${units}`;
   return { action: 'unhogged', summary, started: q.started };
 }
