@@ -13,8 +13,9 @@
  *    same recurrence-id, never conflicts with itself either.)
  *  - Ruling: claims are taken in booking order: earliest `created` first (on the host the
  *    bridge sets it to when it first saw the event, src/bridge/first-seen.ts, never the
- *    client's CREATED; a claim without a valid `created` counts as booked at its start), ties broken by earlier start, then by
- *    uid, then by recurrence-id (plain string order). Each claim, in that order, holds unless
+ *    client's CREATED; a claim without a valid `created` counts as booked at its start),
+ *    ties broken by earlier start, then by uid, then by recurrence-id (plain string order).
+ *    Each claim, in that order, holds unless
  *    it conflicts with a claim that already holds; then it is overruled by the first such
  *    (earliest booked) holding claim. An overruled claim does not overrule anyone: a claim
  *    that only conflicts with overruled claims holds.

@@ -84,7 +84,9 @@ export function isoWithOffset(d: Date, tz: string): string {
   const abs = Math.abs(off);
   const ms = ((d.getTime() % 1000) + 1000) % 1000;
   const frac = ms ? `.${pad(ms, 3)}` : '';
-  return `${pad(l.y, 4)}-${pad(l.mo)}-${pad(l.d)}T${pad(l.h)}:${pad(l.mi)}:${pad(l.s)}${frac}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  const date = `${pad(l.y, 4)}-${pad(l.mo)}-${pad(l.d)}`;
+  const time = `${pad(l.h)}:${pad(l.mi)}:${pad(l.s)}${frac}`;
+  return `${date}T${time}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
 /** "Sun 2026-11-22 13:10": a full local stamp for headers. */

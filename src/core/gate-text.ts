@@ -16,7 +16,10 @@ export function pamLine(gateDir: string): string {
 }
 
 export function dropInText(gateDir: string): string {
-  return `${PAM_TAG}: sshd shows the hog message before login (an empty file shows nothing)\nBanner ${gateDir}/banner\n`;
+  return (
+    `${PAM_TAG}: sshd shows the hog message before login (an empty file shows nothing)\n` +
+    `Banner ${gateDir}/banner\n`
+  );
 }
 
 const isAccountInclude = (l: string) =>
@@ -45,7 +48,10 @@ export function withoutPamLine(text: string, gateDir: string): string {
     .join('\n');
 }
 
-/** What is wrong with the PAM file, or null: the line present, not commented, before every other account line. */
+/**
+ * What is wrong with the PAM file, or null: the line present, not commented, before every other
+ * account line.
+ */
 export function pamProblem(text: string, gateDir: string): string | null {
   const lines = text.split('\n');
   const at = lines.findIndex((l) => l.trim().replace(/\s+/g, ' ') === pamLine(gateDir));

@@ -58,7 +58,8 @@ export function refuseHog(c: Claim, config: Config, facts: HogFacts): string | n
   if (!via && !config.hog.fromCalendar)
     return `${who}'s hog was booked in a calendar app and [hog] from_calendar is off`;
   if (c.end.getTime() - c.start.getTime() > config.hog.maxLengthMs && !via?.admin) {
-    return `${who}'s hog is longer than [hog] max_length (${Math.round(config.hog.maxLengthMs / 3_600_000)} h): it needs an admin`;
+    const hours = Math.round(config.hog.maxLengthMs / 3_600_000);
+    return `${who}'s hog is longer than [hog] max_length (${hours} h): it needs an admin`;
   }
   return null;
 }
@@ -89,10 +90,11 @@ export function decideHog(
   }
   const stale = !Number.isFinite(cacheAgeMs) || cacheAgeMs > config.hog.maxCacheAgeMs;
   if (stale && !currentlyEnforcing) {
+    const maxS = Math.round(config.hog.maxCacheAgeMs / 1000);
     return {
       ...base,
       active: null,
-      reason: `calendar cache is ${Math.round(cacheAgeMs / 1000)}s old (max ${Math.round(config.hog.maxCacheAgeMs / 1000)}s): not starting a hog`,
+      reason: `calendar cache is ${Math.round(cacheAgeMs / 1000)}s old (max ${maxS}s): not starting a hog`,
     };
   }
   const first = hogs[0];
@@ -142,7 +144,10 @@ export function shellSafe(s: string): string {
 /** "gpu-box-3 is hogged by alice until 17:00 (benchmarks)". */
 export function hogMessage(hog: Claim, config: Config): string {
   const until = formatTime(hog.end, config.timezone, hog.start);
-  const what = shellSafe(cleanText(hog.note || hog.title, 80)); // the note ("benchmarks"), not "alice hog: benchmarks"
-  const msg = `${shellSafe(cleanText(config.host, 60))} is hogged by ${shellSafe(cleanText(hog.user, 40))} until ${shellSafe(until)}${what ? ` (${what})` : ''}`;
+  // the note ("benchmarks"), not "alice hog: benchmarks"
+  const what = shellSafe(cleanText(hog.note || hog.title, 80));
+  const host = shellSafe(cleanText(config.host, 60));
+  const user = shellSafe(cleanText(hog.user, 40));
+  const msg = `${host} is hogged by ${user} until ${shellSafe(until)}${what ? ` (${what})` : ''}`;
   return shellSafe(cleanText(msg, 200));
 }

@@ -121,7 +121,8 @@ function zoneOf(time: ICALTime, prop: ICALProp | null, ctx: Ctx): Zone {
   // Read as host time, and said so: every occurrence of this object is marked (decodeObjects),
   // and the problem is named once (doctor lists it as shown, not hidden).
   if (!ctx.unknownZone) {
-    const message = `unknown time zone ${cleanText(tzid, 80)}: shown in ${ctx.opts.timezone} time, marked ${ZONE_UNKNOWN}`;
+    const shownAs = `shown in ${ctx.opts.timezone} time, marked ${ZONE_UNKNOWN}`;
+    const message = `unknown time zone ${cleanText(tzid, 80)}: ${shownAs}`;
     ctx.problems.push({ href: ctx.href, shown: true, message });
   }
   ctx.unknownZone = true;
@@ -143,6 +144,11 @@ interface Item {
   endFor(startWall: WallParts, startInstant: Date): Date;
 }
 
+/** An event's UID, cleaned for a problem message. */
+function uidText(comp: ICALComp): string {
+  return cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80);
+}
+
 function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
   const sp = comp.getFirstProperty('dtstart');
   const start = sp?.getFirstValue() as ICALTime | undefined;
@@ -150,7 +156,7 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
     if (sp)
       ctx.problems.push({
         href: ctx.href,
-        message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} has an unreadable DTSTART`,
+        message: `event ${uidText(comp)} has an unreadable DTSTART`,
       });
     return null;
   }
@@ -185,7 +191,7 @@ function itemOf(comp: ICALComp, ctx: Ctx): Item | null {
   if (endFor(wallOf(start), s0).getTime() <= s0.getTime()) {
     ctx.problems.push({
       href: ctx.href,
-      message: `event ${cleanText(String(comp.getFirstPropertyValue('uid') ?? ''), 80)} does not end after it starts: ignored`,
+      message: `event ${uidText(comp)} does not end after it starts: ignored`,
     });
     return null;
   }
@@ -343,7 +349,8 @@ function decodeOne(obj: CalendarObject, ctx: Ctx, out: Occurrence[]): void {
     } catch (e) {
       if (!(e instanceof OverBudget)) throw e;
       out.length = mark;
-      const message = `event ${uid}: its repeat rule is too costly to expand (over the time or step budget): left out`;
+      const tooCostly = 'its repeat rule is too costly to expand (over the time or step budget)';
+      const message = `event ${uid}: ${tooCostly}: left out`;
       ctx.problems.push({ href: ctx.href, message });
     } finally {
       budget.maxSteps = Infinity;
@@ -536,10 +543,8 @@ export function decodeObjects(objects: Iterable<CalendarObject>, opts: DecodeOpt
       decodeOne(obj, ctx, mine);
       parts.push({ href, occurrences: ctx.unknownZone ? mine.map(markZoneUnknown) : mine });
     } catch (err) {
-      problems.push({
-        href,
-        message: `unreadable calendar object: ${cleanText(err instanceof Error ? err.message : String(err), 160)}`,
-      });
+      const why = cleanText(err instanceof Error ? err.message : String(err), 160);
+      problems.push({ href, message: `unreadable calendar object: ${why}` });
     }
   }
   const occurrences = withUniqueUids(parts, problems);
@@ -572,7 +577,9 @@ export function withUniqueUids(
     if (dup !== null)
       problems.push({
         href: p.href,
-        message: `UID ${cleanText(dup, 80)} is also used by ${cleanText(owner.get(dup)!.split('/').pop(), 80)}: this copy is ignored`,
+        message:
+          `UID ${cleanText(dup, 80)} is also used by ` +
+          `${cleanText(owner.get(dup)!.split('/').pop(), 80)}: this copy is ignored`,
       });
   }
   return out;

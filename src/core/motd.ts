@@ -150,12 +150,14 @@ export function whereText(c: Claim, max = 40): string {
 
 export function activeLine(c: Claim, v: HostView): string {
   const note = clean(c.note);
-  return `${who(c)} · ${modeText(c)} · ${whereText(c)} · until ${formatTime(c.end, v.timezone, v.now)}${note ? ` · ${note}` : ''}`;
+  const until = formatTime(c.end, v.timezone, v.now);
+  return `${who(c)} · ${modeText(c)} · ${whereText(c)} · until ${until}${note ? ` · ${note}` : ''}`;
 }
 
 export function upcomingLine(c: Claim, v: HostView): string {
   const note = clean(c.note);
-  return `${formatSpan(c, v.timezone, v.now)} ${who(c)} · ${modeText(c)} · ${whereText(c)}${note ? ` · ${note}` : ''}`;
+  const span = formatSpan(c, v.timezone, v.now);
+  return `${span} ${who(c)} · ${modeText(c)} · ${whereText(c)}${note ? ` · ${note}` : ''}`;
 }
 
 export function announcementLine(a: Announcement, v: HostView): string {
@@ -183,7 +185,8 @@ export function staleLine(v: HostView): string | null {
   }
   const last = formatTime(v.syncedAt, v.timezone, v.now);
   if (v.stale.since) {
-    return `! calendar unreachable since ${formatTime(v.stale.since, v.timezone, v.now)} (last sync ${last}): showing what was known`;
+    const since = formatTime(v.stale.since, v.timezone, v.now);
+    return `! calendar unreachable since ${since} (last sync ${last}): showing what was known`;
   }
   return `! calendar not synced since ${last}: showing what was known`;
 }
@@ -236,7 +239,8 @@ export function announcementLines(v: HostView): string[] {
  * be out of date (the bridge writes it when it stops; nothing else updates the file after).
  */
 export function stoppedMotd(last: string, at: Date, zone: string): string {
-  const head = `! hosthog bridge stopped at ${formatTime(at, zone, at)}: this may be out of date (hosthog doctor)`;
+  const stopped = `! hosthog bridge stopped at ${formatTime(at, zone, at)}`;
+  const head = `${stopped}: this may be out of date (hosthog doctor)`;
   const rest = last
     .split('\n')
     .filter((l) => !l.startsWith('! hosthog bridge stopped'))

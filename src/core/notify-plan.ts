@@ -103,7 +103,10 @@ export function planNotices(
     moment <= t && t - moment <= staleMs && (lastRun === undefined || moment > lastRun);
 
   const claims = next.filter((o): o is Claim => o.kind === 'claim');
-  /** Who a timed notice concerns: everyone when it takes the host from them, else the holder and users of the same resources. */
+  /**
+   * Who a timed notice concerns: everyone when it takes the host from them, else the holder and
+   * users of the same resources.
+   */
   const concerned = (c: Claim): Notice['to'] => {
     if (c.hog || (c.mode === 'exclusive' && c.resources.length === 0)) return 'all';
     const from = Math.max(t, c.start.getTime());
@@ -131,7 +134,8 @@ export function planNotices(
     else if (kind !== 'ending-soon') n.to = concerned(c);
     return n;
   };
-  const diffed = new Set<string>(); // occurrence keys that got a new/changed/released/cancelled notice this run
+  // occurrence keys that got a new/changed/released/cancelled notice this run
+  const diffed = new Set<string>();
   const endedEarly = new Set<string>();
 
   // 1. Differences with the previous sync (never on the first run: that is not news).

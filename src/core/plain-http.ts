@@ -14,5 +14,8 @@ export function plainHttpWarning(url: string): string | null {
   const h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1')
     return null;
-  return `[calendar] url uses plain http:// to ${u.host}: the password and every event cross the network unencrypted`;
+  return (
+    `[calendar] url uses plain http:// to ${u.host}: ` +
+    'the password and every event cross the network unencrypted'
+  );
 }

@@ -64,7 +64,8 @@ export interface ClaimChanges {
 export function adminHint(config?: Config): string {
   if (!config) return 'ask an admin (admins and admin_group in the hosthog config)';
   const users = [...new Set(['root', ...config.admins.users])].map((u) => cleanText(u, 32)).join(', ');
-  return `ask an admin: ${users} or a member of group ${cleanText(config.admins.group, 32)} (admins and admin_group in ${config.source})`;
+  const group = cleanText(config.admins.group, 32);
+  return `ask an admin: ${users} or a member of group ${group} (admins and admin_group in ${config.source})`;
 }
 /** A start this far in the past still counts as "now" (typing takes time). */
 export const PAST_GRACE_MS = 60_000;
@@ -78,7 +79,8 @@ const where = (c: { resources: string[] }) =>
   c.resources.length ? c.resources.map((r) => cleanText(r, 40)).join(',') : 'the whole host';
 
 function describe(c: Claim, tz: string, now: Date): string {
-  return `${shortUid(c.uid)} ${formatRange(c.start, c.end, tz, now)} ${isExclusive(c) ? (c.hog ? 'hog' : 'exclusive') : 'shared'} on ${where(c)}`;
+  const mode = isExclusive(c) ? (c.hog ? 'hog' : 'exclusive') : 'shared';
+  return `${shortUid(c.uid)} ${formatRange(c.start, c.end, tz, now)} ${mode} on ${where(c)}`;
 }
 
 function limitWhere(config: Config, key: string): string {
@@ -88,7 +90,8 @@ function limitWhere(config: Config, key: string): string {
 function mayChange(claim: Claim, actor: Actor, verb: string, config?: Config): void {
   if (actor.isAdmin || actor.user === claim.user) return;
   throw new PermissionError(
-    `cannot ${verb} ${cleanText(claim.user, 40)}'s claim ${shortUid(claim.uid)}: only its holder or an admin may`,
+    `cannot ${verb} ${cleanText(claim.user, 40)}'s claim ${shortUid(claim.uid)}: ` +
+      'only its holder or an admin may',
     adminHint(config),
   );
 }
@@ -109,9 +112,10 @@ function checkResources(list: string[], config: Config): string[] {
   const unknown = out.filter((r) => !config.resources.includes(r));
   if (unknown.length) {
     const names = unknown.map((r) => `"${cleanText(r, 40)}"`).join(', ');
+    const whole = 'name no resource to claim the whole host';
     const hint = config.resources.length
-      ? `known resources: ${config.resources.join(', ')} (resources in ${config.source}); name no resource to claim the whole host`
-      : `this host names no resources (resources in ${config.source}); name no resource to claim the whole host`;
+      ? `known resources: ${config.resources.join(', ')} (resources in ${config.source}); ${whole}`
+      : `this host names no resources (resources in ${config.source}); ${whole}`;
     throw new UsageError(`unknown resource${unknown.length > 1 ? 's' : ''} ${names} on ${config.host}`, hint);
   }
   return out;
@@ -133,8 +137,9 @@ function checkSpan(start: Date, end: Date, config: Config): void {
   }
   const len = end.getTime() - start.getTime();
   if (len > config.limits.maxClaimMs) {
+    const most = formatDuration(config.limits.maxClaimMs);
     throw new UsageError(
-      `a claim may last at most ${formatDuration(config.limits.maxClaimMs)} (this one: ${formatDuration(len)})`,
+      `a claim may last at most ${most} (this one: ${formatDuration(len)})`,
       `the limit is ${limitWhere(config, 'max_claim')}; make it shorter or split it`,
     );
   }
@@ -178,9 +183,11 @@ function checkConflicts(candidates: Claim[], holding: Claim[], config: Config, n
     const shown = others.slice(0, 5).map(what);
     const more = others.length > 5 ? ` and ${others.length - 5} more` : '';
     const holders = [...new Set(others.map((o) => cleanText(o.user, 40)))];
+    const range = formatRange(cand.start, cand.end, config.timezone, now);
+    const notify = `hosthog notify --to ${holders.join(',')} "…"`;
     throw new ConflictError(
-      `${formatRange(cand.start, cand.end, config.timezone, now)} (${mine}) overlaps ${shown.join('; ')}${more}`,
-      `pick another time or resource, or ask ${holders.join(', ')}: hosthog notify --to ${holders.join(',')} "…"`,
+      `${range} (${mine}) overlaps ${shown.join('; ')}${more}`,
+      `pick another time or resource, or ask ${holders.join(', ')}: ${notify}`,
     );
   }
 }
@@ -407,11 +414,9 @@ export function planExtend(
   now: Date,
 ): { patch: EventPatch; recurrenceId?: string } {
   mayChange(claim, actor, 'extend', config);
+  const range = formatRange(claim.start, claim.end, config.timezone, now);
   if (claim.end.getTime() <= now.getTime()) {
-    throw new UsageError(
-      `claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`,
-      'make a new claim instead',
-    );
+    throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${range})`, 'make a new claim instead');
   }
   let end: Date;
   if (typeof by === 'number') {
@@ -422,7 +427,7 @@ export function planExtend(
     end = by;
     if (end.getTime() <= claim.end.getTime()) {
       throw new UsageError(
-        `claim ${shortUid(claim.uid)} already lasts until ${formatRange(claim.start, claim.end, config.timezone, now)}`,
+        `claim ${shortUid(claim.uid)} already lasts until ${range}`,
         'to end it earlier use hosthog edit --until or hosthog release',
       );
     }
@@ -444,10 +449,8 @@ export function planEdit(
   mayChange(claim, actor, 'edit', config);
   const t = now.getTime();
   if (claim.end.getTime() <= t) {
-    throw new UsageError(
-      `claim ${shortUid(claim.uid)} already ended (${formatRange(claim.start, claim.end, config.timezone, now)})`,
-      'make a new claim instead',
-    );
+    const range = formatRange(claim.start, claim.end, config.timezone, now);
+    throw new UsageError(`claim ${shortUid(claim.uid)} already ended (${range})`, 'make a new claim instead');
   }
   const patch: EventPatch = {};
   // Moving only the start keeps the length (as calendar apps move events; docs/events.md):

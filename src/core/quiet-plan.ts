@@ -34,7 +34,10 @@ const NEVER: [RegExp, string][] = [
   [/^(user|user-runtime-dir)@/, 'a user session'],
   [/^(getty|serial-getty|console-getty|container-getty|autovt)@/, 'a login prompt'],
   [
-    /^(polkit|logind|networking|NetworkManager|network-online|ifup@|wpa_supplicant|tailscaled|zerotier-one|wg-quick@|openvpn|strongswan|ipsec)/,
+    new RegExp(
+      '^(polkit|logind|networking|NetworkManager|network-online|ifup@|wpa_supplicant|' +
+        'tailscaled|zerotier-one|wg-quick@|openvpn|strongswan|ipsec)',
+    ),
     'the host would become unreachable or unmanageable',
   ],
   [

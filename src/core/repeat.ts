@@ -29,7 +29,8 @@ import { utcToZoned, zonedToUtc } from './zones.js';
 const { RRule } = rrule;
 
 const HINT =
-  'use e.g. "every monday until 2027-03-01", "every weekday for 10 times", "daily for 2 weeks", "every 2 weeks until june 2027"';
+  'use e.g. "every monday until 2027-03-01", "every weekday for 10 times", ' +
+  '"daily for 2 weeks", "every 2 weeks until june 2027"';
 const MONTHS = [
   'january',
   'february',
@@ -50,7 +51,8 @@ const KNOWN_WORD = new RegExp(
   '^(?:every|other|and|on|the|in|of|day|days|week|weeks|month|months|year|years|weekday|weekdays|last|' +
     '\\d+|\\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|' +
     '(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|' +
-    '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|january|february|march|april|june|july|august|september|october|november|december)$',
+    '(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|' +
+    'january|february|march|april|june|july|august|september|october|november|december)$',
 );
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -66,7 +68,8 @@ function monthOf(word: string): number | null {
 }
 
 function utcStamp(d: Date): string {
-  return `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}T${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
+  const date = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
+  return `${date}T${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}Z`;
 }
 
 /** The last second of a day in tz, as UTC "YYYYMMDDTHHMMSSZ". */

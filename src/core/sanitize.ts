@@ -8,8 +8,11 @@
 
 // ESC-introduced sequences: CSI (ESC [ ... final), OSC/DCS/PM/APC/SOS (terminated by BEL or ST),
 // and two-byte escapes. Also their 8-bit C1 forms (U+009B CSI, U+009D OSC, U+0090 DCS ...).
-const ESCAPES =
-  /(?:\u001b\[|\u009b)[\u0020-\u003f]*[\u0040-\u007e]?|(?:\u001b[\]P^_X]|[\u009d\u0090\u009e\u009f\u0098])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?|\u001b[\u0020-\u002f]*[\u0030-\u007e]?/g;
+const CSI = /(?:\u001b\[|\u009b)[\u0020-\u003f]*[\u0040-\u007e]?/;
+const STRING_SEQ =
+  /(?:\u001b[\]P^_X]|[\u009d\u0090\u009e\u009f\u0098])[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)?/;
+const TWO_BYTE = /\u001b[\u0020-\u002f]*[\u0030-\u007e]?/;
+const ESCAPES = new RegExp(`${CSI.source}|${STRING_SEQ.source}|${TWO_BYTE.source}`, 'g');
 // Remaining C0 (incl. tab/newline, handled as space), DEL, C1.
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 // Bidi embedding/override/isolate marks and invisible formatting that can reorder or hide text.

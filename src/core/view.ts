@@ -142,8 +142,10 @@ export function checkCovered(at: Date, window: { from?: Date; to?: Date }, tz: s
   if (!from || !to) return;
   const t = at.getTime();
   if (t >= from.getTime() && t + HORIZON_MS <= to.getTime()) return;
+  const cachedTo = formatTime(new Date(to.getTime() - HORIZON_MS), tz, now);
   throw new UsageError(
-    `${formatTime(at, tz, now)} is outside what this host has cached (${formatTime(from, tz, now)} to ${formatTime(new Date(to.getTime() - HORIZON_MS), tz, now)})`,
+    `${formatTime(at, tz, now)} is outside what this host has cached ` +
+      `(${formatTime(from, tz, now)} to ${cachedTo})`,
     'look further ahead in the calendar app, or raise [bridge] window_days',
   );
 }

@@ -22,7 +22,12 @@ import { parseDuration } from './duration.js';
 import { utcToZoned, zonedToUtc } from './zones.js';
 
 export const WHEN_FORMS =
-  'use e.g. "18:00", "5pm", "tomorrow 9:00", "fri 18:00", "2026-12-01 14:00", "2026-12-01T14:00:00+01:00", "in 2h", "+30m", "now"';
+  'use e.g. "18:00", "5pm", "tomorrow 9:00", "fri 18:00", "2026-12-01 14:00", ' +
+  '"2026-12-01T14:00:00+01:00", "in 2h", "+30m", "now"';
+
+/** ISO 8601 / "YYYY-MM-DD[ HH:MM[:SS]]" with optional offset. */
+const ISO_FORM =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
 const DAY_NAMES: [string[], number][] = [
   [['sunday', 'sun'], 0],
@@ -100,10 +105,7 @@ export function parseWhen(text: string, now: Date, tz: string): Date {
   }
 
   // ISO 8601 / "YYYY-MM-DD[ HH:MM[:SS]]" with optional offset.
-  const iso =
-    /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(z|[+-]\d{2}(?::?\d{2})?)?)?$/.exec(
-      s,
-    );
+  const iso = ISO_FORM.exec(s);
   if (iso) {
     const [y, mo, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
     const clock = {

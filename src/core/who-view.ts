@@ -132,7 +132,8 @@ export function whoRows(
   for (const g of s.graphical) addHow(row(g.user), 'graphical');
   for (const u of s.users) {
     const active = u.vscode || byUser.has(u.user);
-    if (!active && u.cpuPct < 5 && u.gpuProcs === 0) continue; // idle background daemons of system accounts are not "on"
+    // idle background daemons of system accounts are not "on"
+    if (!active && u.cpuPct < 5 && u.gpuProcs === 0) continue;
     const r = row(u.user);
     if (u.vscode) addHow(r, 'vscode');
     r.procs = u.procs;

@@ -278,7 +278,8 @@ function offsetText(ms: number): string {
 
 function localStamp(p: WallParts): string {
   const p2 = (n: number) => String(n).padStart(2, '0');
-  return `${String(p.year).padStart(4, '0')}${p2(p.month)}${p2(p.day)}T${p2(p.hour)}${p2(p.minute)}${p2(p.second)}`;
+  const date = `${String(p.year).padStart(4, '0')}${p2(p.month)}${p2(p.day)}`;
+  return `${date}T${p2(p.hour)}${p2(p.minute)}${p2(p.second)}`;
 }
 
 function abbreviation(tz: string, t: number): string {

@@ -93,7 +93,10 @@ const ppidOf = (pid: number) => {
 };
 const isSshd = (pid: number) => /(^|\/)sshd$/.test(exeOf(pid)) || commOf(pid) === 'sshd';
 
-/** The listening sshd(s): from the pid file if that process is an sshd, else every sshd whose parent is not one. */
+/**
+ * The listening sshd(s): from the pid file if that process is an sshd, else every sshd whose parent
+ * is not one.
+ */
 export function findSshd(pidFile: string): SshdFound[] {
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());

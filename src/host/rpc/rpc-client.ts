@@ -91,7 +91,8 @@ export async function callBridge(
       () =>
         finish(
           new BridgeUnavailableError(
-            `the hosthog bridge did not answer within ${Math.round(timeoutMs / 1000)} s (socket ${socketPath})`,
+            `the hosthog bridge did not answer within ${Math.round(timeoutMs / 1000)} s ` +
+              `(socket ${socketPath})`,
             'check it: systemctl status hosthog-bridge; journalctl -u hosthog-bridge',
           ),
         ),

@@ -6,7 +6,8 @@
  *   client → server  {"type":"proof","nonce":"<64 hex read from that file>"}
  *   server → client  {"type":"welcome","user":"alice","uid":1001}
  *   client → server  {"type":"request","method":"claim","params":{…}}      (any number, one at a time)
- *   server → client  {"type":"response","ok":true,"result":…} | {"type":"response","ok":false,"error":{…}}
+ *   server → client  {"type":"response","ok":true,"result":…}
+ *                  | {"type":"response","ok":false,"error":{…}}
  *
  * A failed handshake is answered with an error response and the connection is closed.
  * Why this proves who the caller is: see src/host/rpc/peer-identity.ts.

@@ -52,7 +52,10 @@ export interface RpcServerOptions {
   maxConnections?: number;
   /** Proven connections of one uid (default 16); root and admins are not capped. */
   maxPerUid?: number;
-  /** Proven connections in all (default 128), of which `reserved` (default 16) only root and admins may use. */
+  /**
+   * Proven connections in all (default 128), of which `reserved` (default 16) only root and admins
+   * may use.
+   */
   maxProven?: number;
   reserved?: number;
   /** Root and admins (default: uid 0): not capped per uid, may use the reserved capacity. */

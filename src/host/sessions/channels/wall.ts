@@ -27,7 +27,10 @@ export function wallText(n: Notice, host?: string): string {
 export interface WallOptions {
   host?: string;
   uidOf?: (user: string) => number | undefined;
-  /** Leave alone ttys where a tmux client runs (the tmux channel reaches them without garbling the screen). */
+  /**
+   * Leave alone ttys where a tmux client runs (the tmux channel reaches them without garbling the
+   * screen).
+   */
   skipTmuxClients?: boolean;
 }
 
