@@ -82,14 +82,20 @@ async function scripted(
   return { url: `http://127.0.0.1:${port}${COLL}`, requests };
 }
 
+const NAMESPACES =
+  'xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav" ' +
+  'xmlns:cs="http://calendarserver.org/ns/" xmlns:oc="http://owncloud.org/ns"';
 const ms = (responses: string, token = '') =>
-  `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/" xmlns:oc="http://owncloud.org/ns">${responses}${token ? `<d:sync-token>${token}</d:sync-token>` : ''}</d:multistatus>`;
+  `<?xml version="1.0"?><d:multistatus ${NAMESPACES}>${responses}` +
+  `${token ? `<d:sync-token>${token}</d:sync-token>` : ''}</d:multistatus>`;
 const resp = (href: string, props: string, status = 'HTTP/1.1 200 OK') =>
-  `<d:response><d:href>${href}</d:href><d:propstat><d:prop>${props}</d:prop><d:status>${status}</d:status></d:propstat></d:response>`;
+  `<d:response><d:href>${href}</d:href><d:propstat><d:prop>${props}</d:prop>` +
+  `<d:status>${status}</d:status></d:propstat></d:response>`;
 const gone = (href: string, status = 'HTTP/1.1 404 Not Found') =>
   `<d:response><d:href>${href}</d:href><d:status>${status}</d:status></d:response>`;
 const ICS =
-  'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260301T100000Z\r\nSUMMARY:s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
+  'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20260101T000000Z\r\n' +
+  'DTSTART:20260301T100000Z\r\nSUMMARY:s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
 
 function source(url: string, timeoutMs = 2000): CalDavSource {
   return new CalDavSource({ url, username: 'hosthog', password: 'pw', timeoutMs });
@@ -240,7 +246,9 @@ describe('CalDAV failures map to hosthog errors', () => {
     assert.match(s.requests[1].body, /sync\/7/, 'second round from the token of the first');
   });
 
-  test('a listing still truncated after every continuation is an outage, never a partial calendar', async (t) => {
+  const truncatedListing =
+    'a listing still truncated after every continuation is an outage, never a partial calendar';
+  test(truncatedListing, async (t) => {
     let round = 0;
     const s = await scripted(t, () => ({
       status: 207,
@@ -257,7 +265,10 @@ describe('CalDAV failures map to hosthog errors', () => {
     );
   });
 
-  test('empty cache: a calendar-query too slow for the timeout falls back to listing + multiget; an event sent without its data is fetched alone', async (t) => {
+  const slowQueryFallsBack =
+    'empty cache: a calendar-query too slow for the timeout falls back to listing + multiget; ' +
+    'an event sent without its data is fetched alone';
+  test(slowQueryFallsBack, async (t) => {
     const s = await scripted(t, (req) => {
       if (req.method === 'PROPFIND')
         return {
@@ -286,7 +297,12 @@ describe('CalDAV failures map to hosthog errors', () => {
         status: 207,
         body: ms(
           resp(COLL + 'a.ics', `<d:getetag>"a1"</d:getetag><cal:calendar-data>${ICS}</cal:calendar-data>`) +
-            `<d:response><d:href>${COLL}b.ics</d:href><d:propstat><d:prop><d:getetag>"b1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat><d:propstat><d:prop><cal:calendar-data/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat></d:response>`,
+            `<d:response><d:href>${COLL}b.ics</d:href>` +
+            '<d:propstat><d:prop><d:getetag>"b1"</d:getetag></d:prop>' +
+            '<d:status>HTTP/1.1 200 OK</d:status></d:propstat>' +
+            '<d:propstat><d:prop><cal:calendar-data/></d:prop>' +
+            '<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>' +
+            '</d:response>',
         ),
       };
     });
@@ -353,7 +369,8 @@ describe('CalDAV info(): read-only calendars and wrong URLs', () => {
             body: ms(
               resp(
                 req.url,
-                `<d:resourcetype>${resourcetype}</d:resourcetype><d:displayname>gpu-box-3</d:displayname><d:current-user-privilege-set>${privileges}</d:current-user-privilege-set>${extra}`,
+                `<d:resourcetype>${resourcetype}</d:resourcetype><d:displayname>gpu-box-3</d:displayname>` +
+                  `<d:current-user-privilege-set>${privileges}</d:current-user-privilege-set>${extra}`,
               ),
             ),
           }

@@ -120,7 +120,10 @@ describe('[calendar] max_response: an endless answer is cut off, memory stays bo
 });
 
 describe('[calendar] max_event and a kept cache (Radicale)', () => {
-  test('an event over max_event is left out and named; an answer over max_response fails the sync with one line and keeps the cache', async (t) => {
+  const overMaxEventOrResponse =
+    'an event over max_event is left out and named; an answer over max_response fails the ' +
+    'sync with one line and keeps the cache';
+  test(overMaxEventOrResponse, async (t) => {
     const srv = await startRadicale();
     t.after(() => srv.destroy());
     const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');

@@ -16,7 +16,10 @@ import { runCli } from './harness/cli.js';
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
-test('a principal URL on Radicale: hosthog sync refuses in one line naming the calendar; the motd never says free; doctor names it', async (t) => {
+const principalUrlRefused =
+  'a principal URL on Radicale: hosthog sync refuses in one line naming the calendar; the ' +
+  'motd never says free; doctor names it';
+test(principalUrlRefused, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
   const principal = new URL(`/${srv.username}/`, srv.calendarUrl).toString();
@@ -49,7 +52,9 @@ test('a principal URL on Radicale: hosthog sync refuses in one line naming the c
   assert.match(read(good.motd), /is free/);
 });
 
-test('TZID=EST, EDT, JST at the right instants; an unknown TZID shown marked and named by doctor', async () => {
+const zonesAtTheRightInstants =
+  'TZID=EST, EDT, JST at the right instants; an unknown TZID shown marked and named by doctor';
+test(zonesAtTheRightInstants, async () => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-tz-vdir-'));
   const cfg = writeTestConfig({ vdir, timezone: 'Europe/Berlin' });
   const day = new Date(Date.now() + 2 * 86_400_000);

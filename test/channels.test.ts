@@ -80,7 +80,9 @@ function noControls(s: string, allowCrLf = false): boolean {
   return isClean(t);
 }
 
-test('wall: a real pty registered in utmp receives exactly the cleaned text; hostile text runs nothing', async (t) => {
+const wallRealPty =
+  'wall: a real pty registered in utmp receives exactly the cleaned text; hostile text runs nothing';
+test(wallRealPty, async (t) => {
   const alice = users['hh-alice'];
   const dir = mkdtempSync('/tmp/hh-wall-');
   chownSync(dir, alice.uid, alice.gid); // tmux's pipe-pane runs as alice
@@ -277,7 +279,9 @@ test("tmux: hh-bob's server, a client on a real pty, message shown literally and
   assert.equal(existsSync('/tmp/pwned') || existsSync('/tmp/pwned2'), false);
 });
 
-test('desktop: notify-send as hh-carol on her own session bus; summary/body/urgency right; hostile text clean', async (t) => {
+const desktopNotifySend =
+  'desktop: notify-send as hh-carol on her own session bus; summary/body/urgency right; hostile text clean';
+test(desktopNotifySend, async (t) => {
   const carol = users['hh-carol'];
   const runDir = `/run/user/${carol.uid}`;
   const created = !existsSync(runDir);
@@ -392,7 +396,9 @@ test('desktop: notify-send as hh-carol on her own session bus; summary/body/urge
   assert.equal(existsSync('/tmp/pwned') || existsSync('/tmp/pwned2'), false);
 });
 
-test('wall: a real ssh login (sshd registers the pty in /var/run/utmp) receives the cleaned text', async (t) => {
+const wallRealSshLogin =
+  'wall: a real ssh login (sshd registers the pty in /var/run/utmp) receives the cleaned text';
+test(wallRealSshLogin, async (t) => {
   const alice = users['hh-alice'];
   if (!existsSync('/var/run/utmp'))
     execFileSync('install', ['-m', '664', '-g', 'utmp', '/dev/null', '/var/run/utmp']);
@@ -518,7 +524,9 @@ function freePort(): Promise<number> {
   });
 }
 
-test('notifyRun: plan → ledger → real tty; a restart over the same window delivers nothing again', async (t) => {
+const notifyRunToTty =
+  'notifyRun: plan → ledger → real tty; a restart over the same window delivers nothing again';
+test(notifyRunToTty, async (t) => {
   const alice = users['hh-alice'];
   const dir = mkdtempSync('/tmp/hh-run-');
   chownSync(dir, alice.uid, alice.gid);

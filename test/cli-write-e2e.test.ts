@@ -214,7 +214,10 @@ print(json.dumps({"summary": str(ev.get('SUMMARY')), "tzid": s.params.get('TZID'
   return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py], { input: ics, encoding: 'utf8' }));
 }
 
-test('off the host, --calendar URL: claim, list, status and sync talk to the calendar itself through a per-user cache', async (t) => {
+const offHostCalendarUrl =
+  'off the host, --calendar URL: claim, list, status and sync talk to the calendar itself ' +
+  'through a per-user cache';
+test(offHostCalendarUrl, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
   const cfg = writeTestConfig({ vdir: mkdtempSync(join(tmpdir(), 'hh-offhost-vdir-')) }); // the host's own calendar: not used

@@ -36,7 +36,9 @@ const claim = (o: Occurrence): Claim => {
   return o as Claim;
 };
 
-test('zones: zonedToUtc across Berlin DST, gaps read with the offset before, overlaps take the earlier instant', () => {
+const zonedToUtcAcrossDst =
+  'zones: zonedToUtc across Berlin DST, gaps read with the offset before, overlaps take the earlier instant';
+test(zonedToUtcAcrossDst, () => {
   assert.equal(
     iso(zonedToUtc({ year: 2026, month: 10, day: 19, hour: 9, minute: 0, second: 0 }, 'Europe/Berlin')),
     '2026-10-19T07:00:00.000Z',
@@ -181,7 +183,9 @@ test('Nextcloud: TZID Europe/Berlin with VTIMEZONE after the VEVENT', () => {
   assert.equal(iso(c.created!), '2026-11-20T10:15:00.000Z');
 });
 
-test('weekly recurrence across the October 2026 DST change with EXDATE, RDATE, moved and cancelled overrides', () => {
+const weeklyAcrossDst =
+  'weekly recurrence across the October 2026 DST change with EXDATE, RDATE, moved and cancelled overrides';
+test(weeklyAcrossDst, () => {
   const r = decode('nextcloud-weekly-dst.ics');
   assert.deepEqual(r.problems, []);
   const got = r.occurrences.map((o) => [...span(o), o.recurrenceId, claim(o).mode, claim(o).note]);
@@ -428,7 +432,9 @@ test('an unknown TZID without VTIMEZONE is read as host time and reported', () =
   assert.match(r.occurrences[0].title, /\(time zone unknown\)$/);
 });
 
-test("TZID=EST as python-caldav/icalendar write it (no VTIMEZONE): the zone database's EST, not host time", () => {
+const pythonEst =
+  "TZID=EST as python-caldav/icalendar write it (no VTIMEZONE): the zone database's EST, not host time";
+test(pythonEst, () => {
   const r = decode('python-icalendar-tzid-est.ics');
   assert.deepEqual(r.problems, []);
   assert.deepEqual(
@@ -464,7 +470,9 @@ test('every legacy zone name the system has a file for is read with its own offs
   }
 });
 
-test("abbreviations from the documented table (EDT, JST, …) name their region; ICU's legacy IDs do not leak in", () => {
+const abbreviationsNameRegion =
+  "abbreviations from the documented table (EDT, JST, …) name their region; ICU's legacy IDs do not leak in";
+test(abbreviationsNameRegion, () => {
   const edt = decode('tzid-edt-abbreviation.ics');
   assert.deepEqual(edt.problems, []);
   assert.deepEqual(edt.occurrences.map(span), [['2026-07-15T13:00:00.000Z', '2026-07-15T14:00:00.000Z']]);
@@ -481,7 +489,9 @@ test("abbreviations from the documented table (EDT, JST, …) name their region;
   assert.equal(resolveTzid('FLE Standard Time'), 'Europe/Kyiv');
 });
 
-test('an unknown TZID: shown in host time with a visible mark on every occurrence, named once as shown', () => {
+const unknownTzidMarked =
+  'an unknown TZID: shown in host time with a visible mark on every occurrence, named once as shown';
+test(unknownTzidMarked, () => {
   const r = decode('tzid-unknown.ics');
   assert.deepEqual(
     r.occurrences.map((o) => [...span(o), claim(o).note]),
@@ -511,7 +521,9 @@ test('DURATION instead of DTEND; DTSTART only = 1 minute', () => {
   );
 });
 
-test('an end at or before the start: the event is left out and named as a problem (also for one override)', () => {
+const endBeforeStart =
+  'an end at or before the start: the event is left out and named as a problem (also for one override)';
+test(endBeforeStart, () => {
   const ev = (uid: string, start: string, end: string, extra = '') =>
     [
       'BEGIN:VEVENT',
@@ -559,7 +571,10 @@ test('an end at or before the start: the event is left out and named as a proble
   );
 });
 
-test('one UID in two files (a vdir can hold that): the first file by name keeps it, the copy is named as a problem', () => {
+const uidInTwoFiles =
+  'one UID in two files (a vdir can hold that): the first file by name keeps it, the copy ' +
+  'is named as a problem';
+test(uidInTwoFiles, () => {
   const ev = (summary: string) =>
     [
       'BEGIN:VCALENDAR',
@@ -630,7 +645,9 @@ test('hosthog event whose SUMMARY a person edited: the title wins over stale X- 
   assert.deepEqual(c.allow, ['bob']); // same user: the allow list (not expressible in a title) stays
 });
 
-test('forged hosthog properties: invalid user falls back to the title, bad allow/resource entries are dropped', () => {
+const forgedProperties =
+  'forged hosthog properties: invalid user falls back to the title, bad allow/resource entries are dropped';
+test(forgedProperties, () => {
   const ev = (xuser: string) =>
     [
       'BEGIN:VCALENDAR',

@@ -59,7 +59,10 @@ test('--in 0m means now (the same start as no --in at all)', async () => {
   assert.deepEqual(claimTimes({ in: '0m', for: '1h' }, now, 'UTC'), claimTimes({ for: '1h' }, now, 'UTC'));
 });
 
-test('claim -x --force by an admin: booked first, overrules every claim in the way; their holders are told why, urgently', async () => {
+const adminForceOverrules =
+  'claim -x --force by an admin: booked first, overrules every claim in the way; their ' +
+  'holders are told why, urgently';
+test(adminForceOverrules, async () => {
   const { encodeEvent } = await import('../src/core/ics-write.js');
   const { decodeObjects } = await import('../src/core/ics-read.js');
   const { rule } = await import('../src/core/conflicts.js');

@@ -346,7 +346,10 @@ for (const backend of BACKENDS) {
     });
 
     if (backend.name !== 'vdir') {
-      test('server down: sync and reconcile throw CalendarUnavailableError; after restart the old token still works without re-download', async (t) => {
+      const serverDownThenRestart =
+        'server down: sync and reconcile throw CalendarUnavailableError; after restart the old ' +
+        'token still works without re-download';
+      test(serverDownThenRestart, async (t) => {
         const f = await backend.make(t);
         for (let i = 0; i < 5; i++) await f.source.create(`s-${i}.ics`, ics(`s-${i}`, `event ${i}`));
         const r = await f.source.reconcile(EMPTY);
@@ -377,7 +380,9 @@ for (const backend of BACKENDS) {
         await assert.rejects(notCal.info(), /not a calendar/);
       });
 
-      test("a forgotten token answered with a full listing (DAViCal's way) is reconciled: deletions are seen", async (t) => {
+      const forgottenTokenFullListing =
+        "a forgotten token answered with a full listing (DAViCal's way) is reconciled: deletions are seen";
+      test(forgottenTokenFullListing, async (t) => {
         const f = await backend.make(t);
         const srv = f.server!;
         for (let i = 0; i < 6; i++) await f.foreignPut(`k-${i}.ics`, ics(`k-${i}`, `event ${i}`));
@@ -428,7 +433,10 @@ for (const backend of BACKENDS) {
       });
 
       if (backend.name === 'davical') {
-        test('DAViCal: a token it pruned (its sync_tokens and sync_changes rows deleted) answers a full listing; deletions are still seen', async (t) => {
+        const davicalPrunedToken =
+          'DAViCal: a token it pruned (its sync_tokens and sync_changes rows deleted) answers a ' +
+          'full listing; deletions are still seen';
+        test(davicalPrunedToken, async (t) => {
           const f = await backend.make(t);
           const srv = f.server!;
           for (let i = 0; i < 5; i++) await f.foreignPut(`p-${i}.ics`, ics(`p-${i}`, `event ${i}`));
@@ -451,7 +459,9 @@ for (const backend of BACKENDS) {
         });
       }
 
-      test('a principal, a calendar home or the server root is refused with the calendars found there', async (t) => {
+      const notACalendarRefused =
+        'a principal, a calendar home or the server root is refused with the calendars found there';
+      test(notACalendarRefused, async (t) => {
         const f = await backend.make(t);
         const srv = f.server!;
         const cal = srv.calendarUrl;
@@ -507,7 +517,10 @@ for (const backend of BACKENDS) {
 }
 
 describe('vdir specifics', () => {
-  test('a directory that vanishes once events are cached is unavailable, never an empty calendar, and is not recreated', async (t) => {
+  const vanishedDirectory =
+    'a directory that vanishes once events are cached is unavailable, never an empty ' +
+    'calendar, and is not recreated';
+  test(vanishedDirectory, async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'hh-vdir-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const dir = join(root, 'cal');
@@ -533,7 +546,10 @@ describe('vdir specifics', () => {
     assert.deepEqual([back.changed.length, back.deleted.length], [0, 0]);
   });
 
-  test('atomic writes: files 0644, no temp files left, temp and non-.ics files ignored, hrefs are absolute paths', async (t) => {
+  const atomicWrites =
+    'atomic writes: files 0644, no temp files left, temp and non-.ics files ignored, hrefs ' +
+    'are absolute paths';
+  test(atomicWrites, async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'hh-vdir-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));
     const dir = join(root, 'my cal');

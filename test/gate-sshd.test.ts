@@ -166,7 +166,10 @@ after(async () => {
   assert.equal(hostEtc(), etcBefore, "the host's own /etc/pam.d/sshd and sshd_config were never changed");
 });
 
-test('gate setup --root: the PAM line before common-account, the Banner drop-in; idempotent; gate check passes; host /etc untouched', async () => {
+const gateSetupRoot =
+  'gate setup --root: the PAM line before common-account, the Banner drop-in; idempotent; ' +
+  'gate check passes; host /etc untouched';
+test(gateSetupRoot, async () => {
   const pam = readFileSync(join(pamRoot, 'etc/pam.d/sshd'), 'utf8').split('\n');
   const at = pam.indexOf(pamLine(gateDir));
   assert.ok(at >= 0, pam.join('\n'));
@@ -202,7 +205,10 @@ test('gate setup --root: the PAM line before common-account, the Banner drop-in;
   assert.equal(hostEtc(), etcBefore);
 });
 
-test("the namespace's sshd runs the stock config: UsePAM yes, password and publickey offered; verifyGate finds it", async () => {
+const stockSshdConfig =
+  "the namespace's sshd runs the stock config: UsePAM yes, password and publickey offered; " +
+  'verifyGate finds it';
+test(stockSshdConfig, async () => {
   const v = await verifyGate(join(sshd.dir, 'sshd.pid'), gateDir, null);
   assert.deepEqual(v.missing, []);
   assert.ok(v.methods.includes('publickey') && v.methods.includes('password'), v.methods.join(','));
@@ -213,14 +219,19 @@ test("the namespace's sshd runs the stock config: UsePAM yes, password and publi
   );
 });
 
-test('no hog: everyone gets in by key, bob also by password, and no banner is shown (empty file)', async () => {
+const noHogEveryoneIn =
+  'no hog: everyone gets in by key, bob also by password, and no banner is shown (empty file)';
+test(noHogEveryoneIn, async () => {
   await expectLogins(everyone);
   const r = await byPassword('hh-bob');
   assert.ok(ok(r), r.stderr + sshd.stderr().slice(-600));
   assert.ok(!/hogged/.test(r.stderr));
 });
 
-test('during a hog: bob fails by key and by password and sees the hog message; alice, allowed carol and root get in; after it all get in', async () => {
+const duringHogBobFails =
+  'during a hog: bob fails by key and by password and sees the hog message; alice, allowed ' +
+  'carol and root get in; after it all get in';
+test(duringHogBobFails, async () => {
   await hogOn();
   await expectLogins(during);
   const key = await byKey('hh-bob');
@@ -241,7 +252,9 @@ test('during a hog: bob fails by key and by password and sees the hog message; a
   assert.ok(ok(await byPassword('hh-bob')));
 });
 
-test('the .bashrc trick: a command smuggled through ~/.bashrc never runs during a hog (no shell is started)', async (t) => {
+const bashrcTrick =
+  'the .bashrc trick: a command smuggled through ~/.bashrc never runs during a hog (no shell is started)';
+test(bashrcTrick, async (t) => {
   const bob = users['hh-bob'];
   const rc = join(bob.home, '.bashrc');
   const saved = existsSync(rc) ? readFileSync(rc) : null;
@@ -268,7 +281,9 @@ test('the .bashrc trick: a command smuggled through ~/.bashrc never runs during 
   rmSync(marker, { force: true });
 });
 
-test("a key file linked through /proc/PID/root of bob's own process gives him nothing during a hog", async (t) => {
+const procRootKeyFile =
+  "a key file linked through /proc/PID/root of bob's own process gives him nothing during a hog";
+test(procRootKeyFile, async (t) => {
   const bob = users['hh-bob'];
   const ak = join(bob.home, '.ssh/authorized_keys');
   const hidden = join(bob.home, 'x');
@@ -339,7 +354,10 @@ test('sshd restarted mid-hog: the new sshd (a new pid) is found again and the lo
   await expectLogins({ 'hh-bob': true });
 });
 
-test('the gate hidden from sshd (its namespace mounts over the gate dir): verifyGate says the hog is NOT enforced and why', async (t) => {
+const gateHiddenFromSshd =
+  'the gate hidden from sshd (its namespace mounts over the gate dir): verifyGate says the ' +
+  'hog is NOT enforced and why';
+test(gateHiddenFromSshd, async (t) => {
   execFileSync('nsenter', [
     `--mount=/proc/${sshd.anchorPid}/ns/mnt`,
     '--',

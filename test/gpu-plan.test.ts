@@ -50,7 +50,9 @@ const reading = (
 ): GpuReading => ({ at, gpus, processes });
 const ok = (r: GpuReading): GpuSource => ({ reading: r, failure: null });
 
-test('rows: claimed and in use by the holder; free and in use without a claim (shown, not a conflict)', () => {
+const rowsClaimedAndFree =
+  'rows: claimed and in use by the holder; free and in use without a claim (shown, not a conflict)';
+test(rowsClaimedAndFree, () => {
   const claims = [claim({ uid: 'a', user: 'alice', resources: ['gpu0'] })];
   const p = planGpus({
     claims,
@@ -157,7 +159,10 @@ test('a process of another pid namespace is shown as unknown user, never dropped
   assert.match(gpuLine(p.gpus[0], TZ, NOW), /in use by unknown user 4 GiB/);
 });
 
-test('idle: a claimed GPU with no process of the holder for idle_after is "claimed, idle since 14:10"; state carries', () => {
+const idleClaimedGpu =
+  'idle: a claimed GPU with no process of the holder for idle_after is "claimed, idle since ' +
+  '14:10"; state carries';
+test(idleClaimedGpu, () => {
   const c = cfg({ idle_after: '2h' });
   const claims = [
     claim({
@@ -195,7 +200,9 @@ test('idle: a claimed GPU with no process of the holder for idle_after is "claim
   assert.equal(never.gpus[1].idle_since, b('2026-11-22T12:00:00').toISOString());
 });
 
-test('unknown, never free: failed sample, no sample, a reading older than 3 samples; the stale published file', () => {
+const unknownNeverFree =
+  'unknown, never free: failed sample, no sample, a reading older than 3 samples; the stale published file';
+test(unknownNeverFree, () => {
   const claims = [claim({ uid: 'a', user: 'alice', resources: ['gpu0'] })];
   const c = cfg();
   const failed = planGpus({

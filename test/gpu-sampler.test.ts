@@ -23,7 +23,9 @@ const alive = (pid: number) => {
   }
 };
 
-test('the deadline: a command that hangs (and its children) is killed, the answer comes at the deadline', async () => {
+const hangingCommandKilled =
+  'the deadline: a command that hangs (and its children) is killed, the answer comes at the deadline';
+test(hangingCommandKilled, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-bounded-'));
   try {
     const t0 = Date.now();

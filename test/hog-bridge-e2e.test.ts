@@ -163,7 +163,10 @@ test("sshd writes its PidFile (the bridge finds sshd's mount namespace through i
   );
 });
 
-test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed and root; dry-run says who is let in; it ends on time', async (t) => {
+const hogLocksOut =
+  'real bridge, vdir calendar: a hog claim locks out all but holder, allowed and root; ' +
+  'dry-run says who is let in; it ends on time';
+test(hogLocksOut, async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -211,7 +214,10 @@ test('real bridge, vdir calendar: a hog claim locks out all but holder, allowed 
   await stopBridge(bridge);
 });
 
-test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force opens the gate; after the end all get in', async (t) => {
+const killDuringHog =
+  'real bridge: kill -9 during a hog, restart: the hog holds; unhog --force opens the gate; ' +
+  'after the end all get in';
+test(killDuringHog, async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -262,7 +268,9 @@ test('real bridge: kill -9 during a hog, restart: the hog holds; unhog --force o
   await stopBridge(bridge);
 });
 
-test('real bridge, Radicale stopped: a running hog ends on time; no new hog starts from a stale cache', async (t) => {
+const radicaleStopped =
+  'real bridge, Radicale stopped: a running hog ends on time; no new hog starts from a stale cache';
+test(radicaleStopped, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
   const cfg = writeTestConfig({
@@ -316,7 +324,10 @@ test('real bridge, Radicale stopped: a running hog ends on time; no new hog star
   assert.equal(gateOn(), false);
 });
 
-test('real bridge: `hosthog claim --hog --allow` says "hog on" only after checking the gate; `hosthog release` lets everyone in', async (t) => {
+const hogOnAfterGateCheck =
+  'real bridge: `hosthog claim --hog --allow` says "hog on" only after checking the gate; ' +
+  '`hosthog release` lets everyone in';
+test(hogOnAfterGateCheck, async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -358,7 +369,10 @@ test('real bridge: `hosthog claim --hog --allow` says "hog on" only after checki
   await stopBridge(bridge);
 });
 
-test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 with the reason; status, motd and doctor say it is NOT enforced', async (t) => {
+const gateHiddenExits6 =
+  'real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 with the reason; ' +
+  'status, motd and doctor say it is NOT enforced';
+test(gateHiddenExits6, async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -415,7 +429,9 @@ test('real bridge: the gate hidden from sshd → `hosthog claim --hog` exits 6 w
   await stopBridge(bridge);
 });
 
-test('real bridge: a back-dated CREATED does not win a conflict: the hog the bridge saw first is enforced', async (t) => {
+const backDatedCreated =
+  'real bridge: a back-dated CREATED does not win a conflict: the hog the bridge saw first is enforced';
+test(backDatedCreated, async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() });
   forceCleanup(cfg, t);
@@ -458,7 +474,10 @@ test('real bridge: a back-dated CREATED does not win a conflict: the hog the bri
   await stopBridge(bridge);
 });
 
-test("real bridge, [hog] end_sessions = true: bob's open ssh session ends when alice's hog starts; carol's (allowed) stays", async (t) => {
+const endSessions =
+  "real bridge, [hog] end_sessions = true: bob's open ssh session ends when alice's hog " +
+  "starts; carol's (allowed) stays";
+test(endSessions, async (t) => {
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg = writeTestConfig({ vdir, bridge: hogToml() + 'end_sessions = true\n' });
   forceCleanup(cfg, t);
@@ -539,7 +558,10 @@ test('real bridge: `root hog: …` from the calendar is not enforced, and doctor
   await stopBridge(bridge);
 });
 
-test('real bridge + real systemd: quiet host stops the active configured units for the hog and starts them again, across kill -9 and unhog --force', async (t) => {
+const quietHostAcrossKill =
+  'real bridge + real systemd: quiet host stops the active configured units for the hog and ' +
+  'starts them again, across kill -9 and unhog --force';
+test(quietHostAcrossKill, async (t) => {
   const sleeper = (d: string) => `[Unit]\nDescription=${d}\n[Service]\nExecStart=/bin/sleep infinity\n`;
   const sd = await startSystemd({
     'hh-render.service': sleeper('remote desktop'),

@@ -85,7 +85,9 @@ test('decideHog: stale cache never STARTS a hog', () => {
   assert.equal(decideHog([claim()], T('12:00'), NaN, c, false).active, null);
 });
 
-test('decideHog: a running hog continues on a stale cache, and ends at the cached end without network', () => {
+const runningHogOnStaleCache =
+  'decideHog: a running hog continues on a stale cache, and ends at the cached end without network';
+test(runningHogOnStaleCache, () => {
   const c = cfg({ max_cache_age: '5m' });
   const h = claim();
   const d = decideHog([h], T('15:59'), 3_600_000, c, true);
@@ -170,7 +172,9 @@ test('refuseHog / decideHog: root, uid 0, system and unknown users never hog; re
   assert.equal(two.refused?.length, 1);
 });
 
-test('refuseHog: [hog] from_calendar off enforces only hogs the bridge wrote; max_length needs an admin', () => {
+const refuseHogRules =
+  'refuseHog: [hog] from_calendar off enforces only hogs the bridge wrote; max_length needs an admin';
+test(refuseHogRules, () => {
   const off = cfg({ from_calendar: false });
   assert.match(refuseHog(claim(), off, facts(LAB))!, /calendar app and \[hog\] from_calendar is off/);
   assert.equal(refuseHog(claim(), off, facts(LAB, { c1: { admin: false } })), null);
@@ -190,7 +194,10 @@ test('refuseHog: [hog] from_calendar off enforces only hogs the bridge wrote; ma
   );
 });
 
-test('gate files: allow list = root, holder, allowed, break_glass (sorted, safe names only); banner per lockout mode', () => {
+const gateFiles =
+  'gate files: allow list = root, holder, allowed, break_glass (sorted, safe names only); ' +
+  'banner per lockout mode';
+test(gateFiles, () => {
   const c = cfg({ break_glass: ['root', 'ops'] });
   assert.equal(
     gateAllowText(claim({ allow: ['carol', 'bad name', 'evil\nroot2'] }), c),
@@ -204,7 +211,9 @@ test('gate files: allow list = root, holder, allowed, break_glass (sorted, safe 
 const DEBIAN_PAM =
   '# PAM configuration for the Secure Shell service\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\nsession    required     pam_loginuid.so\n';
 
-test('gate text: the PAM line goes before the first account line, once (idempotent), and comes out again', () => {
+const gatePamText =
+  'gate text: the PAM line goes before the first account line, once (idempotent), and comes out again';
+test(gatePamText, () => {
   const g = '/run/hosthog/gate';
   const once = withPamLine(DEBIAN_PAM, g);
   assert.equal(withPamLine(once, g), once);
@@ -240,7 +249,10 @@ test('gate text: the PAM line goes before the first account line, once (idempote
   );
 });
 
-test("booking order: the bridge's first-seen time, not a back-dated CREATED, decides who booked first (and survives a restart)", (t) => {
+const bookingOrderFirstSeen =
+  "booking order: the bridge's first-seen time, not a back-dated CREATED, decides who " +
+  'booked first (and survives a restart)';
+test(bookingOrderFirstSeen, (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-seen-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const honest = claim({ uid: 'bob-1', user: 'bob', created: T('07:00') });

@@ -43,7 +43,9 @@ async function slowServer(
 
 const body = '<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>';
 
-test('an answer that keeps streaming for 4x the timeout is read whole (streamed and buffered paths)', async (t) => {
+const longStreamReadWhole =
+  'an answer that keeps streaming for 4x the timeout is read whole (streamed and buffered paths)';
+test(longStreamReadWhole, async (t) => {
   const { url, server } = await slowServer(16, 100); // about 1.7 s in all, never 0.4 s silent
   t.after(() => {
     server.closeAllConnections();

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { REPO } from './harness/cli.js';
 import { ensureTestUsers } from './harness/users.js';
 
-test('install.sh on a fresh host: real defaults, doctor as root and as a member, upgrade restarts the bridge', async () => {
+const installFreshHost =
+  'install.sh on a fresh host: real defaults, doctor as root and as a member, upgrade restarts the bridge';
+test(installFreshHost, async () => {
   ensureTestUsers();
   // Outside /tmp: the namespace gets an empty /tmp (no other test's tmux reachable).
   const tmp = mkdtempSync('/var/tmp/hh-install-');
@@ -64,8 +66,14 @@ test('install.sh on a fresh host: real defaults, doctor as root and as a member,
     assert.match(step('sync-member'), /^synced vdir .*\nrc=0/m);
     // A lab member's first claims: --in 0m is now, extend takes the id like edit/release, outputs say "id".
     const mc = step('member-claims');
-    assert.match(mc, /^claimed gpu0 shared (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) for hh-alice \(id [0-9a-f-]{36}\)\nrc=0/m);
-    assert.match(mc, /^extended hh-alice's claim to (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) \(id [0-9a-f-]{36}\)\nrc=0/m);
+    assert.match(
+      mc,
+      /^claimed gpu0 shared (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) for hh-alice \(id [0-9a-f-]{36}\)\nrc=0/m,
+    );
+    assert.match(
+      mc,
+      /^extended hh-alice's claim to (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) \(id [0-9a-f-]{36}\)\nrc=0/m,
+    );
     assert.match(mc, /did you mean "hosthog claim"\?.*\nrc=64/);
     assert.doesNotMatch(mc, /\buid\b/);
     // An edited config the bridge has not read: named.

@@ -9,7 +9,10 @@ import { hostView } from '../src/core/view.js';
 import { NOW, TZ, b, ann, hostConfig, snap } from './harness/occurrences.js';
 import { runCli } from './harness/cli.js';
 
-test('motd: the newest active announcement and every one starting within the day are shown, the coming one first', () => {
+const newestAnnouncement =
+  'motd: the newest active announcement and every one starting within the day are shown, ' +
+  'the coming one first';
+test(newestAnnouncement, () => {
   const old = ann({
     uid: 'old',
     text: 'old news from last week',

@@ -29,7 +29,9 @@ function assertTerminalSafe(text: string): void {
 
 // ---- width -------------------------------------------------------------------------------------
 
-test('displayWidth: ASCII 1, CJK and emoji 2, combining marks 0, ZWJ sequences and flags one wide cell', () => {
+const displayWidthCells =
+  'displayWidth: ASCII 1, CJK and emoji 2, combining marks 0, ZWJ sequences and flags one wide cell';
+test(displayWidthCells, () => {
   assert.equal(displayWidth('abc'), 3);
   assert.equal(displayWidth('学習'), 4);
   assert.equal(displayWidth('한국'), 4);

@@ -7,7 +7,9 @@ import { CalendarUnavailableError } from '../src/core/errors.js';
 const ICS =
   'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:alice & bob <gpu0>\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
 
-test('any prefix (D:, none, default namespace) is read by namespace URI; CDATA and entities; CRLF restored', () => {
+const anyPrefix =
+  'any prefix (D:, none, default namespace) is read by namespace URI; CDATA and entities; CRLF restored';
+test(anyPrefix, () => {
   const xml = `<?xml version="1.0" encoding="utf-8"?>
 <D:multistatus xmlns:D="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav">
  <D:response><D:href>/cal/a.ics</D:href>
@@ -29,7 +31,9 @@ test('any prefix (D:, none, default namespace) is read by namespace URI; CDATA a
   );
 });
 
-test('response-level 404 (sync-collection deletions), failed propstats ignored, other namespaces not confused', () => {
+const responseLevel404 =
+  'response-level 404 (sync-collection deletions), failed propstats ignored, other namespaces not confused';
+test(responseLevel404, () => {
   const ms = parseMultistatus(`<d:multistatus xmlns:d="DAV:" xmlns:x="urn:other">
     <d:response><d:href>/cal/gone.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>
     <d:response><d:href>/cal/c.ics</d:href>
@@ -85,7 +89,10 @@ test('not XML, not a multistatus, or cut off: one CalendarUnavailableError namin
   }
 });
 
-test('characters XML forbids (a vertical tab pasted into a description), raw or as references, do not stop the sync', () => {
+const forbiddenCharacters =
+  'characters XML forbids (a vertical tab pasted into a description), raw or as references, ' +
+  'do not stop the sync';
+test(forbiddenCharacters, () => {
   const data =
     'BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:v\nSUMMARY:alice\nDESCRIPTION:col1\u000bcol2 &#11; &#x1B;[31m &#xFFFE; ok &#233;\nEND:VEVENT\nEND:VCALENDAR\n';
   const xml = `<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/cal/v.ics</d:href><d:propstat><d:prop><d:getetag>"v"</d:getetag><c:calendar-data>${data}</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`;

@@ -359,7 +359,10 @@ test('planClaim: repeating claims need an end, are checked per occurrence, acros
   );
 });
 
-test('planClaim: "every tuesday" typed on a Friday starts the series on the first Tuesday, keeping the time and length', () => {
+const everyTuesdayFromFriday =
+  'planClaim: "every tuesday" typed on a Friday starts the series on the first Tuesday, ' +
+  'keeping the time and length';
+test(everyTuesdayFromFriday, () => {
   // NOW is Friday 2026-11-20; --at tomorrow 09:00 (Saturday) --for 3h --repeat every tuesday.
   const sat = { start: at('09:00', '2026-11-21'), end: at('12:00', '2026-11-21') };
   const { spec } = planClaim(

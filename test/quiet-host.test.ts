@@ -56,7 +56,9 @@ async function states(...units: string[]): Promise<Record<string, boolean>> {
   return out;
 }
 
-test('planner: services and timers only, never ssh/systemd/hosthog/logins; timers stop first and start last', () => {
+const plannerServicesAndTimers =
+  'planner: services and timers only, never ssh/systemd/hosthog/logins; timers stop first and start last';
+test(plannerServicesAndTimers, () => {
   const p = planQuiet([
     'xrdp.service',
     'apt-daily.timer',
@@ -95,7 +97,10 @@ test('planner: services and timers only, never ssh/systemd/hosthog/logins; timer
     assert.equal(isUnitPattern(bad), false, bad);
 });
 
-test('record transitions (plain data): owed units carried over, what went down recorded, a unit that would not stop dropped, failed starts kept', () => {
+const recordTransitions =
+  'record transitions (plain data): owed units carried over, what went down recorded, a ' +
+  'unit that would not stop dropped, failed starts kept';
+test(recordTransitions, () => {
   // A new hog: one unit still owed from the last hog, the plan names it again and one more.
   const b = beginHog(
     [{ unit: 'fragile.service', status: 'stopped' }],
@@ -130,7 +135,9 @@ test('record transitions (plain data): owed units carried over, what went down r
   assert.deepEqual(recordRelease(r.units, []), []);
 });
 
-test('real systemd: the active matching units stop for the hog and exactly those start again after', async () => {
+const matchingUnitsStopAndStart =
+  'real systemd: the active matching units stop for the hog and exactly those start again after';
+test(matchingUnitsStopAndStart, async () => {
   await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   await startAll('hh-render.service', 'hh-nightly.timer', 'hh-weekly.timer', 'ssh.service');
@@ -198,7 +205,9 @@ test('real systemd: the active matching units stop for the hog and exactly those
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('real systemd: a crash right after the record was written (units "intended") is undone by the next start', async () => {
+const crashAfterRecord =
+  'real systemd: a crash right after the record was written (units "intended") is undone by the next start';
+test(crashAfterRecord, async () => {
   await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   await startAll('hh-render.service', 'hh-nightly.timer');
@@ -242,7 +251,10 @@ test('real systemd: a crash right after the record was written (units "intended"
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('real systemd: a unit that will not start again stays recorded and is retried; the others come back at once', async () => {
+const unitWillNotStart =
+  'real systemd: a unit that will not start again stays recorded and is retried; the others ' +
+  'come back at once';
+test(unitWillNotStart, async () => {
   await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   writeFileSync('/tmp/hh-fragile-ok', '');
@@ -278,7 +290,9 @@ test('no systemd to talk to: one clear error, nothing recorded', async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('hosthog doctor says what a hog would stop now, and fails clearly when systemd cannot be reached', async () => {
+const doctorQuietHost =
+  'hosthog doctor says what a hog would stop now, and fails clearly when systemd cannot be reached';
+test(doctorQuietHost, async () => {
   await up();
   const { writeTestConfig } = await import('./harness/config.js');
   const { runCli, REPO } = await import('./harness/cli.js');
@@ -332,7 +346,9 @@ test('real systemd: units systemd stops along with a configured one (Requires=) 
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('real systemd: a unit that failed to come back after one hog is still owed after the next hog', async () => {
+const unitStillOwed =
+  'real systemd: a unit that failed to come back after one hog is still owed after the next hog';
+test(unitStillOwed, async () => {
   await up();
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-'));
   writeFileSync('/tmp/hh-fragile-ok', '');

@@ -97,7 +97,11 @@ function denseSeries(uid: string, user: string, start: Date, count: number): str
 }
 const NEVER = 'FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=2';
 
-test('cases 1 and 2, real bridge: the never-occurring rule is refused at the socket and left out of the calendar within its budget; dense series are capped; requests stay fast; active claims per user capped', async (t) => {
+const cases1And2 =
+  'cases 1 and 2, real bridge: the never-occurring rule is refused at the socket and left ' +
+  'out of the calendar within its budget; dense series are capped; requests stay fast; ' +
+  'active claims per user capped';
+test(cases1And2, async (t) => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-robust-vdir-'));
   const cfg = writeTestConfig({
     vdir,
@@ -174,7 +178,10 @@ test('cases 1 and 2, real bridge: the never-occurring rule is refused at the soc
   t.diagnostic(`claim with 10 dense series in the calendar: ${claimMs} ms`);
 });
 
-test("case 4, real bridge: one user holding many idle connections (proven and unproven) cannot make another user's release fail", async (t) => {
+const case4 =
+  'case 4, real bridge: one user holding many idle connections (proven and unproven) cannot ' +
+  "make another user's release fail";
+test(case4, async (t) => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-robust-vdir-'));
   const cfg = writeTestConfig({ vdir });
   const bridge = startBridge(cfg, t);
@@ -240,7 +247,10 @@ function ensureUser(name: string): TestUser {
   return { name, uid: Number(uid), gid: Number(gid), home };
 }
 
-test('case 11, real bridge: hh-Secdave and hh-secdave are two users (verified uid → one name, matched case-sensitively)', async (t) => {
+const case11 =
+  'case 11, real bridge: hh-Secdave and hh-secdave are two users (verified uid → one name, ' +
+  'matched case-sensitively)';
+test(case11, async (t) => {
   const upper = ensureUser('hh-Secdave');
   const lower = ensureUser('hh-secdave');
   assert.notEqual(upper.uid, lower.uid);
@@ -275,7 +285,10 @@ test('case 11, real bridge: hh-Secdave and hh-secdave are two users (verified ui
   assert.equal(snap.occurrences.find((o) => o.uid === 'by-hand')?.user, 'hh-Secdave');
 });
 
-test('case 12, real bridge: a plain user\'s process whose arguments say "main.js bridge" at the stored pid does not hold the state lock', async (t) => {
+const case12 =
+  'case 12, real bridge: a plain user\'s process whose arguments say "main.js bridge" at ' +
+  'the stored pid does not hold the state lock';
+test(case12, async (t) => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-robust-vdir-'));
   const cfg = writeTestConfig({ vdir });
   const bob = users['hh-bob'];
@@ -298,7 +311,11 @@ test('case 12, real bridge: a plain user\'s process whose arguments say "main.js
   assert.match(second.stderr, new RegExp(`another hosthog bridge \\(pid ${bridge.pid}\\)`));
 });
 
-test('case 9, real bridge + Radicale: a fixed password is used without a restart; a lab member is told to ask an admin; SIGHUP reloads; hosthog sync asks the bridge; a recovered server is noticed within one poll', async (t) => {
+const case9 =
+  'case 9, real bridge + Radicale: a fixed password is used without a restart; a lab member ' +
+  'is told to ask an admin; SIGHUP reloads; hosthog sync asks the bridge; a recovered ' +
+  'server is noticed within one poll';
+test(case9, async (t) => {
   const rad = await startRadicale();
   t.after(() => rad.destroy());
   const cfg = writeTestConfig({

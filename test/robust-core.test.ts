@@ -34,7 +34,9 @@ const WINDOW = {
   to: new Date('2027-02-04T00:00:00Z'),
 };
 
-test('a rule that never occurs (case 1) is left out within its budget and named; other events still decode', () => {
+const neverOccurringRule =
+  'a rule that never occurs (case 1) is left out within its budget and named; other events still decode';
+test(neverOccurringRule, () => {
   const t0 = Date.now();
   const r = decodeObjects(
     [
@@ -66,7 +68,9 @@ test('occurrences per series are capped (dense SECONDLY series, case 2)', () => 
   assert.match(r.problems[0].message, /more than 300 occurrences/);
 });
 
-test('parseRepeat (the check the bridge now applies to socket requests) refuses impossible and sub-daily rules', () => {
+const parseRepeatRefuses =
+  'parseRepeat (the check the bridge now applies to socket requests) refuses impossible and sub-daily rules';
+test(parseRepeatRefuses, () => {
   const start = new Date('2026-12-05T10:00:00Z');
   assert.throws(
     () => parseRepeat('FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=2', start, 'Europe/Berlin'),
@@ -108,7 +112,9 @@ function rnd(seed: number): () => number {
   };
 }
 
-test('indexed rule() equals the quadratic rule on random claims (short, long, whole-host, resources, ties)', () => {
+const indexedRuleEqualsQuadratic =
+  'indexed rule() equals the quadratic rule on random claims (short, long, whole-host, resources, ties)';
+test(indexedRuleEqualsQuadratic, () => {
   for (let seed = 1; seed <= 40; seed++) {
     const r = rnd(seed);
     const base = Date.UTC(2026, 11, 5);
@@ -201,7 +207,10 @@ test('user names are case-sensitive: Secdave and secdave are two users (case 11)
   assert.equal(conflicts(claims[0], claims[1]), true);
 });
 
-test('after an outage the server is asked again within one poll interval (no exponential back-off); Retry-After is honoured', () => {
+const askedAgainAfterOutage =
+  'after an outage the server is asked again within one poll interval (no exponential ' +
+  'back-off); Retry-After is honoured';
+test(askedAgainAfterOutage, () => {
   const last = new Date('2026-12-05T10:00:00Z');
   for (const failures of [1, 3, 8, 20]) {
     const at = nextPollAt(

@@ -82,7 +82,11 @@ async function plantSilentTmux(uid: number, gid: number, n: number): Promise<() 
   };
 }
 
-test('headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of case 1 sent to the socket: the hog still ends within 5 s of its end, the motd turns with the minute, the log stays JSON', async (t) => {
+const headline =
+  'headline: 30 never-answering tmux sockets of hh-bob and the FREQ rule of case 1 sent to ' +
+  'the socket: the hog still ends within 5 s of its end, the motd turns with the minute, ' +
+  'the log stays JSON';
+test(headline, async (t) => {
   const { users, tmp } = lab!;
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
   const cfg: TestConfig = writeTestConfig({ vdir, bridge: hogToml() });

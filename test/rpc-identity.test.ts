@@ -263,7 +263,9 @@ test("dave's groups include hh-admins", async () => {
   assert.equal(calls[calls.length - 1].caller.user, 'hh-dave');
 });
 
-test("bob claiming alice's uid (or root's) cannot read the nonce, is refused, and the handler is never called", async () => {
+const bobClaimingAliceUid =
+  "bob claiming alice's uid (or root's) cannot read the nonce, is refused, and the handler is never called";
+test(bobClaimingAliceUid, async () => {
   const before = calls.length;
   // Through the real client code: it cannot read the challenge, so it gives up.
   const viaClient = await runAs(users['hh-bob'], join(clientsDir, 'client.mjs'), [
@@ -376,7 +378,9 @@ test('challenge files are owned by the claimed uid, mode 0400, and go away on di
   assert.deepEqual(await waitUntilEmpty(), []);
 });
 
-test('garbage, oversized and out-of-order frames get an error and a hang-up, and the server keeps serving', async () => {
+const garbageFrames =
+  'garbage, oversized and out-of-order frames get an error and a hang-up, and the server keeps serving';
+test(garbageFrames, async () => {
   const before = calls.length;
   const cases: (string | Buffer)[][] = [
     ['not json\n'],
@@ -428,7 +432,9 @@ test('garbage, oversized and out-of-order frames get an error and a hang-up, and
   assert.deepEqual(await waitUntilEmpty(), []);
 });
 
-test('handler errors come back as the same HosthogError class; other errors as a generic internal error', async () => {
+const handlerErrors =
+  'handler errors come back as the same HosthogError class; other errors as a generic internal error';
+test(handlerErrors, async () => {
   const deny = await runAs(users['hh-bob'], join(clientsDir, 'client.mjs'), [socketPath, 'deny']);
   assert.deepEqual(
     { ok: deny.ok, name: deny.name, exitCode: deny.exitCode, line: deny.line },
@@ -496,7 +502,9 @@ test('no bridge: BridgeUnavailableError with one line and exit code 69', async (
   await assert.rejects(callBridge(path, { method: 'whoami', params: {} }), BridgeUnavailableError);
 });
 
-test('no challenge file remains, and close leaves the challenge dir empty and removes the socket', async () => {
+const noChallengeFileRemains =
+  'no challenge file remains, and close leaves the challenge dir empty and removes the socket';
+test(noChallengeFileRemains, async () => {
   assert.deepEqual(await waitUntilEmpty(), []);
   await server!.close();
   server = undefined;

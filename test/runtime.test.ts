@@ -17,7 +17,9 @@ const envText = Object.entries(BRIDGE_ENV)
   .join(' ');
 const flagsText = BRIDGE_NODE_FLAGS.join(' ');
 
-test("bin/hosthog, the systemd unit and `npm run bridge` start the bridge the same way, with runtime.ts's knobs", () => {
+const sameStartEverywhere =
+  "bin/hosthog, the systemd unit and `npm run bridge` start the bridge the same way, with runtime.ts's knobs";
+test(sameStartEverywhere, () => {
   const unit = readFileSync(join(REPO, 'systemd/hosthog-bridge.service'), 'utf8');
   assert.match(unit, /^ExecStart=\/usr\/local\/lib\/hosthog\/current\/bin\/hosthog bridge$/m);
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { lockStateDir, LOCK_FILE } from '../src/host/store/state-lock.js';
 
-test("state lock: created with our pid, a dead bridge's or a garbled file taken over, released on stop, nothing left aside", (t) => {
+const stateLockLifecycle =
+  "state lock: created with our pid, a dead bridge's or a garbled file taken over, released " +
+  'on stop, nothing left aside';
+test(stateLockLifecycle, (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-lock-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, LOCK_FILE);

@@ -47,7 +47,9 @@ const busy = () =>
     ann({ uid: 'n1', text: 'Reboot Tuesday 09:00' }),
   ]);
 
-test('status: full text lists active and upcoming with ranges, wrapped notes, hog allow list, conflicts', () => {
+const statusFullText =
+  'status: full text lists active and upcoming with ranges, wrapped notes, hog allow list, conflicts';
+test(statusFullText, () => {
   const text = renderStatus(view(busy()), {});
   const lines = linesOf(text);
   assert.equal(lines[0], 'gpu-box-3 · hosthog · Sun 2026-11-22 14:05 Europe/Berlin');
@@ -91,7 +93,9 @@ test('status: shows the stale warning and the last error; never-synced does not 
   assert.match(never, /! calendar never synced: claims on this host are unknown/);
 });
 
-test('status: a runaway rule (a claim every minute) lists 30 upcoming rows, then one line for the rest', () => {
+const statusRunawayRule =
+  'status: a runaway rule (a claim every minute) lists 30 upcoming rows, then one line for the rest';
+test(statusRunawayRule, () => {
   const many = Array.from({ length: 200 }, (_, i) =>
     claim({
       uid: `m${i}`,
@@ -145,7 +149,9 @@ const CLAIM_KEYS = ['end', 'hog', 'mode', 'note', 'resources', 'start', 'uid', '
 const ANN_KEYS = ['end', 'start', 'text', 'uid'];
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d$/;
 
-test('statusJson: exact shape — top-level keys, claim and announcement keys, ISO times with the zone offset', () => {
+const statusJsonShape =
+  'statusJson: exact shape — top-level keys, claim and announcement keys, ISO times with the zone offset';
+test(statusJsonShape, () => {
   const j = statusJson(view(busy()));
   assert.deepEqual(Object.keys(j).sort(), [
     'active',

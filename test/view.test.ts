@@ -65,7 +65,9 @@ test('claimsOverlap: half-open time ranges; touching claims do not overlap', () 
   assert.equal(claimsOverlap(a, claim({ uid: 'b', start: at(-10), end: at(200) })), true, 'containing');
 });
 
-test('claimsOverlap: resources — disjoint lists do not overlap, shared resource does, whole host overlaps all', () => {
+const overlapByResources =
+  'claimsOverlap: resources — disjoint lists do not overlap, shared resource does, whole host overlaps all';
+test(overlapByResources, () => {
   const g0 = claim({ uid: 'a', resources: ['gpu0'] });
   const g1 = claim({ uid: 'b', resources: ['gpu1'] });
   const g01 = claim({ uid: 'c', resources: ['gpu1', 'gpu0'] });
@@ -450,7 +452,9 @@ test('hostView: exclusiveHolder is the active whole-host exclusive claim (hog pr
   );
 });
 
-test('hostView: announcements active now or starting within 24 h, sorted; ended and far ones left out', () => {
+const announcementsWindow =
+  'hostView: announcements active now or starting within 24 h, sorted; ended and far ones left out';
+test(announcementsWindow, () => {
   const v = hostView(
     snap([
       ann({ uid: 'later', start: at(600), end: at(700) }),

@@ -126,7 +126,10 @@ test('parseDurationArg', () => {
   }
 });
 
-test('--until: day words and distances mean what they mean now; a bare clock is the next such time after the start', () => {
+const untilWords =
+  '--until: day words and distances mean what they mean now; a bare clock is the next such ' +
+  'time after the start';
+test(untilWords, () => {
   const end = (text: string, start: string) => parseEnd(text, new Date(start), NOW, TZ).toISOString();
   // Starts tomorrow 20:00 (Sat 19:00Z): "tomorrow 21:00" is one hour later, not a day later.
   assert.equal(end('tomorrow 21:00', '2026-11-21T19:00:00Z'), '2026-11-21T20:00:00.000Z');
@@ -141,7 +144,10 @@ test('--until: day words and distances mean what they mean now; a bare clock is 
   assert.equal(end('today 11:00', '2026-11-21T19:00:00Z'), '2026-11-20T10:00:00.000Z');
 });
 
-test('claimTimes: made now or "in N" on the whole minute (start and end); --at as typed; a very short claim keeps its seconds', () => {
+const claimTimesMinutes =
+  'claimTimes: made now or "in N" on the whole minute (start and end); --at as typed; a ' +
+  'very short claim keeps its seconds';
+test(claimTimesMinutes, () => {
   const t = new Date('2026-11-20T09:13:38Z'); // 10:13:38 Berlin
   const iso = (r: { start: Date; end: Date | null }) => [r.start.toISOString(), r.end?.toISOString() ?? null];
   assert.deepEqual(iso(claimTimes({ for: '10m' }, t, TZ)), [
