@@ -5,18 +5,23 @@ import { MultistatusReader, parseMultistatus } from '../src/caldav/multistatus.j
 import { CalendarUnavailableError } from '../src/core/errors.js';
 
 const ICS =
-  'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:alice & bob <gpu0>\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n';
+  'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:alice & bob <gpu0>\r\n' +
+  'END:VEVENT\r\nEND:VCALENDAR\r\n';
 
 const anyPrefix =
   'any prefix (D:, none, default namespace) is read by namespace URI; CDATA and entities; CRLF restored';
 test(anyPrefix, () => {
+  const cdata = `<cal:calendar-data><![CDATA[${ICS}]]></cal:calendar-data>`;
+  const okD = '<D:status>HTTP/1.1 200 OK</D:status>';
+  const escaped = ICS.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const data = `<calendar-data xmlns="urn:ietf:params:xml:ns:caldav">${escaped}</calendar-data>`;
   const xml = `<?xml version="1.0" encoding="utf-8"?>
 <D:multistatus xmlns:D="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav">
  <D:response><D:href>/cal/a.ics</D:href>
-  <D:propstat><D:prop><D:getetag>&quot;e-1&quot;</D:getetag><cal:calendar-data><![CDATA[${ICS}]]></cal:calendar-data></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>
+  <D:propstat><D:prop><D:getetag>&quot;e-1&quot;</D:getetag>${cdata}</D:prop>${okD}</D:propstat>
  </D:response>
  <response xmlns="DAV:"><href>/cal/b.ics</href>
-  <propstat><prop><getetag>"e-2"</getetag><calendar-data xmlns="urn:ietf:params:xml:ns:caldav">${ICS.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat>
+  <propstat><prop><getetag>"e-2"</getetag>${data}</prop><status>HTTP/1.1 200 OK</status></propstat>
  </response>
  <D:sync-token>http://example/sync/7</D:sync-token>
 </D:multistatus>`;
@@ -34,14 +39,17 @@ test(anyPrefix, () => {
 const responseLevel404 =
   'response-level 404 (sync-collection deletions), failed propstats ignored, other namespaces not confused';
 test(responseLevel404, () => {
+  const wrongData = '<d:calendar-data>not caldav</d:calendar-data>';
+  const notFound = '<d:status>HTTP/1.1 404 Not Found</d:status>';
+  const ok = '<d:status>HTTP/1.1 200 OK</d:status>';
   const ms = parseMultistatus(`<d:multistatus xmlns:d="DAV:" xmlns:x="urn:other">
     <d:response><d:href>/cal/gone.ics</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>
     <d:response><d:href>/cal/c.ics</d:href>
       <d:propstat><d:prop><d:getetag>"c"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
-      <d:propstat><d:prop><x:getetag>"wrong"</x:getetag><d:calendar-data>not caldav</d:calendar-data></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>
+      <d:propstat><d:prop><x:getetag>"wrong"</x:getetag>${wrongData}</d:prop>${notFound}</d:propstat>
     </d:response>
     <d:response><d:href>/cal/d.ics</d:href>
-      <d:propstat><d:prop><x:getetag>"wrong"</x:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
+      <d:propstat><d:prop><x:getetag>"wrong"</x:getetag></d:prop>${ok}</d:propstat>
     </d:response>
   </d:multistatus>`);
   assert.deepEqual(
@@ -56,7 +64,12 @@ test(responseLevel404, () => {
 });
 
 test('fed in pieces of any size, the answer is the same', () => {
-  const xml = `<multistatus xmlns="DAV:"><response><href>/cal/%C3%A4.ics</href><propstat><prop><getetag>"ä-1"</getetag><calendar-data xmlns="urn:ietf:params:xml:ns:caldav">${ICS.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response><sync-token>t-1</sync-token></multistatus>`;
+  const escaped = ICS.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const xml =
+    '<multistatus xmlns="DAV:"><response><href>/cal/%C3%A4.ics</href>' +
+    '<propstat><prop><getetag>"ä-1"</getetag>' +
+    `<calendar-data xmlns="urn:ietf:params:xml:ns:caldav">${escaped}</calendar-data></prop>` +
+    '<status>HTTP/1.1 200 OK</status></propstat></response><sync-token>t-1</sync-token></multistatus>';
   const whole = parseMultistatus(xml);
   for (const size of [1, 3, 7, 64]) {
     const r = new MultistatusReader();
@@ -94,8 +107,13 @@ const forbiddenCharacters =
   'do not stop the sync';
 test(forbiddenCharacters, () => {
   const data =
-    'BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:v\nSUMMARY:alice\nDESCRIPTION:col1\u000bcol2 &#11; &#x1B;[31m &#xFFFE; ok &#233;\nEND:VEVENT\nEND:VCALENDAR\n';
-  const xml = `<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/cal/v.ics</d:href><d:propstat><d:prop><d:getetag>"v"</d:getetag><c:calendar-data>${data}</c:calendar-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`;
+    'BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:v\nSUMMARY:alice\n' +
+    'DESCRIPTION:col1\u000bcol2 &#11; &#x1B;[31m &#xFFFE; ok &#233;\nEND:VEVENT\nEND:VCALENDAR\n';
+  const xml =
+    '<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">' +
+    '<d:response><d:href>/cal/v.ics</d:href>' +
+    `<d:propstat><d:prop><d:getetag>"v"</d:getetag><c:calendar-data>${data}</c:calendar-data></d:prop>` +
+    '<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>';
   for (const size of [xml.length, 5, 1]) {
     const r = new MultistatusReader();
     for (let i = 0; i < xml.length; i += size) r.write(xml.slice(i, i + size));
@@ -103,7 +121,8 @@ test(forbiddenCharacters, () => {
     assert.equal(ms.responses.length, 1, `pieces of ${size}`);
     assert.equal(
       ms.responses[0].calendarData,
-      'BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:v\r\nSUMMARY:alice\r\nDESCRIPTION:col1\ufffdcol2 \ufffd \ufffd[31m \ufffd ok é\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n',
+      'BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:v\r\nSUMMARY:alice\r\n' +
+        'DESCRIPTION:col1\ufffdcol2 \ufffd \ufffd[31m \ufffd ok é\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n',
       `pieces of ${size}`,
     );
   }

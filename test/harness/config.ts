@@ -34,11 +34,17 @@ export function writeTestConfig(opts: {
   if (opts.calendarUrl) {
     const pw = join(dir, 'password');
     writeFileSync(pw, (opts.password ?? 'secret') + '\n', { mode: 0o600 });
-    cal = `[calendar]\nurl = "${opts.calendarUrl}"\nusername = "${opts.username ?? 'hosthog'}"\npassword_file = "${pw}"\ntimeout = "3s"\n`;
+    cal =
+      `[calendar]\nurl = "${opts.calendarUrl}"\nusername = "${opts.username ?? 'hosthog'}"\n` +
+      `password_file = "${pw}"\ntimeout = "3s"\n`;
   } else if (opts.vdir) {
     cal = `[calendar]\npath = "${opts.vdir}"\n`;
   }
-  const text = `host = "${opts.host ?? 'test-box'}"\ntimezone = "${opts.timezone ?? 'Europe/Berlin'}"\nresources = ["gpu0", "gpu1"]\n${opts.extra ?? ''}\n${cal}\n[bridge]\npoll = "5s"\njitter = "0s"\nmotd = "${motd}"\nstate_dir = "${stateDir}"\nsocket = "${socket}"\n${opts.bridge ?? ''}\n`;
+  const text =
+    `host = "${opts.host ?? 'test-box'}"\ntimezone = "${opts.timezone ?? 'Europe/Berlin'}"\n` +
+    `resources = ["gpu0", "gpu1"]\n${opts.extra ?? ''}\n${cal}\n` +
+    `[bridge]\npoll = "5s"\njitter = "0s"\nmotd = "${motd}"\nstate_dir = "${stateDir}"\n` +
+    `socket = "${socket}"\n${opts.bridge ?? ''}\n`;
   const path = join(dir, 'config.toml');
   writeFileSync(path, text, { mode: 0o644 });
   return { dir, path, stateDir, motd, socket, runDir };

@@ -11,6 +11,10 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+/** A multistatus <response> that carries a 404 (any namespace prefix). */
+const NOT_FOUND_RESPONSE =
+  /<((?:\w+:)?)response>(?:(?!<\/(?:\w+:)?response>)[\s\S])*?404 Not Found[\s\S]*?<\/\1response>/g;
+
 export interface FaultProxy {
   url(targetUrl: string): string;
   forgetTokens: boolean;
@@ -69,12 +73,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
             const parts: Buffer[] = [];
             ur.on('data', (c: Buffer) => parts.push(c));
             ur.on('end', () => {
-              const text = Buffer.concat(parts)
-                .toString('utf8')
-                .replace(
-                  /<((?:\w+:)?)response>(?:(?!<\/(?:\w+:)?response>)[\s\S])*?404 Not Found[\s\S]*?<\/\1response>/g,
-                  '',
-                );
+              const text = Buffer.concat(parts).toString('utf8').replace(NOT_FOUND_RESPONSE, '');
               delete h['content-length'];
               delete h['transfer-encoding'];
               res.writeHead(ur.statusCode ?? 502, {

@@ -14,7 +14,10 @@ export function authOf(srv: TestServer): string {
 /** MKCALENDAR at home + slug, with this display name. */
 export async function mkHostCalendar(srv: TestServer, slug: string, displayName: string): Promise<string> {
   const url = homeOf(srv) + encodeURIComponent(slug) + '/';
-  const body = `<?xml version="1.0" encoding="utf-8"?>\n<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>${displayName}</D:displayname></D:prop></D:set></C:mkcalendar>`;
+  const body =
+    '<?xml version="1.0" encoding="utf-8"?>\n' +
+    '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">' +
+    `<D:set><D:prop><D:displayname>${displayName}</D:displayname></D:prop></D:set></C:mkcalendar>`;
   const r = await fetch(url, {
     method: 'MKCALENDAR',
     headers: { authorization: authOf(srv), 'content-type': 'application/xml; charset=utf-8' },
@@ -57,7 +60,8 @@ export function writeFleetConfig(srv: TestServer, me: string, extra = ''): Fleet
   const config = join(dir, 'config.toml');
   writeFileSync(
     config,
-    `timezone = "Europe/Berlin"\n\n[fleet]\nhome = "${homeOf(srv)}"\nusername = "${srv.username}"\npassword_file = "${pw}"\ndefault_resources = ["gpu0", "gpu1", "gpu2", "gpu3"]\n${extra}\n`,
+    `timezone = "Europe/Berlin"\n\n[fleet]\nhome = "${homeOf(srv)}"\nusername = "${srv.username}"\n` +
+      `password_file = "${pw}"\ndefault_resources = ["gpu0", "gpu1", "gpu2", "gpu3"]\n${extra}\n`,
   );
   mkdirSync(join(dir, 'home'), { recursive: true });
   return {

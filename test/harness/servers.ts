@@ -139,7 +139,9 @@ async function mkcalendar(url: string, auth: string | undefined, what: string): 
   const headers: Record<string, string> = { 'content-type': 'application/xml; charset=utf-8' };
   if (auth) headers.authorization = auth;
   const body =
-    '<?xml version="1.0" encoding="utf-8"?>\n<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>test calendar</D:displayname></D:prop></D:set></C:mkcalendar>';
+    '<?xml version="1.0" encoding="utf-8"?>\n' +
+    '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">' +
+    '<D:set><D:prop><D:displayname>test calendar</D:displayname></D:prop></D:set></C:mkcalendar>';
   const r = await fetch(url, { method: 'MKCALENDAR', headers, body });
   const text = await r.text();
   if (r.status !== 201)
@@ -391,12 +393,16 @@ export async function startDavical(opts: { calendar?: string } = {}): Promise<Te
       (await run('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-U', as, '-d', 'davical', '-c', q], { env }))
         .stdout;
     const rev = await psql(
-      "SELECT schema_major||'.'||schema_minor||'.'||schema_patch FROM awl_db_revision ORDER BY schema_major DESC, schema_minor DESC, schema_patch DESC LIMIT 1",
+      "SELECT schema_major||'.'||schema_minor||'.'||schema_patch FROM awl_db_revision " +
+        'ORDER BY schema_major DESC, schema_minor DESC, schema_patch DESC LIMIT 1',
     );
     if (rev.trim() !== '1.3.5')
       throw new Error(`DAViCal schema is at ${rev.trim()}, not 1.3.5: create-database.sh failed`);
     await psql(
-      `INSERT INTO dav_principal (username, password, fullname, displayname, email, type_id, default_privileges) VALUES ('${user}', '**${password}', 'Alice', 'Alice', 'alice@example.net', 1, privilege_to_bits(ARRAY['read-free-busy','schedule-deliver']))`,
+      'INSERT INTO dav_principal ' +
+        '(username, password, fullname, displayname, email, type_id, default_privileges) ' +
+        `VALUES ('${user}', '**${password}', 'Alice', 'Alice', 'alice@example.net', 1, ` +
+        "privilege_to_bits(ARRAY['read-free-busy','schedule-deliver']))",
       'davical_dba',
     );
     writeFileSync(join(dir, 'prepend.php'), `<?php $_SERVER['SERVER_NAME'] = '../..${dir}/davical';\n`);

@@ -56,15 +56,21 @@ mount -t tmpfs -o mode=755 tmpfs /etc/systemd/system
 cp "$UNITS"/* /etc/systemd/system/
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/systemd/system /run/lock
-[ -d /usr/lib/systemd/system-generators ] && mount -t tmpfs -o mode=755 tmpfs /usr/lib/systemd/system-generators
+[ -d /usr/lib/systemd/system-generators ] && \
+mount -t tmpfs -o mode=755 tmpfs /usr/lib/systemd/system-generators
 mkdir -p /run/hh-vendor
-cp -P /usr/lib/systemd/system/*.target /usr/lib/systemd/system/*.slice /usr/lib/systemd/system/systemd-exit.service /usr/lib/systemd/system/systemd-poweroff.service /usr/lib/systemd/system/systemd-halt.service /usr/lib/systemd/system/systemd-reboot.service /run/hh-vendor/ 2>/dev/null || true
+cp -P /usr/lib/systemd/system/*.target /usr/lib/systemd/system/*.slice \
+/usr/lib/systemd/system/systemd-exit.service /usr/lib/systemd/system/systemd-poweroff.service \
+/usr/lib/systemd/system/systemd-halt.service /usr/lib/systemd/system/systemd-reboot.service \
+/run/hh-vendor/ 2>/dev/null || true
 mount --bind /run/hh-vendor /usr/lib/systemd/system
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-if T=$(tty) && [ -e /dev/console ]; then mount --bind "$T" /dev/console || echo "no console bind: systemd logs where /dev/console goes"; fi
+if T=$(tty) && [ -e /dev/console ]; then \
+mount --bind "$T" /dev/console || echo "no console bind: systemd logs where /dev/console goes"; fi
 hostname hh-systemd-test 2>/dev/null || true
 export container=other
-exec /lib/systemd/systemd --log-target=console --log-level=info --show-status=no --default-standard-output=tty --default-standard-error=tty --unit=hh-boot.target
+exec /lib/systemd/systemd --log-target=console --log-level=info --show-status=no \
+--default-standard-output=tty --default-standard-error=tty --unit=hh-boot.target
 `;
 
 /**
@@ -150,7 +156,8 @@ export async function startSystemd(units: Record<string, string>): Promise<TestS
   // its command with $SHELL, which is set to bash here (CI may have none).
   const env = { ...process.env, SHELL: '/bin/bash', HH_INNER: inner, HH_UNITS: unitDir, HH_LOG: consoleLog };
   const unshare =
-    'unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private bash "$HH_INNER" "$HH_UNITS"';
+    'unshare --pid --fork --kill-child --mount --mount-proc --uts --cgroup --propagation private ' +
+    'bash "$HH_INNER" "$HH_UNITS"';
   const errFd = openSync(outerErr, 'w');
   const outer: ChildProcess = spawn(
     'bash',
