@@ -20,7 +20,10 @@ import { startRadicale } from './harness/servers.js';
 
 const MIB = 1024 * 1024;
 const CAL =
-  '<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:response><d:href>/cal/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:sync-token>t1</d:sync-token></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>';
+  '<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">' +
+  '<d:response><d:href>/cal/</d:href><d:propstat><d:prop>' +
+  '<d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:sync-token>t1</d:sync-token></d:prop>' +
+  '<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>';
 
 /** Answers the calendar check normally, then streams `endless` (PROPFIND or REPORT) forever. */
 async function hostile(
@@ -46,10 +49,10 @@ async function hostile(
       }
       res.writeHead(207, { 'content-type': 'application/xml' });
       res.write('<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">');
-      const item =
-        '<d:response><d:href>/cal/x.ics</d:href><d:propstat><d:prop><d:getetag>"e"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>'.repeat(
-          500,
-        );
+      const one =
+        '<d:response><d:href>/cal/x.ics</d:href><d:propstat><d:prop><d:getetag>"e"</d:getetag></d:prop>' +
+        '<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>';
+      const item = one.repeat(500);
       const pump = () => {
         while (!res.destroyed) {
           sent += item.length;
@@ -75,7 +78,8 @@ async function hostile(
 
 describe('[calendar] max_response: an endless answer is cut off, memory stays bounded', () => {
   for (const endless of ['REPORT', 'PROPFIND'] as const) {
-    test(`an endless 207 to a ${endless} (streamed ${endless === 'REPORT' ? 'multistatus reader' : 'buffered fetch'})`, async (t) => {
+    const reader = endless === 'REPORT' ? 'multistatus reader' : 'buffered fetch';
+    test(`an endless 207 to a ${endless} (streamed ${reader})`, async (t) => {
       const h = await hostile(t, endless);
       // REPORT: the default max_response (128 MiB); the item cap (200,000) cuts it first.
       const limit = endless === 'REPORT' ? 128 * MIB : 32 * MIB;
@@ -108,7 +112,8 @@ describe('[calendar] max_response: an endless answer is cut off, memory stays bo
       const sent = h.sent();
       const grew = (peak - rss0) / MIB;
       t.diagnostic(
-        `${endless}: sent ${(sent / MIB).toFixed(1)} MiB before the cut, RSS +${grew.toFixed(0)} MiB, ${Date.now() - t0} ms`,
+        `${endless}: sent ${(sent / MIB).toFixed(1)} MiB before the cut, ` +
+          `RSS +${grew.toFixed(0)} MiB, ${Date.now() - t0} ms`,
       );
       assert.ok(
         sent < (endless === 'REPORT' ? 96 * MIB : limit + 16 * MIB),
@@ -218,7 +223,8 @@ describe('plain http:// and the size keys', () => {
     const s = cfg({ max_response: '64MiB', max_event: '512kB' }).config!.calendar;
     assert.ok(s.kind === 'caldav' && s.maxResponseBytes === 64 * MIB && s.maxEventBytes === 512 * 1024);
     assert.deepEqual(cfg({ max_response: 'lots' }).problems, [
-      '[calendar] max_response = "lots" is not a size of at least 65536 bytes: write e.g. max_response = "128MiB"',
+      '[calendar] max_response = "lots" is not a size of at least 65536 bytes: ' +
+        'write e.g. max_response = "128MiB"',
     ]);
   });
 });

@@ -26,18 +26,22 @@ test(principalUrlRefused, async (t) => {
   const cfg = writeTestConfig({ calendarUrl: principal, username: srv.username, password: srv.password });
   const r = await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } });
   assert.equal(r.code, 5, r.stderr);
-  const lines = r.stderr.split('\n').filter((x) => x && !x.startsWith('{')); // the JSON lines are the bridge log
+  // the JSON lines are the bridge log
+  const lines = r.stderr.split('\n').filter((x) => x && !x.startsWith('{'));
   assert.equal(lines.length, 1, 'one line');
   assert.equal(
     lines[0] + '\n',
-    `hosthog: ${principal} is not a calendar (it is a principal: a user); calendars found there: ${srv.calendarUrl} ("test calendar") (set [calendar] url (or --calendar) to one of them)\n`,
+    `hosthog: ${principal} is not a calendar (it is a principal: a user); ` +
+      `calendars found there: ${srv.calendarUrl} ("test calendar") ` +
+      '(set [calendar] url (or --calendar) to one of them)\n',
   );
   assert.doesNotMatch(read(cfg.motd), /is free/);
   const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } });
   assert.match(
     d.stdout,
     new RegExp(
-      `^FAIL +calendar: .*is not a calendar .*calendars found there: ${srv.calendarUrl.replace(/[.?*+()[\]]/g, '\\$&')}`,
+      '^FAIL +calendar: .*is not a calendar .*calendars found there: ' +
+        srv.calendarUrl.replace(/[.?*+()[\]]/g, '\\$&'),
       'm',
     ),
     d.stdout,
@@ -58,7 +62,8 @@ test(zonesAtTheRightInstants, async () => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-tz-vdir-'));
   const cfg = writeTestConfig({ vdir, timezone: 'Europe/Berlin' });
   const day = new Date(Date.now() + 2 * 86_400_000);
-  const ymd = `${day.getUTCFullYear()}${String(day.getUTCMonth() + 1).padStart(2, '0')}${String(day.getUTCDate()).padStart(2, '0')}`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const ymd = `${day.getUTCFullYear()}${two(day.getUTCMonth() + 1)}${two(day.getUTCDate())}`;
   const ev = (uid: string, summary: string, tzid: string) =>
     [
       'BEGIN:VCALENDAR',
@@ -122,7 +127,11 @@ test(zonesAtTheRightInstants, async () => {
   const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } });
   assert.match(
     d.stdout,
-    /^warn +event mars\.ics is shown with a doubt: unknown time zone Olympus Mons Time: shown in Europe\/Berlin time, marked \(time zone unknown\)$/m,
+    new RegExp(
+      /^warn +event mars\.ics is shown with a doubt: unknown time zone Olympus Mons Time: /.source +
+        /shown in Europe\/Berlin time, marked \(time zone unknown\)$/.source,
+      'm',
+    ),
     d.stdout,
   );
   assert.doesNotMatch(d.stdout, /est\.ics|jst\.ics|edt\.ics/);
@@ -133,7 +142,11 @@ test('doctor warns about plain http:// to another host', async () => {
   const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path }, timeoutMs: 60_000 });
   assert.match(
     d.stdout,
-    /^warn +\[calendar\] url uses plain http:\/\/ to 192\.0\.2\.10:5232: the password and every event cross the network unencrypted\n +fix: use the https:\/\/ URL/m,
+    new RegExp(
+      /^warn +\[calendar\] url uses plain http:\/\/ to 192\.0\.2\.10:5232: /.source +
+        /the password and every event cross the network unencrypted\n +fix: use the https:\/\/ URL/.source,
+      'm',
+    ),
     d.stdout,
   );
 });

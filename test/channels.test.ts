@@ -54,7 +54,8 @@ async function until<T>(what: string, fn: () => T | undefined | false, ms = 5000
 }
 
 const HOSTILE =
-  "\u001b]0;EVILTITLE\u0007\u001b[2J\u001b[31mred\u001b[0m bell\u0007 \u202eesrever\u202c $(touch /tmp/pwned) '; touch /tmp/pwned2 # #{pane_id} " +
+  '\u001b]0;EVILTITLE\u0007\u001b[2J\u001b[31mred\u001b[0m bell\u0007 \u202eesrever\u202c ' +
+  "$(touch /tmp/pwned) '; touch /tmp/pwned2 # #{pane_id} " +
   'A'.repeat(10_000);
 const hostile: Notice = {
   key: 'x',
@@ -113,7 +114,9 @@ test(wallRealPty, async (t) => {
   sh(['tmux', '-S', sock, 'pipe-pane', '-o', '-t', 'main', `cat >> ${raw}`]);
   const line = tty.slice(5);
   const utmp = join(dir, 'utmp');
-  const rec = `[7] [${panePid.padStart(5, '0')}] [${line.slice(-4)}] [hh-alice] [${line.padEnd(12)}] [127.0.0.1           ] [127.0.0.1      ] [2026-11-22T05:00:00,000000+00:00]\n`;
+  const rec =
+    `[7] [${panePid.padStart(5, '0')}] [${line.slice(-4)}] [hh-alice] [${line.padEnd(12)}] ` +
+    '[127.0.0.1           ] [127.0.0.1      ] [2026-11-22T05:00:00,000000+00:00]\n';
   writeFileSync(utmp, execFileSync('utmpdump', ['-r'], { input: rec }));
 
   const sessions = await discoverSessions({ utmpPath: utmp, sampleMs: 50 });
@@ -246,7 +249,8 @@ test("tmux: hh-bob's server, a client on a real pty, message shown literally and
   });
   assert.ok(
     screen.includes(
-      'hosthog: hh-carol claimed box — shared: gpu0 · literal #{pane_id} and #S and ## end #[fg=red]x ###[y # #, #}',
+      'hosthog: hh-carol claimed box — shared: gpu0 · ' +
+        'literal #{pane_id} and #S and ## end #[fg=red]x ###[y # #, #}',
     ),
     screen,
   );

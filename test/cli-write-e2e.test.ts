@@ -209,7 +209,9 @@ import sys, json, icalendar
 cal = icalendar.Calendar.from_ical(sys.stdin.read())
 ev = [c for c in cal.walk('VEVENT')][0]
 s = ev.get('DTSTART'); e = ev.get('DTEND')
-print(json.dumps({"summary": str(ev.get('SUMMARY')), "tzid": s.params.get('TZID', ''), "start": s.dt.isoformat(), "end": e.dt.isoformat(), "rrule": ev.get('RRULE').to_ical().decode() if ev.get('RRULE') else ""}))
+print(json.dumps({"summary": str(ev.get('SUMMARY')), "tzid": s.params.get('TZID', ''), \
+"start": s.dt.isoformat(), "end": e.dt.isoformat(), \
+"rrule": ev.get('RRULE').to_ical().decode() if ev.get('RRULE') else ""}))
 `;
   return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py], { input: ics, encoding: 'utf8' }));
 }
@@ -220,7 +222,8 @@ const offHostCalendarUrl =
 test(offHostCalendarUrl, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
-  const cfg = writeTestConfig({ vdir: mkdtempSync(join(tmpdir(), 'hh-offhost-vdir-')) }); // the host's own calendar: not used
+  // the host's own calendar: not used
+  const cfg = writeTestConfig({ vdir: mkdtempSync(join(tmpdir(), 'hh-offhost-vdir-')) });
   const cacheHome = mkdtempSync(join(tmpdir(), 'hh-offhost-cache-'));
   const env = {
     HOSTHOG_CONFIG: cfg.path,
@@ -288,7 +291,10 @@ test(offHostCalendarUrl, async (t) => {
 });
 
 for (const start of [startRadicale, startXandikos]) {
-  test(`events written by the CLI read back by python3-icalendar after a round trip through ${start.name.replace('start', '')}`, async (t) => {
+  const roundTrip =
+    'events written by the CLI read back by python3-icalendar after a round trip through ' +
+    start.name.replace('start', '');
+  test(roundTrip, async (t) => {
     const srv = await start();
     t.after(() => srv.destroy());
     const cfg = writeTestConfig({
