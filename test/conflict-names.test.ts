@@ -1,4 +1,7 @@
-/** Issue 12: a refused claim names every claim in its way and whom to ask (an urgent reboot meets them all). */
+/**
+ * Issue 12: a refused claim names every claim in its way and whom to ask (an urgent reboot meets
+ * them all).
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planClaim, type ClaimRequest, type Actor } from '../src/core/plan-write.js';

@@ -77,7 +77,10 @@ function scenario(path: string, s: object): void {
   renameSync(`${path}.tmp`, path);
 }
 function gpusConfig(command: string[], more = ''): string {
-  return `[notify]\nchannels = ["wall"]\n\n[gpus]\ncommand = ${JSON.stringify(command)}\nsample = "1s"\ntimeout = "2s"\n${more}`;
+  return (
+    `[notify]\nchannels = ["wall"]\n\n[gpus]\ncommand = ${JSON.stringify(command)}\n` +
+    `sample = "1s"\ntimeout = "2s"\n${more}`
+  );
 }
 const notified = (out: string, key: string) =>
   out.split('\n').filter((l) => l.includes('"notified"') && l.includes(`"key":"${key}"`));
@@ -191,8 +194,10 @@ test(
     // status, who and the motd show the same rows; --json carries the same objects.
     const status = (await runCli(['status'], asCarol)).stdout;
     const GPUS =
-      'GPUS:\n  gpu0  claimed by hh-alice · in use by hh-alice 38 GiB, hh-carol 4 GiB · 100 %\n    ! hh-carol uses gpu0, claimed by hh-alice\n' +
-      `  gpu1  free · in use by hh-carol 4 GiB (no claim) · 35 %\n  gpu2  claimed by hh-alice, idle since ${since}\n`;
+      'GPUS:\n  gpu0  claimed by hh-alice · in use by hh-alice 38 GiB, hh-carol 4 GiB · 100 %\n' +
+      '    ! hh-carol uses gpu0, claimed by hh-alice\n' +
+      '  gpu1  free · in use by hh-carol 4 GiB (no claim) · 35 %\n' +
+      `  gpu2  claimed by hh-alice, idle since ${since}\n`;
     assert.ok(status.endsWith(`\n${GPUS}`), status);
     const sj = JSON.parse((await runCli(['status', '--json'], asCarol)).stdout);
     const wj = JSON.parse((await runCli(['who', '--json'], asCarol)).stdout);
@@ -290,7 +295,10 @@ test(
     );
     assert.match(
       (await runCli(['gpus'], asCarol)).stdout,
-      /\ngpu1 {2}claimed by hh-alice · in use by hh-carol 4 GiB · 35 %\n {2}! hh-carol uses gpu1 during hh-alice's exclusive claim\n/,
+      new RegExp(
+        /\ngpu1 {2}claimed by hh-alice · in use by hh-carol 4 GiB · 35 %\n/.source +
+          / {2}! hh-carol uses gpu1 during hh-alice's exclusive claim\n/.source,
+      ),
     );
     await sleep(8_000);
     assert.equal(notified(bridge.output(), k2).length, 1);
@@ -362,7 +370,10 @@ test(
     );
     assert.match(
       motd(absent),
-      /GPUs unknown: \/nonexistent\/nvidia-smi not found\n {2}gpu0 {2}claimed by hh-alice · use unknown\n {2}gpu1 {2}free · use unknown\n/,
+      new RegExp(
+        /GPUs unknown: \/nonexistent\/nvidia-smi not found\n/.source +
+          / {2}gpu0 {2}claimed by hh-alice · use unknown\n {2}gpu1 {2}free · use unknown\n/.source,
+      ),
     );
     assert.doesNotMatch(motd(absent), /gpu\d +free · not in use/);
     const doc = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: absent.path } });
@@ -403,7 +414,10 @@ test(
     assert.match(motd(cfg), /\n {2}gpu0 {2}claimed by hh-alice · use unknown\n/);
     assert.match(
       (await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } })).stdout,
-      /warn {2}GPUs unknown: nvidia-smi failed \(exit 9\): NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/,
+      new RegExp(
+        /warn {2}GPUs unknown: nvidia-smi failed \(exit 9\): /.source +
+          /NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/.source,
+      ),
     );
 
     const pidFile = join(dir, 'hang.pid');

@@ -85,7 +85,8 @@ async function assertLogins(expect: Record<string, boolean>, bridge?: { output()
     assert.equal(
       await loginOk(u),
       ok,
-      `${u} should ${ok ? '' : 'NOT '}log in; allow: ${allowList()}\nbridge: ${bridge?.output().slice(-1500) ?? ''}`,
+      `${u} should ${ok ? '' : 'NOT '}log in; allow: ${allowList()}\n` +
+        `bridge: ${bridge?.output().slice(-1500) ?? ''}`,
     );
   }
 }
@@ -96,7 +97,10 @@ const LET_IN = 'hh-alice\nhh-carol\nroot\n';
 /** The [hog] table: mount in the test sshd's namespace, read ITS AuthorizedKeysFile. */
 function hogToml(maxCacheAge = '1m'): string {
   const pidFile = join(sshd!.dir, 'sshd.pid');
-  return `\n[hog]\nsshd_pid_file = "${pidFile}"\ngate_dir = "${gateDir}"\nmax_cache_age = "${maxCacheAge}"\nlockout = "message"\n`;
+  return (
+    `\n[hog]\nsshd_pid_file = "${pidFile}"\ngate_dir = "${gateDir}"\n` +
+    `max_cache_age = "${maxCacheAge}"\nlockout = "message"\n`
+  );
 }
 
 /** "hh-alice hog: benchmarks", hh-carol allowed (hosthog's X- properties, as the CLI writes them). */
@@ -547,7 +551,10 @@ test('real bridge: `root hog: …` from the calendar is not enforced, and doctor
   const doc = await runCli(['doctor'], { env });
   assert.match(
     doc.stdout,
-    /FAIL {2}hog in the calendar not enforced: a hog in root's name \("root"\) is never enforced \(event root-hog\)/,
+    new RegExp(
+      /FAIL {2}hog in the calendar not enforced: /.source +
+        /a hog in root's name \("root"\) is never enforced \(event root-hog\)/.source,
+    ),
   );
   const st = JSON.parse((await runCli(['status', '--json'], { env })).stdout) as {
     enforced?: boolean;
@@ -580,7 +587,9 @@ test(quietHostAcrossKill, async (t) => {
   const normal = { render: true, nightly: true, idle: false };
 
   const vdir = mkdtempSync(join(tmp, 'vdir-'));
-  const quietToml = `quiet_units = ["hh-render.service", "hh-idle.service", "hh-*.timer"]\nsystemctl = ${JSON.stringify(sd.systemctl)}\n`;
+  const quietToml =
+    'quiet_units = ["hh-render.service", "hh-idle.service", "hh-*.timer"]\n' +
+    `systemctl = ${JSON.stringify(sd.systemctl)}\n`;
   const cfg = writeTestConfig({ vdir, bridge: hogToml() + quietToml });
   forceCleanup(cfg, t);
   const env = { HOSTHOG_CONFIG: cfg.path };

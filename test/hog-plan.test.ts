@@ -1,4 +1,7 @@
-/** Pure hog decisions: decideHog, refuseHog, the gate's files and lines, hogMessage, booking order by first-seen. */
+/**
+ * Pure hog decisions: decideHog, refuseHog, the gate's files and lines, hogMessage, booking order
+ * by first-seen.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -209,7 +212,9 @@ test(gateFiles, () => {
 });
 
 const DEBIAN_PAM =
-  '# PAM configuration for the Secure Shell service\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\nsession    required     pam_loginuid.so\n';
+  '# PAM configuration for the Secure Shell service\n@include common-auth\n' +
+  'account    required     pam_nologin.so\n@include common-account\n' +
+  'session    required     pam_loginuid.so\n';
 
 const gatePamText =
   'gate text: the PAM line goes before the first account line, once (idempotent), and comes out again';
@@ -242,7 +247,9 @@ test(gatePamText, () => {
   assert.deepEqual(
     loginMethods(
       parseSshdT(
-        'pubkeyauthentication yes\npasswordauthentication yes\nkbdinteractiveauthentication no\ntrustedusercakeys none\nauthorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys\ngssapiauthentication no\n',
+        'pubkeyauthentication yes\npasswordauthentication yes\nkbdinteractiveauthentication no\n' +
+          'trustedusercakeys none\nauthorizedkeyscommand /usr/bin/sss_ssh_authorizedkeys\n' +
+          'gssapiauthentication no\n',
       ),
     ),
     ['publickey', 'password', 'AuthorizedKeysCommand'],
