@@ -13,10 +13,16 @@ import { CalendarUnavailableError } from '../src/core/errors.js';
 const TIMEOUT = 400;
 
 function response(i: number): string {
-  return `<d:response><d:href>/cal/e${i}.ics</d:href><d:propstat><d:prop><d:getetag>"${i}"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`;
+  return (
+    `<d:response><d:href>/cal/e${i}.ics</d:href><d:propstat><d:prop><d:getetag>"${i}"</d:getetag></d:prop>` +
+    '<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>'
+  );
 }
 
-/** 207 answers sent in `chunks` pieces, `gapMs` apart; stallAfter: stop sending (never end) after that many. */
+/**
+ * 207 answers sent in `chunks` pieces, `gapMs` apart; stallAfter: stop sending (never end) after
+ * that many.
+ */
 async function slowServer(
   chunks: number,
   gapMs: number,

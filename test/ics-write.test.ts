@@ -187,7 +187,8 @@ test('a recurring claim written in Europe/Berlin at 09:00 stays at 09:00 local a
 test('patchEvent keeps unknown X-FOO and the VALARM, bumps SEQUENCE, updates DTSTAMP/LAST-MODIFIED', () => {
   const base = encodeEvent(spec, NOW).replace(
     'END:VEVENT',
-    'X-FOO;X-PARAM=1:keep me\\, please\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:soon\r\nEND:VALARM\r\nEND:VEVENT',
+    'X-FOO;X-PARAM=1:keep me\\, please\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\n' +
+      'DESCRIPTION:soon\r\nEND:VALARM\r\nEND:VEVENT',
   );
   const out = patchEvent(base, { note: 'new note', hog: true }, LATER, { timezone: 'Europe/Berlin' });
   assert.deepEqual(prop(out, 'X-FOO'), ['keep me\\, please']);
@@ -281,7 +282,8 @@ test('patchEvent with recurrenceId: edit one occurrence (override), cancel anoth
     timezone: 'Europe/Berlin',
     recurrenceId: '2026-10-26T08:00:00.000Z',
   });
-  assert.equal((twice.match(/RECURRENCE-ID/g) ?? []).length, 1); // the same override is edited, not a second one
+  // the same override is edited, not a second one
+  assert.equal((twice.match(/RECURRENCE-ID/g) ?? []).length, 1);
   const cancelled = patchEvent(twice, { cancelled: true }, LATER, {
     timezone: 'Europe/Berlin',
     recurrenceId: '2026-11-02T08:00:00.000Z',
@@ -362,7 +364,8 @@ test('another parser (python3-icalendar) reads what hosthog writes and patches',
     'cal = icalendar.Calendar.from_ical(sys.stdin.read())',
     'for c in cal.walk():',
     '    if c.name == "VEVENT":',
-    '        print(str(c.get("summary")), c.decoded("dtstart").isoformat(), str(c.get("x-hosthog-note")), sep="|")',
+    '        print(str(c.get("summary")), c.decoded("dtstart").isoformat(), ' +
+      'str(c.get("x-hosthog-note")), sep="|")',
     '    if c.name == "VTIMEZONE":',
     '        print("tz", str(c.get("tzid")), len(c.subcomponents), sep="|")',
   ].join('\n');
@@ -371,7 +374,8 @@ test('another parser (python3-icalendar) reads what hosthog writes and patches',
     .split('\n');
   assert.deepEqual(out, [
     'tz|Europe/Berlin|2',
-    'alice exclusive gpu0,gpu1: ICML runs; phase 2, final|2026-11-24T09:00:00+01:00|ICML runs; phase 2, final',
+    'alice exclusive gpu0,gpu1: ICML runs; phase 2, final|2026-11-24T09:00:00+01:00|' +
+      'ICML runs; phase 2, final',
     'alice exclusive gpu0,gpu1: x, y; z|2026-12-01T09:00:00+01:00|x, y; z',
   ]);
 });

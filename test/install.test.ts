@@ -40,13 +40,15 @@ test(installFreshHost, async () => {
     // The generated config sets only what it found (the GPUs); the rest stays at the machine's defaults.
     assert.equal(
       step('config').trim(),
-      'resources = ["gpu0", "gpu1"]       # found by nvidia-smi -L at install\n[calendar]\n[bridge]\n[limits]\n[notify]\n[hog]\n[gpus]',
+      'resources = ["gpu0", "gpu1"]       # found by nvidia-smi -L at install\n' +
+        '[calendar]\n[bridge]\n[limits]\n[notify]\n[hog]\n[gpus]',
     );
     for (const s of ['doctor-root', 'doctor-member', 'doctor-root-stopped']) {
       assert.match(
         step(s),
         new RegExp(
-          `config /etc/hosthog/config.toml is valid \\(host ${hostname()}, zone [^,]+, resources gpu0, gpu1\\)`,
+          `config /etc/hosthog/config.toml is valid ` +
+            `\\(host ${hostname()}, zone [^,]+, resources gpu0, gpu1\\)`,
         ),
         s,
       );
@@ -66,13 +68,17 @@ test(installFreshHost, async () => {
     assert.match(step('sync-member'), /^synced vdir .*\nrc=0/m);
     // A lab member's first claims: --in 0m is now, extend takes the id like edit/release, outputs say "id".
     const mc = step('member-claims');
+    const range = /(?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d)/.source;
     assert.match(
       mc,
-      /^claimed gpu0 shared (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) for hh-alice \(id [0-9a-f-]{36}\)\nrc=0/m,
+      new RegExp(
+        /^claimed gpu0 shared /.source + range + / for hh-alice \(id [0-9a-f-]{36}\)\nrc=0/.source,
+        'm',
+      ),
     );
     assert.match(
       mc,
-      /^extended hh-alice's claim to (?:\d\d:\d\d–\d\d:\d\d|today \d\d:\d\d – [A-Z][a-z]{2} \d\d:\d\d) \(id [0-9a-f-]{36}\)\nrc=0/m,
+      new RegExp(/^extended hh-alice's claim to /.source + range + / \(id [0-9a-f-]{36}\)\nrc=0/.source, 'm'),
     );
     assert.match(mc, /did you mean "hosthog claim"\?.*\nrc=64/);
     assert.doesNotMatch(mc, /\buid\b/);
@@ -87,7 +93,8 @@ test(installFreshHost, async () => {
     assert.match(
       up,
       new RegExp(
-        `new cmdline: node --max-semi-space-size=1 --optimize-for-size --expose-gc /usr/local/lib/hosthog/${newVer}/bin/../dist/src/cli/main.js bridge`,
+        'new cmdline: node --max-semi-space-size=1 --optimize-for-size --expose-gc ' +
+          `/usr/local/lib/hosthog/${newVer}/bin/../dist/src/cli/main.js bridge`,
       ),
     );
     assert.doesNotMatch(step('doctor-after-upgrade'), /^(FAIL|warn) {2}(?!hog gate|GPUs unknown)/m);
