@@ -41,7 +41,8 @@ test('publish_ics must be an absolute .ics path', () => {
 });
 
 test(
-  'the bridge publishes a read-only .ics that python3-icalendar, vdirsyncer (http) and khal read; only what status shows',
+  'the bridge publishes a read-only .ics that python3-icalendar, vdirsyncer (http) and khal read; ' +
+    'only what status shows',
   { timeout: 120_000 },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'hh-publish-'));
@@ -97,7 +98,8 @@ test(
           `
 import sys, json, icalendar
 cal = icalendar.Calendar.from_ical(sys.stdin.read())
-evs = [{"summary": str(e.get("SUMMARY")), "start": e.decoded("DTSTART").isoformat(), "props": sorted(e.keys())} for e in cal.walk("VEVENT")]
+evs = [{"summary": str(e.get("SUMMARY")), "start": e.decoded("DTSTART").isoformat(), \
+"props": sorted(e.keys())} for e in cal.walk("VEVENT")]
 print(json.dumps({"name": str(cal.get("X-WR-CALNAME")), "events": sorted(evs, key=lambda e: e["summary"])}))
 `,
         ],

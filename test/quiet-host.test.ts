@@ -36,9 +36,11 @@ async function up(): Promise<void> {
     'hh-weekly.service': '[Unit]\nDescription=weekly job\n[Service]\nType=oneshot\nExecStart=/bin/true\n',
     'ssh.service': sleeper('stands in for sshd'),
     'hh-session.service':
-      '[Unit]\nDescription=needs hh-render (as xrdp needs xrdp-sesman)\nRequires=hh-render.service\nAfter=hh-render.service\n[Service]\nExecStart=/bin/sleep infinity\n',
+      '[Unit]\nDescription=needs hh-render (as xrdp needs xrdp-sesman)\n' +
+      'Requires=hh-render.service\nAfter=hh-render.service\n[Service]\nExecStart=/bin/sleep infinity\n',
     'hh-fragile.service':
-      '[Unit]\nDescription=starts only while its flag file exists\n[Service]\nExecStartPre=/usr/bin/test -e /tmp/hh-fragile-ok\nExecStart=/bin/sleep infinity\n',
+      '[Unit]\nDescription=starts only while its flag file exists\n[Service]\n' +
+      'ExecStartPre=/usr/bin/test -e /tmp/hh-fragile-ok\nExecStart=/bin/sleep infinity\n',
   });
   sd = await starting;
 }
@@ -301,7 +303,9 @@ test(doctorQuietHost, async () => {
   const vdir = mkdtempSync(join(tmpdir(), 'hosthog-quiet-vdir-'));
   const good = writeTestConfig({
     vdir,
-    bridge: `\n[hog]\nquiet_units = ["hh-render.service", "hh-*.timer", "ssh.service"]\nsystemctl = ${JSON.stringify(sd.systemctl)}\n`,
+    bridge:
+      '\n[hog]\nquiet_units = ["hh-render.service", "hh-*.timer", "ssh.service"]\n' +
+      `systemctl = ${JSON.stringify(sd.systemctl)}\n`,
   });
   const r = await runCli(['doctor'], { cwd: REPO, env: { HOSTHOG_CONFIG: good.path } });
   assert.match(

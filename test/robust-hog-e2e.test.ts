@@ -48,7 +48,10 @@ const gateOn = () => existsSync(join(gateDir, 'allow'));
 
 function hogToml(): string {
   const pidFile = join(lab!.sshd.dir, 'sshd.pid');
-  return `\n[hog]\nsshd_pid_file = "${pidFile}"\ngate_dir = "${gateDir}"\nmax_cache_age = "1m"\nlockout = "message"\n`;
+  return (
+    `\n[hog]\nsshd_pid_file = "${pidFile}"\ngate_dir = "${gateDir}"\n` +
+    'max_cache_age = "1m"\nlockout = "message"\n'
+  );
 }
 
 /** `n` sockets in hh-bob's tmux directory that accept a connection and never say a word. */

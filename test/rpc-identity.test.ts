@@ -44,10 +44,12 @@ const CLIENT_MJS = `
 import { callBridge } from ${JSON.stringify(CLIENT_TS)};
 const [socketPath, method, claim] = process.argv.slice(2);
 try {
-  const result = await callBridge(socketPath, { method, params: { from: 'child' } }, { timeoutMs: 10000, ...(claim ? { claimUid: Number(claim) } : {}) });
+  const result = await callBridge(socketPath, { method, params: { from: 'child' } }, \
+{ timeoutMs: 10000, ...(claim ? { claimUid: Number(claim) } : {}) });
   console.log(JSON.stringify({ ok: true, result }));
 } catch (e) {
-  console.log(JSON.stringify({ ok: false, name: e.name, message: e.message, line: e.line?.(), exitCode: e.exitCode }));
+  console.log(JSON.stringify({ ok: false, name: e.name, message: e.message, \
+line: e.line?.(), exitCode: e.exitCode }));
 }
 `;
 
@@ -65,7 +67,8 @@ function open() {
   s.on('data', (d) => {
     buf += d;
     let i;
-    while ((i = buf.indexOf('\\n')) >= 0) { frames.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1); }
+    while ((i = buf.indexOf('\\n')) >= 0) { \
+frames.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1); }
     while (waiters.length && frames.length) waiters.shift()(frames.shift());
   });
   s.on('error', () => {});
@@ -76,7 +79,8 @@ function open() {
     end: () => s.end(),
   };
 }
-function tryRead(path) { try { return { nonce: readFileSync(path, 'utf8') }; } catch (e) { return { readError: e.code }; } }
+function tryRead(path) { \
+try { return { nonce: readFileSync(path, 'utf8') }; } catch (e) { return { readError: e.code }; } }
 const out = {};
 if (scenario === 'impersonate') {
   const c = open();
@@ -496,7 +500,8 @@ test('no bridge: BridgeUnavailableError with one line and exit code 69', async (
   assert.equal(r.message, `no hosthog bridge is running on this host (socket ${path})`);
   assert.equal(
     r.line,
-    `no hosthog bridge is running on this host (socket ${path}) (start it: systemctl start hosthog-bridge, or use --calendar URL to talk to the calendar directly)`,
+    `no hosthog bridge is running on this host (socket ${path}) ` +
+      '(start it: systemctl start hosthog-bridge, or use --calendar URL to talk to the calendar directly)',
   );
   assert.ok(!r.line.includes('\n'));
   await assert.rejects(callBridge(path, { method: 'whoami', params: {} }), BridgeUnavailableError);

@@ -1,4 +1,7 @@
-/** The state-directory lock (one bridge per state_dir), in-process: stale files are taken over, the release removes ours. */
+/**
+ * The state-directory lock (one bridge per state_dir), in-process: stale files are taken over, the
+ * release removes ours.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

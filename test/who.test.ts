@@ -204,7 +204,9 @@ test('who on the real host: alice on a tty, bob in tmux burning cpu, carol in vs
   writeFileSync(
     utmp,
     execFileSync('utmpdump', ['-r'], {
-      input: `[7] [${panePid.padStart(5, '0')}] [${line.slice(-4)}] [hh-alice] [${line.padEnd(12)}] [192.0.2.7           ] [192.0.2.7      ] [2026-11-22T05:00:00,000000+00:00]\n`,
+      input:
+        `[7] [${panePid.padStart(5, '0')}] [${line.slice(-4)}] [hh-alice] [${line.padEnd(12)}] ` +
+        '[192.0.2.7           ] [192.0.2.7      ] [2026-11-22T05:00:00,000000+00:00]\n',
       stdio: ['pipe', 'pipe', 'ignore'],
     }),
   );
@@ -216,7 +218,9 @@ test('who on the real host: alice on a tty, bob in tmux burning cpu, carol in vs
     asUser(carol, [
       'bash',
       '-c',
-      '(exec -a /home/hh-carol/.vscode-server/bin/xyz/node sleep 600) & exec -a "/home/hh-carol/.vscode-server/bin/xyz/node /home/hh-carol/.vscode-server/bin/xyz/out/server-main.js --start-server" sleep 600',
+      '(exec -a /home/hh-carol/.vscode-server/bin/xyz/node sleep 600) & ' +
+        'exec -a "/home/hh-carol/.vscode-server/bin/xyz/node ' +
+        '/home/hh-carol/.vscode-server/bin/xyz/out/server-main.js --start-server" sleep 600',
     ]),
   );
   await new Promise((r) => setTimeout(r, 300));
