@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRadicale, startXandikos, type TestServer } from './harness/servers.js';
 import { runCli, startCli, waitFor } from './harness/cli.js';
@@ -81,8 +81,11 @@ for (const start of [startRadicale, startXandikos]) {
       const warm = JSON.parse(text.stderr.trim().split('\n').pop()!);
       assert.equal(warm.skipped, 4, 'a warm run with unchanged sync tokens syncs nothing');
       assert.equal(warm.requests, 0);
-      // Each calendar has its own cache in ~/.cache/hosthog.
-      assert.equal(readdirSync(join(fl.dir, 'cache', 'hosthog')).length, 4);
+      // Each calendar has its own cache in ~/.cache/hosthog, and the home one file (how it is checked).
+      const caches = readdirSync(join(fl.dir, 'cache', 'hosthog'));
+      assert.equal(caches.length, 5);
+      const homes = caches.filter((d) => existsSync(join(fl.dir, 'cache', 'hosthog', d, 'fleet-home.json')));
+      assert.equal(homes.length, 1);
     });
 
     await t.test('free: ranking, --exclusive, --gpus, --at', async () => {

@@ -184,6 +184,7 @@ function program(): Command {
 
   p.command('hosts')
     .description('every host of the fleet: who holds it now, the next claim, free resources, freshness')
+    .option('--refresh', 'ask every calendar (its sync-collection), not only those discovery saw change')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/hosts.js')).hosts(g(cmd), opts));
 
@@ -197,6 +198,7 @@ function program(): Command {
     .option('--poll <duration>', 'with --wait: how often to look (default 60s)')
     .option('--timeout <duration>', 'with --wait: give up after this long')
     .option('--claim', 'claim the best one at once')
+    .option('--refresh', 'ask every calendar (its sync-collection), not only those discovery saw change')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/free.js')).free(g(cmd), opts));
 
@@ -206,6 +208,7 @@ function program(): Command {
     .option('--until <time>', 'end of the period (default now)')
     .option('--by <what>', 'host, user or resource (default host)')
     .option('--html <file>', 'also write a self-contained HTML report (inline SVG)')
+    .option('--refresh', 'ask every calendar (its sync-collection), not only those discovery saw change')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd) => (await import('./commands/stats.js')).stats(g(cmd), opts));
 

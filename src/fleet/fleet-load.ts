@@ -2,7 +2,7 @@
 import type { GlobalOptions } from '../cli/main.js';
 import type { HostSnapshot } from '../core/fleet-types.js';
 import { fleetContext, resourcesOf, type FleetContext } from './fleet-config.js';
-import { discover } from './discover.js';
+import { confirmLastModified, discover, type HomeMode } from './discover.js';
 import { syncFleet, type FleetSyncStats } from './fleet-sync.js';
 import { zonedToUtc, utcToZoned } from '../core/zones.js';
 
@@ -11,7 +11,12 @@ const DAY = 86_400_000;
 export interface FleetLoad {
   ctx: FleetContext;
   hosts: HostSnapshot[];
-  stats: FleetSyncStats & { discovery: { requests: number; bytes: number; ms: number }; syncMs: number };
+  stats: FleetSyncStats & {
+    discovery: { requests: number; bytes: number; ms: number };
+    syncMs: number;
+    /** How this home tells changed calendars apart (getlastmodified or sync tokens), and why. */
+    check: HomeMode | null;
+  };
 }
 
 /** Local midnight of the day `d` falls on, in tz. */
@@ -27,21 +32,29 @@ export function startOfDay(d: Date, tz: string): Date {
 export async function loadFleet(
   g: GlobalOptions,
   spanOf: (ctx: FleetContext, now: Date) => { from: Date; to: Date },
-  opts: { now?: Date; force?: boolean; only?: string[] } = {},
+  opts: { now?: Date; force?: boolean; only?: string[]; refresh?: boolean } = {},
 ): Promise<FleetLoad> {
   const ctx = fleetContext(g);
   const now = opts.now ?? new Date();
   const tz = ctx.config.timezone;
   const span = spanOf(ctx, now);
   const t0 = Date.now();
-  const { calendars, stats: discovery } = await discover(ctx.fleet, ctx.password, {
+  // --refresh: every calendar is asked (its sync-collection), whatever discovery says.
+  const force = (opts.force ?? !!process.env.HOSTHOG_FLEET_SYNC_ALL) || !!opts.refresh;
+  const {
+    calendars,
+    mode,
+    stats: discovery,
+  } = await discover(ctx.fleet, ctx.password, {
     timeoutMs: ctx.fleet.timeoutMs,
+    cacheRoot: ctx.cacheRoot,
+    refresh: opts.refresh,
   });
   const t1 = Date.now();
   const cals = opts.only ? calendars.filter((c) => opts.only!.includes(c.host)) : calendars;
   const from = startOfDay(span.from, tz);
   const to = new Date(startOfDay(span.to, tz).getTime() + DAY);
-  const { hosts, stats } = await syncFleet(cals, {
+  const { hosts, stats, lied } = await syncFleet(cals, {
     cacheRoot: ctx.cacheRoot,
     username: ctx.fleet.username,
     password: ctx.password,
@@ -53,12 +66,28 @@ export async function loadFleet(
     to,
     resourcesOf: (h) => resourcesOf(ctx.fleet, h),
     now,
-    force: opts.force ?? !!process.env.HOSTHOG_FLEET_SYNC_ALL,
+    force,
   });
+  let check = mode;
+  if (lied.length) {
+    const wrong = await confirmLastModified(
+      ctx.fleet,
+      ctx.password,
+      cals.filter((c) => lied.includes(c.host)),
+      { timeoutMs: ctx.fleet.timeoutMs, cacheRoot: ctx.cacheRoot },
+    );
+    if (wrong.length) {
+      check = { ask: 'token', why: `getlastmodified of ${wrong[0]} stayed while it changed`, sticky: true };
+      process.stderr.write(
+        `hosthog: ${ctx.fleet.home}: a calendar changed without its getlastmodified moving ` +
+          '(from now on this home is checked with sync tokens)\n',
+      );
+    }
+  }
   return {
     ctx,
     hosts,
-    stats: { ...stats, discovery: { ...discovery, ms: t1 - t0 }, syncMs: Date.now() - t1 },
+    stats: { ...stats, discovery: { ...discovery, ms: t1 - t0 }, syncMs: Date.now() - t1, check },
   };
 }
 

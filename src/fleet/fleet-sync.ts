@@ -7,7 +7,6 @@
  * costs no request and no parsing: the decoded occurrences are kept next to the cache
  * (fleet-decoded.json, per window) and reused while the token and the window are the same.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { FleetCalendar } from './discover.js';
@@ -18,6 +17,7 @@ import { Mirror } from '../bridge/mirror.js';
 import { decodeObjects } from '../core/ics-read.js';
 import { errorLine } from '../core/errors.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
+import { cacheDirFor } from './cache-dir.js';
 
 export interface FleetSyncOptions {
   cacheRoot: string;
@@ -44,9 +44,7 @@ export interface FleetSyncStats {
   failed: number;
 }
 
-export function cacheDirFor(cacheRoot: string, description: string): string {
-  return join(cacheRoot, createHash('sha256').update(description).digest('hex').slice(0, 16));
-}
+export { cacheDirFor };
 
 interface Decoded {
   token: string | null;
@@ -88,11 +86,40 @@ export async function bounded<T, R>(items: T[], bound: number, fn: (x: T) => Pro
   return out;
 }
 
+/**
+ * What the cache knew of a calendar's getlastmodified: the value discovery reported and that
+ * answer's Date, both from the discovery that preceded the cache's last sync, and the Mirror
+ * token that sync left. "Unchanged" is trusted only when the value is in an earlier second than
+ * that Date: a change after the sync lands in a later second, so it moves the value.
+ */
+interface LastMod {
+  lastModified: string;
+  answeredAt: number | null;
+  token: string | null;
+}
+const LASTMOD = 'fleet-lastmod.json';
+function readLastMod(dir: string): LastMod | null {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, LASTMOD), 'utf8')) as LastMod;
+    return typeof m?.lastModified === 'string' ? m : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The racy guard: `seen` equals the kept value, and the kept value is older than its answer's second. */
+export function lastModifiedTrusted(seen: string | null | undefined, kept: LastMod | null): boolean {
+  if (!seen || !kept || kept.lastModified !== seen || kept.answeredAt === null) return false;
+  const lm = Date.parse(seen);
+  return Number.isFinite(lm) && lm < Math.floor(kept.answeredAt / 1000) * 1000;
+}
+
 export async function syncFleet(
   cals: FleetCalendar[],
   o: FleetSyncOptions,
-): Promise<{ hosts: HostSnapshot[]; stats: FleetSyncStats }> {
+): Promise<{ hosts: HostSnapshot[]; stats: FleetSyncStats; lied: string[] }> {
   const stats: FleetSyncStats = { requests: 0, bytes: 0, synced: 0, skipped: 0, failed: 0 };
+  const lied: string[] = [];
   const window = `${o.from.toISOString()}/${o.to.toISOString()}`;
   const hosts = await bounded(cals, o.parallel, async (cal): Promise<HostSnapshot> => {
     const source = new CalDavSource({
@@ -106,19 +133,24 @@ export async function syncFleet(
     const base = { host: cal.host, url: cal.url, resources: o.resourcesOf(cal.host) };
     const kept = readDecoded(dir);
     const hit = kept.find((d) => d.window === window);
+    const lastMod = readLastMod(dir);
+    const lmTrusted = lastModifiedTrusted(cal.lastModified, lastMod);
+    /** Discovery says the server holds what a cache with this token holds. */
+    const serverAt = (token: string | null) =>
+      token !== null && (cal.token !== null ? token === cal.token : lmTrusted && token === lastMod!.token);
     const fresh = (d: Decoded) =>
       d.lastFullAt !== null && o.now.getTime() - Date.parse(d.lastFullAt) < o.fullReconcileMs;
-    if (!o.force && hit && cal.token !== null && hit.token === cal.token && fresh(hit)) {
+    if (!o.force && hit && serverAt(hit.token) && fresh(hit)) {
       stats.skipped++;
       return { ...base, occurrences: hit.occurrences.map(revive), syncedAt: o.now };
     }
     const mirror = await Mirror.open(dir, source);
     try {
       let error: string | undefined;
+      const before = mirror.meta.token;
       const unchanged =
         !o.force &&
-        cal.token !== null &&
-        mirror.meta.token === cal.token &&
+        serverAt(mirror.meta.token) &&
         mirror.meta.source === source.description &&
         mirror.meta.lastFullAt !== null &&
         o.now.getTime() - Date.parse(mirror.meta.lastFullAt) < o.fullReconcileMs;
@@ -129,6 +161,17 @@ export async function syncFleet(
           stats.requests += r.stats.requests;
           stats.bytes += r.stats.bytes;
           stats.synced++;
+          if (cal.lastModified) {
+            const next: LastMod = {
+              lastModified: cal.lastModified,
+              answeredAt: cal.answeredAt ?? null,
+              token: mirror.meta.token,
+            };
+            writeFileAtomic(join(dir, LASTMOD), JSON.stringify(next), 0o600);
+            // The value said "unchanged" (guard passed), yet the content moved: a suspect, that
+            // the caller checks once more before it stops trusting this server's value.
+            if (lmTrusted && before === lastMod!.token && mirror.meta.token !== before) lied.push(cal.host);
+          }
         } catch (e) {
           error = errorLine(e);
           stats.failed++;
@@ -173,5 +216,5 @@ export async function syncFleet(
       mirror.close();
     }
   });
-  return { hosts, stats };
+  return { hosts, stats, lied };
 }

@@ -23,6 +23,7 @@ export interface FreeOpts {
   claim?: boolean;
   poll?: string;
   timeout?: string;
+  refresh?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -54,7 +55,8 @@ export async function free(g: GlobalOptions, o: FreeOpts): Promise<void> {
           to: new Date(Math.max(start.getTime() + dur, n.getTime() + c.config.bridge.windowDays * DAY)),
         };
       },
-      { now },
+      // --refresh asks every calendar on the first look (--wait's later looks trust discovery).
+      { now, refresh: !!o.refresh && Date.now() - began < pollMs },
     );
     const tz = ctx.config.timezone;
     const start = o.at ? parseWhen(o.at, now, tz) : new Date(Math.ceil(now.getTime() / 60_000) * 60_000);

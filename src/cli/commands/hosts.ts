@@ -3,9 +3,12 @@ import type { GlobalOptions } from '../main.js';
 import { loadFleet, nearWindow } from '../../fleet/fleet-load.js';
 import { hostRows, hostsJson, renderHosts } from '../../core/fleet-hosts.js';
 
-export async function hosts(g: GlobalOptions, opts: { json?: boolean; stats?: boolean }): Promise<void> {
+export async function hosts(
+  g: GlobalOptions,
+  opts: { json?: boolean; stats?: boolean; refresh?: boolean },
+): Promise<void> {
   const now = new Date();
-  const { ctx, hosts: snaps, stats } = await loadFleet(g, nearWindow, { now });
+  const { ctx, hosts: snaps, stats } = await loadFleet(g, nearWindow, { now, refresh: !!opts.refresh });
   const rows = hostRows(snaps, now);
   process.stdout.write(
     opts.json ? JSON.stringify(hostsJson(rows), null, 2) + '\n' : renderHosts(rows, ctx.config.timezone, now),

@@ -10,7 +10,7 @@ import { UsageError } from '../../core/errors.js';
 
 export async function stats(
   g: GlobalOptions,
-  o: { since?: string; until?: string; by?: string; json?: boolean; html?: string },
+  o: { since?: string; until?: string; by?: string; json?: boolean; html?: string; refresh?: boolean },
 ): Promise<void> {
   const by = (o.by ?? 'host') as StatsBy;
   if (!['host', 'user', 'resource'].includes(by))
@@ -36,7 +36,7 @@ export async function stats(
         throw new UsageError('--since must be before the end of the period', 'e.g. --since 90d');
       return (span = { from, to });
     },
-    { now },
+    { now, refresh: !!o.refresh },
   );
   const s = computeStats(hosts, { from: span!.from, to: span!.to, by, timezone: ctx.config.timezone });
   if (o.html) {
