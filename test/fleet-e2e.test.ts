@@ -74,12 +74,17 @@ for (const start of [startRadicale, startXandikos]) {
       const cold = JSON.parse(r.stderr.trim().split('\n').pop()!);
       assert.equal(cold.discovery.requests, 1, 'one PROPFIND Depth 1 on the home');
       assert.equal(cold.synced, 4);
+      // Radicale: a calendar whose getlastmodified is in the same second as the answer before
+      // its sync is asked again once (the racy guard, docs/fleet.md); one second later, one
+      // run settles it and the next asks nothing.
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal((await cli(['hosts'])).code, 0);
       const text = await cli(['hosts'], { HOSTHOG_FLEET_STATS: '1' });
       assert.equal(text.code, 0, text.stderr);
       assert.match(text.stdout, /^gpu-box-1\s+bob exclusive whole host until/m);
       assert.match(text.stdout, /^gpu-box-3\s+free · next: erin/m);
       const warm = JSON.parse(text.stderr.trim().split('\n').pop()!);
-      assert.equal(warm.skipped, 4, 'a warm run with unchanged sync tokens syncs nothing');
+      assert.equal(warm.skipped, 4, 'a warm run over unchanged calendars syncs nothing');
       assert.equal(warm.requests, 0);
       // Each calendar has its own cache in ~/.cache/hosthog, and the home one file (how it is checked).
       const caches = readdirSync(join(fl.dir, 'cache', 'hosthog'));

@@ -12,7 +12,7 @@
  *  - exclusive hours / hog hours: claimed hours of exclusive (hog included) / hog claims.
  *  - top: the users with the most claimed hours on that row (the hogs), most first.
  */
-import type { Claim } from './types.js';
+import type { Claim, Occurrence } from './types.js';
 import type { HostSnapshot } from './fleet-types.js';
 import { isExclusive, rule } from './conflicts.js';
 import { clip, totalMs, union, type Span } from './fleet-intervals.js';
@@ -55,6 +55,28 @@ interface Piece {
   hog: boolean;
 }
 
+/** A claim that holds on its host (the conflict rule), as the statistics count it. */
+export interface StatsPiece {
+  user: string;
+  res: string[];
+  start: number;
+  end: number;
+  excl: boolean;
+  hog: boolean;
+}
+
+/** One host's claims that hold, whatever the period: what computeStats counts of that host. */
+export function statsPieces(occurrences: Occurrence[]): StatsPiece[] {
+  return rule(occurrences.filter((o): o is Claim => o.kind === 'claim')).holds.map((c) => ({
+    user: c.user,
+    res: c.resources,
+    start: c.start.getTime(),
+    end: c.end.getTime(),
+    excl: isExclusive(c),
+    hog: c.hog,
+  }));
+}
+
 const round = (x: number) => Math.round(x * 100) / 100;
 
 export function computeStats(
@@ -65,13 +87,15 @@ export function computeStats(
   const to = opts.to.getTime();
   const period = Math.max(1, to - from);
   const pieces: Piece[] = [];
+  const ofHost = new Map<string, Piece[]>();
   for (const h of hosts) {
-    const claims = rule(h.occurrences.filter((o): o is Claim => o.kind === 'claim')).holds;
-    for (const c of claims) {
-      const span = clip(c.start.getTime(), c.end.getTime(), from, to);
-      if (span)
-        pieces.push({ host: h.host, user: c.user, res: c.resources, span, excl: isExclusive(c), hog: c.hog });
+    const mine: Piece[] = [];
+    for (const c of h.statsPieces ?? statsPieces(h.occurrences)) {
+      const span = clip(c.start, c.end, from, to);
+      if (span) mine.push({ host: h.host, user: c.user, res: c.res, span, excl: c.excl, hog: c.hog });
     }
+    ofHost.set(h.host, [...(ofHost.get(h.host) ?? []), ...mine]);
+    for (const p of mine) pieces.push(p);
   }
   const groups = new Map<string, { pieces: Piece[]; cover: Span[] }>();
   const add = (key: string, p: Piece) => {
@@ -82,7 +106,7 @@ export function computeStats(
   };
   if (opts.by === 'resource') {
     for (const h of hosts) {
-      const mine = pieces.filter((p) => p.host === h.host);
+      const mine = ofHost.get(h.host) ?? [];
       const names = h.resources.length ? h.resources : [...new Set(mine.flatMap((p) => p.res))].sort();
       for (const p of mine) {
         if (!names.length) add(`${h.host}/*`, p);
@@ -123,7 +147,7 @@ export function computeStats(
   const timeline = hosts
     .map((h) => {
       const buckets = new Array<number>(n).fill(0);
-      for (const [a, b] of union(pieces.filter((p) => p.host === h.host).map((p) => p.span))) {
+      for (const [a, b] of union((ofHost.get(h.host) ?? []).map((p) => p.span))) {
         for (let i = Math.floor((a - from) / bucketMs); i < n && from + i * bucketMs < b; i++) {
           const s = clip(a, b, from + i * bucketMs, from + (i + 1) * bucketMs);
           if (s) buckets[i] += (s[1] - s[0]) / bucketMs;
@@ -136,8 +160,12 @@ export function computeStats(
   const heat = Array.from({ length: 7 }, () => new Array<number>(24).fill(0));
   for (const p of pieces) {
     let t = p.span[0];
+    // One offset for the whole piece when it is the same at both ends and the piece is shorter
+    // than two days (no zone changes its offset twice within two days); else hour by hour.
+    const off = offsetAt(t, opts.timezone);
+    const same = p.span[1] - t < 2 * DAY && offsetAt(p.span[1], opts.timezone) === off;
     while (t < p.span[1]) {
-      const local = t + offsetAt(t, opts.timezone);
+      const local = t + (same ? off : offsetAt(t, opts.timezone));
       const hourEnd = Math.min(p.span[1], t + (HOUR - (((local % HOUR) + HOUR) % HOUR)));
       const d = new Date(local);
       heat[(d.getUTCDay() + 6) % 7][d.getUTCHours()] += (hourEnd - t) / HOUR;

@@ -32,7 +32,7 @@ export function startOfDay(d: Date, tz: string): Date {
 export async function loadFleet(
   g: GlobalOptions,
   spanOf: (ctx: FleetContext, now: Date) => { from: Date; to: Date },
-  opts: { now?: Date; force?: boolean; only?: string[]; refresh?: boolean } = {},
+  opts: { now?: Date; force?: boolean; only?: string[]; refresh?: boolean; pieces?: boolean } = {},
 ): Promise<FleetLoad> {
   const ctx = fleetContext(g);
   const now = opts.now ?? new Date();
@@ -67,6 +67,7 @@ export async function loadFleet(
     resourcesOf: (h) => resourcesOf(ctx.fleet, h),
     now,
     force,
+    pieces: opts.pieces,
   });
   let check = mode;
   if (lied.length) {

@@ -3,12 +3,25 @@
  * ~/.cache/hosthog/<hash of the source> (the same directory `--calendar URL` and `--host` use),
  * each the bridge's Mirror, synced with its sync token, at most [fleet] parallel at once.
  *
- * A calendar whose token (from discovery's one PROPFIND) is the one the cache last decoded
- * costs no request and no parsing: the decoded occurrences are kept next to the cache
- * (fleet-decoded.json, per window) and reused while the token and the window are the same.
+ * A calendar that discovery's one PROPFIND shows unchanged (its sync token is the one the cache
+ * holds; on Radicale, its getlastmodified is the one seen before the cache's last sync and passes
+ * the racy guard, see lastModifiedTrusted) costs no request and no parsing: the decoded
+ * occurrences are kept next to the cache (fleet-decoded-<hash of the window>.json, one file per
+ * window) and reused while the token and the window are the same; `stats` keeps the claims that
+ * hold, packed (fleet-stats.json, stats-cache.ts).
  */
 import { join } from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { createHash } from 'node:crypto';
 import type { FleetCalendar } from './discover.js';
 import type { HostSnapshot } from '../core/fleet-types.js';
 import type { Occurrence } from '../core/types.js';
@@ -18,6 +31,8 @@ import { decodeObjects } from '../core/ics-read.js';
 import { errorLine } from '../core/errors.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 import { cacheDirFor } from './cache-dir.js';
+import { packPieces, readPieces, unpackPieces, writePieces } from './stats-cache.js';
+import { statsPieces } from '../core/stats-compute.js';
 
 export interface FleetSyncOptions {
   cacheRoot: string;
@@ -34,6 +49,8 @@ export interface FleetSyncOptions {
   now: Date;
   /** Sync even when the token says nothing changed. */
   force?: boolean;
+  /** Also give each host's statsPieces (kept in fleet-stats.json; occurrences may then be empty). */
+  pieces?: boolean;
 }
 
 export interface FleetSyncStats {
@@ -53,15 +70,47 @@ interface Decoded {
   window: string;
   occurrences: Occurrence[];
 }
-const DECODED = 'fleet-decoded.json';
+/** One file per decoded window (hosts' few days apart from stats' year): fleet-decoded-<hash>.json. */
+const decodedFile = (window: string) =>
+  `fleet-decoded-${createHash('sha256').update(window).digest('hex').slice(0, 12)}.json`;
 
-function readDecoded(dir: string): Decoded[] {
+function readDecoded(dir: string, window: string): Decoded | null {
   try {
-    const raw = JSON.parse(readFileSync(join(dir, DECODED), 'utf8')) as Decoded[];
-    return Array.isArray(raw) ? raw : [];
+    const d = JSON.parse(readFileSync(join(dir, decodedFile(window)), 'utf8')) as Decoded;
+    return d && d.window === window && Array.isArray(d.occurrences) ? d : null;
   } catch {
-    return [];
+    return null;
   }
+}
+
+/** The token of a decoded file, from its head (JSON.stringify writes `token` first); undefined if unreadable. */
+function tokenOf(path: string): string | null | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(4096);
+    const head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    const m = /^\{"token":(null|"(?:[^"\\]|\\.)*")/.exec(head);
+    return m ? (JSON.parse(m[1]) as string | null) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Write this window's decoded file; drop the others of another token, keep at most 2 more. */
+function writeDecoded(dir: string, d: Decoded): void {
+  const mine = decodedFile(d.window);
+  writeFileAtomic(join(dir, mine), JSON.stringify(d), 0o600);
+  const others = readdirSync(dir)
+    .filter((f) => (f === 'fleet-decoded.json' || /^fleet-decoded-[0-9a-f]+\.json$/.test(f)) && f !== mine)
+    .map((f) => ({ f, mtime: statSync(join(dir, f)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  others.forEach(({ f }, i) => {
+    const keep = i < 2 && f !== 'fleet-decoded.json' && tokenOf(join(dir, f)) === d.token;
+    if (!keep) rmSync(join(dir, f), { force: true });
+  });
 }
 
 function revive(o: Occurrence): Occurrence {
@@ -131,18 +180,32 @@ export async function syncFleet(
     const dir = cacheDirFor(o.cacheRoot, source.description);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const base = { host: cal.host, url: cal.url, resources: o.resourcesOf(cal.host) };
-    const kept = readDecoded(dir);
-    const hit = kept.find((d) => d.window === window);
     const lastMod = readLastMod(dir);
     const lmTrusted = lastModifiedTrusted(cal.lastModified, lastMod);
     /** Discovery says the server holds what a cache with this token holds. */
     const serverAt = (token: string | null) =>
       token !== null && (cal.token !== null ? token === cal.token : lmTrusted && token === lastMod!.token);
-    const fresh = (d: Decoded) =>
+    const fresh = (d: { lastFullAt: string | null }) =>
       d.lastFullAt !== null && o.now.getTime() - Date.parse(d.lastFullAt) < o.fullReconcileMs;
+    if (o.pieces && !o.force) {
+      const kp = readPieces(dir, window);
+      if (kp && serverAt(kp.token) && fresh(kp)) {
+        stats.skipped++;
+        return { ...base, occurrences: [], statsPieces: unpackPieces(kp), syncedAt: o.now };
+      }
+    }
+    const hit = readDecoded(dir, window);
+    /** With o.pieces: the host's statsPieces, kept for the next run unless this one failed. */
+    const withPieces = (snap: HostSnapshot, token: string | null, lastFullAt: string | null) => {
+      if (!o.pieces) return snap;
+      const pieces = statsPieces(snap.occurrences);
+      if (!snap.error) writePieces(dir, packPieces(pieces, { window, token, lastFullAt }));
+      return { ...snap, statsPieces: pieces };
+    };
     if (!o.force && hit && serverAt(hit.token) && fresh(hit)) {
       stats.skipped++;
-      return { ...base, occurrences: hit.occurrences.map(revive), syncedAt: o.now };
+      const snap = { ...base, occurrences: hit.occurrences.map(revive), syncedAt: o.now };
+      return withPieces(snap, hit.token, hit.lastFullAt);
     }
     const mirror = await Mirror.open(dir, source);
     try {
@@ -195,23 +258,13 @@ export async function syncFleet(
           window,
           occurrences,
         };
-        writeFileAtomic(
-          join(dir, DECODED),
-          JSON.stringify([
-            entry,
-            ...kept.filter((d) => d.window !== window && d.token === meta.token).slice(0, 2),
-          ]),
-          0o600,
-        );
+        writeDecoded(dir, entry);
       } else if (!error && hit && hit.lastFullAt !== meta.lastFullAt) {
-        writeFileAtomic(
-          join(dir, DECODED),
-          JSON.stringify([{ ...hit, lastFullAt: meta.lastFullAt }, ...kept.filter((d) => d !== hit)]),
-          0o600,
-        );
+        writeDecoded(dir, { ...hit, lastFullAt: meta.lastFullAt });
       }
       const syncedAt = error ? (meta.syncedAt ? new Date(meta.syncedAt) : null) : o.now;
-      return { ...base, occurrences, syncedAt, ...(error ? { error } : {}) };
+      const snap = { ...base, occurrences, syncedAt, ...(error ? { error } : {}) };
+      return withPieces(snap, meta.token, meta.lastFullAt);
     } finally {
       mirror.close();
     }

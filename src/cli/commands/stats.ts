@@ -36,7 +36,7 @@ export async function stats(
         throw new UsageError('--since must be before the end of the period', 'e.g. --since 90d');
       return (span = { from, to });
     },
-    { now, refresh: !!o.refresh },
+    { now, refresh: !!o.refresh, pieces: true },
   );
   const s = computeStats(hosts, { from: span!.from, to: span!.to, by, timezone: ctx.config.timezone });
   if (o.html) {
