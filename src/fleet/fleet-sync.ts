@@ -25,9 +25,6 @@ import { createHash } from 'node:crypto';
 import type { FleetCalendar } from './discover.js';
 import type { HostSnapshot } from '../core/fleet-types.js';
 import type { Occurrence } from '../core/types.js';
-import { CalDavSource } from '../caldav/caldav-source.js';
-import { Mirror } from '../bridge/mirror.js';
-import { decodeObjects } from '../core/ics-read.js';
 import { errorLine } from '../core/errors.js';
 import { writeFileAtomic } from '../host/store/atomic-write.js';
 import { cacheDirFor } from './cache-dir.js';
@@ -163,6 +160,15 @@ export function lastModifiedTrusted(seen: string | null | undefined, kept: LastM
   return Number.isFinite(lm) && lm < Math.floor(kept.answeredAt / 1000) * 1000;
 }
 
+/**
+ * CalDavSource's description of this calendar, which names its cache directory (shared with
+ * `--calendar URL` and `--host`), without loading the CalDAV client: a warm run whose calendars
+ * are all unchanged never loads it. Checked against the real one whenever a source is made.
+ */
+function describe(url: string): string {
+  return `caldav ${url.endsWith('/') ? url : url + '/'}`;
+}
+
 export async function syncFleet(
   cals: FleetCalendar[],
   o: FleetSyncOptions,
@@ -171,13 +177,7 @@ export async function syncFleet(
   const lied: string[] = [];
   const window = `${o.from.toISOString()}/${o.to.toISOString()}`;
   const hosts = await bounded(cals, o.parallel, async (cal): Promise<HostSnapshot> => {
-    const source = new CalDavSource({
-      url: cal.url,
-      username: o.username,
-      password: o.password,
-      timeoutMs: o.timeoutMs,
-    });
-    const dir = cacheDirFor(o.cacheRoot, source.description);
+    const dir = cacheDirFor(o.cacheRoot, describe(cal.url));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const base = { host: cal.host, url: cal.url, resources: o.resourcesOf(cal.host) };
     const lastMod = readLastMod(dir);
@@ -207,6 +207,20 @@ export async function syncFleet(
       const snap = { ...base, occurrences: hit.occurrences.map(revive), syncedAt: o.now };
       return withPieces(snap, hit.token, hit.lastFullAt);
     }
+    // Only a calendar that needs its cache loads the CalDAV client, the Mirror and the decoder.
+    const [{ CalDavSource }, { Mirror }, { decodeObjects }] = await Promise.all([
+      import('../caldav/caldav-source.js'),
+      import('../bridge/mirror.js'),
+      import('../core/ics-read.js'),
+    ]);
+    const source = new CalDavSource({
+      url: cal.url,
+      username: o.username,
+      password: o.password,
+      timeoutMs: o.timeoutMs,
+    });
+    if (source.description !== describe(cal.url))
+      throw new Error(`fleet cache: ${source.description} is not ${describe(cal.url)} (fleet-sync.ts)`);
     const mirror = await Mirror.open(dir, source);
     try {
       let error: string | undefined;

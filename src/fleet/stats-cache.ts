@@ -3,7 +3,7 @@
  * (statsPieces of the decoded occurrences), packed as flat numbers. A warm `stats` over a year
  * reads these (~60 kB per calendar of 2,000 events) instead of the decoded year (~700 kB of
  * occurrences) and does not run the conflict rule again. Valid for one Mirror token, like
- * fleet-decoded.json.
+ * the decoded windows (fleet-decoded-*.json).
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';

@@ -39,6 +39,7 @@ export async function free(g: GlobalOptions, o: FreeOpts): Promise<void> {
     throw new UsageError('--poll must be a duration of at least 1s', 'e.g. --poll 30s');
   const giveUp = o.timeout ? parseDuration(o.timeout) : null;
   const began = Date.now();
+  let looks = 0;
   for (;;) {
     const now = new Date();
     const me = process.env.HOSTHOG_USER;
@@ -56,7 +57,7 @@ export async function free(g: GlobalOptions, o: FreeOpts): Promise<void> {
         };
       },
       // --refresh asks every calendar on the first look (--wait's later looks trust discovery).
-      { now, refresh: !!o.refresh && Date.now() - began < pollMs },
+      { now, refresh: !!o.refresh && looks++ === 0 },
     );
     const tz = ctx.config.timezone;
     const start = o.at ? parseWhen(o.at, now, tz) : new Date(Math.ceil(now.getTime() / 60_000) * 60_000);
