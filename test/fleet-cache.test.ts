@@ -13,22 +13,34 @@ import { lastModifiedUsable } from '../src/fleet/discover.js';
 import { lastModifiedTrusted } from '../src/fleet/fleet-sync.js';
 import { packPieces, unpackPieces } from '../src/fleet/stats-cache.js';
 
-const RADICALE_ANSWER = `<?xml version='1.0' encoding='utf-8'?>
-<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:RADICALE="http://radicale.org/ns/">
-<response><href>/alice/</href><propstat><prop><resourcetype><principal /><collection /></resourcetype></prop>
-<status>HTTP/1.1 200 OK</status></propstat><propstat><prop><displayname /><getlastmodified /><RADICALE:displayname />
-</prop><status>HTTP/1.1 404 Not Found</status></propstat></response>
-<response><href>/alice/gpu-1/</href><propstat><prop><resourcetype><C:calendar /><collection /></resourcetype>
-<displayname>gpu-1</displayname><getlastmodified>Fri, 04 Dec 2026 22:25:27 GMT</getlastmodified>
-<RADICALE:displayname>other</RADICALE:displayname></prop><status>HTTP/1.1 200 OK</status></propstat></response>
-</multistatus>`;
+const RADICALE_ANSWER = [
+  "<?xml version='1.0' encoding='utf-8'?>",
+  '<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"',
+  ' xmlns:RADICALE="http://radicale.org/ns/">',
+  '<response><href>/alice/</href><propstat><prop>',
+  '<resourcetype><principal /><collection /></resourcetype></prop>',
+  '<status>HTTP/1.1 200 OK</status></propstat><propstat><prop>',
+  '<displayname /><getlastmodified /><RADICALE:displayname />',
+  '</prop><status>HTTP/1.1 404 Not Found</status></propstat></response>',
+  '<response><href>/alice/gpu-1/</href><propstat><prop>',
+  '<resourcetype><C:calendar /><collection /></resourcetype>',
+  '<displayname>gpu-1</displayname><getlastmodified>Fri, 04 Dec 2026 22:25:27 GMT</getlastmodified>',
+  '<RADICALE:displayname>other</RADICALE:displayname></prop>',
+  '<status>HTTP/1.1 200 OK</status></propstat></response>',
+  '</multistatus>',
+].join('\n');
 
-const XANDIKOS_ANSWER =
-  '<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns1="http://radicale.org/ns/" xmlns:ns2="urn:ietf:params:xml:ns:caldav">' +
-  '<ns0:response><ns0:href>/user/calendars/gpu-1/</ns0:href><ns0:propstat><ns0:status>HTTP/1.1 200 OK</ns0:status>' +
-  '<ns0:prop><ns0:resourcetype><ns0:collection /><ns2:calendar /></ns0:resourcetype><ns0:displayname>gpu-1' +
-  '</ns0:displayname></ns0:prop></ns0:propstat><ns0:propstat><ns0:status>HTTP/1.1 404 Not Found</ns0:status>' +
-  '<ns0:prop><ns0:getlastmodified /><ns1:displayname /></ns0:prop></ns0:propstat></ns0:response></ns0:multistatus>';
+const XANDIKOS_ANSWER = [
+  '<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns1="http://radicale.org/ns/"',
+  ' xmlns:ns2="urn:ietf:params:xml:ns:caldav">',
+  '<ns0:response><ns0:href>/user/calendars/gpu-1/</ns0:href><ns0:propstat>',
+  '<ns0:status>HTTP/1.1 200 OK</ns0:status><ns0:prop>',
+  '<ns0:resourcetype><ns0:collection /><ns2:calendar /></ns0:resourcetype>',
+  '<ns0:displayname>gpu-1</ns0:displayname></ns0:prop></ns0:propstat><ns0:propstat>',
+  '<ns0:status>HTTP/1.1 404 Not Found</ns0:status>',
+  '<ns0:prop><ns0:getlastmodified /><ns1:displayname /></ns0:prop></ns0:propstat></ns0:response>',
+  '</ns0:multistatus>',
+].join('');
 
 test('parseHomeAnswer keeps namespaces apart and ignores 404 propstats', () => {
   const r = parseHomeAnswer(RADICALE_ANSWER);
@@ -104,7 +116,8 @@ function claim(user: string, start: string, hours: number, o: Partial<Claim> = {
 
 test('the packed stats cache gives computeStats the same numbers as the occurrences', () => {
   const occ = [
-    claim('bob', '2026-03-28T22:00:00Z', 6, { mode: 'exclusive', resources: ['gpu0'] }), // across DST (Berlin)
+    // across DST (Berlin)
+    claim('bob', '2026-03-28T22:00:00Z', 6, { mode: 'exclusive', resources: ['gpu0'] }),
     claim('carol', '2026-03-29T01:00:00Z', 3, { resources: ['gpu0'] }), // overruled by bob's exclusive
     claim('dan', '2026-10-24T20:00:00Z', 60, { hog: true, mode: 'exclusive' }), // > 2 days, across DST
     claim('erin', '2026-06-01T08:00:00Z', 4, { resources: ['gpu1', 'gpu2'] }),

@@ -226,7 +226,8 @@ function findDir(dir: string, name: string): string | null {
   return null;
 }
 
-test('Radicale: a getlastmodified that stays while the content changes is caught, then not trusted', async (t) => {
+const LYING = 'Radicale: a getlastmodified that stays while the content changes is caught, then not trusted';
+test(LYING, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
   const cal = await mkHostCalendar(srv, 'gpu-box-1', 'gpu-box-1');

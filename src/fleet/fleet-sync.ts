@@ -80,7 +80,7 @@ function readDecoded(dir: string, window: string): Decoded | null {
   }
 }
 
-/** The token of a decoded file, from its head (JSON.stringify writes `token` first); undefined if unreadable. */
+/** A decoded file's token, from its head (JSON.stringify writes `token` first); undefined if unreadable. */
 function tokenOf(path: string): string | null | undefined {
   let fd: number | undefined;
   try {
