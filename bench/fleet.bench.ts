@@ -153,6 +153,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function run(): Promise<void> {
   const srv = await startRadicale();
+  let flDir: string | null = null;
   try {
     const now = Date.now();
     const home = findDir(srv.dir, 'hosthog')!.replace(/\/hosthog$/, '');
@@ -201,6 +202,7 @@ async function run(): Promise<void> {
     );
 
     const fl = writeFleetConfig(srv, 'alice', 'match = "gpu-box-*"');
+    flDir = fl.dir;
     rmSync(join(fl.dir, 'cache'), { recursive: true, force: true });
     const load0 = loadavg();
     const coldHosts = cli(['hosts'], fl.env);
@@ -212,11 +214,12 @@ async function run(): Promise<void> {
     const warmHosts = [0, 1, 2].map(() => cli(['hosts'], fl.env));
     step(`warm hosts ${warmHosts.map((r) => r.ms.toFixed(0)).join(', ')} ms`);
     // One claim changes on one host: that calendar's getlastmodified moves, one REPORT.
-    const changed = `${homeUrl}gpu-box-042/`;
+    const ch = Math.min(42, HOSTS - 1);
+    const changed = `${homeUrl}gpu-box-${String(ch).padStart(3, '0')}/`;
     const put = await fetch(`${changed}bench-change.ics`, {
       method: 'PUT',
       headers: { authorization: authOf(srv), 'content-type': 'text/calendar; charset=utf-8' },
-      body: hostEvents(42, now)[0].replace('UID:h42-e0', 'UID:bench-change'),
+      body: hostEvents(ch, now)[0].replace(`UID:h${ch}-e0`, 'UID:bench-change'),
     });
     await put.arrayBuffer();
     if (put.status >= 300) throw new Error(`PUT for the changed calendar: ${put.status}`);
@@ -277,6 +280,8 @@ async function run(): Promise<void> {
     process.stdout.write(text + '\n');
   } finally {
     await srv.destroy();
+    // The fleet config and its ~200 MB of caches.
+    if (flDir) rmSync(flDir, { recursive: true, force: true });
   }
 }
 
