@@ -6,7 +6,8 @@ export function writeSection(repo: string, name: string, body: string): void {
   const file = join(repo, 'docs/benchmarks.md');
   let doc = existsSync(file)
     ? readFileSync(file, 'utf8')
-    : "# Benchmarks\n\nMeasured on this project's machines (Debian 12, Node 20, 2 cores). Each section is rewritten by its script.\n";
+    : "# Benchmarks\n\nMeasured on this project's machines (Debian 12, Node 20, 2 cores). " +
+      'Each section is rewritten by its script.\n';
   const begin = `<!-- bench:${name} -->`;
   const end = `<!-- /bench:${name} -->`;
   const section = `${begin}\n${body.trim()}\n${end}`;
@@ -20,5 +21,6 @@ export function writeSection(repo: string, name: string, body: string): void {
 }
 
 export function machineLine(): string {
-  return `Node ${process.version}, ${process.platform}/${process.arch}, ${new Date().toISOString().slice(0, 16)}Z`;
+  const minute = new Date().toISOString().slice(0, 16);
+  return `Node ${process.version}, ${process.platform}/${process.arch}, ${minute}Z`;
 }

@@ -77,7 +77,10 @@ test('findFree ranks whole-window first, then fewest other users, then most free
   assert.equal(r[0].command, 'hosthog claim --host empty --for 4h');
 });
 
-test('findFree: --exclusive is blocked by shared claims; --gpus picks unclaimed resources; stale hosts rank after current ones', () => {
+const FIND_FREE_TITLE =
+  'findFree: --exclusive is blocked by shared claims; --gpus picks unclaimed resources; ' +
+  'stale hosts rank after current ones';
+test(FIND_FREE_TITLE, () => {
   const hosts = [
     host('shared', [claim('carol', -1, 5, { resources: ['gpu0', 'gpu1'] })]),
     host('small', [], ['gpu0']),
@@ -144,7 +147,9 @@ test('hostRows and renderHosts: holders, next, free resources, staleness', () =>
   );
 });
 
-test('computeStats: sums, union share, exclusive and hog hours, top users, clipping, by resource, heat map', () => {
+const COMPUTE_STATS_TITLE =
+  'computeStats: sums, union share, exclusive and hog hours, top users, clipping, by resource, heat map';
+test(COMPUTE_STATS_TITLE, () => {
   const hosts = [
     host(
       'x',

@@ -29,7 +29,10 @@ export interface FreeOption {
   host: string;
   /** Usable for the whole window. */
   whole: boolean;
-  /** When not whole: the earliest start ≥ request start with the whole duration usable (null: not within the data). */
+  /**
+   * When not whole: the earliest start ≥ request start with the whole duration usable (null: not within
+   * the data).
+   */
   from: Date | null;
   /** Other users with claims on the host during the window. */
   others: string[];
@@ -123,7 +126,10 @@ export function findFree(hosts: HostSnapshot[], req: FreeRequest, now: Date): Fr
   );
 }
 
-/** `hosthog claim --host H gpu0 --at … --for 4h`: what to type (the host name is checked safe by the caller). */
+/**
+ * `hosthog claim --host H gpu0 --at … --for 4h`: what to type (the host name is checked safe by the
+ * caller).
+ */
 export function claimCommand(
   host: string,
   res: string[],
@@ -134,5 +140,7 @@ export function claimCommand(
 ): string {
   const at =
     start.getTime() - now.getTime() > 60_000 ? ` --at ${start.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
-  return `hosthog claim --host ${host}${res.map((r) => ' ' + r).join('')}${at} --for ${formatDuration(durMs)}${exclusive ? ' --exclusive' : ''}`;
+  const resources = res.map((r) => ' ' + r).join('');
+  const excl = exclusive ? ' --exclusive' : '';
+  return `hosthog claim --host ${host}${resources}${at} --for ${formatDuration(durMs)}${excl}`;
 }

@@ -21,14 +21,22 @@ export function renderStats(s: StatsResult, opts: { width?: number } = {}): stri
   if (!s.rows.length) return lines.concat('no claims in this period').join('\n') + '\n';
   const keyW = Math.max(s.by.length, ...s.rows.map((r) => cleanText(r.key, 40).length));
   const shareHead = s.by === 'user' ? 'of all' : 'claimed';
+  const topHead = s.by === 'user' ? '' : 'top users';
   lines.push(
-    `${s.by.padEnd(keyW)}  ${'hours'.padStart(8)}  ${shareHead.padStart(7)}  ${'excl h'.padStart(7)}  ${'hog h'.padStart(6)}  ${''.padEnd(width)}  ${s.by === 'user' ? '' : 'top users'}`.trimEnd(),
+    (
+      `${s.by.padEnd(keyW)}  ${'hours'.padStart(8)}  ${shareHead.padStart(7)}  ` +
+      `${'excl h'.padStart(7)}  ${'hog h'.padStart(6)}  ${''.padEnd(width)}  ${topHead}`
+    ).trimEnd(),
   );
   const max = Math.max(...s.rows.map((r) => r.claimedHours));
   for (const r of s.rows) {
     const top = r.top.map((t) => `${cleanText(t.user, 32)} ${num(t.hours)}h`).join(', ');
     lines.push(
-      `${cleanText(r.key, 40).padEnd(keyW)}  ${num(r.claimedHours).padStart(8)}  ${pct(r.share).padStart(7)}  ${num(r.exclusiveHours).padStart(7)}  ${num(r.hogHours).padStart(6)}  ${bar(r.claimedHours, max, width).padEnd(width)}  ${top}`.trimEnd(),
+      (
+        `${cleanText(r.key, 40).padEnd(keyW)}  ${num(r.claimedHours).padStart(8)}  ` +
+        `${pct(r.share).padStart(7)}  ${num(r.exclusiveHours).padStart(7)}  ` +
+        `${num(r.hogHours).padStart(6)}  ${bar(r.claimedHours, max, width).padEnd(width)}  ${top}`
+      ).trimEnd(),
     );
   }
   return lines.join('\n') + '\n';

@@ -43,7 +43,8 @@ export function fleetContext(g: GlobalOptions, env: NodeJS.ProcessEnv = process.
   if (!env.HOSTHOG_PASSWORD && !config.fleet.passwordFile) {
     throw new ConfigError(
       [`${path}: [fleet] has no password`],
-      'add password_file = "~/.config/hosthog/password" (mode 0600, your app password) or set HOSTHOG_PASSWORD',
+      'add password_file = "~/.config/hosthog/password" (mode 0600, your app password) ' +
+        'or set HOSTHOG_PASSWORD',
     );
   }
   const password = readPassword(config.fleet.passwordFile, env);

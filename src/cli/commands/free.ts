@@ -109,7 +109,9 @@ function print(options: FreeOption[], o: FreeOpts, start: Date, dur: number, tz:
     return;
   }
   const whole = options.filter((x) => x.whole);
-  const head = `free for ${formatDuration(dur)} from ${formatTime(start, tz, now)}${o.gpus ? ` (${o.gpus} resources)` : ''}${o.exclusive ? ', exclusively' : ''}:`;
+  const gpus = o.gpus ? ` (${o.gpus} resources)` : '';
+  const exclusively = o.exclusive ? ', exclusively' : '';
+  const head = `free for ${formatDuration(dur)} from ${formatTime(start, tz, now)}${gpus}${exclusively}:`;
   const lines = whole.length
     ? [head]
     : [`no host is free for ${formatDuration(dur)} from ${formatTime(start, tz, now)}`];
@@ -118,9 +120,9 @@ function print(options: FreeOption[], o: FreeOpts, start: Date, dur: number, tz:
       ? `shared with ${x.others.map((u) => cleanText(u, 32)).join(', ')}`
       : 'nobody else';
     const res = x.take.length ? ` ${x.take.join(',')}` : '';
-    lines.push(
-      `  ${cleanText(x.host, 64)}${res} · ${others}${x.freeResources.length ? ` · free: ${x.freeResources.join(',')}` : ''}${x.stale ? ' · STALE calendar' : ''}`,
-    );
+    const freeRes = x.freeResources.length ? ` · free: ${x.freeResources.join(',')}` : '';
+    const stale = x.stale ? ' · STALE calendar' : '';
+    lines.push(`  ${cleanText(x.host, 64)}${res} · ${others}${freeRes}${stale}`);
     lines.push(`    ${x.command}`);
   }
   const later = options.filter((x) => !x.whole && x.from);

@@ -1,4 +1,7 @@
-/** hosthog stats [--since 90d] [--by host|user|resource] [--json] [--html report.html]: how the fleet was used. */
+/**
+ * hosthog stats [--since 90d] [--by host|user|resource] [--json] [--html report.html]: how the fleet
+ * was used.
+ */
 import { writeFileSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
 import { loadFleet } from '../../fleet/fleet-load.js';
