@@ -27,83 +27,28 @@ import { writeSection, machineLine } from './report.js';
 import { BRIDGE_NODE_FLAGS, BRIDGE_ENV, RUNTIME_GUARD } from '../src/bridge/runtime.js';
 import { LogStore } from '../src/host/store/log-store.js';
 import { summarize } from '../src/bridge/mirror.js';
+import { seedRadicale } from './sync-seed.js';
+import { fiveLogins } from './sync-logins.js';
+
+/** Take an flock(1) lock (a child holds it); the returned function releases it. */
+async function holdLock(path: string): Promise<() => void> {
+  const holder = spawn('flock', [path, 'sh', '-c', 'echo locked; exec cat'], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((res, rej) => {
+    holder.stdout!.once('data', () => res());
+    holder.once('exit', (c) => rej(new Error(`flock ${path} exited ${c}`)));
+  });
+  return () => holder.stdin!.end();
+}
 
 const SIZES = (process.env.BENCH_SIZES ?? '500,5000,50000').split(',').map(Number);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 180);
-const RECURRING = 0.1;
+/** Each vdirsyncer step is bounded by this (seconds). */
+const VDIR_TIMEOUT_S = Number(process.env.BENCH_VDIR_TIMEOUT_S ?? 150);
 const DAY = 86_400_000;
-const HISTORY = 5 * 365 * DAY;
-const AHEAD = 30 * DAY;
 const MAIN = join(REPO, 'dist/src/cli/main.js');
 const step = (s: string) => process.stderr.write(`bench: ${new Date().toISOString().slice(11, 19)} ${s}\n`);
-
-function ics(i: number, n: number, base: number): string {
-  const f = (d: Date) =>
-    d
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d{3}/, '');
-  // Evenly spread over five years of history and a month ahead (whole hours).
-  const start = new Date(Math.floor((base - HISTORY + (i / n) * (HISTORY + AHEAD)) / 3600_000) * 3600_000);
-  const end = new Date(start.getTime() + (1 + (i % 5)) * 3600_000);
-  const rec = i % Math.round(1 / RECURRING) === 0;
-  return [
-    'BEGIN:VCALENDAR',
-    'VERSION:2.0',
-    'PRODID:-//hosthog bench//EN',
-    'BEGIN:VEVENT',
-    `UID:bench-${i}`,
-    `DTSTAMP:${f(new Date(base))}`,
-    `DTSTART;TZID=Europe/Berlin:${f(start).replace('Z', '')}`,
-    `DTEND;TZID=Europe/Berlin:${f(end).replace('Z', '')}`,
-    `SUMMARY:user${i % 40} ${i % 3 === 0 ? 'exclusive ' : ''}gpu${i % 2}: run ${i} of the nightly sweep`,
-    ...(rec ? ['RRULE:FREQ=WEEKLY;COUNT=30'] : []),
-    'END:VEVENT',
-    'END:VCALENDAR',
-    '',
-  ].join('\r\n');
-}
-
-function findCollection(dir: string, name: string): string | null {
-  for (const e of readdirSync(dir)) {
-    const p = join(dir, e);
-    if (!statSync(p).isDirectory()) continue;
-    if (e === name && existsSync(join(p, '.Radicale.props'))) return p;
-    const sub = findCollection(p, name);
-    if (sub) return sub;
-  }
-  return null;
-}
-
-/** Builds Radicale 3's item and history cache for the .ics files of one collection (argv[1]). */
-const RADICALE_CACHE = `
-import os, sys, pickle, hashlib, calendar, time, re
-from radicale.storage import CACHE_VERSION
-from radicale.item import get_etag
-d = sys.argv[1]
-cache = os.path.join(d, '.Radicale.cache', 'item')
-history = os.path.join(d, '.Radicale.cache', 'history')
-os.makedirs(cache, exist_ok=True)
-os.makedirs(history, exist_ok=True)
-def ts(line):
-    return calendar.timegm(time.strptime(line.rsplit(':', 1)[1].strip()[:15], '%Y%m%dT%H%M%S'))
-for name in os.listdir(d):
-    if not name.endswith('.ics'):
-        continue
-    raw = open(os.path.join(d, name), 'rb').read()
-    text = raw.decode()
-    h = hashlib.sha256(); h.update(CACHE_VERSION); h.update(raw)
-    uid = re.search(r'^UID:(.*)$', text, re.M).group(1).strip()
-    start = ts(re.search(r'^DTSTART.*$', text, re.M).group(0)) - 86400
-    end = ts(re.search(r'^DTEND.*$', text, re.M).group(0)) + 86400
-    if 'RRULE:' in text:
-        end += 31 * 7 * 86400
-    etag = get_etag(text)
-    with open(os.path.join(cache, name), 'wb') as fb:
-        pickle.dump((h.hexdigest(), uid, etag, text, 'VCALENDAR', 'VEVENT', start, end), fb)
-    with open(os.path.join(history, name), 'wb') as fb:
-        pickle.dump([etag, get_etag(os.urandom(16).hex() + '/' + etag).strip('"')], fb)
-`;
 
 interface Timed {
   wallS: number;
@@ -112,15 +57,19 @@ interface Timed {
   out: string;
 }
 
-/** Run a command under GNU time: wall, user + system CPU, peak RSS. */
-function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Timed {
+/** Run a command under GNU time: wall, user + system CPU, peak RSS. With timeoutS: null when it did not finish. */
+function timed(argv: string[], env?: NodeJS.ProcessEnv): Timed;
+function timed(argv: string[], env: NodeJS.ProcessEnv | undefined, timeoutS: number): Timed | null;
+function timed(argv: string[], env: NodeJS.ProcessEnv = process.env, timeoutS?: number): Timed | null {
   const dir = mkdtempSync(join(tmpdir(), 'hh-bench-time-'));
   const file = join(dir, 't');
-  const r = spawnSync('/usr/bin/time', ['-o', file, '-f', '%e %U %S %M', ...argv], {
+  const bound = timeoutS ? ['/usr/bin/timeout', '-k', '5', String(timeoutS)] : [];
+  const r = spawnSync('/usr/bin/time', ['-o', file, '-f', '%e %U %S %M', ...bound, ...argv], {
     env,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
+  if (timeoutS && (r.status === 124 || r.status === 137)) return null;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.slice(-2000)}`);
   const [e, u, s, m] = readFileSync(file, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { wallS: e, cpuS: u + s, rssMB: m / 1024, out: r.stdout };
@@ -168,8 +117,12 @@ interface Row {
   bridgeStartMs: number;
   writeMs: number;
   motdMs: number;
-  vdirFirst: Timed | null;
-  vdirIdle: Timed | null;
+  /** Until the notice showed in all five users' tmux (NaN: not within 30 s); told: how many. */
+  noticeMs: number;
+  told: number;
+  /** undefined: vdirsyncer not installed; null: did not finish in VDIR_TIMEOUT_S. */
+  vdirFirst: Timed | null | undefined;
+  vdirIdle: Timed | null | undefined;
   radicaleListS: number;
   appended: number;
   snapBytes: number;
@@ -179,27 +132,8 @@ interface Row {
 async function one(n: number): Promise<Row> {
   const srv: TestServer = await startRadicale({ calendar: 'bench' });
   try {
-    const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');
-    const col = findCollection(srv.dir, 'bench');
-    if (!col) throw new Error('Radicale collection not found');
-    const base = Date.now();
-    await srv.stop();
-    for (let i = 0; i < n; i++) writeFileSync(join(col, `bench-${i}.ics`), ics(i, n, base));
-    // Radicale's own item cache, written as Radicale writes it (radicale/storage/multifilesystem/
-    // cache.py): otherwise the first listing of 50,000 items costs Radicale half an hour here.
-    const py = spawnSync('/usr/bin/python3', ['-c', RADICALE_CACHE, col], { encoding: 'utf8' });
-    if (py.status !== 0) throw new Error(`Radicale cache: ${py.stderr}`);
-    await srv.start();
-    // One untimed listing (Radicale reads its cache; the PUTs would have built it).
-    let t = performance.now();
-    const warm = await fetch(srv.calendarUrl, {
-      method: 'REPORT',
-      headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' },
-      body: '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>',
-      signal: AbortSignal.timeout(3_600_000),
-    });
-    await warm.arrayBuffer();
-    const radicaleListS = (performance.now() - t) / 1000;
+    const radicaleListS = await seedRadicale(srv, n);
+    let t = 0;
     step(`${n}: seeded, cold listing ${radicaleListS.toFixed(1)} s`);
 
     // A host config with the defaults that matter: poll 60 s, [calendar] timeout 15 s.
@@ -254,8 +188,11 @@ async function one(n: number): Promise<Row> {
     const idleCpuS = c1.cpuS - c0.cpuS;
     step(`${n}: idle bridge ${idleCpuS.toFixed(2)} s CPU in ${IDLE_S} s, RSS ${c1.rssMB.toFixed(0)} MB`);
 
-    // CLI write → motd while the bridge runs.
-    const motdBefore = readFileSync(cfg.motd, 'utf8');
+    // CLI write → motd while the bridge runs, with five users logged in (tmux each), so the
+    // announcement's notices go out to five users; real users and tmux are shared with the e2e
+    // tests: under their lock.
+    const e2eLock = await holdLock('/tmp/hosthog-e2e.lock');
+    const logins = await fiveLogins(`hhbench${process.pid}`);
     const sizes = () =>
       Object.fromEntries(
         ['cache', '.'].flatMap((d) =>
@@ -273,7 +210,8 @@ async function one(n: number): Promise<Row> {
       hour: '2-digit',
       minute: '2-digit',
     });
-    const w = spawn(process.execPath, [MAIN, 'announce', 'bench', 'write', '--until', until], {
+    const text = `bench write ${n}`;
+    const w = spawn(process.execPath, [MAIN, 'announce', text, '--until', until], {
       env,
       stdio: 'ignore',
     });
@@ -285,9 +223,28 @@ async function one(n: number): Promise<Row> {
         res();
       }),
     );
-    await waitFor(() => readFileSync(cfg.motd, 'utf8') !== motdBefore, 'motd shows the write', 60_000, 10);
+    await waitFor(() => readFileSync(cfg.motd, 'utf8').includes(text), 'motd shows the write', 60_000, 10);
     const motdMs = performance.now() - t;
     await exited;
+    let noticeMs = NaN;
+    let told = 0;
+    try {
+      await waitFor(
+        () => (told = logins.users.filter((u) => logins.messages(u).includes(text)).length) === 5,
+        'five users told',
+        30_000,
+        20,
+      );
+      noticeMs = performance.now() - t;
+    } catch {
+      step(`${n}: only ${told} of 5 users were told within 30 s`);
+    } finally {
+      logins.close();
+      e2eLock();
+    }
+    step(
+      `${n}: write answered ${writeMs.toFixed(0)} ms, motd ${motdMs.toFixed(0)} ms, notices ${noticeMs.toFixed(0)} ms`,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const sizesAfter = sizes();
     const logName = Object.keys(sizesAfter).find((f) => f.endsWith('.log'))!;
@@ -298,8 +255,8 @@ async function one(n: number): Promise<Row> {
     await new Promise((r) => child.once('exit', r));
 
     // The peer: vdirsyncer, caldav → filesystem, same calendar, same run.
-    let vdirFirst: Timed | null = null;
-    let vdirIdle: Timed | null = null;
+    let vdirFirst: Timed | null | undefined;
+    let vdirIdle: Timed | null | undefined;
     if (existsSync('/usr/bin/vdirsyncer')) {
       const vd = mkdtempSync(join(tmpdir(), 'hh-bench-vdir-'));
       mkdirSync(join(vd, 'local'));
@@ -309,9 +266,12 @@ async function one(n: number): Promise<Row> {
         `[general]\nstatus_path = "${vd}/status/"\n\n[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\nusername = "${srv.username}"\npassword = "${srv.password}"\n\n[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`,
       );
       spawnSync('vdirsyncer', ['-c', conf, 'discover'], { input: 'y\n'.repeat(5), encoding: 'utf8' });
-      vdirFirst = timed(['vdirsyncer', '-c', conf, 'sync']);
-      vdirIdle = timed(['vdirsyncer', '-c', conf, 'sync']);
-      step(`${n}: vdirsyncer first ${vdirFirst.wallS} s, idle ${vdirIdle.cpuS.toFixed(2)} s CPU`);
+      // Each step bounded (a 50,000-event first sync takes vdirsyncer far longer than the bench).
+      vdirFirst = timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S);
+      vdirIdle = vdirFirst ? timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S) : null;
+      step(
+        `${n}: vdirsyncer first ${vdirFirst?.wallS ?? 'dnf'} s, idle ${vdirIdle?.cpuS.toFixed(2) ?? 'dnf'} s CPU`,
+      );
     }
     return {
       n,
@@ -328,6 +288,8 @@ async function one(n: number): Promise<Row> {
       bridgeStartMs,
       writeMs,
       motdMs,
+      noticeMs,
+      told,
       vdirFirst,
       vdirIdle,
       radicaleListS,
@@ -347,7 +309,14 @@ async function main(): Promise<void> {
   const cols = rows.map((r) => r.n.toLocaleString('en'));
   const line = (what: string, f: (r: Row) => string, target = '') =>
     `| ${what} | ${rows.map(f).join(' | ')} | ${target} |`;
-  const v = (t: Timed | null, f: (t: Timed) => string) => (t ? f(t) : 'not installed');
+  const v = (t: Timed | null | undefined, f: (t: Timed) => string, first = true) =>
+    t
+      ? f(t)
+      : t === undefined
+        ? 'not installed'
+        : first
+          ? `did not finish in ${VDIR_TIMEOUT_S} s`
+          : '— (first sync did not finish)';
   const body = [
     '## bench:sync — years of history on Radicale, hosthog and vdirsyncer',
     '',
@@ -373,7 +342,7 @@ async function main(): Promise<void> {
       v(r.vdirFirst, (t) => `${t.wallS.toFixed(1)} s / ${t.cpuS.toFixed(1)} s / ${t.rssMB.toFixed(0)} MB`),
     ),
     line('idle one-shot `hosthog sync`, CPU', (r) => `${r.idle.cpuS.toFixed(2)} s`, '5k: ≤ vdirsyncer'),
-    line('idle vdirsyncer sync, CPU', (r) => v(r.vdirIdle, (t) => `${t.cpuS.toFixed(2)} s`)),
+    line('idle vdirsyncer sync, CPU', (r) => v(r.vdirIdle, (t) => `${t.cpuS.toFixed(2)} s`, !!r.vdirFirst)),
     line(
       `idle bridge (poll 60 s, ${IDLE_S} s measured), CPU`,
       (r) => `${r.bridgeCpuPct.toFixed(3)} % of a core (${r.bridgeCpuSPerHour.toFixed(1)} s/h)`,
@@ -386,9 +355,12 @@ async function main(): Promise<void> {
     ),
     line('bridge start (from its cache) to socket, wall', (r) => `${(r.bridgeStartMs / 1000).toFixed(2)} s`),
     line(
-      'CLI write (`hosthog announce`) → answer / → motd, wall',
+      'CLI write (`hosthog announce`), five users logged in (tmux): → answer / → motd, wall',
       (r) => `${(r.writeMs / 1000).toFixed(2)} s / ${(r.motdMs / 1000).toFixed(2)} s`,
       '< 1 s',
+    ),
+    line('… → its notice shown to all five users (tmux), wall', (r) =>
+      Number.isNaN(r.noticeMs) ? `${r.told} of 5 within 30 s` : `${(r.noticeMs / 1000).toFixed(2)} s`,
     ),
     line(
       'one-event write: appended to the object store / snapshot.json / snapshot-near.json rewritten',

@@ -328,6 +328,14 @@ export class Bridge {
     return view;
   }
 
+  /**
+   * The host view at `now` from the snapshot's near part (what the next day holds): what GPU
+   * samples, hooks and notices ask for between refreshes costs the day, not the window.
+   */
+  viewAt(now: Date): HostView | null {
+    return this.snapshot ? hostView(this.nearFor(this.snapshot, now), this.config, now) : null;
+  }
+
   private near: { of: StoredSnapshot; part: StoredSnapshot } | null = null;
   /** The snapshot's near part when it covers now and the next 24 h, else the snapshot. */
   private nearFor(snap: StoredSnapshot, now: Date): StoredSnapshot {

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { Config } from '../config/schema.js';
 import type { Claim, Occurrence } from '../core/types.js';
 import { decideHog, gateAllowText, gateBannerText, refuseHog, type HogFacts } from '../core/hog-plan.js';
+import { rule } from '../core/conflicts.js';
 import { errorLine, PermissionError } from '../core/errors.js';
 import { formatTime } from '../core/format-time.js';
 import { cleanText } from '../core/sanitize.js';
@@ -115,6 +116,20 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
   let lastLogged = '';
 
   const claimsOf = (occ: Occurrence[]) => occ.filter((o): o is Claim => o.kind === 'claim');
+  /**
+   * The hog claims that hold in a snapshot, ruled once per snapshot (not every minute: a rule()
+   * over the window's claims is what an idle tick would cost). Holding claims never conflict
+   * with each other, so decideHog rules these to the same decision as all the claims.
+   */
+  let ruledHogs: { of: Occurrence[]; holding: Claim[]; all: Claim[] } | null = null;
+  const hogsOf = (occ: Occurrence[]) => {
+    if (ruledHogs?.of !== occ) {
+      const claims = claimsOf(occ);
+      const holding = rule(claims).holds.filter((c) => c.hog);
+      ruledHogs = { of: occ, holding, all: claims.filter((c) => c.hog) };
+    }
+    return ruledHogs;
+  };
   const ageOf = (syncedAt: Date | null, now: Date) =>
     syncedAt ? now.getTime() - syncedAt.getTime() : Infinity;
 
@@ -179,12 +194,12 @@ export function hogging(config: Config, log: Log, occurrences: () => Occurrence[
     try {
       return await decideNow(next, now);
     } finally {
-      armNext(claimsOf(next.occurrences), now);
+      armNext(hogsOf(next.occurrences).all, now);
     }
   };
 
   const decideNow = async (next: Parameters<RefreshHook>[1], now: Date): Promise<GateStatus> => {
-    const claims = claimsOf(next.occurrences);
+    const claims = hogsOf(next.occurrences).holding;
     const enforcing = current !== null || existsSync(join(gateDir, 'allow'));
     const d = decideHog(claims, now, ageOf(next.syncedAt, now), config, enforcing, await factsFor(claims));
     const refused = (d.refused ?? []).map((r) => ({

@@ -20,6 +20,8 @@ import type { ExtraHandler } from './rpc-handlers.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
+/** Notices sent after a write's answer (in the background) are left behind after this long. */
+const NOTICE_DEADLINE_MS = 30_000;
 
 export interface Telling {
   hook: RefreshHook;
@@ -60,7 +62,9 @@ export function telling(
       const t = now.getTime();
       before = after = after.filter((o) => o.end.getTime() > t - reach && o.start.getTime() < t + reach);
     }
-    const { notices, reports } = await notifyRun({
+    // Planned and recorded in the ledger now (synchronously: the next run never repeats them);
+    // during a write, delivered after the write has its answer, within NOTICE_DEADLINE_MS.
+    const run = notifyRun({
       prev: before,
       next: after,
       now,
@@ -70,6 +74,32 @@ export function telling(
       author: acting ?? undefined,
       prefs,
     });
+    if (acting !== null) {
+      void deliverLater(run, now);
+      return;
+    }
+    await report(await run, now);
+  };
+
+  const deliverLater = async (run: ReturnType<typeof notifyRun>, now: Date) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((res) => {
+      timer = setTimeout(() => res('late'), NOTICE_DEADLINE_MS);
+      timer.unref();
+    });
+    try {
+      const r = await Promise.race([run, late]);
+      if (r === 'late')
+        log.warn({ ms: NOTICE_DEADLINE_MS }, 'notices still being delivered; going on without them');
+      else await report(r, now);
+    } catch (e) {
+      log.error({ err: errorLine(e) }, 'notices failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const report = async ({ notices, reports }: Awaited<ReturnType<typeof notifyRun>>, now: Date) => {
     notices.forEach((n, i) => {
       const delivered = (reports[i] ?? []).reduce((a, r) => a + r.delivered.length, 0);
       const failed = (reports[i] ?? []).flatMap((r) =>

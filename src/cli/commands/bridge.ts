@@ -13,7 +13,6 @@ import { telling } from '../../bridge/notify-hook.js';
 import { hogging, noHogging } from '../../bridge/hog-hook.js';
 import { firstSeen } from '../../bridge/first-seen.js';
 import { gpuWatch } from '../../bridge/gpu-hook.js';
-import { hostView } from '../../core/view.js';
 import type { Claim } from '../../core/types.js';
 import { ConfigError, PermissionError, errorLine } from '../../core/errors.js';
 import { plainHttpWarning } from '../../core/plain-http.js';
@@ -88,7 +87,7 @@ export async function bridge(g: GlobalOptions): Promise<void> {
     throw stateDirError(e, config.bridge.stateDir);
   });
   writeConfigStamp(config.bridge.stateDir, config.source);
-  activeClaims = () => (b.current ? hostView(b.current, b.config, new Date()).active : []);
+  activeClaims = () => b.viewAt(new Date())?.active ?? [];
   // Hog enforcement needs root (the gate's files). First settle what a previous run left, then
   // enforce on every refresh.
   const hog =
