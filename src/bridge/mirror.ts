@@ -76,13 +76,11 @@ export class Mirror {
     private source: CalendarSource,
     private metaValue: MirrorMeta,
   ) {
-    for (const k of store.keys(`${NS}:${OBJ}`)) this.etags.set(k.slice(NS.length + 1 + OBJ.length), null);
-    // Etags are read from disk only when a sync needs them (see known()).
+    this.etags = new StoreEtags(store);
   }
 
-  /** href → etag of every cached object (what a sync compares against); filled lazily. */
-  private readonly etags = new Map<string, string | null>();
-  private etagsLoaded = false;
+  /** href → etag of every cached object (what a sync compares against): a view of the store's index, no copy. */
+  private readonly etags: StoreEtags;
 
   static async open(stateDir: string, source: CalendarSource): Promise<Mirror> {
     mkdirSync(stateDir, { recursive: true, mode: 0o755 });
@@ -193,7 +191,7 @@ export class Mirror {
   /** One sync step. Throws on failure (after recording it); the cache keeps what it knew. */
   async sync(now: Date, fullReconcileMs: number, opts: { forceFull?: boolean } = {}): Promise<SyncOutcome> {
     // The etags the source compares against: kept up to date in apply(), not rebuilt per poll.
-    const known: ReadonlyMap<string, string | null> = this.known();
+    const known = this.known();
     let reason: SyncOutcome['fullReason'];
     if (this.metaValue.source !== this.source.description) reason = 'source-changed';
     else if (!this.metaValue.token) reason = 'no-token';
@@ -205,12 +203,15 @@ export class Mirror {
       reason = 'periodic';
     let delta: SyncDelta;
     let extra = { requests: 0, bytes: 0 };
+    // A first download is stored while it arrives (batches), never held whole; the token that
+    // vouches for it is written only after the whole sync, so a stop midway reconciles again.
+    const store = (objects: CalendarObject[]) => this.apply(objects, []);
     try {
       if (reason === 'source-changed') {
-        await this.resetFor(this.source.description); // empties `known` too
+        await this.resetFor(this.source.description); // empties `known` too (a view of the store)
       }
       if (reason) {
-        delta = await this.source.reconcile(known);
+        delta = await this.source.reconcile(known, store);
       } else {
         try {
           delta = await this.source.sync(this.metaValue.token, known);
@@ -219,7 +220,7 @@ export class Mirror {
           reason = 'token-refused';
           this.metaValue = { ...this.metaValue, token: null };
           extra = { requests: 1, bytes: 0 };
-          delta = await this.source.reconcile(known);
+          delta = await this.source.reconcile(known, store);
         }
       }
     } catch (e) {
@@ -236,13 +237,13 @@ export class Mirror {
       failingSince: null,
       lastError: undefined,
     };
-    this.store.flush();
+    this.store.checkpoint();
     await this.kvMeta.set(META, this.metaValue);
     this.metaStore.flush();
     return {
       full: delta.full,
       fullReason: reason,
-      changed: delta.changed.length,
+      changed: delta.changed.length + (delta.streamed ?? 0),
       deleted: delta.deleted.length,
       stats: { requests: delta.stats.requests + extra.requests, bytes: delta.stats.bytes + extra.bytes },
     };
@@ -276,21 +277,12 @@ export class Mirror {
     return raw?.value ? { href, etag: raw.value.etag, data: raw.value.data } : undefined;
   }
 
-  /** Every object's etag, for a sync to compare against: read from the log once per process. */
-  private known(): Map<string, string | null> {
-    if (!this.etagsLoaded) {
-      for (const href of this.etags.keys()) {
-        const s = this.stamp(href);
-        // The stamp is the etag when the server gave one; a hashed stamp means "no etag".
-        this.etags.set(href, s && !s.startsWith('sha1:') ? s : null);
-      }
-      this.etagsLoaded = true;
-    }
+  /** Every object's etag, for a sync to compare against (a view of the index: always current). */
+  private known(): ReadonlyMap<string, string | null> {
     return this.etags;
   }
 
   private async apply(changed: CalendarObject[], deleted: string[]): Promise<void> {
-    const known = this.known();
     // Written in slices: a first sync of 50,000 objects never holds all their JSON at once.
     for (let i = 0; i < changed.length; i += 2000) {
       const slice = changed.slice(i, i + 2000);
@@ -300,23 +292,55 @@ export class Mirror {
           value: { etag: o.etag, data: o.data, last: finiteOrNull(lastPossibleEnd(o.data)) },
         })),
       );
-      for (const o of slice) known.set(o.href, o.etag);
       this.store.flush();
     }
     if (deleted.length) {
       await this.kv.delete(deleted.map((h) => OBJ + h));
-      for (const h of deleted) known.delete(h);
     }
   }
 
   private async resetFor(source: string): Promise<void> {
     await this.kv.clear();
-    this.etags.clear();
     this.metaValue = { source, token: null, syncedAt: null, lastFullAt: null, failingSince: null };
   }
 
   close(): void {
     this.store.close();
     this.metaStore.flush();
+  }
+}
+
+const PREFIX = `${NS}:${OBJ}`;
+
+/**
+ * The cached objects' etags as a read-only Map over the store's index (its in-memory summaries):
+ * 50,000 objects cost no second map of hrefs. A stamp that is a hash of the text means "no etag".
+ */
+class StoreEtags implements ReadonlyMap<string, string | null> {
+  constructor(private readonly store: LogStore<ObjectSummary>) {}
+  get size(): number {
+    return this.store.count;
+  }
+  get(href: string): string | null | undefined {
+    const s = this.store.summary(PREFIX + href)?.s;
+    return s === undefined ? undefined : s && !s.startsWith('sha1:') ? s : null;
+  }
+  has(href: string): boolean {
+    return this.store.summary(PREFIX + href) !== undefined;
+  }
+  *keys(): MapIterator<string> {
+    for (const k of this.store.keysWith(PREFIX)) yield k.slice(PREFIX.length);
+  }
+  *entries(): MapIterator<[string, string | null]> {
+    for (const h of this.keys()) yield [h, this.get(h) ?? null];
+  }
+  *values(): MapIterator<string | null> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  [Symbol.iterator](): MapIterator<[string, string | null]> {
+    return this.entries();
+  }
+  forEach(fn: (value: string | null, key: string, map: ReadonlyMap<string, string | null>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
   }
 }

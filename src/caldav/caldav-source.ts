@@ -34,7 +34,7 @@ import { canonicalHref, hrefToUrl, isCollectionHref } from './href.js';
 import { checkCalendar, type CalendarProps } from './discover.js';
 import { oversizeStub } from '../core/oversize.js';
 import { deltaIsFullListing } from '../core/delta-check.js';
-import type { Multistatus } from './multistatus.js';
+import type { Multistatus, MsResponse } from './multistatus.js';
 
 export interface CalDavSourceOptions {
   /** The calendar collection's URL (a trailing slash is added if missing). */
@@ -47,10 +47,14 @@ export interface CalDavSourceOptions {
   /** [calendar] max_response and max_event (bytes); defaults in http.ts. */
   maxResponseBytes?: number;
   maxEventBytes?: number;
+  /** Objects per batch handed to reconcile's store while a first download streams (default 1000). */
+  streamBatch?: number;
 }
 
 /** hrefs per calendar-multiget request. */
 export const MULTIGET_BATCH = 200;
+/** Objects per batch handed to reconcile's store while a first download streams. */
+const STREAM_BATCH = 1000;
 /** At most this many 507 "continue" rounds in one sync. */
 const MAX_CONTINUES = 50;
 
@@ -58,12 +62,14 @@ type Props = Record<string, unknown>;
 
 export class CalDavSource implements CalendarSource {
   readonly description: string;
+  private readonly streamBatch: number;
   readonly url: string;
   private readonly http: CalDavHttp;
 
   constructor(opts: CalDavSourceOptions) {
     this.url = opts.url.endsWith('/') ? opts.url : opts.url + '/';
     this.description = `caldav ${this.url}`;
+    this.streamBatch = opts.streamBatch ?? STREAM_BATCH;
     this.http = new CalDavHttp({
       url: this.url,
       username: opts.username,
@@ -148,7 +154,10 @@ export class CalDavSource implements CalendarSource {
    * request gives every href, its etag and a fresh token. Servers that refuse it get a PROPFIND
    * Depth 1 instead. (Measured on Radicale with 5,000 items: 0.8 s against 7.4 s for PROPFIND.)
    */
-  async reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta> {
+  async reconcile(
+    known: ReadonlyMap<string, string | null>,
+    store?: (objects: CalendarObject[]) => Promise<void>,
+  ): Promise<SyncDelta> {
     this.http.takeStats();
     // A principal or home URL would list "0 events" and the motd would say "free": refuse it.
     const cal = await this.verify(true);
@@ -160,13 +169,16 @@ export class CalDavSource implements CalendarSource {
       const token = tokenOf(cal.props) ?? (await this.freshToken()); // the check's PROPFIND asked for it
       let all: Awaited<ReturnType<CalDavSource['downloadAll']>> = null;
       try {
-        all = token ? await this.downloadAll() : null;
+        all = token ? await this.downloadAll(store) : null;
       } catch (e) {
         // Too slow to send all at once within [calendar] timeout, or it failed: fall back to
         // the listing and batched multigets below (each batch gets its own timeout).
         if (!(e instanceof CalendarUnavailableError)) throw e;
       }
-      if (all) return { full: true, changed: all.objects, deleted: [], token, stats: this.http.takeStats() };
+      if (all) {
+        const stats = this.http.takeStats();
+        return { full: true, changed: all.objects, deleted: [], streamed: all.streamed, token, stats };
+      }
     }
     let listing: { listed: Map<string, string | null>; token: string | null };
     try {
@@ -403,13 +415,35 @@ export class CalDavSource implements CalendarSource {
    * empty cache: one answer streams faster than 25 multigets). Returns null when the server
    * does not answer it with a complete multistatus; the caller then multigets.
    */
-  private async downloadAll(): Promise<{ objects: CalendarObject[]; missing: string[] } | null> {
+  private async downloadAll(
+    store?: (objects: CalendarObject[]) => Promise<void>,
+  ): Promise<{ objects: CalendarObject[]; missing: string[]; streamed: number } | null> {
     const body =
       '<?xml version="1.0" encoding="utf-8"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>';
+    // With a store: plain events (one href, 2xx, their data) go to it in batches while the
+    // answer streams; everything else (the collection, errors, oversize) is looked at below.
+    let batch: CalendarObject[] = [];
+    let streamed = 0;
+    const take = (r: MsResponse): boolean => {
+      const href = r.hrefs.length === 1 ? this.hrefOf(r.hrefs[0]) : null;
+      if (href === null || isCollectionHref(href, this.url) || href.endsWith('/')) return false;
+      const status = r.status ?? (r.hasOkProps ? 200 : 0);
+      if (status < 200 || status >= 300 || r.calendarData === null || r.dataTooLarge !== undefined)
+        return false;
+      batch.push({ href, etag: r.etag, data: r.calendarData });
+      return true;
+    };
+    const drain = async () => {
+      if (!store || batch.length < this.streamBatch) return;
+      const b = batch;
+      batch = [];
+      streamed += b.length;
+      await store(b);
+    };
     const res = await this.http.davXml(
       this.url,
       { method: 'REPORT', depth: '1', body },
-      { throw5xx: false, what: 'downloading the calendar' },
+      { throw5xx: false, what: 'downloading the calendar', ...(store ? { take, drain } : {}) },
     );
     if (res.status !== 207 || !res.ms) return null;
     const objects: CalendarObject[] = [];
@@ -427,9 +461,10 @@ export class CalDavSource implements CalendarSource {
     )
       return null;
     const noData: string[] = [];
+    objects.push(...batch);
     this.collect(res.ms, new Map(), objects, missing, new Set(), noData);
     await this.fetchEach(noData, objects, missing);
-    return { objects, missing };
+    return { objects, missing, streamed };
   }
 
   private collect(

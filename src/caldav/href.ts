@@ -35,6 +35,9 @@ export function encodeSegment(seg: string): string {
  * an absolute path such as "/alice/host-1/ev%20one.ics".
  */
 export function canonicalHref(href: string, base: string): string {
+  // Fast path (a listing of 50,000 hrefs): an absolute path of characters kept as they are,
+  // without "." or ".." segments, is its own canonical form.
+  if (PLAIN.test(href) && !DOTS.test(href)) return href;
   const u = new URL(String(href).trim(), base);
   return u.pathname
     .split('/')
@@ -48,10 +51,15 @@ export function hrefToUrl(href: string, base: string): string {
   return u.toString();
 }
 
+const PLAIN = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const DOTS = /(^|\/)\.\.?(\/|$)/;
+
+let lastBase: { base: string; canonical: string } | null = null;
 /** True when `href` names the collection `base` itself (with or without trailing slash). */
 export function isCollectionHref(href: string, base: string): boolean {
   const strip = (s: string) => s.replace(/\/+$/, '');
-  return strip(canonicalHref(href, base)) === strip(canonicalHref(base, base));
+  if (lastBase?.base !== base) lastBase = { base, canonical: strip(canonicalHref(base, base)) };
+  return strip(canonicalHref(href, base)) === lastBase.canonical;
 }
 
 /** The last path segment, decoded (the object's file name, e.g. "abc.ics"). */

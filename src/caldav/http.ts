@@ -19,7 +19,7 @@ import {
   ResponseTooLargeError,
 } from '../core/errors.js';
 import { cleanText } from '../core/sanitize.js';
-import { MultistatusReader, type Multistatus } from './multistatus.js';
+import { MultistatusReader, type Multistatus, type MsResponse } from './multistatus.js';
 
 export interface HttpStats {
   requests: number;
@@ -130,7 +130,13 @@ export class CalDavHttp {
   async davXml(
     url: string,
     init: { method: string; depth: '0' | '1'; body: string },
-    fo: FetcherOptions & { what: string },
+    fo: FetcherOptions & {
+      what: string;
+      /** Responses handed over as they arrive (MultistatusReader's take). */
+      take?: (r: MsResponse) => boolean;
+      /** Awaited after each chunk (e.g. to store what take collected). */
+      drain?: () => Promise<void>;
+    },
   ): Promise<{ status: number; headers: Headers; ms: Multistatus | null; text: string }> {
     const throw5xx = fo.throw5xx ?? true;
     const headers = new Headers({ 'content-type': 'application/xml; charset=utf-8', depth: init.depth });
@@ -153,7 +159,7 @@ export class CalDavHttp {
       });
       silence.kick();
       if (res.status === 207 && res.body) {
-        const reader = new MultistatusReader({ maxData: this.maxEvent });
+        const reader = new MultistatusReader({ maxData: this.maxEvent, take: fo.take });
         const decoder = new TextDecoder('utf-8');
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           silence.kick();
@@ -162,6 +168,7 @@ export class CalDavHttp {
           if (received > this.maxResponse) throw this.tooLarge(init.method);
           reader.write(decoder.decode(chunk, { stream: true }));
           if (reader.count > MAX_ITEMS) throw this.tooLarge(init.method, `${MAX_ITEMS} items`);
+          if (fo.drain) await fo.drain();
         }
         reader.write(decoder.decode());
         ms = reader.end(fo.what);

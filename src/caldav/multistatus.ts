@@ -57,8 +57,17 @@ export class MultistatusReader {
   private readonly maxData: number;
   private dropped = 0;
 
-  constructor(opts: { maxData?: number } = {}) {
+  /** Responses handed to opts.take as they closed (not kept). */
+  private taken = 0;
+  private readonly take?: (r: MsResponse) => boolean;
+
+  /**
+   * opts.take: called with each response as soon as it is complete; returning true hands it
+   * over (it is not kept in the result), so a big answer can be stored while it streams.
+   */
+  constructor(opts: { maxData?: number; take?: (r: MsResponse) => boolean } = {}) {
     this.maxData = opts.maxData ?? Infinity;
+    this.take = opts.take;
     const p = this.parser;
     p.on('opentag', (t) => {
       const key = `${t.uri}|${t.local}`;
@@ -108,7 +117,8 @@ export class MultistatusReader {
         }
         this.ps = null;
       } else if (key === `${DAV}|response` && this.depth === 1 && this.cur) {
-        this.responses.push(this.cur);
+        if (this.take?.(this.cur)) this.taken++;
+        else this.responses.push(this.cur);
         this.cur = null;
       }
     });
@@ -180,7 +190,7 @@ export class MultistatusReader {
 
   /** Responses read so far (the caller caps them: each costs memory however short it is). */
   get count(): number {
-    return this.responses.length;
+    return this.responses.length + this.taken;
   }
 
   /** The parsed answer; throws CalendarUnavailableError when it was not a readable multistatus. */

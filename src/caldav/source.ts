@@ -15,6 +15,8 @@ export interface SyncDelta {
   changed: CalendarObject[];
   /** Hrefs (canonical) that no longer exist. */
   deleted: string[];
+  /** Objects already handed to reconcile's `store` while they arrived (not in `changed`). */
+  streamed?: number;
   /** The new sync token (null if the source has none). */
   token: string | null;
   /** Requests made and bytes received for this step (for benchmarks and logs). */
@@ -44,8 +46,15 @@ export interface CalendarSource {
    */
   sync(token: string | null, known: ReadonlyMap<string, string | null>): Promise<SyncDelta>;
 
-  /** Full reconcile: list every href+etag, download only what differs from `known`. */
-  reconcile(known: ReadonlyMap<string, string | null>): Promise<SyncDelta>;
+  /**
+   * Full reconcile: list every href+etag, download only what differs from `known`. A source may
+   * hand objects to `store` while a big answer still arrives (a first download), so they are
+   * never all held at once; those count in the delta's `streamed`, not in `changed`.
+   */
+  reconcile(
+    known: ReadonlyMap<string, string | null>,
+    store?: (objects: CalendarObject[]) => Promise<void>,
+  ): Promise<SyncDelta>;
 
   /** Read one object (null if absent). */
   get(href: string): Promise<CalendarObject | null>;

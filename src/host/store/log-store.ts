@@ -8,7 +8,8 @@
  *  - Only the index lives in memory; a value is read from the log (pread) when asked for, so
  *    the text of events nobody looks at stays on disk.
  *  - Opening reads index.json and replays the log past the offset it covers. The index is
- *    rewritten only after CHECKPOINT_BYTES of new log (amortised), and the log is compacted
+ *    rewritten only after CHECKPOINT_BYTES of new log, and at least half the log's size at the
+ *    last checkpoint (amortised), or on checkpoint(); the log is compacted
  *    (live records into objects-<gen+1>.log, then index.json names the new generation: the
  *    commit point) when less than half of it is live.
  *  - Crash safety: a SIGKILL mid-append leaves a torn last line, which the next open ignores
@@ -293,6 +294,10 @@ export class LogStore<S = null> extends EventEmitter {
   keys(prefix = ''): string[] {
     return [...this.index.keys()].filter((k) => k.startsWith(prefix));
   }
+  /** Stored keys that start with prefix, without copying them into an array. */
+  *keysWith(prefix: string): Generator<string, void, undefined> {
+    for (const k of this.index.keys()) if (k.startsWith(prefix)) yield k;
+  }
   get count(): number {
     return this.index.size;
   }
@@ -315,8 +320,18 @@ export class LogStore<S = null> extends EventEmitter {
     this.pendingBytes = 0;
     this.unflushed.clear();
     if (this.size - this.live > Math.max(this.live, COMPACT_SLACK)) this.compact();
-    else if (this.size - this.checkpointed >= CHECKPOINT_BYTES) this.writeIndex();
+    // Amortised: the index (which grows with the store) is rewritten once the log has grown by
+    // half of what it held at the last checkpoint, so a first download of 50,000 objects in
+    // batches writes it a few times, not once per batch; checkpoint() after a big change.
+    else if (this.size - this.checkpointed >= Math.max(CHECKPOINT_BYTES, this.checkpointed / 2))
+      this.writeIndex();
     return true;
+  }
+
+  /** Write the index now if more than CHECKPOINT_BYTES of the log are past it (after a big change). */
+  checkpoint(): void {
+    this.flush();
+    if (this.size - this.checkpointed >= CHECKPOINT_BYTES) this.writeIndex();
   }
 
   /** Rewrite the live records into a new generation; index.json naming it is the commit point. */
