@@ -57,7 +57,7 @@ interface Timed {
   out: string;
 }
 
-/** Run a command under GNU time: wall, user + system CPU, peak RSS. With timeoutS: null when it did not finish. */
+/** Under GNU time: wall, user + system CPU, peak RSS. With timeoutS: null when it did not finish. */
 function timed(argv: string[], env?: NodeJS.ProcessEnv): Timed;
 function timed(argv: string[], env: NodeJS.ProcessEnv | undefined, timeoutS: number): Timed | null;
 function timed(argv: string[], env: NodeJS.ProcessEnv = process.env, timeoutS?: number): Timed | null {

@@ -79,7 +79,7 @@ export class Mirror {
     this.etags = new StoreEtags(store);
   }
 
-  /** href → etag of every cached object (what a sync compares against): a view of the store's index, no copy. */
+  /** href → etag of every cached object (what a sync compares against): a view of the index. */
   private readonly etags: StoreEtags;
 
   static async open(stateDir: string, source: CalendarSource): Promise<Mirror> {
