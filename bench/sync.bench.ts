@@ -16,6 +16,7 @@ import {
   readFileSync,
   existsSync,
   mkdirSync,
+  openSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,7 +177,20 @@ async function one(n: number): Promise<Row> {
     }
 
     // The bridge, started plainly (no flags): idle CPU and RSS over IDLE_S seconds.
-    const child = spawn(process.execPath, [MAIN, 'bridge'], { env, stdio: 'ignore' });
+    // Its output goes to a file: a bridge that ends during the run says why (the bench stops).
+    const bridgeLog = join(cfg.dir, 'bridge.log');
+    const out = openSync(bridgeLog, 'a');
+    const child = spawn(process.execPath, [MAIN, 'bridge'], {
+      env: { ...env, HOSTHOG_LOG_LEVEL: 'info' },
+      stdio: ['ignore', out, out],
+    });
+    let bridgeGone = '';
+    let stopping = false;
+    child.once('exit', (code, sig) => {
+      if (stopping) return;
+      bridgeGone = `the bridge exited (${code ?? sig}): ${readFileSync(bridgeLog, 'utf8').slice(-3000)}`;
+      step(bridgeGone);
+    });
     const t0 = Date.now();
     await waitFor(() => existsSync(cfg.socket), 'bridge socket', 600_000, 50);
     const bridgeStartMs = Date.now() - t0;
@@ -184,6 +198,7 @@ async function one(n: number): Promise<Row> {
     const pid = bridgePid(child.pid!);
     const c0 = procStat(pid);
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    if (bridgeGone || !existsSync(`/proc/${pid}`)) throw new Error(bridgeGone || `bridge ${pid} is gone`);
     const c1 = procStat(pid);
     const idleCpuS = c1.cpuS - c0.cpuS;
     step(`${n}: idle bridge ${idleCpuS.toFixed(2)} s CPU in ${IDLE_S} s, RSS ${c1.rssMB.toFixed(0)} MB`);
@@ -251,6 +266,7 @@ async function one(n: number): Promise<Row> {
     const appended = sizesAfter[logName] - (sizesBefore[logName] ?? 0);
     const snapBytes = sizesAfter['snapshot.json'] ?? 0;
     const nearBytes = sizesAfter['snapshot-near.json'] ?? 0;
+    stopping = true;
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
 
