@@ -281,7 +281,13 @@ async function one(n: number): Promise<Row> {
         conf,
         `[general]\nstatus_path = "${vd}/status/"\n\n[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\nusername = "${srv.username}"\npassword = "${srv.password}"\n\n[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`,
       );
-      spawnSync('vdirsyncer', ['-c', conf, 'discover'], { input: 'y\n'.repeat(5), encoding: 'utf8' });
+      // discover is bounded too (at 50,000 events it took vdirsyncer about 5 minutes here).
+      spawnSync('vdirsyncer', ['-c', conf, 'discover'], {
+        input: 'y\n'.repeat(5),
+        encoding: 'utf8',
+        timeout: VDIR_TIMEOUT_S * 1000,
+        killSignal: 'SIGKILL',
+      });
       // Each step bounded (a 50,000-event first sync takes vdirsyncer far longer than the bench).
       vdirFirst = timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S);
       vdirIdle = vdirFirst ? timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S) : null;
@@ -322,6 +328,10 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const loadStart = loadavg();
+  // The servers' processes are unref'd (test harness): without this, waiting for a busy Radicale
+  // to stop (after vdirsyncer was cut off) could leave node with nothing to wait for, and it
+  // would exit 0 before writing the table.
+  const alive = setInterval(() => undefined, 60_000);
   const started = Date.now();
   for (const n of SIZES) rows.push(await one(n));
   const load = loadavg();
@@ -407,6 +417,7 @@ async function main(): Promise<void> {
       'calendar-query each read every item (about 2.6 s and 3 s at 50,000 here).',
   ].join('\n');
   writeSection(REPO, 'sync', body);
+  clearInterval(alive);
   process.stdout.write(body + '\n');
 }
 
