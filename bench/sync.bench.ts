@@ -281,15 +281,19 @@ async function one(n: number): Promise<Row> {
         conf,
         `[general]\nstatus_path = "${vd}/status/"\n\n[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\nusername = "${srv.username}"\npassword = "${srv.password}"\n\n[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`,
       );
-      // discover is bounded too (at 50,000 events it took vdirsyncer about 5 minutes here).
-      spawnSync('vdirsyncer', ['-c', conf, 'discover'], {
+      // discover is bounded too (at 50,000 events it took vdirsyncer about 5 minutes here); one
+      // that did not finish counts as a first sync that did not finish.
+      const discovered = spawnSync('vdirsyncer', ['-c', conf, 'discover'], {
         input: 'y\n'.repeat(5),
         encoding: 'utf8',
         timeout: VDIR_TIMEOUT_S * 1000,
         killSignal: 'SIGKILL',
       });
       // Each step bounded (a 50,000-event first sync takes vdirsyncer far longer than the bench).
-      vdirFirst = timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S);
+      vdirFirst =
+        discovered.status !== 0
+          ? null
+          : timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S);
       vdirIdle = vdirFirst ? timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S) : null;
       step(
         `${n}: vdirsyncer first ${vdirFirst?.wallS ?? 'dnf'} s, idle ${vdirIdle?.cpuS.toFixed(2) ?? 'dnf'} s CPU`,
