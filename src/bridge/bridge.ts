@@ -657,7 +657,10 @@ function stampOf(config: Config): string {
     .join('|');
 }
 
-/** The settings that differ between two configs, as "section.key" (the password is compared, never logged). */
+/**
+ * The settings that differ between two configs, as "section.key" (the password is compared, never
+ * logged).
+ */
 export function configChanges(a: Config, b: Config): string[] {
   const out: string[] = [];
   const walk = (x: unknown, y: unknown, path: string) => {

@@ -41,7 +41,10 @@ export interface SyncOutcome {
   stats: { requests: number; bytes: number };
 }
 
-/** What memory keeps of each object: its stamp (etag, or a hash of the text) and its last possible end (null: any time). */
+/**
+ * What memory keeps of each object: its stamp (etag, or a hash of the text) and its last possible end
+ * (null: any time).
+ */
 export interface ObjectSummary {
   s: string;
   l: number | null;
@@ -145,7 +148,10 @@ export class Mirror {
   get meta(): Readonly<MirrorMeta> {
     return this.metaValue;
   }
-  /** Switch to a re-opened source (new credentials); a different calendar resets the cache at the next sync. */
+  /**
+   * Switch to a re-opened source (new credentials); a different calendar resets the cache at the next
+   * sync.
+   */
   useSource(source: CalendarSource): void {
     this.source = source;
   }

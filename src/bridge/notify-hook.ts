@@ -171,7 +171,9 @@ export function telling(
       log.info({ from: caller.user, reached: reached.size }, 'message sent');
       return {
         action: 'notified',
-        summary: `sent to ${reached.size} user${reached.size === 1 ? '' : 's'} logged in (${[...reached].join(', ') || 'nobody reached'})`,
+        summary:
+          `sent to ${reached.size} user${reached.size === 1 ? '' : 's'} logged in ` +
+          `(${[...reached].join(', ') || 'nobody reached'})`,
         reached: [...reached],
       };
     },

@@ -91,11 +91,12 @@ export class CalendarWriter {
     await this.cache.remember(obj);
     const range = formatRange(spec.start, spec.end, this.config.timezone, now);
     const what = spec.resources.length ? spec.resources.join(',') : this.config.host;
+    const how = spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared';
     return {
       action: 'claimed',
       uid,
       summary:
-        `claimed ${what} ${spec.hog ? 'exclusively (hog)' : spec.mode === 'exclusive' ? 'exclusively' : 'shared'} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (id ${uid})` +
+        `claimed ${what} ${how} ${range}${spec.rrule ? ' (repeating)' : ''} for ${spec.user} (id ${uid})` +
         (overrules?.length
           ? `; overrules ${overrules.map((c) => `${c.user}'s claim (id ${c.uid})`).join(', ')}: they are told`
           : ''),
@@ -123,10 +124,11 @@ export class CalendarWriter {
       );
     const { patch, recurrenceId } = planExtend(claim, by, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
+    const range = formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now);
     return {
       action: 'extended',
       uid: claim.uid,
-      summary: `extended ${claim.user}'s claim to ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (id ${claim.uid})`,
+      summary: `extended ${claim.user}'s claim to ${range} (id ${claim.uid})`,
     };
   }
 
@@ -135,10 +137,11 @@ export class CalendarWriter {
     const claim = findMyClaim(this.claims(), actor.user, now, uid, this.config.timezone);
     const { patch, recurrenceId } = planEdit(claim, changes, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
+    const range = formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now);
     return {
       action: 'edited',
       uid: claim.uid,
-      summary: `edited ${claim.user}'s claim ${formatRange(patch.start ?? claim.start, patch.end ?? claim.end, this.config.timezone, now)} (id ${claim.uid})`,
+      summary: `edited ${claim.user}'s claim ${range} (id ${claim.uid})`,
     };
   }
 
@@ -171,7 +174,9 @@ export class CalendarWriter {
       : {
           action: 'cancelled',
           uid: claim.uid,
-          summary: `cancelled ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (id ${claim.uid}${once})`,
+          summary:
+            `cancelled ${claim.user}'s claim ` +
+            `${formatRange(claim.start, claim.end, this.config.timezone, now)} (id ${claim.uid}${once})`,
         };
   }
 
@@ -181,10 +186,11 @@ export class CalendarWriter {
     const { spec } = planAnnounce(text, start, end, actor, this.config, now, uid);
     const obj = await this.source.create(`${uid}.ics`, encodeEvent(spec, now));
     await this.cache.remember(obj);
+    const range = formatRange(spec.start, spec.end, this.config.timezone, now);
     return {
       action: 'announced',
       uid,
-      summary: `announced ${formatRange(spec.start, spec.end, this.config.timezone, now)}: ${cleanText(spec.text, 100)} (id ${uid})`,
+      summary: `announced ${range}: ${cleanText(spec.text, 100)} (id ${uid})`,
     };
   }
 
@@ -195,10 +201,11 @@ export class CalendarWriter {
     if (hog) checkHoggable(claim);
     const { patch, recurrenceId } = planEdit(claim, { hog, allow }, actor, this.claims(), this.config, now);
     await this.patch(claim, patch, recurrenceId);
+    const range = formatRange(claim.start, claim.end, this.config.timezone, now);
     return {
       action: hog ? 'hogged' : 'unhogged',
       uid: claim.uid,
-      summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (id ${claim.uid})`,
+      summary: `${hog ? 'hog on' : 'hog off'} for ${claim.user}'s claim ${range} (id ${claim.uid})`,
     };
   }
 
@@ -268,7 +275,8 @@ export class CalendarWriter {
     await this.cache.remember(updated);
     const summary = change.close
       ? `closed the requests on ${claim.user}'s claim (uid ${claim.uid})`
-      : `asked ${claim.user} for their claim ${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})`;
+      : `asked ${claim.user} for their claim ` +
+        `${formatRange(claim.start, claim.end, this.config.timezone, now)} (uid ${claim.uid})`;
     return {
       action: change.close ? 'request-closed' : 'requested',
       uid: claim.uid,
@@ -306,11 +314,14 @@ export class CalendarWriter {
         from: new Date(now.getTime() - day),
         to: new Date(now.getTime() + this.config.bridge.windowDays * day),
       }).occurrences[0];
+      const label = (o: NonNullable<typeof occ>): string =>
+        o.kind === 'claim' ? `${o.user} ${o.mode}${o.note ? ': ' + o.note : ''}` : o.text;
       const what = occ
-        ? `${occ.kind === 'claim' ? `${occ.user} ${occ.mode}${occ.note ? ': ' + occ.note : ''}` : occ.text} ${formatRange(occ.start, occ.end, this.config.timezone, now)}`
+        ? `${label(occ)} ${formatRange(occ.start, occ.end, this.config.timezone, now)}`
         : 'no longer in the window';
       throw new PreconditionFailedError(
-        `claim ${claim.uid} was changed by someone else meanwhile (now: ${cleanText(what, 120)}); nothing was overwritten`,
+        `claim ${claim.uid} was changed by someone else meanwhile (now: ${cleanText(what, 120)}); ` +
+          'nothing was overwritten',
         'look at it with hosthog list, then run your command again',
       );
     }

@@ -206,7 +206,10 @@ export class CalDavSource implements CalendarSource {
     const gone = new Set<string>();
     let current = token;
     for (let round = 0; ; round++) {
-      const body = `<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>${xmlText(current)}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`;
+      const body =
+        '<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:">' +
+        `<d:sync-token>${xmlText(current)}</d:sync-token><d:sync-level>1</d:sync-level>` +
+        '<d:prop><d:getetag/></d:prop></d:sync-collection>';
       const res = await this.http.davXml(
         this.url,
         { method: 'REPORT', depth: '1', body },
@@ -393,7 +396,11 @@ export class CalDavSource implements CalendarSource {
     const missing: string[] = [];
     for (let i = 0; i < want.length; i += MULTIGET_BATCH) {
       const batch = want.slice(i, i + MULTIGET_BATCH);
-      const body = `<?xml version="1.0" encoding="utf-8"?><c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop>${batch.map((h) => `<d:href>${xmlText(h)}</d:href>`).join('')}</c:calendar-multiget>`;
+      const hrefs = batch.map((h) => `<d:href>${xmlText(h)}</d:href>`).join('');
+      const body =
+        '<?xml version="1.0" encoding="utf-8"?>' +
+        '<c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">' +
+        `<d:prop><d:getetag/><c:calendar-data/></d:prop>${hrefs}</c:calendar-multiget>`;
       const res = await this.http.davXml(
         this.url,
         { method: 'REPORT', depth: '1', body },
@@ -419,7 +426,10 @@ export class CalDavSource implements CalendarSource {
     store?: (objects: CalendarObject[]) => Promise<void>,
   ): Promise<{ objects: CalendarObject[]; missing: string[]; streamed: number } | null> {
     const body =
-      '<?xml version="1.0" encoding="utf-8"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>';
+      '<?xml version="1.0" encoding="utf-8"?>' +
+      '<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">' +
+      '<d:prop><d:getetag/><c:calendar-data/></d:prop>' +
+      '<c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>';
     // With a store: plain events (one href, 2xx, their data) go to it in batches while the
     // answer streams; everything else (the collection, errors, oversize) is looked at below.
     let batch: CalendarObject[] = [];

@@ -231,14 +231,18 @@ export class CalDavHttp {
       `calendar login failed for ${this.opts.username} at ${this.opts.url} (HTTP ${status})`,
       status === 403
         ? 'this account may not read that calendar: check [calendar] url and username'
-        : 'fix the password in [calendar] password_file (for Nextcloud use an app password) or [calendar] username',
+        : 'fix the password in [calendar] password_file (for Nextcloud use an app password) ' +
+            'or [calendar] username',
     );
   }
 
   unavailable(status: number, statusText: string, headers: Headers): CalendarUnavailableError {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'), Date.now());
     return new CalendarUnavailableError(
-      `calendar server at ${origin(this.opts.url)} answered HTTP ${status} ${cleanText(statusText, 60)}`.trim(),
+      (
+        `calendar server at ${origin(this.opts.url)} ` +
+        `answered HTTP ${status} ${cleanText(statusText, 60)}`
+      ).trim(),
       retryAfterMs !== undefined
         ? `it asked to retry in ${Math.ceil(retryAfterMs / 1000)}s`
         : 'will retry at the next poll',
@@ -250,8 +254,10 @@ export class CalDavHttp {
     if (e instanceof HosthogError) return e;
     const name = (e as { name?: string })?.name;
     if (timedOut || name === 'TimeoutError') {
+      const seconds = Math.round(this.opts.timeoutMs / 100) / 10;
       return new CalendarUnavailableError(
-        `calendar server at ${origin(this.opts.url)} did not answer within ${Math.round(this.opts.timeoutMs / 100) / 10}s (nothing arrived for that long)`,
+        `calendar server at ${origin(this.opts.url)} did not answer within ${seconds}s ` +
+          '(nothing arrived for that long)',
         'raise [calendar] timeout if the server is just slow',
       );
     }
@@ -303,7 +309,10 @@ export class CalDavHttp {
       default:
         if (status >= 500) return this.unavailable(status, statusText, headers);
         return new HosthogError(
-          `${what} failed: calendar server answered HTTP ${status} ${cleanText(statusText, 60)}${snippet}`.trim(),
+          (
+            `${what} failed: calendar server answered HTTP ${status} ` +
+            `${cleanText(statusText, 60)}${snippet}`
+          ).trim(),
         );
     }
   }

@@ -194,7 +194,8 @@ export class VdirSource implements CalendarSource {
     if (!isDir) {
       throw new CalendarUnavailableError(
         `the calendar directory ${this.dir} is missing`,
-        'restore or mount it; until then hosthog shows what it last knew. Removed on purpose? mkdir it again: its events then count as deleted',
+        'restore or mount it; until then hosthog shows what it last knew. ' +
+          'Removed on purpose? mkdir it again: its events then count as deleted',
       );
     }
   }

@@ -136,7 +136,10 @@ function ruleEnd(rule: string, start: number): number {
 /** First letters of the properties read here (BEGIN, END, DTSTART, DTEND, DURATION, RRULE, RDATE). */
 const WANTED = new Set(['B', 'E', 'D', 'R', 'b', 'e', 'd', 'r']);
 
-/** The unfolded content lines that may matter (one pass, no copy of the whole text): 50,000 objects a first sync. */
+/**
+ * The unfolded content lines that may matter (one pass, no copy of the whole text): 50,000 objects a
+ * first sync.
+ */
 function* relevantLines(ics: string): Generator<string> {
   let pos = 0;
   let cur: string | null = null;

@@ -78,7 +78,10 @@ export class LogStore<S = null> extends EventEmitter {
   private live = 0;
   private readonly mode: number;
   private readonly summarize: (value: unknown) => S;
-  /** True when opening found an index it could not use (unreadable, or naming a missing log): the store started empty. */
+  /**
+   * True when opening found an index it could not use (unreadable, or naming a missing log): the store
+   * started empty.
+   */
   wasReset = false;
   /** Bytes this store wrote to disk (log appends, index and compactions): for tests and the bench. */
   bytesWritten = 0;

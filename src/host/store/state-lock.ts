@@ -1,9 +1,9 @@
 /**
  * One bridge per state directory: state_dir/bridge.pid names the bridge that uses it. Created
- * atomically with its content (link()); a file left by a bridge that died (kill -9, power loss) is taken over when no
- * live process with that pid is a hosthog bridge run by the same user (root) from the same node
- * (isHosthogBridge: not merely any process whose arguments contain "bridge"). Two bridges on one cache would each
- * enforce hogs, notify twice and race on the cache.
+ * atomically with its content (link()); a file left by a bridge that died (kill -9, power loss) is
+ * taken over when no live process with that pid is a hosthog bridge run by the same user (root) from
+ * the same node (isHosthogBridge: not merely any process whose arguments contain "bridge"). Two
+ * bridges on one cache would each enforce hogs, notify twice and race on the cache.
  */
 import {
   linkSync,
