@@ -16,7 +16,9 @@ import { spawn } from 'node:child_process';
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
-test('bridge on Radicale: PUT, edit and delete by another client show in the motd within one poll', async (t) => {
+const putEditDeleteShow =
+  'bridge on Radicale: PUT, edit and delete by another client show in the motd within one poll';
+test(putEditDeleteShow, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
   const cfg = writeTestConfig({
@@ -122,7 +124,9 @@ test('bridge on Radicale: PUT, edit and delete by another client show in the mot
     assert.ok([...l].length <= 80, `motd line over 80 columns: ${l}`);
 });
 
-test('hosthog sync on the embedded default (local calendar directory) writes motd and snapshot', async (t) => {
+const syncOnEmbeddedDefault =
+  'hosthog sync on the embedded default (local calendar directory) writes motd and snapshot';
+test(syncOnEmbeddedDefault, async (t) => {
   const cfg = writeTestConfig({});
   const r = await runCli(['sync'], { env: { HOSTHOG_CONFIG: cfg.path } });
   assert.equal(r.code, 0, r.stderr);
@@ -141,7 +145,10 @@ test('hosthog sync on the embedded default (local calendar directory) writes mot
   assert.equal(far.code, 64, far.stderr);
   assert.match(
     far.stderr,
-    /^hosthog: .* is outside what this host has cached \(.* to .*\) \(look further ahead in the calendar app, or raise \[bridge\] window_days\)\n$/,
+    new RegExp(
+      /^hosthog: .* is outside what this host has cached \(.* to .*\) /.source +
+        /\(look further ahead in the calendar app, or raise \[bridge\] window_days\)\n$/.source,
+    ),
   );
   const past = await runCli(['status', '--at', '2020-01-01 10:00', '--json'], {
     env: { HOSTHOG_CONFIG: cfg.path },
@@ -167,7 +174,10 @@ test('bad config: every problem on its own line with the fix, exit 78, no stack 
   assert.match(r2.stderr, /\[calendar\] timeout = "forever" is not a duration/);
 });
 
-test("hosthog doctor names the events hosthog cannot read (a phone's event nobody would see otherwise), with control bytes stripped", async () => {
+const doctorNamesUnreadable =
+  "hosthog doctor names the events hosthog cannot read (a phone's event nobody would see otherwise), " +
+  'with control bytes stripped';
+test(doctorNamesUnreadable, async () => {
   const vdir = mkdtempSync(join(tmpdir(), 'hh-doctor-vdir-'));
   const cfg = writeTestConfig({ vdir });
   const now = Date.now();
@@ -204,7 +214,10 @@ test("hosthog doctor names the events hosthog cannot read (a phone's event nobod
   assert.match(u.stdout, /state directory .* belongs to the bridge \(run hosthog doctor as root/);
 });
 
-test('doctor on a fresh install: a calendar directory not created yet and a missing admin_group are warnings with the fix, not failures', async () => {
+const doctorOnFreshInstall =
+  'doctor on a fresh install: a calendar directory not created yet and a missing admin_group ' +
+  'are warnings with the fix, not failures';
+test(doctorOnFreshInstall, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hh-fresh-'));
   const cfg = writeTestConfig({ vdir: join(dir, 'not-yet'), extra: 'admin_group = "hh-no-such-group"' });
   const d = await runCli(['doctor'], { env: { HOSTHOG_CONFIG: cfg.path } });
@@ -219,7 +232,11 @@ test('doctor on a fresh install: a calendar directory not created yet and a miss
   assert.match(d.stdout, /^FAIL {2}the bridge is not running \(no live bridge/m);
   assert.match(
     d.stdout,
-    /^warn +admin_group "hh-no-such-group" does not exist: only root can announce or change others' claims\n +fix: groupadd hh-no-such-group/m,
+    new RegExp(
+      /^warn +admin_group "hh-no-such-group" does not exist: /.source +
+        /only root can announce or change others' claims\n +fix: groupadd hh-no-such-group/.source,
+      'm',
+    ),
   );
   assert.match(d.stdout, /^warn +calendar directory .*not-yet does not exist yet\n +fix: start the bridge/m);
 });
@@ -239,12 +256,18 @@ test('a reader that stops early (hosthog doctor | head -1) ends the CLI quietly,
   assert.doesNotMatch(err, /EPIPE|\n\s+at /);
 });
 
-test('a mistyped command or option: one line naming it, exit 64 (status, the default command, does not swallow it)', async () => {
+const mistypedCommand =
+  'a mistyped command or option: one line naming it, exit 64 ' +
+  '(status, the default command, does not swallow it)';
+test(mistypedCommand, async () => {
   const cfg = writeTestConfig({});
   for (const [args, re] of [
     [
       ['statsu'],
-      /^hosthog: unknown command "statsu" \(did you mean "hosthog status" or "hosthog stats"\? the commands are status, claim, .*; see hosthog --help\)\n$/,
+      new RegExp(
+        /^hosthog: unknown command "statsu" \(did you mean "hosthog status" or "hosthog stats"\? /.source +
+          /the commands are status, claim, .*; see hosthog --help\)\n$/.source,
+      ),
     ],
     [['claim', '--bogus'], /^hosthog: unknown option '--bogus' \(see hosthog --help\)\n$/],
     [['status', '--at'], /^hosthog: option '--at <time>' argument missing \(see hosthog --help\)\n$/],
@@ -271,7 +294,10 @@ test('a mistyped command or option: one line naming it, exit 64 (status, the def
   );
 });
 
-test('one bridge per state directory: a second is refused in one line; one killed with -9 leaves nothing in the way', async (t) => {
+const oneBridgePerStateDir =
+  'one bridge per state directory: a second is refused in one line; ' +
+  'one killed with -9 leaves nothing in the way';
+test(oneBridgePerStateDir, async (t) => {
   const cfg = writeTestConfig({});
   const first = startCli(['bridge'], { env: { HOSTHOG_CONFIG: cfg.path } });
   t.after(() => {

@@ -24,17 +24,22 @@ import type { Claim } from '../src/core/types.js';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-test('object store: SIGKILL in the middle of appends leaves a consistent store (both keys from one flush)', async () => {
+const sigkillAppends =
+  'object store: SIGKILL in the middle of appends leaves a consistent store (both keys from one flush)';
+test(sigkillAppends, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-logcrash-'));
   const compiled = import.meta.url.includes('/dist/');
   const mod = compiled
     ? join(REPO, 'dist/src/host/store/log-store.js')
     : join(REPO, 'src/host/store/log-store.ts');
+  const writeLoop =
+    "for (let i = 0; ; i++) { await s.set('k', { i, big }); await s.set('n', i); s.flush(); " +
+    "if (i === 0) process.stdout.write('go\\n'); }";
   const script = `
     const { LogStore } = await import(${JSON.stringify(mod)});
     const s = new LogStore(${JSON.stringify(dir)});
     const big = 'x'.repeat(200000);
-    for (let i = 0; ; i++) { await s.set('k', { i, big }); await s.set('n', i); s.flush(); if (i === 0) process.stdout.write('go\\n'); }`;
+    ${writeLoop}`;
   for (let round = 0; round < 6; round++) {
     const args = compiled
       ? ['--input-type=module', '-e', script]
@@ -56,7 +61,10 @@ test('object store: SIGKILL in the middle of appends leaves a consistent store (
   }
 });
 
-test('object store: a one-entry change appends about one entry; compaction and clear keep exactly the live entries', async () => {
+const oneEntryChange =
+  'object store: a one-entry change appends about one entry; ' +
+  'compaction and clear keep exactly the live entries';
+test(oneEntryChange, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-logstore-'));
   const s = new LogStore<number>(dir, { summarize: (v) => (v as { n: number }).n });
   await s.setMany(
@@ -92,7 +100,9 @@ test('object store: a one-entry change appends about one entry; compaction and c
   assert.equal(new LogStore(dir).count, 0);
 });
 
-test('bridge cache on Radicale: idle poll writes nothing, restart decodes nothing, history is never decoded', async (t) => {
+const idlePollWritesNothing =
+  'bridge cache on Radicale: idle poll writes nothing, restart decodes nothing, history is never decoded';
+test(idlePollWritesNothing, async (t) => {
   const srv = await startRadicale();
   t.after(() => srv.destroy());
   const auth = 'Basic ' + Buffer.from(`${srv.username}:${srv.password}`).toString('base64');

@@ -44,7 +44,9 @@ test('MultistatusReader hands complete responses to take() as they close; the re
   );
 });
 
-test('Radicale: a first sync stores the events in batches while they stream; then a delta works', async (t) => {
+const streamsInBatches =
+  'Radicale: a first sync stores the events in batches while they stream; then a delta works';
+test(streamsInBatches, async (t) => {
   const srv = await startRadicale();
   const dir = mkdtempSync(join(tmpdir(), 'hh-stream-'));
   t.after(async () => {

@@ -9,7 +9,9 @@ import { startRadicale } from './harness/servers.js';
 import { startFaultProxy } from './harness/fault-proxy.js';
 import { modelRuns } from './harness/mirror-model.js';
 
-test('mirror model: 120 runs on Radicale with faults (token expiry, 5xx, truncation, timeouts, restarts)', async (t) => {
+const modelWithFaults =
+  'mirror model: 120 runs on Radicale with faults (token expiry, 5xx, truncation, timeouts, restarts)';
+test(modelWithFaults, async (t) => {
   const server = await startRadicale();
   t.after(() => server.destroy());
   const proxy = await startFaultProxy(server.calendarUrl);

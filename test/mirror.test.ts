@@ -129,7 +129,9 @@ for (const start of [startRadicale, startXandikos]) {
       assert.ok(m2.meta.token && !m2.meta.token.includes('deadbeef'));
     });
 
-    test('server stopped: sync fails as unavailable, cache and token kept, failing-since recorded', async (t) => {
+    const serverStopped =
+      'server stopped: sync fails as unavailable, cache and token kept, failing-since recorded';
+    test(serverStopped, async (t) => {
       const srv = await start();
       t.after(() => srv.destroy());
       await seed(srv, 3);
@@ -152,17 +154,22 @@ for (const start of [startRadicale, startXandikos]) {
   });
 }
 
-test('cache file survives SIGKILL in the middle of writes: always a complete, parseable version', async () => {
+const survivesSigkill =
+  'cache file survives SIGKILL in the middle of writes: always a complete, parseable version';
+test(survivesSigkill, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-crash-'));
   const compiled = import.meta.url.includes('/dist/');
   const mod = compiled
     ? join(REPO, 'dist/src/host/store/file-store.js')
     : join(REPO, 'src/host/store/file-store.ts');
+  const writeLoop =
+    "for (let i = 0; ; i++) { await s.set('k', { i, big }); await s.set('n', i); s.flush(); " +
+    "if (i === 0) process.stdout.write('go\\n'); }";
   const script = `
     const { FileStore } = await import(${JSON.stringify(mod)});
     const s = new FileStore(${JSON.stringify(join(dir, 'cache.json'))});
     const big = 'x'.repeat(200000);
-    for (let i = 0; ; i++) { await s.set('k', { i, big }); await s.set('n', i); s.flush(); if (i === 0) process.stdout.write('go\\n'); }`;
+    ${writeLoop}`;
   for (let round = 0; round < 6; round++) {
     const args = compiled
       ? ['--input-type=module', '-e', script]
@@ -180,7 +187,10 @@ test('cache file survives SIGKILL in the middle of writes: always a complete, pa
   }
 });
 
-test('a cache written by an earlier format (one JSON file, keyv JSON strings) is moved into the object store, not re-downloaded', async () => {
+const earlierFormat =
+  'a cache written by an earlier format (one JSON file, keyv JSON strings) is moved into the object store, ' +
+  'not re-downloaded';
+test(earlierFormat, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hosthog-format1-'));
   const data = vevent(
     'old-1',

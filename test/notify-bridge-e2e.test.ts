@@ -75,236 +75,239 @@ async function stopBridge(b: Bridge, signal: NodeJS.Signals): Promise<void> {
 }
 
 const HOSTILE_NOTE =
-  '\u001b]0;EVILTITLE\u0007\u001b[2J\u001b[31mred\u001b[0m bell\u0007 \u202eesrever\u202c $(touch /tmp/hh-pwned-e2e) #{pane_id} end';
+  '\u001b]0;EVILTITLE\u0007\u001b[2J\u001b[31mred\u001b[0m bell\u0007 ' +
+  '\u202eesrever\u202c $(touch /tmp/hh-pwned-e2e) #{pane_id} end';
 
-test(
-  'notifications through the real bridge: new/reminder/started once each across restarts; notify, who, motd, hostile title',
-  { timeout: 300_000 },
-  async (t) => {
-    const bob = users['hh-bob'];
-    const alice = users['hh-alice'];
-    const carol = users['hh-carol'];
-    const dir = mkdtempSync('/tmp/hh-nbe2e-');
-    chmodSync(dir, 0o755);
-    const vdir = join(dir, 'calendar');
-    mkdirSync(vdir, { mode: 0o755 });
-    const sshDir = join(dir, 'ssh');
-    mkdirSync(sshDir, { mode: 0o755 });
-    const outer = join(dir, 'outer.sock');
-    const label = `hhnbe${process.pid}`;
-    const procs: ChildProcess[] = [];
-    const bridges: Bridge[] = [];
-    let bobSock = '';
-    t.after(async () => {
-      for (const b of bridges) await stopBridge(b, 'SIGTERM').catch(() => undefined);
-      for (const p of procs.reverse()) {
-        try {
-          p.kill('SIGTERM');
-        } catch {
-          /* gone */
-        }
+const throughRealBridge =
+  'notifications through the real bridge: new/reminder/started once each across restarts; ' +
+  'notify, who, motd, hostile title';
+test(throughRealBridge, { timeout: 300_000 }, async (t) => {
+  const bob = users['hh-bob'];
+  const alice = users['hh-alice'];
+  const carol = users['hh-carol'];
+  const dir = mkdtempSync('/tmp/hh-nbe2e-');
+  chmodSync(dir, 0o755);
+  const vdir = join(dir, 'calendar');
+  mkdirSync(vdir, { mode: 0o755 });
+  const sshDir = join(dir, 'ssh');
+  mkdirSync(sshDir, { mode: 0o755 });
+  const outer = join(dir, 'outer.sock');
+  const label = `hhnbe${process.pid}`;
+  const procs: ChildProcess[] = [];
+  const bridges: Bridge[] = [];
+  let bobSock = '';
+  t.after(async () => {
+    for (const b of bridges) await stopBridge(b, 'SIGTERM').catch(() => undefined);
+    for (const p of procs.reverse()) {
+      try {
+        p.kill('SIGTERM');
+      } catch {
+        /* gone */
       }
-      killTmux(outer);
-      if (bobSock) killTmux(bobSock);
-      await sleep(200);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync('/tmp/hh-pwned-e2e', { force: true });
-    });
+    }
+    killTmux(outer);
+    if (bobSock) killTmux(bobSock);
+    await sleep(200);
+    rmSync(dir, { recursive: true, force: true });
     rmSync('/tmp/hh-pwned-e2e', { force: true });
+  });
+  rmSync('/tmp/hh-pwned-e2e', { force: true });
 
-    const cfg = writeTestConfig({
-      dir,
-      vdir,
-      host: HOST,
-      extra: '[notify]\nreminders = ["1m"]\nchannels = ["wall", "tmux"]\nrate_limit_per_hour = 2\n',
-    });
-    const login = await sshLogin(bob, sshDir, procs);
-    bobSock = await tmuxWithClient(bob, label, outer);
-    const tmuxLog = () => sh(['tmux', '-S', bobSock, 'show-messages']);
-    const tmuxCount = (re: RegExp) =>
+  const cfg = writeTestConfig({
+    dir,
+    vdir,
+    host: HOST,
+    extra: '[notify]\nreminders = ["1m"]\nchannels = ["wall", "tmux"]\nrate_limit_per_hour = 2\n',
+  });
+  const login = await sshLogin(bob, sshDir, procs);
+  bobSock = await tmuxWithClient(bob, label, outer);
+  const tmuxLog = () => sh(['tmux', '-S', bobSock, 'show-messages']);
+  const tmuxCount = (re: RegExp) =>
+    tmuxLog()
+      .split('\n')
+      .filter((l) => / message: hosthog: /.test(l) && re.test(l)).length;
+
+  let bridge = await startBridge(cfg, bridges);
+  await waitFor(() => existsSync(join(cfg.stateDir, 'snapshot.json')), 'first refresh', 20_000);
+  await sleep(500);
+
+  // The claim appears in the vdir, written by another client; it starts ~75 s from now.
+  const t0 = Date.now();
+  const start = new Date(Math.ceil((t0 + 75_000) / 1000) * 1000);
+  dropEvent(
+    vdir,
+    'paper',
+    vevent('paper-1@test', 'hh-alice exclusive: paper', start, new Date(start.getTime() + 600_000)),
+  );
+  const NEW = `hh-alice claimed ${HOST}`;
+  const REMIND = new RegExp(`hh-alice's claim on ${HOST} starts in \\d`);
+  const STARTED = `hh-alice's claim on ${HOST} started`;
+  await waitFor(() => login.out().includes(NEW), "new-claim notice on bob's tty", 12_000);
+  const newAfter = Date.now() - t0;
+  t.diagnostic(`new-claim notice on the tty ${newAfter} ms after the file appeared`);
+  assert.ok(newAfter <= 12_000, `within a poll or two: ${newAfter} ms`);
+  await waitFor(() => tmuxCount(new RegExp(NEW)) >= 1, "new-claim notice on bob's tmux", 5000);
+  // (wall sends CR LF; the pty's ONLCR adds one more CR before each LF.)
+  assert.match(
+    login.out(),
+    new RegExp(
+      `\\*\\*\\* hosthog ${HOST} \\(urgent\\) \\*\\*\\*\\r+\\n` +
+        `hh-alice claimed ${HOST}\\r+\\n` +
+        `exclusive: the whole host, \\d\\d:\\d\\d–\\d\\d:\\d\\d · "paper"\\r+\\n`,
+    ),
+  );
+
+  // Restart 1: SIGTERM + start (before the reminder is due at start − 1 min).
+  await stopBridge(bridge, 'SIGTERM');
+  assert.equal(bridge.exitCode, 0, bridge.output().slice(-1500));
+  bridge = await startBridge(cfg, bridges);
+  await waitFor(
+    () => REMIND.test(login.out()),
+    "reminder on bob's tty",
+    start.getTime() - 60_000 - Date.now() + 15_000,
+  );
+  await waitFor(() => tmuxCount(REMIND) >= 1, "reminder on bob's tmux", 5000);
+  assert.ok(Date.now() >= start.getTime() - 60_000, 'reminder not early');
+
+  // Restart 2: kill -9 + start (a stale socket is left behind).
+  await stopBridge(bridge, 'SIGKILL');
+  bridge = await startBridge(cfg, bridges);
+
+  // hosthog notify as hh-alice (claiming to be someone else): signed with the verified sender.
+  const env = { HOSTHOG_CONFIG: cfg.path, HOME: alice.home, USER: 'someone-else', LOGNAME: 'someone-else' };
+  // Unique per run: another copy of this test may run at the same time and reach bob too.
+  const msg = `please stop your jobs on gpu1 by 17:00 [${HOST}]`;
+  const r1 = await runCli(['notify', msg], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stdout, /hh-bob/);
+  await waitFor(() => login.out().includes(`${msg} — from hh-alice`), "message on bob's tty", 5000);
+  assert.ok(login.out().includes('Message from hh-alice'));
+  assert.ok(!login.out().includes('someone-else'));
+  await waitFor(
+    () =>
       tmuxLog()
         .split('\n')
-        .filter((l) => / message: hosthog: /.test(l) && re.test(l)).length;
+        .filter(
+          (l) =>
+            / message: hosthog: /.test(l) && l.includes(`Message from hh-alice — ${msg} — from hh-alice`),
+        ).length === 1,
+    "message on bob's tmux",
+    5000,
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${tmuxLog()}`);
+  });
+  const r2 = await runCli(['notify', `second one ${HOST}`], {
+    uid: alice.uid,
+    gid: alice.gid,
+    env,
+    cwd: REPO,
+  });
+  assert.equal(r2.code, 0, r2.stderr);
+  const r3 = await runCli(['notify', `third one ${HOST}`], {
+    uid: alice.uid,
+    gid: alice.gid,
+    env,
+    cwd: REPO,
+  });
+  assert.equal(r3.code, 77, `${r3.stdout}\n${r3.stderr}`);
+  assert.equal(r3.stderr.trim().split('\n').length, 1, r3.stderr);
+  assert.match(r3.stderr, /2 messages in the last hour/);
+  await sleep(500);
+  assert.ok(!login.out().includes(`third one ${HOST}`));
 
-    let bridge = await startBridge(cfg, bridges);
-    await waitFor(() => existsSync(join(cfg.stateDir, 'snapshot.json')), 'first refresh', 20_000);
-    await sleep(500);
+  // hosthog who, as a plain user, through the bridge.
+  const cenv = { HOSTHOG_CONFIG: cfg.path, HOME: carol.home };
+  const w = await runCli(['who'], { uid: carol.uid, gid: carol.gid, env: cenv, cwd: REPO });
+  assert.equal(w.code, 0, w.stderr);
+  const bobLine = w.stdout.split('\n').find((l) => l.startsWith('hh-bob '));
+  assert.ok(bobLine && /tmux/.test(bobLine) && /ssh|tty/.test(bobLine), w.stdout);
+  const wj = await runCli(['who', '--json'], { uid: carol.uid, gid: carol.gid, env: cenv, cwd: REPO });
+  assert.equal(wj.code, 0, wj.stderr);
+  const parsed = JSON.parse(wj.stdout) as { rows: { user: string; how: string[] }[]; flags: unknown[] };
+  const row = parsed.rows.find((r) => r.user === 'hh-bob');
+  assert.ok(
+    row && row.how.includes('tmux') && (row.how.includes('ssh') || row.how.includes('tty')),
+    wj.stdout,
+  );
 
-    // The claim appears in the vdir, written by another client; it starts ~75 s from now.
-    const t0 = Date.now();
-    const start = new Date(Math.ceil((t0 + 75_000) / 1000) * 1000);
-    dropEvent(
-      vdir,
-      'paper',
-      vevent('paper-1@test', 'hh-alice exclusive: paper', start, new Date(start.getTime() + 600_000)),
-    );
-    const NEW = `hh-alice claimed ${HOST}`;
-    const REMIND = new RegExp(`hh-alice's claim on ${HOST} starts in \\d`);
-    const STARTED = `hh-alice's claim on ${HOST} started`;
-    await waitFor(() => login.out().includes(NEW), "new-claim notice on bob's tty", 12_000);
-    const newAfter = Date.now() - t0;
-    t.diagnostic(`new-claim notice on the tty ${newAfter} ms after the file appeared`);
-    assert.ok(newAfter <= 12_000, `within a poll or two: ${newAfter} ms`);
-    await waitFor(() => tmuxCount(new RegExp(NEW)) >= 1, "new-claim notice on bob's tmux", 5000);
-    // (wall sends CR LF; the pty's ONLCR adds one more CR before each LF.)
-    assert.match(
-      login.out(),
-      new RegExp(
-        `\\*\\*\\* hosthog ${HOST} \\(urgent\\) \\*\\*\\*\\r+\\nhh-alice claimed ${HOST}\\r+\\nexclusive: the whole host, \\d\\d:\\d\\d–\\d\\d:\\d\\d · "paper"\\r+\\n`,
-      ),
-    );
-
-    // Restart 1: SIGTERM + start (before the reminder is due at start − 1 min).
-    await stopBridge(bridge, 'SIGTERM');
-    assert.equal(bridge.exitCode, 0, bridge.output().slice(-1500));
-    bridge = await startBridge(cfg, bridges);
-    await waitFor(
-      () => REMIND.test(login.out()),
-      "reminder on bob's tty",
-      start.getTime() - 60_000 - Date.now() + 15_000,
-    );
-    await waitFor(() => tmuxCount(REMIND) >= 1, "reminder on bob's tmux", 5000);
-    assert.ok(Date.now() >= start.getTime() - 60_000, 'reminder not early');
-
-    // Restart 2: kill -9 + start (a stale socket is left behind).
-    await stopBridge(bridge, 'SIGKILL');
-    bridge = await startBridge(cfg, bridges);
-
-    // hosthog notify as hh-alice (claiming to be someone else): signed with the verified sender.
-    const env = { HOSTHOG_CONFIG: cfg.path, HOME: alice.home, USER: 'someone-else', LOGNAME: 'someone-else' };
-    // Unique per run: another copy of this test may run at the same time and reach bob too.
-    const msg = `please stop your jobs on gpu1 by 17:00 [${HOST}]`;
-    const r1 = await runCli(['notify', msg], { uid: alice.uid, gid: alice.gid, env, cwd: REPO });
-    assert.equal(r1.code, 0, r1.stderr);
-    assert.match(r1.stdout, /hh-bob/);
-    await waitFor(() => login.out().includes(`${msg} — from hh-alice`), "message on bob's tty", 5000);
-    assert.ok(login.out().includes('Message from hh-alice'));
-    assert.ok(!login.out().includes('someone-else'));
-    await waitFor(
-      () =>
-        tmuxLog()
+  // The motd carries the one-line who summary.
+  const motdLine = await waitFor(
+    () =>
+      (existsSync(cfg.motd) &&
+        readFileSync(cfg.motd, 'utf8')
           .split('\n')
-          .filter(
-            (l) =>
-              / message: hosthog: /.test(l) && l.includes(`Message from hh-alice — ${msg} — from hh-alice`),
-          ).length === 1,
-      "message on bob's tmux",
-      5000,
-    ).catch((e) => {
-      throw new Error(`${(e as Error).message}\n${tmuxLog()}`);
-    });
-    const r2 = await runCli(['notify', `second one ${HOST}`], {
-      uid: alice.uid,
-      gid: alice.gid,
-      env,
-      cwd: REPO,
-    });
-    assert.equal(r2.code, 0, r2.stderr);
-    const r3 = await runCli(['notify', `third one ${HOST}`], {
-      uid: alice.uid,
-      gid: alice.gid,
-      env,
-      cwd: REPO,
-    });
-    assert.equal(r3.code, 77, `${r3.stdout}\n${r3.stderr}`);
-    assert.equal(r3.stderr.trim().split('\n').length, 1, r3.stderr);
-    assert.match(r3.stderr, /2 messages in the last hour/);
-    await sleep(500);
-    assert.ok(!login.out().includes(`third one ${HOST}`));
+          .find((l) => /\d+ users? on: .*hh-bob \((ssh|tty)[^)]*tmux/.test(l))) ||
+      '',
+    'who line in the motd',
+    20_000,
+  );
+  assert.ok(Array.from(motdLine).length <= 78, motdLine);
 
-    // hosthog who, as a plain user, through the bridge.
-    const cenv = { HOSTHOG_CONFIG: cfg.path, HOME: carol.home };
-    const w = await runCli(['who'], { uid: carol.uid, gid: carol.gid, env: cenv, cwd: REPO });
-    assert.equal(w.code, 0, w.stderr);
-    const bobLine = w.stdout.split('\n').find((l) => l.startsWith('hh-bob '));
-    assert.ok(bobLine && /tmux/.test(bobLine) && /ssh|tty/.test(bobLine), w.stdout);
-    const wj = await runCli(['who', '--json'], { uid: carol.uid, gid: carol.gid, env: cenv, cwd: REPO });
-    assert.equal(wj.code, 0, wj.stderr);
-    const parsed = JSON.parse(wj.stdout) as { rows: { user: string; how: string[] }[]; flags: unknown[] };
-    const row = parsed.rows.find((r) => r.user === 'hh-bob');
-    assert.ok(
-      row && row.how.includes('tmux') && (row.how.includes('ssh') || row.how.includes('tty')),
-      wj.stdout,
-    );
+  // A hostile title through the whole path (far enough ahead that only "new" is due).
+  const before = login.out().length;
+  const hstart = new Date(Date.now() + 26 * 3_600_000);
+  dropEvent(
+    vdir,
+    'hostile',
+    vevent(
+      'hostile-1@test',
+      `hh-carol shared gpu0: ${HOSTILE_NOTE}`,
+      hstart,
+      new Date(hstart.getTime() + 3_600_000),
+    ),
+  );
+  const got = await waitFor(
+    () => {
+      const s = login.out().slice(before);
+      return s.includes('esrever') && s.includes('end"') ? s : '';
+    },
+    'hostile notice on the tty',
+    15_000,
+  );
+  assert.ok(got.includes(`hh-carol claimed ${HOST}`), got);
+  assert.ok(isClean(got.replace(/[\r\n]/g, '')), `control bytes reached the tty: ${JSON.stringify(got)}`);
+  assert.ok(!got.includes('EVILTITLE'));
+  assert.ok(got.includes('$(touch /tmp/hh-pwned-e2e) #{pane_id} end'), got);
+  await waitFor(
+    () => tmuxCount(new RegExp(`hh-carol claimed ${HOST}`)) === 1,
+    'hostile notice on tmux',
+    5000,
+  );
+  const hostileTmux = tmuxLog()
+    .split('\n')
+    .find((l) => / message: hosthog: /.test(l) && l.includes(`hh-carol claimed ${HOST}`))!;
+  assert.ok(
+    isClean(hostileTmux) && !hostileTmux.includes('EVILTITLE') && hostileTmux.includes('#{pane_id} end'),
+    hostileTmux,
+  );
+  assert.equal(existsSync('/tmp/hh-pwned-e2e'), false);
 
-    // The motd carries the one-line who summary.
-    const motdLine = await waitFor(
-      () =>
-        (existsSync(cfg.motd) &&
-          readFileSync(cfg.motd, 'utf8')
-            .split('\n')
-            .find((l) => /\d+ users? on: .*hh-bob \((ssh|tty)[^)]*tmux/.test(l))) ||
-        '',
-      'who line in the motd',
-      20_000,
-    );
-    assert.ok(Array.from(motdLine).length <= 78, motdLine);
+  // "started" at the claim's start.
+  await waitFor(
+    () => login.out().includes(STARTED),
+    "started on bob's tty",
+    start.getTime() - Date.now() + 15_000,
+  );
+  await waitFor(() => tmuxCount(new RegExp(STARTED)) >= 1, "started on bob's tmux", 5000);
+  assert.ok(
+    Date.now() >= start.getTime(),
+    `started not early: ${Date.now() - start.getTime()} ms; tty: ${JSON.stringify(login.out())}; ` +
+      `bridge: ${bridge.output().slice(-3000)}`,
+  );
 
-    // A hostile title through the whole path (far enough ahead that only "new" is due).
-    const before = login.out().length;
-    const hstart = new Date(Date.now() + 26 * 3_600_000);
-    dropEvent(
-      vdir,
-      'hostile',
-      vevent(
-        'hostile-1@test',
-        `hh-carol shared gpu0: ${HOSTILE_NOTE}`,
-        hstart,
-        new Date(hstart.getTime() + 3_600_000),
-      ),
-    );
-    const got = await waitFor(
-      () => {
-        const s = login.out().slice(before);
-        return s.includes('esrever') && s.includes('end"') ? s : '';
-      },
-      'hostile notice on the tty',
-      15_000,
-    );
-    assert.ok(got.includes(`hh-carol claimed ${HOST}`), got);
-    assert.ok(isClean(got.replace(/[\r\n]/g, '')), `control bytes reached the tty: ${JSON.stringify(got)}`);
-    assert.ok(!got.includes('EVILTITLE'));
-    assert.ok(got.includes('$(touch /tmp/hh-pwned-e2e) #{pane_id} end'), got);
-    await waitFor(
-      () => tmuxCount(new RegExp(`hh-carol claimed ${HOST}`)) === 1,
-      'hostile notice on tmux',
-      5000,
-    );
-    const hostileTmux = tmuxLog()
-      .split('\n')
-      .find((l) => / message: hosthog: /.test(l) && l.includes(`hh-carol claimed ${HOST}`))!;
-    assert.ok(
-      isClean(hostileTmux) && !hostileTmux.includes('EVILTITLE') && hostileTmux.includes('#{pane_id} end'),
-      hostileTmux,
-    );
-    assert.equal(existsSync('/tmp/hh-pwned-e2e'), false);
-
-    // "started" at the claim's start.
-    await waitFor(
-      () => login.out().includes(STARTED),
-      "started on bob's tty",
-      start.getTime() - Date.now() + 15_000,
-    );
-    await waitFor(() => tmuxCount(new RegExp(STARTED)) >= 1, "started on bob's tmux", 5000);
-    assert.ok(
-      Date.now() >= start.getTime(),
-      `started not early: ${Date.now() - start.getTime()} ms; tty: ${JSON.stringify(login.out())}; bridge: ${bridge.output().slice(-3000)}`,
-    );
-
-    // Two more polls, then count: each notice exactly once on each channel.
-    await sleep(11_000);
-    const out = login.out();
-    assert.equal(count(out, NEW), 1, 'new once on the tty');
-    assert.equal(count(out, REMIND), 1, 'reminder once on the tty');
-    assert.equal(count(out, STARTED), 1, 'started once on the tty');
-    assert.equal(count(out, `${msg} — from hh-alice`), 1, 'message once on the tty');
-    assert.equal(count(out, `hh-carol claimed ${HOST}`), 1, 'hostile new once on the tty');
-    assert.equal(tmuxCount(new RegExp(NEW)), 1, 'new once on tmux');
-    assert.equal(tmuxCount(REMIND), 1, 'reminder once on tmux');
-    assert.equal(tmuxCount(new RegExp(STARTED)), 1, 'started once on tmux');
-    assert.equal(bridge.exitCode, null, 'bridge still running');
-  },
-);
+  // Two more polls, then count: each notice exactly once on each channel.
+  await sleep(11_000);
+  const out = login.out();
+  assert.equal(count(out, NEW), 1, 'new once on the tty');
+  assert.equal(count(out, REMIND), 1, 'reminder once on the tty');
+  assert.equal(count(out, STARTED), 1, 'started once on the tty');
+  assert.equal(count(out, `${msg} — from hh-alice`), 1, 'message once on the tty');
+  assert.equal(count(out, `hh-carol claimed ${HOST}`), 1, 'hostile new once on the tty');
+  assert.equal(tmuxCount(new RegExp(NEW)), 1, 'new once on tmux');
+  assert.equal(tmuxCount(REMIND), 1, 'reminder once on tmux');
+  assert.equal(tmuxCount(new RegExp(STARTED)), 1, 'started once on tmux');
+  assert.equal(bridge.exitCode, null, 'bridge still running');
+});
 
 test(
   'profile.d snippet: brief status in an interactive shell inside tmux, nothing in a non-interactive one',

@@ -42,7 +42,10 @@ function claim(p: Partial<Claim> & { uid: string }): Claim {
 }
 const at = (min: number) => new Date(T0.getTime() + min * MIN);
 
-/** Simulates the bridge: each run plans, "delivers", records in the ledger, saves; optionally restarts (reload). */
+/**
+ * Simulates the bridge: each run plans, "delivers", records in the ledger, saves; optionally restarts
+ * (reload).
+ */
 function runner(dir: string) {
   let ledger = Ledger.load(dir);
   let prev: Occurrence[] | null = null;

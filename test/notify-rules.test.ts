@@ -83,7 +83,9 @@ test("a reminder for bob's gpu1 claim goes to bob and the users of gpu1 then, no
   assert.equal(w.urgent, true);
 });
 
-test('urgent only when it takes something: hog or whole-host exclusive; not an exclusive gpu or a shared claim', () => {
+const urgentOnlyWhenItTakes =
+  'urgent only when it takes something: hog or whole-host exclusive; not an exclusive gpu or a shared claim';
+test(urgentOnlyWhenItTakes, () => {
   const cases: [Partial<Claim>, boolean][] = [
     [{ hog: true, mode: 'exclusive' }, true],
     [{ mode: 'exclusive' }, true],
@@ -110,7 +112,10 @@ test('notify.toml: mute passes only urgent notices until it ends; channels choos
   assert.equal(parsePrefs({ channels: ['wall', 'rm -rf'] }).prefs.channels, null);
 });
 
-test('notify.toml is read as root like a hostile file: symlink, wrong owner, too big, bad TOML are ignored and logged', (t) => {
+const hostilePrefsFile =
+  'notify.toml is read as root like a hostile file: symlink, wrong owner, too big, bad TOML ' +
+  'are ignored and logged';
+test(hostilePrefsFile, (t) => {
   const home = mkdtempSync(join(tmpdir(), 'hh-prefs-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const dir = join(home, '.config', 'hosthog');
