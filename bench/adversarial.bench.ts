@@ -85,7 +85,9 @@ async function seed(srv: TestServer, files: [string, string][]): Promise<void> {
   const warm = await fetch(srv.calendarUrl, {
     method: 'REPORT',
     headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' },
-    body: '<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>',
+    body:
+      '<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level>' +
+      '<d:prop><d:getetag/></d:prop></d:sync-collection>',
   });
   await warm.arrayBuffer();
 }
@@ -201,7 +203,14 @@ async function main(): Promise<void> {
     const body = [
       '## bench:adversarial — 5,000 events, with and without 10 SECONDLY series (issue 10)',
       '',
-      `The real \`hosthog bridge\` (the systemd unit's flags) on Radicale with ${N} events (10 % weekly-recurring); then the same plus ${SERIES} series \`FREQ=SECONDLY;COUNT=${PER_SERIES}\` of one-second exclusive claims by three users, as another calendar client could write them (the bridge itself refuses such rules at its socket). [limits] defaults: at most 500 occurrences per series, so each series is cut to 500 and named as a problem. Claims: 5 exclusive claims on gpu0 through the socket, placed after the window's events so none is refused (each is a catch-up sync + the conflict rule over every occurrence + a create). ${machineLine()}.`,
+      `The real \`hosthog bridge\` (the systemd unit's flags) on Radicale with ${N} events ` +
+        `(10 % weekly-recurring); then the same plus ${SERIES} series ` +
+        `\`FREQ=SECONDLY;COUNT=${PER_SERIES}\` of one-second exclusive claims by three users, ` +
+        'as another calendar client could write them ' +
+        '(the bridge itself refuses such rules at its socket). [limits] defaults: at most 500 occurrences ' +
+        'per series, so each series is cut to 500 and named as a problem. Claims: 5 exclusive claims on ' +
+        "gpu0 through the socket, placed after the window's events so none is refused (each is a catch-up " +
+        `sync + the conflict rule over every occurrence + a create). ${machineLine()}.`,
       '',
       '| what | 5,000 events | + 10 SECONDLY series |',
       '|---|---|---|',
@@ -233,7 +242,10 @@ async function main(): Promise<void> {
         `${med(adv.claimMs).toFixed(0)} / ${Math.max(...adv.claimMs).toFixed(0)} ms`,
       ),
       '',
-      `Measured while other test runs shared the machine's 2 cores: compare the columns, not the absolute times. Before issue 10 a few such series made every request take 17 s, snapshot.json 12.7 MB and the idle bridge 75 % CPU (the conflict rule was quadratic: 15k occurrences 1.6 s, 60k 38 s; now 40 ms and 250 ms).`,
+      "Measured while other test runs shared the machine's 2 cores: compare the columns, not the " +
+        'absolute times. Before issue 10 a few such series made every request take 17 s, snapshot.json ' +
+        '12.7 MB and the idle bridge 75 % CPU (the conflict rule was quadratic: 15k occurrences 1.6 s, ' +
+        '60k 38 s; now 40 ms and 250 ms).',
     ].join('\n');
     writeSection(REPO, 'adversarial', body);
     process.stdout.write(body + '\n');

@@ -19,9 +19,9 @@ import { writeSection, machineLine } from './report.js';
 const N = Number(process.env.BENCH_EVENTS ?? 5000);
 const NOTE =
   'The unit, `npm run bridge` and `hosthog bridge` all start node through `bin/hosthog`, which execs it ' +
-  'with the runtime: one process, the same RSS. A plain `node dist/src/cli/main.js bridge` re-runs itself with the ' +
-  'runtime, but Node 20 cannot exec(2) itself: its idle parent stays (a bare node is ~40 MB RSS here), so that way ' +
-  'of starting misses the 10 % target.';
+  'with the runtime: one process, the same RSS. A plain `node dist/src/cli/main.js bridge` re-runs ' +
+  'itself with the runtime, but Node 20 cannot exec(2) itself: its idle parent stays (a bare node is ' +
+  '~40 MB RSS here), so that way of starting misses the 10 % target.';
 
 function ics(i: number, base: number): string {
   const f = (d: Date) =>
@@ -133,13 +133,16 @@ async function main() {
         ? 'reference'
         : i === 3
           ? `${d >= 0 ? '+' : ''}${d.toFixed(0)} % (not a target)`
-          : `${d >= 0 ? '+' : ''}${d.toFixed(1)} %; target within 10 %: ${Math.abs(d) <= 10 ? 'met' : 'MISSED'}`;
+          : `${d >= 0 ? '+' : ''}${d.toFixed(1)} %; ` +
+            `target within 10 %: ${Math.abs(d) <= 10 ? 'met' : 'MISSED'}`;
     return `| ${r.name} | ${r.procs} | ${r.first.toFixed(1)} MB | ${r.later.toFixed(1)} MB | ${verdict} |`;
   });
   const body = [
     "## bench:runtime — the bridge's RSS however it is started",
     '',
-    `${N} events (10 % weekly-recurring) in a local calendar directory. RSS of the bridge (and of any process it started itself) 1 s after its first sync and 20 s later (polls every 5 s). ${machineLine()}.`,
+    `${N} events (10 % weekly-recurring) in a local calendar directory. ` +
+      'RSS of the bridge (and of any process it started itself) 1 s after its first sync ' +
+      `and 20 s later (polls every 5 s). ${machineLine()}.`,
     '',
     '| started as | processes | RSS after first sync | RSS 20 s later | vs the unit |',
     '|---|---|---|---|---|',

@@ -99,7 +99,10 @@ export async function seedRadicale(srv: TestServer, n: number): Promise<number> 
   const warm = await fetch(srv.calendarUrl, {
     method: 'REPORT',
     headers: { authorization: auth, depth: '1', 'content-type': 'application/xml' },
-    body: '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>',
+    body:
+      '<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">' +
+      '<d:prop><d:getetag/><c:calendar-data/></d:prop>' +
+      '<c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>',
     signal: AbortSignal.timeout(3_600_000),
   });
   await warm.arrayBuffer();

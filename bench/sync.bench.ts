@@ -4,9 +4,10 @@
  * over five years up to a month ahead, 10 % weekly-recurring (30 occurrences). Per size:
  * first `hosthog sync` (fresh state, default timeout), its peak RSS, an idle one-shot sync's CPU,
  * `hosthog status` against `node -e 0`, an idle bridge (poll 60 s, started plainly: it sets its
- * own runtime flags) over BENCH_IDLE_S seconds (180), its RSS, and CLI write (an announcement) → motd; vdirsyncer's
- * first and idle sync in the same run. Writes docs/benchmarks.md (section "sync").
- * CPU figures are user + system time (from GNU time or /proc), so a loaded machine changes them less than wall times.
+ * own runtime flags) over BENCH_IDLE_S seconds (180), its RSS, and CLI write (an announcement) →
+ * motd; vdirsyncer's first and idle sync in the same run. Writes docs/benchmarks.md (section "sync").
+ * CPU figures are user + system time (from GNU time or /proc), so a loaded machine changes them less
+ * than wall times.
  */
 import {
   mkdtempSync,
@@ -258,7 +259,8 @@ async function one(n: number): Promise<Row> {
       e2eLock();
     }
     step(
-      `${n}: write answered ${writeMs.toFixed(0)} ms, motd ${motdMs.toFixed(0)} ms, notices ${noticeMs.toFixed(0)} ms`,
+      `${n}: write answered ${writeMs.toFixed(0)} ms, motd ${motdMs.toFixed(0)} ms, ` +
+        `notices ${noticeMs.toFixed(0)} ms`,
     );
     await new Promise((r) => setTimeout(r, 1000));
     const sizesAfter = sizes();
@@ -279,7 +281,11 @@ async function one(n: number): Promise<Row> {
       const conf = join(vd, 'config');
       writeFileSync(
         conf,
-        `[general]\nstatus_path = "${vd}/status/"\n\n[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\nusername = "${srv.username}"\npassword = "${srv.password}"\n\n[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`,
+        `[general]\nstatus_path = "${vd}/status/"\n\n` +
+          '[pair bench]\na = "remote"\nb = "local"\ncollections = null\n\n' +
+          `[storage remote]\ntype = "caldav"\nurl = "${srv.calendarUrl}"\n` +
+          `username = "${srv.username}"\npassword = "${srv.password}"\n\n` +
+          `[storage local]\ntype = "filesystem"\npath = "${vd}/local/"\nfileext = ".ics"\n`,
       );
       // discover is bounded too (at 50,000 events it took vdirsyncer about 5 minutes here); one
       // that did not finish counts as a first sync that did not finish.
@@ -296,7 +302,8 @@ async function one(n: number): Promise<Row> {
           : timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S);
       vdirIdle = vdirFirst ? timed(['vdirsyncer', '-c', conf, 'sync'], process.env, VDIR_TIMEOUT_S) : null;
       step(
-        `${n}: vdirsyncer first ${vdirFirst?.wallS ?? 'dnf'} s, idle ${vdirIdle?.cpuS.toFixed(2) ?? 'dnf'} s CPU`,
+        `${n}: vdirsyncer first ${vdirFirst?.wallS ?? 'dnf'} s, ` +
+          `idle ${vdirIdle?.cpuS.toFixed(2) ?? 'dnf'} s CPU`,
       );
     }
     return {
@@ -354,9 +361,20 @@ async function main(): Promise<void> {
   const body = [
     '## bench:sync — years of history on Radicale, hosthog and vdirsyncer',
     '',
-    `Calendars of ${cols.join(', ')} events spread evenly over five years up to a month ahead, 10 % weekly-recurring (30 occurrences), on Radicale from Debian on loopback; the bridge polls every 60 s, [calendar] timeout is the default 15 s (of silence). ${machineLine()}. **Taken on a 2-core machine shared with other builds and tests**: load average (1, 5, 15 min) ${loadStart} at the start, ${load} at the end of this ${minutes}-minute run; CPU times (user + system) are the figures to compare, walls are inflated by the load.`,
+    `Calendars of ${cols.join(', ')} events spread evenly over five years up to a month ahead, 10 % ` +
+      'weekly-recurring (30 occurrences), on Radicale from Debian on loopback; the bridge polls every ' +
+      `60 s, [calendar] timeout is the default 15 s (of silence). ${machineLine()}. ` +
+      '**Taken on a 2-core machine shared with other builds and tests**: ' +
+      `load average (1, 5, 15 min) ${loadStart} at the start, ${load} at the end of this ` +
+      `${minutes}-minute run; CPU times (user + system) are the figures to compare, walls are inflated ` +
+      'by the load.',
     '',
-    `Written by one unattended run. The idle one-shot \`hosthog sync\` runs with no bridge running, so it is the direct path over CalDAV (one sync-collection REPORT, like vdirsyncer's idle sync against the same server), not a request to a bridge. Each vdirsyncer step is bounded by ${VDIR_TIMEOUT_S} s (BENCH_VDIR_TIMEOUT_S). The write step logs five users in (the test users and hh-erin, each in a tmux server with an attached client) so the announcement's notice goes out to five users; the notices are delivered after the answer (in the background, with their own 30 s deadline).`,
+    'Written by one unattended run. The idle one-shot `hosthog sync` runs with no bridge running, so it is ' +
+      "the direct path over CalDAV (one sync-collection REPORT, like vdirsyncer's idle sync against the " +
+      `same server), not a request to a bridge. Each vdirsyncer step is bounded by ${VDIR_TIMEOUT_S} s ` +
+      '(BENCH_VDIR_TIMEOUT_S). The write step logs five users in (the test users and hh-erin, each in a ' +
+      "tmux server with an attached client) so the announcement's notice goes out to five users; the " +
+      'notices are delivered after the answer (in the background, with their own 30 s deadline).',
     '',
     `| what | ${cols.join(' | ')} | target |`,
     `|---|${rows.map(() => '---|').join('')}---|`,
@@ -401,7 +419,8 @@ async function main(): Promise<void> {
     line(
       'one-event write: appended to the object store / snapshot.json / snapshot-near.json rewritten',
       (r) =>
-        `${(r.appended / 1024).toFixed(1)} kB / ${(r.snapBytes / 1024).toFixed(0)} kB / ${(r.nearBytes / 1024).toFixed(1)} kB`,
+        `${(r.appended / 1024).toFixed(1)} kB / ${(r.snapBytes / 1024).toFixed(0)} kB / ` +
+        `${(r.nearBytes / 1024).toFixed(1)} kB`,
       'grows with the change',
     ),
     line(
@@ -410,14 +429,14 @@ async function main(): Promise<void> {
       '≤ 2.5×',
     ),
     '',
-    'What an idle bridge does, and why it does not grow with the history: one sync-collection REPORT per poll ' +
-      '(etags compared against a view of the store index, nothing decoded); each minute the motd, the hooks ' +
-      "and the GPU samples read the snapshot's near part (the next day), the hog hook rules a snapshot's " +
-      'claims once, not every minute; the per-second check is an interval timer (node-cron evaluating a ' +
-      'per-second expression cost 0.14 % of a core) and node-cron ticks on the minute. What is left is ' +
-      'the same at every size: session discovery, GPU sampling, the motd and state files. The first sync ' +
-      'stores the calendar-query while it streams (batches of 1,000), so its peak RSS no longer holds the ' +
-      'whole listing; its wall time is mostly Radicale: the PROPFIND for the sync token and the ' +
+    'What an idle bridge does, and why it does not grow with the history: one sync-collection REPORT per ' +
+      'poll (etags compared against a view of the store index, nothing decoded); each minute the motd, the ' +
+      "hooks and the GPU samples read the snapshot's near part (the next day), the hog hook rules a " +
+      "snapshot's claims once, not every minute; the per-second check is an interval timer (node-cron " +
+      'evaluating a per-second expression cost 0.14 % of a core) and node-cron ticks on the minute. What ' +
+      'is left is the same at every size: session discovery, GPU sampling, the motd and state files. The ' +
+      'first sync stores the calendar-query while it streams (batches of 1,000), so its peak RSS no longer ' +
+      'holds the whole listing; its wall time is mostly Radicale: the PROPFIND for the sync token and the ' +
       'calendar-query each read every item (about 2.6 s and 3 s at 50,000 here).',
   ].join('\n');
   writeSection(REPO, 'sync', body);
